@@ -1,0 +1,32 @@
+"""Raw log parsers, one module per format. Register a new format with one line in PARSERS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ParseError
+from .base import Parser
+
+# format name -> "module:attribute" of a Parser instance (imported lazily so one
+# broken or slow module cannot stop the others).
+PARSERS: dict[str, str] = {
+}
+
+
+def get(format_name: str) -> Parser:
+    import importlib
+
+    try:
+        module_name, attr = PARSERS[format_name].split(":")
+    except KeyError:
+        raise KeyError(f"unknown log format {format_name!r}; known: {sorted(PARSERS)}") from None
+    return getattr(importlib.import_module(module_name, __name__), attr)
+
+
+def detect(path: Path) -> Parser:
+    """The parser whose detect() accepts `path`; ParseError naming the file otherwise."""
+    for name in PARSERS:
+        parser = get(name)
+        if parser.detect(path):
+            return parser
+    raise ParseError(path, None, f"a file or directory in one of the known formats {sorted(PARSERS)}")
