@@ -1,0 +1,65 @@
+"""Parse one raw run directory into its schema-checked records.
+
+The payload (or, for ingested logs, the format named in the manifest) knows
+which native logs to read. Run context stays in the output's "run" part, so a
+record is joined with its provenance without copying it into every record.
+Raw files are only read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from . import parsers, payloads
+from .errors import ExecbenchError, ParseError
+from .records import validate_record
+
+
+def _records_for(run: dict, run_dir: Path):
+    fmt = run.get("format")
+    if fmt:  # ingested logs: the manifest named (or detection chose) the format
+        return parsers.get(fmt).parse(run_dir)
+    return payloads.get(run["payload"]).parse(run_dir)
+
+
+def parse_run_dir(run_dir: Path) -> dict:
+    """{"run": run.json, "records": [...], "errors": [...]} for one raw run directory."""
+    run_dir = Path(run_dir)
+    run_json = run_dir / "run.json"
+    try:
+        run = json.loads(run_json.read_text())
+    except (OSError, ValueError) as exc:
+        error = ParseError(run_json, None, f"a readable run.json ({exc})")
+        return {"run": {"rel_dir": str(run_dir)}, "records": [], "errors": [_error_dict(error)]}
+    records, errors = [], []
+    if run.get("status", "ok") == "ok":
+        try:
+            for record in _records_for(run, run_dir):
+                try:
+                    records.append(validate_record(record))
+                except jsonschema.ValidationError as exc:
+                    errors.append(
+                        _error_dict(ParseError(record.source_file, record.source_line, f"a valid record ({exc.message})"))
+                    )
+        except ParseError as exc:
+            errors.append(_error_dict(exc))
+        except (ExecbenchError, KeyError) as exc:
+            errors.append({"path": str(run_dir), "line": None, "expected": str(exc)})
+    return {"run": run, "records": records, "errors": errors}
+
+
+def _error_dict(error: ParseError) -> dict:
+    return {"path": error.path, "line": error.line, "expected": error.expected}
+
+
+def write_parsed(run_dir: Path, out_path: Path) -> dict:
+    result = parse_run_dir(run_dir)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1, sort_keys=True))
+    tmp.replace(out_path)
+    return result

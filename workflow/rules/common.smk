@@ -1,0 +1,69 @@
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from execbench.config import load_config, run_matrix
+from execbench.errors import ConfigError
+
+# Validation with the project's own loader instead of snakemake.utils.validate:
+# same JSON Schema, but errors name the dotted key, and the checks a schema
+# cannot express (registered modes/payloads, loopback registry, non-empty
+# matrix) run here too, all before any job is scheduled.
+try:
+    _validated = load_config(dict(config), source_name="config")
+except ConfigError as error:
+    raise WorkflowError(f"invalid config: {error}") from None
+config.clear()
+config.update(_validated)
+
+RESULTS = config["results"]
+# Rules run the package with the interpreter that runs Snakemake (the venv's).
+PYTHON = sys.executable
+MATRIX = run_matrix(config)
+IMAGE = config["image"]
+
+
+wildcard_constraints:
+    payload=r"[^/]+",
+    mode=r"[^/]+",
+    copies=r"\d+",
+    rep=r"\d+",
+    image=r"[^/]+",
+
+
+def raw_run_json(cell):
+    return f"{RESULTS}/raw/{cell.rel_dir}/run.json"
+
+
+def parsed_run_json(rel_dir):
+    return f"{RESULTS}/parsed/{rel_dir}.json"
+
+
+def raw_runs_on_disk():
+    """rel_dirs of every run already under results/raw (finished or ingested)."""
+    raw = Path(RESULTS) / "raw"
+    return sorted(
+        str(p.parent.relative_to(raw))
+        for p in raw.glob("*/*/*c/r*/run.json")
+        if ".incomplete" not in p.parts
+    )
+
+
+def parsed_runs():
+    """Parsed-run JSONs the report is built from."""
+    if config["from_raw"]:
+        rel_dirs = raw_runs_on_disk()
+    else:
+        rel_dirs = [cell.rel_dir for cell in MATRIX] + ingested_rel_dirs()
+    return [parsed_run_json(d) for d in dict.fromkeys(rel_dirs)]
+
+
+def ingested_rel_dirs():
+    """rel_dirs the ingest manifest (if any) brings into results/raw."""
+    manifest = config["ingest"]["manifest"]
+    if not manifest:
+        return []
+    from execbench.ingest import manifest_rel_dirs
+
+    return manifest_rel_dirs(manifest)

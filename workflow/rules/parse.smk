@@ -1,0 +1,12 @@
+rule parse_run:
+    """Native logs of one run -> schema-checked tidy records (raw files are only read)."""
+    input:
+        run=f"{RESULTS}/raw/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}/run.json",
+    output:
+        f"{RESULTS}/parsed/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}.json",
+    log:
+        f"{RESULTS}/logs/parse/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}.log",
+    conda:
+        "../../envs/execbench.yaml"
+    shell:
+        "{PYTHON} scripts/parse_run.py {input.run} {output} > {log} 2>&1"
