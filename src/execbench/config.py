@@ -87,8 +87,11 @@ def _dotted(path) -> str:
 
 def _explain(error: jsonschema.ValidationError) -> ConfigError:
     """Turn a jsonschema error into one that names the key and what was expected."""
-    # anyOf/oneOf errors are vague; their most specific sub-error says more.
-    if error.context:
+    # anyOf/oneOf: the alternatives' own errors are partial; the schema's
+    # description of the whole value says what was expected.
+    if error.validator in ("anyOf", "oneOf") and isinstance(error.schema, dict):
+        if "description" in error.schema:
+            return ConfigError(_dotted(error.absolute_path), error.schema["description"], error.instance)
         error = jsonschema.exceptions.best_match(error.context) or error
     key = _dotted(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}

@@ -1,0 +1,145 @@
+"""Config loading, validation messages and the run matrix."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+
+import pytest
+import yaml
+
+from execbench.config import is_loopback, load_config, resolve_copies, run_matrix
+from execbench.errors import ConfigError
+from execbench.paths import REPO_ROOT
+
+DEFAULT = REPO_ROOT / "config" / "config.yaml"
+
+
+@pytest.fixture
+def raw_default() -> dict:
+    return yaml.safe_load(DEFAULT.read_text())
+
+
+def test_default_config_loads_with_defaults_filled():
+    config = load_config(DEFAULT)
+    assert config["study"]["repetitions"] >= 3
+    assert config["modes"]["bare"]["kind"] == "bare"
+    assert config["modes"]["docker"]["network"] == "none"  # hardened default
+    assert config["from_raw"] is False
+    assert config["ingest"]["manifest"] is None
+    assert config["payloads"]["cpusuite"]["enabled"] is True
+
+
+def _mutated(raw: dict, path: str, value) -> dict:
+    data = copy.deepcopy(raw)
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+    return data
+
+
+BAD_CONFIGS = [
+    # (what is wrong, mutation path, value, key the message must name, words it must contain)
+    ("unknown top-level key", "studdy", {"repetitions": 3}, "studdy", "no unknown key"),
+    ("wrong type", "study.repetitions", "three", "study.repetitions", "type integer"),
+    ("copies < 1", "study.copies", [1, 0], "study.copies[1]", ">= 1"),
+    ("zero repetitions", "study.repetitions", 0, "study.repetitions", ">= 1"),
+    ("unknown mode kind", "modes.kvm", {}, "modes.kvm.kind", "bare"),
+    ("unknown payload", "payloads.hs07", {"size": "smoke"}, "payloads.hs07", "known payload"),
+    ("factor of another kind", "modes.bare.network", "host", "modes.bare.network", "factor of kind 'bare'"),
+    ("bad enum", "modes.docker.network", "overlay", "modes.docker.network", "['none', 'host', 'bridge']"),
+    ("registry off loopback", "registry.address", "10.1.2.3:5000", "registry.address", "loopback"),
+    ("registry without port", "registry.address", "127.0.0.1", "registry.address", "host:port"),
+    ("image not defined", "image", "sl6", "image", "a key of images"),
+    ("unknown image key", "images.debian12.dockerfile", "x", "images.debian12.dockerfile", "no unknown key"),
+]
+
+
+@pytest.mark.parametrize("what,path,value,key,words", BAD_CONFIGS, ids=[b[0] for b in BAD_CONFIGS])
+def test_bad_config_is_rejected_naming_the_key(raw_default, what, path, value, key, words):
+    with pytest.raises(ConfigError) as info:
+        load_config(_mutated(raw_default, path, value))
+    assert info.value.key == key
+    assert words in str(info.value)
+    assert f"key '{key}'" in str(info.value)
+
+
+def test_empty_matrix_is_rejected(raw_default):
+    for payload in raw_default["payloads"].values():
+        payload["enabled"] = False
+    with pytest.raises(ConfigError, match="matrix is empty"):
+        load_config(raw_default)
+
+
+def test_missing_baseline_is_rejected(raw_default):
+    del raw_default["modes"]["bare"]
+    with pytest.raises(ConfigError) as info:
+        load_config(raw_default)
+    assert info.value.key == "modes.bare"
+
+
+def test_non_loopback_registry_needs_explicit_opt_in(raw_default):
+    raw_default["registry"] = {"address": "registry.site.example:5000", "allow_non_loopback": True}
+    assert load_config(raw_default)["registry"]["address"] == "registry.site.example:5000"
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("study:\n  repetitions: 3\n  copies: [1, all\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(bad)
+    assert str(bad) in str(info.value) and "line" in info.value.key
+
+
+@pytest.mark.parametrize(
+    "address,loopback",
+    [("127.0.0.1:5000", True), ("localhost:5000", True), ("[::1]:5000", True), ("127.8.0.1:1", True),
+     ("0.0.0.0:5000", False), ("10.0.0.1:5000", False), ("myhost:5000", False)],
+)
+def test_loopback_detection(address, loopback):
+    assert is_loopback(address) is loopback
+
+
+def test_copies_all_is_one_per_logical_core_and_deduplicated():
+    assert resolve_copies([1, "all"], cores=8) == [1, 8]
+    assert resolve_copies([1, "all", 1], cores=1) == [1]
+    assert resolve_copies([4, 2], cores=2) == [2, 4]
+
+
+def test_matrix_size_and_interleaving(raw_default):
+    config = load_config(raw_default)
+    cells = run_matrix(config, cores=2)
+    modes = [m for m, s in config["modes"].items() if s["enabled"]]
+    payloads = list(config["payloads"])
+    per_rep = sum(len(resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2)) for p in payloads)
+    assert len(cells) == config["study"]["repetitions"] * per_rep * len(modes)
+    assert [c.order_index for c in cells] == list(range(len(cells)))
+    # Repetition r of every mode finishes before r+1 starts.
+    reps = [c.repetition for c in cells]
+    assert reps == sorted(reps)
+    # Every (rep, payload, copies) block holds each mode exactly once, back to back.
+    for _, block in itertools.groupby(cells, key=lambda c: (c.repetition, c.payload, c.copies)):
+        assert sorted(c.mode for c in block) == sorted(modes)
+    assert len({c.run_id for c in cells}) == len(cells)
+
+
+def test_mode_order_is_shuffled_by_the_recorded_seed(raw_default):
+    config = load_config(raw_default)
+    orders = lambda cfg: [c.mode for c in run_matrix(cfg, cores=2)]  # noqa: E731
+    assert orders(config) == orders(copy.deepcopy(config))  # same seed, same order
+    other = copy.deepcopy(config)
+    other["study"]["seed"] += 1
+    assert orders(other) != orders(config)
+    # The shuffle really varies between blocks (not one fixed order for the whole study).
+    blocks = {tuple(c.mode for c in block) for _, block in
+              itertools.groupby(run_matrix(config, cores=2), key=lambda c: (c.repetition, c.payload, c.copies))}
+    assert len(blocks) > 1
+
+
+def test_payload_copies_override(raw_default):
+    config = load_config(raw_default)
+    startup = {c.copies for c in run_matrix(config, cores=2) if c.payload == "startup"}
+    assert startup == {1}
