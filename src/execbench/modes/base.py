@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ..errors import ExecbenchError
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -40,6 +42,7 @@ class RunSpec:
     timeout_s: float
     needs_network: bool = False
     env: dict = field(default_factory=dict)
+    cache_dir: str = ".execbench/cache"  # config `cache`: where bare mode keeps exported rootfs
 
 
 class Mode(Protocol):
@@ -53,3 +56,16 @@ class Mode(Protocol):
 
     def versions(self) -> dict:
         """Engine/runtime versions for the provenance record."""
+
+    def factors(self, spec: RunSpec) -> dict:
+        """The factors this run really gets (network, pinning, containers, hardening),
+        recorded in run.json next to the configured mode_settings."""
+
+    def startup_sample(self, spec: RunSpec, argv: list[str]) -> float:
+        """Seconds, measured on the host, to start argv in a fresh environment of this
+        mode and see it exit (the startup payload). Safe to call from several threads."""
+
+
+class ModeError(ExecbenchError):
+    """A mode could not carry out a run (image pull failed, mount failed ...): the run
+    is recorded as failed with this message, its logs kept."""

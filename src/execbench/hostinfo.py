@@ -1,0 +1,63 @@
+"""Provenance of the machine a run happened on (host part of run.json)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from pathlib import Path
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Processor", "cpu model"):
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def os_release(path: Path = Path("/etc/os-release")) -> dict:
+    """The host's /etc/os-release as a dict (values unquoted)."""
+    out = {}
+    try:
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key and not key.startswith("#"):
+                out[key.strip()] = value.strip().strip('"').strip("'")
+    except OSError:
+        pass
+    return out
+
+
+def memory_total_kb(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def cgroup_version() -> int:
+    return 2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1
+
+
+def host_info() -> dict:
+    uname = platform.uname()
+    release = os_release()
+    return {
+        "hostname": socket.gethostname(),
+        "cpu_model": cpu_model(),
+        "logical_cores": os.cpu_count() or 1,
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "kernel": uname.release,
+        "kernel_version": uname.version,
+        "arch": uname.machine,
+        "os": release.get("PRETTY_NAME", uname.system),
+        "memory_kb": memory_total_kb(),
+        "cgroup_version": cgroup_version(),
+    }

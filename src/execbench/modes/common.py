@@ -1,0 +1,95 @@
+"""What every mode shares: the in-environment launcher's command line, the barrier,
+reading the launcher's per-copy launch.json back, and the hardening we apply."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from .base import CopyResult, RunSpec
+
+LAUNCHER = "/opt/execbench/execbench_launch.py"
+RUN_MOUNT = "/execbench/run"  # where the run's own directory appears in every environment
+PAYLOAD_UID = PAYLOAD_GID = 10001  # user `execbench` inside the image
+# Seconds the host waits beyond the payload's timeout before it kills the
+# environment itself (the launcher normally kills a late copy first).
+HOST_GRACE_S = 30.0
+# Hardening applied to every container run (recorded in run.json as is).
+HARDENING = {
+    "user": f"{PAYLOAD_UID}:{PAYLOAD_GID}",
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+    "read_only_rootfs": True,
+    "tmpfs": {"/tmp": "rw,nosuid,nodev,mode=1777"},
+    "mounts": [f"<run dir>:{RUN_MOUNT}:rw"],
+}
+
+
+def container_groups(spec: RunSpec) -> list[list[int]]:
+    """Copy indices per container: all copies in one, or one container per copy."""
+    if spec.mode_settings.get("copies_per_container", "all") == "one":
+        return [[i] for i in range(spec.copies)]
+    return [list(range(spec.copies))]
+
+
+def start_barrier(n_environments: int, per_environment_s: float, base_s: float = 1.0) -> float:
+    """Epoch second at which every copy starts: late enough for all environments to be up."""
+    return time.time() + base_s + per_environment_s * n_environments
+
+
+def launcher_argv(spec: RunSpec, copies: list[int], start_at: float, *, pin: bool,
+                  python: str = "python3", launcher: str = LAUNCHER, run_dir: str = RUN_MOUNT) -> list[str]:
+    argv = [python, launcher, "--run-dir", run_dir, "--copies", str(spec.copies),
+            "--start-at", f"{start_at:.6f}", "--timeout", f"{spec.timeout_s:g}",
+            "--pin", "per-copy" if pin else "none"]
+    if copies != list(range(spec.copies)):
+        for i in copies:
+            argv += ["--copy", str(i)]
+    per_copy = {json.dumps(spec.copy_argv[i]) for i in copies}
+    if len(per_copy) != 1:
+        # the launcher takes one argv (with {copy} templating); payloads give one
+        # argv per copy, so they must agree up to that template
+        raise ValueError(f"payload {spec.payload}: copy argvs differ beyond '{{copy}}': {sorted(per_copy)}")
+    return argv + ["--"] + spec.copy_argv[copies[0]]
+
+
+def prepare_run_dir(out_dir: Path, owner_uid: int, owner_gid: int) -> None:
+    """The run dir, writable by the payload user (and by nobody else but root)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.chown(out_dir, owner_uid, owner_gid)
+    out_dir.chmod(0o755)
+
+
+def collect(out_dir: Path, spec: RunSpec, env_exit: dict[int, int | None], killed: set[int]) -> list[CopyResult]:
+    """One CopyResult per copy from copy<i>/launch.json (written inside the environment).
+
+    env_exit: exit status of the environment (container / launcher) that ran copy i;
+    killed: copies whose environment the host had to kill (outer timeout)."""
+    results = []
+    for i in range(spec.copies):
+        launch = out_dir / f"copy{i}" / "launch.json"
+        try:
+            data = json.loads(launch.read_text())
+        except (OSError, ValueError) as err:
+            results.append(CopyResult(
+                copy=i, exit_code=None, wall_s=None, timed_out=i in killed,
+                detail=f"no launch.json from the launcher ({err.__class__.__name__}); "
+                       f"environment exit status {env_exit.get(i)}"
+                       + ("; killed by the host after its timeout" if i in killed else "")))
+            continue
+        cpu = None
+        if data.get("cpu_user_s") is not None:
+            cpu = data["cpu_user_s"] + (data.get("cpu_sys_s") or 0.0)
+        results.append(CopyResult(
+            copy=i, exit_code=data.get("exit_code"), wall_s=data.get("wall_s"),
+            timed_out=bool(data.get("timed_out")) or i in killed, cpu_s=cpu,
+            detail=f"start_lag_s={data.get('start_lag_s', 0.0):.4f}"))
+    return results
+
+
+def effective_network(spec: RunSpec) -> str:
+    """Configured network, except that a payload which needs one gets bridge over none."""
+    network = spec.mode_settings.get("network", "none")
+    return "bridge" if network == "none" and spec.needs_network else network

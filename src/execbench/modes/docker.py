@@ -1,0 +1,162 @@
+"""Docker mode: copies run in hardened containers of the image (by digest), via the docker SDK."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from .base import Availability, CopyResult, ModeError, RunSpec
+from .common import (HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
+                     container_groups, effective_network, launcher_argv, prepare_run_dir,
+                     start_barrier)
+
+RUN_LABEL = "execbench.run_id"
+# Container create+start takes ~0.3-1 s here; the barrier leaves room for each.
+START_S_PER_CONTAINER = 1.0
+
+
+def _client():
+    import docker
+
+    return docker.from_env(timeout=120)
+
+
+def container_name(run_id: str, index: int) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]", "_", f"execbench-{run_id}-{index}")
+
+
+def hardened_kwargs(spec: RunSpec, out_dir: Path | None) -> dict:
+    """docker SDK containers.create() arguments shared by every payload container."""
+    kwargs = {
+        "user": HARDENING["user"],
+        "cap_drop": list(HARDENING["cap_drop"]),
+        "security_opt": list(HARDENING["security_opt"]),
+        "read_only": HARDENING["read_only_rootfs"],
+        "tmpfs": dict(HARDENING["tmpfs"]),
+        "network_mode": effective_network(spec),
+        "environment": dict(spec.env),
+        "labels": {RUN_LABEL: spec.run_id},
+        "detach": True,
+    }
+    if out_dir is not None:
+        kwargs["volumes"] = {str(out_dir.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}}
+        kwargs["working_dir"] = RUN_MOUNT
+    return kwargs
+
+
+class DockerMode:
+    kind = "docker"
+
+    def available(self, settings: dict) -> Availability:
+        try:
+            _client().ping()
+        except Exception as err:  # no socket, daemon down, permission denied
+            return Availability(False, f"docker engine not reachable: {err}")
+        return Availability(True)
+
+    def versions(self) -> dict:
+        import docker
+
+        client = _client()
+        version, info = client.version(), client.info()
+        components = {c["Name"]: c.get("Version") for c in version.get("Components", [])}
+        return {
+            "engine": f"docker {version.get('Version')}",
+            "api": version.get("ApiVersion"),
+            "containerd": components.get("containerd"),
+            "runtime": f"runc {components.get('runc')}" if components.get("runc") else info.get("DefaultRuntime"),
+            "storage_driver": info.get("Driver"),
+            "cgroup_version": info.get("CgroupVersion"),
+            "docker_sdk": docker.__version__,
+        }
+
+    def factors(self, spec: RunSpec) -> dict:
+        per_copy = spec.mode_settings.get("cpuset", "none") == "per-copy"
+        one = spec.mode_settings.get("copies_per_container", "all") == "one"
+        return {
+            "network": effective_network(spec),
+            "cpuset": spec.mode_settings.get("cpuset", "none"),
+            "pinning": ("container cpuset_cpus" if one else "sched_setaffinity inside") if per_copy else "none",
+            "copies_per_container": "one" if one else "all",
+            "containers": len(container_groups(spec)),
+            "hardening": HARDENING,
+        }
+
+    def ensure_image(self, client, reference: str):
+        import docker
+
+        try:
+            return client.images.get(reference)
+        except docker.errors.ImageNotFound:
+            pass
+        try:
+            client.api.pull(reference)
+            return client.images.get(reference)
+        except docker.errors.APIError as err:
+            raise ModeError(f"cannot pull {reference}: {err.explanation or err}") from None
+
+    def remove_leftovers(self, client, run_id: str) -> list[str]:
+        """Containers of an earlier attempt of this run (e.g. the harness was killed)."""
+        gone = []
+        for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
+            container.remove(force=True)
+            gone.append(container.name)
+        return gone
+
+    def run(self, spec: RunSpec, out_dir: Path) -> list[CopyResult]:
+        client = _client()
+        self.ensure_image(client, spec.image_ref)
+        self.remove_leftovers(client, spec.run_id)
+        prepare_run_dir(out_dir, PAYLOAD_UID, PAYLOAD_GID)
+        groups = container_groups(spec)
+        per_copy = spec.mode_settings.get("cpuset", "none") == "per-copy"
+        one = spec.mode_settings.get("copies_per_container", "all") == "one"
+        start_at = start_barrier(len(groups), START_S_PER_CONTAINER)
+        cpus = sorted(os.sched_getaffinity(0))
+        containers, env_exit, killed = [], {}, set()
+        try:
+            for k, copies in enumerate(groups):
+                kwargs = hardened_kwargs(spec, out_dir)
+                if per_copy and one:
+                    kwargs["cpuset_cpus"] = str(cpus[copies[0] % len(cpus)])
+                argv = launcher_argv(spec, copies, start_at, pin=per_copy and not one)
+                container = client.containers.create(spec.image_ref, argv, name=container_name(spec.run_id, k), **kwargs)
+                containers.append((container, copies))
+                container.start()
+            deadline = start_at + spec.timeout_s + HOST_GRACE_S
+            for k, (container, copies) in enumerate(containers):
+                try:
+                    status = container.wait(timeout=max(1.0, deadline - time.time()))["StatusCode"]
+                except Exception:  # requests ReadTimeout / ConnectionError: past the host deadline
+                    container.kill()
+                    status = container.wait(timeout=60)["StatusCode"]
+                    killed.update(copies)
+                for i in copies:
+                    env_exit[i] = status
+                # the launcher's own output (not the payload's): kept next to the copies
+                (out_dir / f"launcher-{k}.log").write_bytes(container.logs(stdout=True, stderr=True))
+        finally:
+            for container, _ in containers:
+                try:
+                    container.remove(force=True)
+                except Exception:
+                    pass
+        return collect(out_dir, spec, env_exit, killed)
+
+    def startup_sample(self, spec: RunSpec, argv: list[str]) -> float:
+        """`docker run --rm` of argv, hardened, timed from create to removed."""
+        client = _client()  # one client per call: the SDK's session is not shared across threads
+        kwargs = hardened_kwargs(spec, None)
+        t0 = time.perf_counter()
+        container = client.containers.create(spec.image_ref, argv, **kwargs)
+        try:
+            container.start()
+            status = container.wait()["StatusCode"]
+        finally:
+            container.remove(force=True)
+        elapsed = time.perf_counter() - t0
+        if status != 0:
+            raise ModeError(f"startup sample {argv!r} exited {status}")
+        return elapsed
