@@ -6,6 +6,9 @@ import importlib
 
 # mode kind -> "module:class"
 MODES: dict[str, str] = {
+    "bare": ".bare:BareMode",
+    "docker": ".docker:DockerMode",
+    "podman": ".podman:PodmanMode",
 }
 
 

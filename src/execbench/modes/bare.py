@@ -206,7 +206,7 @@ class BareMode:
                 return Availability(False, f"'{tool}' not found on the host")
         return Availability(True)
 
-    def versions(self) -> dict:
+    def versions(self, settings: dict | None = None) -> dict:
         return {"engine": "chroot (no namespaces, no cgroup limits)", "runtime": f"kernel {os.uname().release}"}
 
     def factors(self, spec: RunSpec) -> dict:

@@ -54,8 +54,9 @@ class Mode(Protocol):
         """Start spec.copies copies at once, wait for all, return one CopyResult each.
         Native logs stay in out_dir/copy<i>/; nothing there is rewritten."""
 
-    def versions(self) -> dict:
-        """Engine/runtime versions for the provenance record."""
+    def versions(self, settings: dict | None = None) -> dict:
+        """Engine/runtime versions for the provenance record (settings: the mode's config
+        section, e.g. podman needs its user; a mode may also define versions(self))."""
 
     def factors(self, spec: RunSpec) -> dict:
         """The factors this run really gets (network, pinning, containers, hardening),

@@ -56,7 +56,7 @@ class DockerMode:
             return Availability(False, f"docker engine not reachable: {err}")
         return Availability(True)
 
-    def versions(self) -> dict:
+    def versions(self, settings: dict | None = None) -> dict:
         import docker
 
         client = _client()

@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Run one cell of the matrix and write its raw record (results/raw/.../run.json).
+
+  run_payload.py --config CONFIG --payload P --mode M --copies N --rep R
+
+Exits 0 whenever run.json was written, also for a failed or unavailable run:
+that is a result, and the workflow goes on."""
+
+import argparse
+import sys
+
+from execbench.config import load_config
+from execbench.errors import ExecbenchError
+from execbench.runner import find_cell, raw_dir, run_cell
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="study config (YAML or JSON)")
+    parser.add_argument("--payload", required=True)
+    parser.add_argument("--mode", required=True)
+    parser.add_argument("--copies", type=int, required=True)
+    parser.add_argument("--rep", type=int, required=True)
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        cell = find_cell(config, args.payload, args.mode, args.copies, args.rep)
+    except ExecbenchError as err:
+        print(f"run_payload: {err}", file=sys.stderr)
+        return 2
+    record = run_cell(config, cell)
+    print(f"{cell.run_id}: {record['status']} {record['reason']} ({record['wall_s']:.1f} s) -> {raw_dir(config, cell)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,198 @@
+"""Rootless Podman mode: hardened containers started by an unprivileged host user.
+
+The answer to "docker group = root": the engine runs as `execbench` (config
+`modes.<name>.user`), inside that user's subordinate id range; the image is
+pulled by digest from the local registry into the user's own storage.
+On cgroup v1 rootless podman cannot apply CPU limits, so pinning is done by the
+launcher inside (sched_setaffinity) whatever copies_per_container is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from .base import Availability, CopyResult, ModeError, RunSpec
+from .common import (HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
+                     container_groups, effective_network, launcher_argv, prepare_run_dir,
+                     start_barrier)
+
+RUN_LABEL = "execbench.run_id"
+START_S_PER_CONTAINER = 1.5  # podman starts are slower than docker's (no daemon, slirp/conmon)
+
+
+def subordinate_start(user: str, path: str = "/etc/subuid") -> int | None:
+    try:
+        for line in Path(path).read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name == user:
+                return int(rest.split(":")[0])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def host_id_for(container_id: int, user: str, path: str) -> int:
+    """Host id of a container id in the rootless user namespace (0 -> the user, k -> start+k-1)."""
+    start = subordinate_start(user, path)
+    if start is None:
+        raise ModeError(f"user {user!r} has no range in {path}")
+    return start + container_id - 1
+
+
+def hardened_options(spec: RunSpec, out_dir: Path | None) -> list[str]:
+    opts = ["--user", HARDENING["user"], "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--read-only", "--network", effective_network(spec), "--label", f"{RUN_LABEL}={spec.run_id}"]
+    for path, options in HARDENING["tmpfs"].items():
+        opts += ["--tmpfs", f"{path}:{options}"]
+    for key, value in spec.env.items():
+        opts += ["--env", f"{key}={value}"]
+    if out_dir is not None:
+        opts += ["--volume", f"{out_dir.resolve()}:{RUN_MOUNT}:rw", "--workdir", RUN_MOUNT]
+    return opts
+
+
+class PodmanMode:
+    kind = "podman"
+
+    def _user(self, settings: dict) -> pwd.struct_passwd:
+        name = settings.get("user", "execbench")
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            raise ModeError(f"host user {name!r} for rootless podman does not exist (scripts/setup.sh creates it)") from None
+
+    def podman(self, settings: dict, *args: str, timeout: float | None = None, popen: bool = False, **kw):
+        """Run `podman args...` as the unprivileged user (never as root)."""
+        user = self._user(settings)
+        runtime_dir = Path(f"/run/user/{user.pw_uid}")
+        if os.geteuid() == 0 and not runtime_dir.is_dir():
+            runtime_dir.mkdir(parents=True, mode=0o700)
+            os.chown(runtime_dir, user.pw_uid, user.pw_gid)
+        env = {"HOME": user.pw_dir, "USER": user.pw_name, "LOGNAME": user.pw_name,
+               "PATH": "/usr/local/bin:/usr/bin:/bin", "XDG_RUNTIME_DIR": str(runtime_dir)}
+        ids = {} if os.geteuid() == user.pw_uid else {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        argv = ["podman", *args]
+        if popen:
+            return subprocess.Popen(argv, env=env, cwd=user.pw_dir, **ids, **kw)
+        return subprocess.run(argv, env=env, cwd=user.pw_dir, capture_output=True, text=True,
+                              timeout=timeout, **ids, **kw)
+
+    def available(self, settings: dict) -> Availability:
+        if shutil.which("podman") is None:
+            return Availability(False, "podman is not installed")
+        try:
+            user = self._user(settings)
+        except ModeError as err:
+            return Availability(False, str(err))
+        if user.pw_uid == 0:
+            return Availability(False, "modes.podman.user is root: this mode is rootless podman only")
+        if subordinate_start(user.pw_name) is None:
+            return Availability(False, f"user {user.pw_name!r} has no subordinate uid range in /etc/subuid")
+        try:
+            proc = self.podman(settings, "info", "--format", "{{.Host.Security.Rootless}}", timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            return Availability(False, f"'podman info' as {user.pw_name} failed: {err}")
+        if proc.returncode != 0 or proc.stdout.strip() != "true":
+            return Availability(False, f"rootless 'podman info' as {user.pw_name} failed: {proc.stderr.strip()[-400:]}")
+        return Availability(True)
+
+    def versions(self, settings: dict | None = None) -> dict:
+        settings = settings or {}
+        info = json.loads(self.podman(settings, "info", "--format", "json", timeout=120).stdout or "{}")
+        host, store = info.get("host", {}), info.get("store", {})
+        runtime = host.get("ociRuntime", {})
+        return {
+            "engine": f"podman {info.get('version', {}).get('Version')}",
+            "runtime": (runtime.get("version") or runtime.get("name") or "").splitlines()[0],
+            "conmon": (host.get("conmon", {}).get("version") or "").split(",")[0],
+            "storage_driver": store.get("graphDriverName"),
+            "cgroup_version": host.get("cgroupVersion"),
+            "rootless": host.get("security", {}).get("rootless"),
+            "user": settings.get("user", "execbench"),
+        }
+
+    def factors(self, spec: RunSpec) -> dict:
+        per_copy = spec.mode_settings.get("cpuset", "none") == "per-copy"
+        return {
+            "network": effective_network(spec),
+            "cpuset": spec.mode_settings.get("cpuset", "none"),
+            "pinning": "sched_setaffinity inside (rootless cgroup v1 ignores cpusets)" if per_copy else "none",
+            "copies_per_container": spec.mode_settings.get("copies_per_container", "all"),
+            "containers": len(container_groups(spec)),
+            "rootless_user": spec.mode_settings.get("user", "execbench"),
+            "hardening": HARDENING,
+        }
+
+    def ensure_image(self, settings: dict, reference: str) -> None:
+        if self.podman(settings, "image", "exists", reference, timeout=60).returncode == 0:
+            return
+        proc = self.podman(settings, "pull", "--quiet", reference, timeout=1800)
+        if proc.returncode != 0:
+            raise ModeError(f"rootless podman pull {reference}: {proc.stderr.strip()[-500:]}")
+
+    def remove_leftovers(self, settings: dict, run_id: str) -> None:
+        ids = self.podman(settings, "ps", "-aq", "--filter", f"label={RUN_LABEL}={run_id}", timeout=60).stdout.split()
+        if ids:
+            self.podman(settings, "rm", "-f", *ids, timeout=120)
+
+    def _check_reachable(self, user: pwd.struct_passwd, out_dir: Path) -> None:
+        """Rootless podman opens the bind-mount source as the user: every parent must be searchable."""
+        for parent in [out_dir.resolve(), *out_dir.resolve().parents]:
+            st = parent.stat()
+            if not (st.st_mode & 0o001 or st.st_uid == user.pw_uid and st.st_mode & 0o100):
+                raise ModeError(f"run dir {out_dir} is not reachable by user {user.pw_name}: {parent} lacks o+x")
+
+    def run(self, spec: RunSpec, out_dir: Path) -> list[CopyResult]:
+        settings = spec.mode_settings
+        user = self._user(settings)
+        self.ensure_image(settings, spec.image_ref)
+        self.remove_leftovers(settings, spec.run_id)
+        prepare_run_dir(out_dir, host_id_for(PAYLOAD_UID, user.pw_name, "/etc/subuid"),
+                        host_id_for(PAYLOAD_GID, user.pw_name, "/etc/subgid"))
+        self._check_reachable(user, out_dir)
+        groups = container_groups(spec)
+        pin = settings.get("cpuset", "none") == "per-copy"
+        start_at = start_barrier(len(groups), START_S_PER_CONTAINER)
+        procs, env_exit, killed = [], {}, set()
+        try:
+            for k, copies in enumerate(groups):
+                name = re.sub(r"[^a-zA-Z0-9_.-]", "_", f"execbench-{spec.run_id}-{k}")
+                argv = ["run", "--rm", "--name", name, *hardened_options(spec, out_dir), spec.image_ref,
+                        *launcher_argv(spec, copies, start_at, pin=pin)]
+                log = open(out_dir / f"launcher-{k}.log", "wb")
+                procs.append((self.podman(settings, *argv, popen=True, stdin=subprocess.DEVNULL, stdout=log,
+                                          stderr=subprocess.STDOUT), copies, name, log))
+            deadline = start_at + spec.timeout_s + HOST_GRACE_S
+            for proc, copies, name, log in procs:
+                try:
+                    status = proc.wait(timeout=max(1.0, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    self.podman(settings, "kill", name, timeout=60)
+                    status = proc.wait(timeout=120)
+                    killed.update(copies)
+                for i in copies:
+                    env_exit[i] = status
+        finally:
+            for proc, _, name, log in procs:
+                if proc.poll() is None:
+                    self.podman(settings, "rm", "-f", name, timeout=120)
+                    proc.wait()
+                log.close()
+        return collect(out_dir, spec, env_exit, killed)
+
+    def startup_sample(self, spec: RunSpec, argv: list[str]) -> float:
+        """`podman run --rm` of argv as the rootless user, hardened, timed on the host."""
+        t0 = time.perf_counter()
+        proc = self.podman(spec.mode_settings, "run", "--rm", *hardened_options(spec, None), spec.image_ref, *argv,
+                           timeout=300)
+        elapsed = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise ModeError(f"startup sample {argv!r} exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        return elapsed

@@ -1,0 +1,53 @@
+import json
+from pathlib import Path
+
+
+# Benchmark runs: one job per matrix cell, chained in the recorded interleaved
+# order (config.run_matrix) so they execute one at a time in that order. Each
+# run also takes the host's global benchmark lock (execbench.runner), so no two
+# benchmarks overlap even across Snakemake processes. A failed or unavailable
+# run still writes its run.json: the chain and the DAG go on.
+
+
+# Each run waits for the one before it in the interleaved order. ancient():
+# a finished earlier run never makes a later finished run out of date.
+PREVIOUS_RUN = {
+    cell.rel_dir: (raw_run_json(MATRIX[i - 1]) if i else None)
+    for i, cell in enumerate(sorted(MATRIX, key=lambda c: c.order_index))
+}
+
+
+def previous_run(wildcards):
+    rel_dir = f"{wildcards.payload}/{wildcards.mode}/{wildcards.copies}c/r{wildcards.rep}"
+    previous = PREVIOUS_RUN.get(rel_dir)
+    return [ancient(previous)] if previous else []
+
+
+rule run_config:
+    """The validated config the runs read (rewritten when the config changes; the
+    runs take it as ancient, so an edit does not by itself redo finished runs)."""
+    output:
+        f"{RESULTS}/.execbench/run-config.json",
+    params:
+        text=lambda wildcards: json.dumps(config, indent=1, sort_keys=True, default=str),
+    run:
+        Path(output[0]).write_text(params.text + "\n")
+
+
+rule run_payload:
+    """One run (payload x mode x copies x repetition) -> native logs per copy + run.json."""
+    input:
+        config=ancient(f"{RESULTS}/.execbench/run-config.json"),
+        image=f"{RESULTS}/images/{IMAGE}.json",
+        previous=previous_run,
+    output:
+        f"{RESULTS}/raw/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}/run.json",
+    log:
+        f"{RESULTS}/logs/run/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}.log",
+    resources:
+        benchmark_slot=1,
+    conda:
+        "../../envs/execbench.yaml"
+    shell:
+        "{PYTHON} scripts/run_payload.py --config {input.config:q} --payload {wildcards.payload:q}"
+        " --mode {wildcards.mode:q} --copies {wildcards.copies} --rep {wildcards.rep} > {log} 2>&1"
