@@ -10,6 +10,16 @@ from .base import Parser
 # format name -> "module:attribute" of a Parser instance (imported lazily so one
 # broken or slow module cannot stop the others).
 PARSERS: dict[str, str] = {
+    "hs06": ".hs06:PARSER",
+    "kitvalidation": ".kitvalidation:PARSER",
+    "hepscore": ".hepscore:PARSER",
+    "db12": ".db12:PARSER",
+    "spec-cpu2006": ".spec_cpu2006:PARSER",
+    "stream": ".stream:PARSER",
+    "fio": ".fio:PARSER",
+    "cpusuite": ".cpusuite:PARSER",
+    "hepchain": ".hepchain:PARSER",
+    "hs06-legacy": ".hs06:LEGACY_PARSER",
 }
 
 

@@ -1,0 +1,154 @@
+"""Small helpers shared by the log-format parsers.
+
+The contract every parser keeps: detect() never raises, parse() returns Records
+or raises ParseError(path, line, expected). `guarded_detect` and `guarded_parse`
+enforce it at the boundary, so a bug on an odd input becomes a ParseError that
+names the file instead of a crash that stops the whole ingest or parse stage.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import ParseError
+from ..records import Record
+
+# Text logs bigger than this are not what any of these tools write; refuse early
+# rather than read a multi-GB mistake into memory.
+MAX_TEXT_BYTES = 256 * 1024 * 1024
+
+
+def guarded_detect(method):
+    """Wrap Parser.detect so it answers False instead of raising, whatever the input."""
+
+    @functools.wraps(method)
+    def wrapper(self, path) -> bool:
+        try:
+            return bool(method(self, Path(path)))
+        except Exception:  # detect() promises never to raise
+            return False
+
+    return wrapper
+
+
+def guarded_parse(method):
+    """Wrap Parser.parse so only ParseError escapes; anything else is reported as one."""
+
+    @functools.wraps(method)
+    def wrapper(self, path, *args, **kwargs):
+        path = Path(path)
+        try:
+            return method(self, path, *args, **kwargs)
+        except ParseError:
+            raise
+        except RecursionError:
+            raise ParseError(path, None, f"a {self.format} input of sane nesting depth") from None
+        except Exception as exc:  # the boundary: see module docstring
+            raise ParseError(
+                path, None, f"a well-formed {self.format} input ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    return wrapper
+
+
+def read_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise ParseError(path, None, "an existing regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ParseError(path, None, "a non-empty file")
+    if size > MAX_TEXT_BYTES:
+        raise ParseError(path, None, f"a log file smaller than {MAX_TEXT_BYTES} bytes")
+    return path.read_bytes()
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """Decode a text log; binary garbage (NUL bytes, mostly undecodable) is a ParseError."""
+    if not data.strip():
+        raise ParseError(path, None, "a non-empty text file (only whitespace found)")
+    if b"\x00" in data[:65536]:
+        raise ParseError(path, None, "a text file (found NUL bytes: binary data)")
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    if bad and bad > len(text) // 20:
+        raise ParseError(path, None, "a UTF-8 / ASCII text file (mostly undecodable bytes)")
+    return text
+
+
+def read_text(path: Path) -> str:
+    return decode_text(path, read_bytes(path))
+
+
+def peek_text(path: Path, size: int = 8192) -> str:
+    """The first bytes of a file as text, for detect(); '' when unreadable or binary."""
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as fh:
+        head = fh.read(size)
+    if b"\x00" in head:
+        return ""
+    return head.decode("utf-8", errors="replace")
+
+
+def load_json(path: Path, text: str | None = None):
+    """Parse a JSON file; syntax errors become ParseError with the line number."""
+    if text is None:
+        text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(path, exc.lineno, f"valid JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def number(value, path: Path, line: int | None, what: str) -> float:
+    """A finite float from a JSON value or a token, else ParseError naming `what`."""
+    if isinstance(value, bool):
+        raise ParseError(path, line, f"{what} as a number, got {value!r}")
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise ParseError(path, line, f"{what} as a number, got {value!r}") from None
+    if not math.isfinite(result):
+        raise ParseError(path, line, f"{what} as a finite number, got {value!r}")
+    return result
+
+
+def try_number(token) -> float | None:
+    """float(token) if it is a finite number, else None (for tolerant table scanning)."""
+    if isinstance(token, bool):
+        return None
+    try:
+        result = float(token)
+    except (TypeError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
+
+
+def geomean(values) -> float:
+    values = list(values)
+    if not values or any(v <= 0 for v in values):
+        raise ValueError("geometric mean needs positive values")
+    return math.exp(math.fsum(math.log(v) for v in values) / len(values))
+
+
+def lower_median_index(values: list[float]) -> int:
+    """Index (into `values`) of the median; the lower of the two middle ones for even counts.
+
+    This is SPEC's rule for picking the reported iteration (and DIRAC DB12's median)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    return order[(len(values) - 1) // 2]
+
+
+def with_copy(records, copy: int | None) -> list[Record]:
+    """The same records attributed to execbench copy `copy` (0-based)."""
+    return [replace(r, copy=copy) for r in records]
+
+
+def json_object(path: Path, data, where: str, line: int | None = None) -> dict:
+    if not isinstance(data, dict):
+        raise ParseError(path, line, f"{where} as a JSON object, got {type(data).__name__}")
+    return data
