@@ -2,12 +2,15 @@
 """Run one cell of the matrix and write its raw record (results/raw/.../run.json).
 
   run_payload.py --config CONFIG --payload P --mode M --copies N --rep R
+  run_payload.py --validated-config RUN_CONFIG_JSON ...   (the workflow's already-checked config)
 
 Exits 0 whenever run.json was written, also for a failed or unavailable run:
 that is a result, and the workflow goes on."""
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from execbench.config import load_config
 from execbench.errors import ExecbenchError
@@ -16,14 +19,19 @@ from execbench.runner import find_cell, raw_dir, run_cell
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="study config (YAML or JSON)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="study config (YAML or JSON), validated here")
+    source.add_argument("--validated-config", help="config JSON the workflow already validated (run.smk)")
     parser.add_argument("--payload", required=True)
     parser.add_argument("--mode", required=True)
     parser.add_argument("--copies", type=int, required=True)
     parser.add_argument("--rep", type=int, required=True)
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config)
+        if args.validated_config:
+            config = json.loads(Path(args.validated_config).read_text())
+        else:
+            config = load_config(args.config)
         cell = find_cell(config, args.payload, args.mode, args.copies, args.rep)
     except ExecbenchError as err:
         print(f"run_payload: {err}", file=sys.stderr)

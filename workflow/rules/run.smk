@@ -9,6 +9,10 @@ from pathlib import Path
 # run still writes its run.json: the chain and the DAG go on.
 
 
+# The runner's entry point, found from this file so any working directory works.
+RUN_SCRIPT = str(Path(workflow.current_basedir, "..", "..", "scripts", "run_payload.py").resolve())
+
+
 # Each run waits for the one before it in the interleaved order. ancient():
 # a finished earlier run never makes a later finished run out of date.
 PREVIOUS_RUN = {
@@ -49,5 +53,5 @@ rule run_payload:
     conda:
         "../../envs/execbench.yaml"
     shell:
-        "{PYTHON} scripts/run_payload.py --config {input.config:q} --payload {wildcards.payload:q}"
+        "{PYTHON} {RUN_SCRIPT:q} --validated-config {input.config:q} --payload {wildcards.payload:q}"
         " --mode {wildcards.mode:q} --copies {wildcards.copies} --rep {wildcards.rep} > {log} 2>&1"
