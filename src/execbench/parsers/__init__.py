@@ -20,6 +20,7 @@ PARSERS: dict[str, str] = {
     "cpusuite": ".cpusuite:PARSER",
     "hepchain": ".hepchain:PARSER",
     "hs06-legacy": ".hs06:LEGACY_PARSER",
+    "ingested": ".ingested:PARSER",
 }
 
 

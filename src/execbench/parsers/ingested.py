@@ -1,0 +1,91 @@
+"""A run directory written by execbench.ingest: parse each ingested input with its own format.
+
+ingest.py records in run.json which inputs it copied, where (`copy<i>/` or `machine/`) and in
+which format. This parser hands each input to that format's parser. Records of a per-copy
+input are attributed to that copy; for per-copy inputs the machine-level record of each
+number is then derived as the contract says (sum over copies for higher-is-better numbers
+such as ratios, events/s and MB/s; mean over copies for times), and is `invalid`, naming the
+copies, when a copy is missing or not ok. An input that no longer parses gives a failed
+record with the ParseError in its detail; the other inputs still count.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import ParseError
+from ..records import Record
+from ._common import guarded_detect, guarded_parse
+
+PER_ITERATION_KEYS = ("iteration", "repetition")
+
+
+def _aggregate(records: list[Record], copies: int, src: str) -> list[Record]:
+    groups: dict[tuple, dict[int, Record]] = {}
+    for r in records:
+        if r.copy is None or any(k in r.extra for k in PER_ITERATION_KEYS):
+            continue
+        groups.setdefault((r.benchmark, r.metric, r.unit, r.higher_is_better), {})[r.copy] = r
+    out = []
+    for (bench, metric, unit, hib), by_copy in sorted(groups.items(), key=lambda kv: kv[0][:2]):
+        bad = [c for c in range(copies) if c not in by_copy or by_copy[c].status != "ok"]
+        values = [by_copy[c].value for c in range(copies) if c not in bad]
+        agg = "sum over copies" if hib else "mean over copies"
+        value = None
+        if values:
+            value = math.fsum(values) if hib else math.fsum(values) / len(values)
+        status = "ok" if not bad else "invalid"
+        out.append(Record(bench, metric, value if not bad else (value if values else None), unit, hib, src,
+                          status=status,
+                          detail="" if not bad else f"copies missing or not ok: {bad}; {agg} of the others",
+                          extra={"aggregate": agg, "copies": copies, "copies_ok": copies - len(bad)}))
+    return out
+
+
+class IngestedRunParser:
+    format = "ingested"
+
+    @guarded_detect
+    def detect(self, path: Path) -> bool:
+        run_json = path / "run.json"
+        return path.is_dir() and run_json.is_file() and json.loads(run_json.read_text()).get("ingested") is True
+
+    @guarded_parse
+    def parse(self, path: Path) -> list[Record]:
+        from . import get  # late: the registry imports this module lazily
+
+        run_json = path / "run.json"
+        try:
+            run = json.loads(run_json.read_text())
+        except (OSError, ValueError) as exc:
+            raise ParseError(run_json, None, f"a readable run.json written by ingest ({exc})") from None
+        inputs = (run.get("ingest") or {}).get("inputs")
+        if not run.get("ingested") or not isinstance(inputs, list):
+            raise ParseError(run_json, None, "an ingested run.json ('ingested': true, 'ingest': {'inputs': [...]})")
+        records: list[Record] = []
+        per_copy = False
+        for entry in inputs:
+            target = path / entry["dest"]
+            copy = entry.get("copy")
+            try:
+                found = get(entry["format"]).parse(target)
+            except ParseError as exc:
+                records.append(Record(entry["format"], "input", None, "", True, str(target), copy=copy,
+                                      status="failed", source_line=exc.line, detail=str(exc),
+                                      extra={"parse_error": {"path": exc.path, "line": exc.line,
+                                                             "expected": exc.expected}}))
+                continue
+            if copy is not None:
+                per_copy = True
+                found = [replace(r, copy=copy, extra=dict(r.extra, inner_copy=r.copy) if r.copy is not None else r.extra)
+                         for r in found]
+            records += found
+        if per_copy:
+            records += _aggregate(records, int(run.get("copies") or 1), str(path))
+        return records
+
+
+PARSER = IngestedRunParser()

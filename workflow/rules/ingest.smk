@@ -1,0 +1,28 @@
+# Ingest of a site's existing raw logs (config: ingest.manifest). One job copies every
+# manifest row into results/raw/<payload>/<mode>/<copies>c/r<rep>/ (originals only read,
+# sha256 of every file recorded) and writes the skipped-inputs list the report shows.
+# Ingested run dirs then take the normal parse -> tables -> report path.
+
+INGEST_SKIPPED = f"{RESULTS}/ingest/skipped.json"
+
+if config["ingest"]["manifest"]:
+
+    rule ingest_logs:
+        """Manifest rows -> raw run dirs (copied, checksummed) + results/ingest/skipped.json."""
+        input:
+            manifest=config["ingest"]["manifest"],
+        output:
+            skipped=INGEST_SKIPPED,
+            runs=[f"{RESULTS}/raw/{rel_dir}/run.json" for rel_dir in ingested_rel_dirs()],
+        log:
+            f"{RESULTS}/logs/ingest.log",
+        conda:
+            "../../envs/execbench.yaml"
+        shell:
+            "{PYTHON} scripts/ingest.py --manifest {input.manifest:q} --results {RESULTS:q}"
+            " --skipped {output.skipped:q} > {log} 2>&1"
+
+    if not config["from_raw"]:
+
+        # an ingested run dir is made by ingest, never by running a payload
+        ruleorder: ingest_logs > run_payload
