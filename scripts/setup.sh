@@ -173,6 +173,7 @@ http:
 EOF
     say "registry: starting docker-registry at $REGISTRY, storage $REGISTRY_STORAGE (log: $LOGS/registry.log)"
     setsid docker-registry serve "$config" >>"$LOGS/registry.log" 2>&1 </dev/null &
+    echo $! >"$STATE/registry-${REGISTRY##*:}.pid"  # to stop it: kill "$(cat that file)"
     wait_for "$REGISTRY_TIMEOUT_S" registry_answers \
         || { tail -n 20 "$LOGS/registry.log" >&2; die "registry did not answer at $REGISTRY within ${REGISTRY_TIMEOUT_S}s"; }
     say "registry: ready"

@@ -1,0 +1,137 @@
+"""scripts/setup.sh, run for real: what it installed, that a rerun is a no-op,
+and its registry start path on a spare port with its own storage."""
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+
+from execbench.paths import REPO_ROOT
+
+SETUP = REPO_ROOT / "scripts" / "setup.sh"
+STATE = REPO_ROOT / ".execbench"
+
+
+def run_setup(**env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(SETUP)], env={**os.environ, **env}, capture_output=True, text=True, timeout=300
+    )
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def listed_packages() -> list[str]:
+    lines = (REPO_ROOT / "scripts/setup/debian-packages.txt").read_text().splitlines()
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+def test_every_listed_debian_package_is_installed():
+    skipped_engine = {"docker.io"} if os.environ.get("DOCKER_HOST") else set()
+    missing = []
+    for package in set(listed_packages()) - skipped_engine:
+        status = subprocess.run(
+            ["dpkg-query", "-W", "-f=${db:Status-Status}", package], capture_output=True, text=True
+        ).stdout
+        if status != "installed":
+            missing.append(package)
+    assert missing == []
+
+
+def test_venv_stamp_matches_pyproject():
+    stamp = REPO_ROOT / ".venv" / ".execbench-pyproject.sha256"
+    assert stamp.read_text().strip() == hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    assert Path(sys.prefix).resolve() == (REPO_ROOT / ".venv").resolve()
+
+
+@pytest.mark.docker
+def test_rerun_reuses_everything_and_starts_nothing():
+    result = run_setup()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "setup: Debian packages: all present" in lines
+    assert "setup: venv: up to date (.venv)" in lines
+    assert any(line.startswith("setup: docker engine: answering") for line in lines)
+    assert any(line.startswith("setup: registry: answering at") for line in lines)
+    assert not [line for line in lines if "starting" in line or "installing" in line]
+
+
+@pytest.mark.docker
+def test_registry_is_started_on_a_free_port_with_its_own_storage(tmp_path):
+    port = free_loopback_port()
+    address = f"127.0.0.1:{port}"
+    storage = tmp_path / "registry-storage"
+    env = {"EXECBENCH_REGISTRY": address, "EXECBENCH_REGISTRY_STORAGE": str(storage), "EXECBENCH_SKIP_PODMAN": "1"}
+    pid_file = STATE / f"registry-{port}.pid"
+    result = run_setup(**env)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert f"setup: registry: starting docker-registry at {address}, storage {storage}" in result.stdout
+        with urlopen(f"http://{address}/v2/", timeout=10) as response:
+            assert response.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
+        config = (STATE / f"registry-{port}.yml").read_text()
+        assert f"rootdirectory: {storage}" in config and f"addr: {address}" in config
+
+        again = run_setup(**env)
+        assert again.returncode == 0, again.stderr
+        assert f"setup: registry: answering at {address}" in again.stdout
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            pid_file.unlink()
+        (STATE / f"registry-{port}.yml").unlink(missing_ok=True)
+
+
+class NotARegistry(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.docker
+def test_port_taken_by_something_else_is_reported_not_reused(tmp_path):
+    server = HTTPServer(("127.0.0.1", 0), NotARegistry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        address = f"127.0.0.1:{server.server_address[1]}"
+        result = run_setup(
+            EXECBENCH_REGISTRY=address, EXECBENCH_REGISTRY_STORAGE=str(tmp_path), EXECBENCH_SKIP_PODMAN="1"
+        )
+    finally:
+        server.shutdown()
+    assert result.returncode != 0
+    assert f"something that is not a registry listens at {address}" in result.stderr
+
+
+def test_unreachable_docker_host_is_refused_not_replaced(tmp_path):
+    socket_path = tmp_path / "no-engine.sock"
+    result = run_setup(DOCKER_HOST=f"unix://{socket_path}", EXECBENCH_SKIP_PODMAN="1")
+    assert result.returncode != 0
+    assert f"DOCKER_HOST=unix://{socket_path} does not answer" in result.stderr
+
+
+@pytest.mark.podman
+def test_rootless_podman_user_uses_native_overlay():
+    result = subprocess.run(
+        ["su", "-", "execbench", "-c", "podman info --format '{{.Store.GraphDriverName}}'"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "overlay"
