@@ -74,3 +74,68 @@ def ensure_test_image(results_dir: Path, name: str = "modes-test") -> dict:
     images.mkdir(parents=True, exist_ok=True)
     (images / f"{name}.json").write_text(json.dumps(record, indent=1))
     return record
+
+
+# --- fixtures shared by the mode/runner tests (imported into each test module) ---------
+
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def shared_dir():
+    """A world-traversable scratch dir: rootless podman (as user execbench) must reach the
+    run dirs it bind-mounts, which pytest's 0700 tmp_path does not allow."""
+    path = Path(tempfile.mkdtemp(prefix="execbench-modes-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def modes_image(shared_dir):
+    """Image record of the small real test image (built/pushed once, by digest)."""
+    return ensure_test_image(shared_dir / "image-record")
+
+
+def make_config(results: Path, image_record: dict, modes: dict | None = None, payloads: dict | None = None,
+                cache: Path | None = None) -> dict:
+    """A validated-shape config for the runner, with the test image record in place."""
+    images = results / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    (images / f"{image_record['name']}.json").write_text(json.dumps(image_record))
+    return {
+        "study": {"name": "test", "repetitions": 2, "copies": [1], "seed": 7},
+        "results": str(results),
+        "cache": str(cache or results.parent / "cache"),
+        "registry": {"address": REGISTRY, "storage": "unused", "allow_non_loopback": False},
+        "image": image_record["name"],
+        "images": {image_record["name"]: {"base": {"reference": BASE}, "definition": "envs/images/debian12"}},
+        "modes": modes or {"bare": {"kind": "bare", "variant": "image-rootfs", "cpuset": "none", "enabled": True},
+                           "docker": {"kind": "docker", "network": "none", "cpuset": "none",
+                                      "copies_per_container": "all", "enabled": True}},
+        "payloads": payloads or {"startup": {"samples": 2, "enabled": True, "size": "smoke"}},
+        "from_raw": False,
+        "ingest": {"manifest": None},
+    }
+
+
+class ArgvPayload:
+    """A test payload: one fixed argv per copy, no parsing. Runs through the same launcher."""
+
+    name = "argv"
+    needs_network = False
+
+    def __init__(self, argv: list[str], timeout_s: float = 60.0):
+        self.argv, self._timeout = argv, timeout_s
+
+    def copy_argv(self, copies: int, settings: dict) -> list[list[str]]:
+        return [list(self.argv) for _ in range(copies)]
+
+    def timeout_s(self, settings: dict) -> float:
+        return self._timeout
+
+    def parse(self, run_dir):
+        return []

@@ -1,0 +1,161 @@
+"""Modes with the real engines: a small real image (dev base + python3 + the launcher),
+pushed to the local registry and used by digest, like the workflow does."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from _modes_image import ArgvPayload, make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
+from execbench.config import RunCell
+from execbench.modes.bare import BareMode, _mount_points, export_rootfs
+from execbench.modes.base import RunSpec
+from execbench.modes.docker import RUN_LABEL, DockerMode
+from execbench.modes.podman import PodmanMode
+from execbench.runner import run_cell
+
+# What a payload sees of its environment, printed as JSON by the image's own python3.
+PROBE = r"""
+import errno, json, os
+status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
+mounts = [line.split() for line in open("/proc/self/mounts")]
+try:
+    open("/usr/execbench-probe", "w"); root_write = "ok"
+except OSError as err:
+    root_write = errno.errorcode[err.errno]
+open("/tmp/scratch", "w").write("x")
+print(json.dumps({
+    "uid": os.getuid(), "gid": os.getgid(), "cap_eff": status["CapEff"].strip(),
+    "no_new_privs": status["NoNewPrivs"].strip(), "root_write": root_write,
+    "root_opts": [m[3] for m in mounts if m[1] == "/"],
+    "net": sorted(os.listdir("/sys/class/net")), "cwd": os.getcwd(),
+    "run_mounted": any(m[1] == "/execbench/run" for m in mounts),
+    "cpus": sorted(os.sched_getaffinity(0)),
+    "ns": {n: os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "mnt", "net", "user")},
+}))
+"""
+PROBE_ARGV = ["python3", "-c", PROBE]
+
+
+def make_spec(image: dict, mode: str, argv: list[str], copies: int = 1, settings: dict | None = None,
+              timeout_s: float = 60.0, cache: Path | None = None) -> RunSpec:
+    return RunSpec(run_id=f"test-{mode}-{copies}c-{os.getpid()}", image_ref=image["reference"], mode=mode,
+                   mode_settings=settings or {}, payload="probe", copies=copies, repetition=1,
+                   copy_argv=[list(argv) for _ in range(copies)], timeout_s=timeout_s,
+                   cache_dir=str(cache or Path("/var/tmp/execbench-test-cache")))
+
+
+def probe(out_dir: Path, copy: int = 0) -> dict:
+    return json.loads((out_dir / f"copy{copy}" / "stdout.log").read_text())
+
+
+def assert_hardened(seen: dict) -> None:
+    assert seen["uid"] == 10001 and seen["gid"] == 10001
+    assert int(seen["cap_eff"], 16) == 0
+    assert seen["no_new_privs"] == "1"
+    assert seen["root_write"] == "EROFS" and "ro" in seen["root_opts"][-1].split(",")
+    assert seen["net"] == ["lo"]
+    assert seen["cwd"] == "/execbench/run/copy0" and seen["run_mounted"]
+
+
+def podman_or_skip() -> PodmanMode:
+    mode = PodmanMode()
+    availability = mode.available({"user": "execbench"})
+    if not availability.ok:
+        # not faked: the reason is what a run.json would carry
+        assert availability.reason
+        pytest.skip(f"rootless podman unavailable here: {availability.reason}")
+    return mode
+
+
+@pytest.mark.docker
+def test_docker_container_is_hardened(modes_image, shared_dir):
+    out = shared_dir / "hardened-docker"
+    results = DockerMode().run(make_spec(modes_image, "docker", PROBE_ARGV), out)
+    assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
+    assert_hardened(probe(out))
+
+
+@pytest.mark.podman
+def test_rootless_podman_container_is_hardened(modes_image, shared_dir):
+    mode = podman_or_skip()
+    out = shared_dir / "hardened-podman"
+    results = mode.run(make_spec(modes_image, "podman", PROBE_ARGV, settings={"user": "execbench"}), out)
+    assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
+    seen = probe(out)
+    assert_hardened(seen)
+    assert seen["ns"]["user"] != os.readlink("/proc/self/ns/user")  # rootless: its own user namespace
+    assert mode.versions({"user": "execbench"})["rootless"] is True
+
+
+@pytest.mark.docker
+def test_same_binaries_in_bare_and_docker_and_bare_has_no_namespaces(modes_image, shared_dir):
+    files = ["/usr/bin/python3.11", "/lib/x86_64-linux-gnu/libc.so.6", "/opt/execbench/execbench_launch.py"]
+    argv = ["sha256sum", *files]
+    sums = {}
+    for mode_name, mode in (("bare", BareMode()), ("docker", DockerMode())):
+        out = shared_dir / f"checksum-{mode_name}"
+        assert mode.run(make_spec(modes_image, mode_name, argv), out)[0].exit_code == 0
+        sums[mode_name] = (out / "copy0" / "stdout.log").read_text()
+    assert sums["bare"] == sums["docker"] and len(sums["bare"].splitlines()) == 3
+    # ... and it is the image's launcher, not the host's copy being run
+    launcher_sum = hashlib.sha256(Path(__file__).parents[1].joinpath(
+        "src/execbench/inimage/execbench_launch.py").read_bytes()).hexdigest()
+    assert launcher_sum in sums["bare"]
+
+    out = shared_dir / "bare-probe"
+    spec = make_spec(modes_image, "bare", PROBE_ARGV)
+    assert BareMode().run(spec, out)[0].exit_code == 0
+    seen = probe(out)
+    assert seen["uid"] == 10001 and int(seen["cap_eff"], 16) == 0
+    assert seen["ns"] == {n: os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "mnt", "net", "user")}
+    root, _ = export_rootfs(spec.image_ref, spec.cache_dir)
+    assert not [p for p in _mount_points() if p.startswith(str(root) + "/")]  # all mounts gone again
+
+
+@pytest.mark.docker
+def test_one_container_per_copy_pinned_per_copy(modes_image, shared_dir):
+    cpus = sorted(os.sched_getaffinity(0))
+    out = shared_dir / "per-copy"
+    settings = {"copies_per_container": "one", "cpuset": "per-copy", "network": "none"}
+    results = DockerMode().run(make_spec(modes_image, "docker", PROBE_ARGV, copies=2, settings=settings), out)
+    assert [r.exit_code for r in results] == [0, 0]
+    assert sorted(p.name for p in out.glob("launcher-*.log")) == ["launcher-0.log", "launcher-1.log"]
+    for i in (0, 1):
+        assert probe(out, i)["cpus"] == [cpus[i % len(cpus)]]
+
+
+def cell(mode: str, rep: int = 1, order: int = 0) -> RunCell:
+    return RunCell(payload="argv", mode=mode, copies=1, repetition=rep, order_index=order)
+
+
+@pytest.mark.docker
+def test_failing_payload_yields_failed_run_with_logs(modes_image, shared_dir):
+    config = make_config(shared_dir / "fail-results", modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config["payloads"] = {"argv": {}}
+    payload = ArgvPayload(["sh", "-c", "echo partial result; echo broken input >&2; exit 3"])
+    run = run_cell(config, cell("bare"), payload=payload)
+    assert run["status"] == "failed" and "exit code 3" in run["reason"]
+    assert run["copies_result"][0]["exit_code"] == 3
+    run_dir = Path(config["results"]) / "raw/argv/bare/1c/r1"
+    assert (run_dir / "copy0/stdout.log").read_text() == "partial result\n"
+    assert (run_dir / "copy0/stderr.log").read_text() == "broken input\n"
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.docker
+def test_timed_out_payload_is_killed_and_its_container_removed(modes_image, shared_dir):
+    import docker
+
+    config = make_config(shared_dir / "timeout-results", modes_image)
+    config["payloads"] = {"argv": {}}
+    run = run_cell(config, cell("docker"), payload=ArgvPayload(["sleep", "60"], timeout_s=2))
+    assert run["status"] == "failed" and "timed out" in run["reason"]
+    assert run["copies_result"][0]["timed_out"] is True
+    assert 2.0 <= run["copies_result"][0]["wall_s"] < 10
+    left = docker.from_env().containers.list(all=True, filters={"label": f"{RUN_LABEL}={run['run_id']}"})
+    assert left == []

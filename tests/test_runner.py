@@ -1,0 +1,168 @@
+"""The runner: one matrix cell -> raw dir + run.json; failure, unavailability, the global
+lock, kill-and-rerun, and the interleaved order through Snakemake with run.smk."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from _modes_image import ArgvPayload, make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
+from execbench.config import RunCell
+from execbench.paths import REPO_ROOT
+from execbench.runner import LOCK_FILE, benchmark_slot, run_cell
+
+TESTS = Path(__file__).parent
+FAKE_IMAGE = {"name": "fake", "reference": "127.0.0.1:5000/none@sha256:" + "0" * 64, "digest": "sha256:" + "0" * 64}
+
+
+def cell(payload: str, mode: str, rep: int = 1, order: int = 0) -> RunCell:
+    return RunCell(payload=payload, mode=mode, copies=1, repetition=rep, order_index=order)
+
+
+def test_unavailable_mode_is_recorded_with_its_reason(tmp_path):
+    config = make_config(tmp_path / "results", FAKE_IMAGE, modes={
+        "podman": {"kind": "podman", "user": "no-such-user-here", "network": "none", "cpuset": "none",
+                   "copies_per_container": "all", "enabled": True}})
+    run = run_cell(config, RunCell("startup", "podman", 1, 1, 0))
+    assert run["status"] == "unavailable"
+    assert "no-such-user-here" in run["reason"] and "does not exist" in run["reason"]
+    written = json.loads((tmp_path / "results/raw/startup/podman/1c/r1/run.json").read_text())
+    assert written == run and written["copies_result"] == []
+
+
+def test_missing_image_record_fails_the_run_naming_the_file(tmp_path):
+    config = make_config(tmp_path / "results", FAKE_IMAGE)
+    (tmp_path / "results/images/fake.json").unlink()
+    run = run_cell(config, RunCell("startup", "bare", 1, 1, 0))
+    assert run["status"] == "failed" and "images/fake.json" in run["reason"]
+
+
+def test_half_written_run_dir_is_moved_aside_not_deleted(tmp_path):
+    config = make_config(tmp_path / "results", FAKE_IMAGE, modes={
+        "podman": {"kind": "podman", "user": "no-such-user-here", "enabled": True}})
+    run_dir = tmp_path / "results/raw/startup/podman/1c/r1"
+    (run_dir / "copy0").mkdir(parents=True)
+    (run_dir / "copy0/stdout.log").write_text("half a log\n")
+    run = run_cell(config, RunCell("startup", "podman", 1, 1, 0))
+    moved = Path(run["previous_attempt"])
+    assert moved.parent == tmp_path / "results/raw/.incomplete" and moved.name.startswith("startup-podman-1c-r1-")
+    assert (moved / "copy0/stdout.log").read_text() == "half a log\n"
+    assert not (run_dir / "copy0").exists() and (run_dir / "run.json").exists()
+
+
+def test_benchmark_slot_excludes_other_processes(tmp_path):
+    try_lock = textwrap.dedent(f"""
+        import fcntl, sys
+        with open({str(tmp_path / LOCK_FILE)!r}, "a") as fh:
+            try:
+                fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                sys.exit(7)
+    """)
+    with benchmark_slot(tmp_path):
+        assert subprocess.run([sys.executable, "-c", try_lock]).returncode == 7
+    assert subprocess.run([sys.executable, "-c", try_lock]).returncode == 0
+
+
+DRIVER = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from _modes_image import ArgvPayload
+from execbench.config import RunCell
+from execbench.runner import run_cell
+config = json.loads(open({config!r}).read())
+payload = ArgvPayload(json.loads(sys.argv[2]))
+run_cell(config, RunCell("argv", sys.argv[1], 1, int(sys.argv[3]), 0), payload=payload)
+"""
+
+
+def tree(path: Path) -> dict:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("mode", ["bare", "docker"])
+def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
+    import docker
+
+    from execbench.modes.bare import _mount_points
+
+    results = shared_dir / f"kill-{mode}"
+    config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config["payloads"] = {"argv": {}}
+    config_file = shared_dir / f"kill-{mode}.json"
+    config_file.write_text(json.dumps(config))
+    driver = shared_dir / "driver.py"
+    driver.write_text(DRIVER.format(tests=str(TESTS), config=str(config_file)))
+
+    def runner(rep: int, argv: list[str]) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, str(driver), mode, json.dumps(argv), str(rep)], cwd=REPO_ROOT)
+
+    # r1 finishes; r2 is killed (SIGKILL, no clean-up at all) while its payload runs
+    assert runner(1, ["sh", "-c", "echo done r1"]).wait(timeout=120) == 0
+    finished = results / f"raw/argv/{mode}/1c/r1"
+    before = tree(finished)
+    killed = runner(2, ["sh", "-c", "echo started; sleep 60"])
+    marker = results / f"raw/argv/{mode}/1c/r2/copy0/stdout.log"
+    deadline = time.time() + 90
+    while not (marker.exists() and marker.read_text()):
+        assert time.time() < deadline and killed.poll() is None, "r2 never started its payload"
+        time.sleep(0.2)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (results / f"raw/argv/{mode}/1c/r2/run.json").exists()
+
+    # the rerun (what Snakemake's rerun-incomplete does) redoes r2 only
+    assert runner(2, ["sh", "-c", "echo done r2"]).wait(timeout=120) == 0
+    assert tree(finished) == before  # finished run untouched
+    rerun = json.loads((results / f"raw/argv/{mode}/1c/r2/run.json").read_text())
+    assert rerun["status"] == "ok"
+    assert (results / f"raw/argv/{mode}/1c/r2/copy0/stdout.log").read_text() == "done r2\n"
+    aside = Path(rerun["previous_attempt"])
+    assert (aside / "copy0/stdout.log").read_text() == "started\n"  # the killed attempt's log is kept
+    if mode == "docker":  # the killed attempt's container is gone
+        assert docker.from_env().containers.list(all=True, filters={"label": f"execbench.run_id={rerun['run_id']}"}) == []
+    else:  # the killed attempt's mounts are gone
+        assert not [p for p in _mount_points() if "/var/tmp/execbench-test-cache/rootfs/" in p]
+
+
+@pytest.mark.docker
+def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_dir):
+    work = shared_dir / "snakemake"
+    results = work / "results"
+    config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config["payloads"] = {"startup": {"samples": 1}}
+    config["images"][config["image"]]["base"] = {"reference": "execbench-dev/bookworm-minbase:dev"}
+    for settings in config["modes"].values():
+        settings.pop("enabled", None)
+    config.pop("from_raw"), config.pop("ingest")
+    (work / "config.yaml").write_text(json.dumps(config))
+    (work / "Snakefile").write_text(textwrap.dedent(f"""
+        include: "{REPO_ROOT}/workflow/rules/common.smk"
+        include: "{REPO_ROOT}/workflow/rules/run.smk"
+
+        rule all:
+            default_target: True
+            input: [raw_run_json(cell) for cell in MATRIX]
+    """))
+    snakemake = Path(sys.executable).parent / "snakemake"
+    proc = subprocess.run([str(snakemake), "--cores", "2", "--configfile", "config.yaml"], cwd=work,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = [json.loads(p.read_text()) for p in results.glob("raw/*/*/*/*/run.json")]
+    assert len(runs) == 4 and all(r["status"] == "ok" for r in runs)  # 2 modes x 2 repetitions
+    by_start = [r["order_index"] for r in sorted(runs, key=lambda r: r["started_utc"])]
+    assert by_start == [0, 1, 2, 3]
+    ordered = sorted(runs, key=lambda r: r["order_index"])
+    for earlier, later in zip(ordered, ordered[1:]):
+        assert earlier["ended_utc"] <= later["started_utc"]  # one at a time
+    assert [r["repetition"] for r in ordered] == [1, 1, 2, 2]  # every mode's r1 before any r2
