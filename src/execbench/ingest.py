@@ -71,8 +71,13 @@ def mode_kind(mode: str) -> str:
     return MODE_KINDS.get(head, mode)
 
 
-def _error(manifest: Path, line: int | None, expected: str, **more) -> dict:
-    return {"path": str(manifest), "line": line, "expected": expected, **more}
+def _error(path: Path, line: int | None, expected: str, **more) -> dict:
+    return {"path": str(path), "line": line, "expected": expected, **more}
+
+
+def _row_error(manifest: Path, line: int, expected: str, **more) -> dict:
+    """An error about a manifest row itself: the file is the manifest, the line its row."""
+    return _error(manifest, line, expected, manifest=str(manifest), manifest_line=line, **more)
 
 
 def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
@@ -106,7 +111,7 @@ def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            errors.append(_error(manifest, line, f"{len(header)} fields like the header, got {len(cells)}"))
+            errors.append(_row_error(manifest, line, f"{len(header)} fields like the header, got {len(cells)}"))
             continue
         row = {k: v.strip() for k, v in zip(header, cells)}
         problem = None
@@ -133,7 +138,7 @@ def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
         if problem is None and numbers["copy"] is not None and numbers["copy"] >= numbers["copies"]:
             problem = f"'copy' below 'copies' ({numbers['copies']}), got {numbers['copy']}"
         if problem:
-            errors.append(_error(manifest, line, problem, input=row.get("path", "")))
+            errors.append(_row_error(manifest, line, problem, input=row.get("path", "")))
             continue
         source = Path(row["path"])
         if not source.is_absolute():
@@ -142,17 +147,17 @@ def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
                          numbers["repetition"], row["label"], fmt, numbers["copy"])
         key = (mr.rel_dir, mr.slot)
         if key in slots:
-            errors.append(_error(manifest, line, f"each copy of a run once: {mr.rel_dir} {mr.slot} is already "
+            errors.append(_row_error(manifest, line, f"each copy of a run once: {mr.rel_dir} {mr.slot} is already "
                                  f"given on line {slots[key]} (a copy present twice)", input=str(source)))
             continue
         kind = "machine" if mr.copy is None else "copy"
         if kinds.get(mr.rel_dir, {kind}) != {kind}:
-            errors.append(_error(manifest, line, f"either one whole-run input or per-copy inputs for {mr.rel_dir}, "
+            errors.append(_row_error(manifest, line, f"either one whole-run input or per-copy inputs for {mr.rel_dir}, "
                                  "not both (a copy present twice)", input=str(source)))
             continue
         resolved = str(source.resolve())
         if resolved in sources:
-            errors.append(_error(manifest, line, f"each input once: {source} is already ingested on line "
+            errors.append(_row_error(manifest, line, f"each input once: {source} is already ingested on line "
                                  f"{sources[resolved]} (a copy present twice)", input=str(source)))
             continue
         slots[key] = line
@@ -181,18 +186,25 @@ def _files(path: Path) -> list[Path]:
 
 
 def _choose_parser(row: ManifestRow):
+    source = row.source
+    if source.is_file():  # the two commonest non-logs get their own words
+        if source.stat().st_size == 0:
+            raise ParseError(source, None, "a non-empty file")
+        with open(source, "rb") as fh:
+            if b"\x00" in fh.read(65536):
+                raise ParseError(source, None, "a text log or JSON file (found NUL bytes: binary data)")
     if row.format:
         parser = parsers.get(row.format)
-        if not parser.detect(row.source):
-            detected = _detect(row.source)
-            raise ParseError(row.source, None, f"content in the '{row.format}' format the manifest names "
-                             f"(it looks like {detected.format!r})" if detected else
-                             f"content in the '{row.format}' format the manifest names")
-        return parser
-    parser = _detect(row.source)
+        if not parser.detect(source):
+            other = _detect(source)
+            if other is not None:
+                raise ParseError(source, None, f"content in the '{row.format}' format the manifest names "
+                                 f"(it looks like '{other.format}')")
+        return parser  # its parse() names what is wrong (truncated, missing keys, ...)
+    parser = _detect(source)
     if parser is None:
         known = sorted(set(parsers.PARSERS) - NOT_AUTODETECTED)
-        raise ParseError(row.source, None, f"a file or directory in one of the known formats {known}")
+        raise ParseError(source, None, f"a file or directory in one of the known formats {known}")
     return parser
 
 
@@ -298,16 +310,16 @@ def ingest(manifest, results, skipped_path=None) -> dict:
         existing = run_dir / "run.json"
         if existing.exists() and not (run_dir / "ingest.json").exists():
             for row in run_rows:
-                skipped.append(_error(manifest, row.line, f"a free run directory: {run_dir} holds a measured run "
+                skipped.append(_row_error(manifest, row.line, f"a free run directory: {run_dir} holds a measured run "
                                       "that ingest never overwrites", input=str(row.source)))
             continue
         inputs, failures, host_facts = [], [], {}
         for row in run_rows:
             entry = {"manifest_line": row.line, "label": row.label, "input": str(row.source)}
             if not row.source.exists():
-                failures.append(_error(manifest, row.line, f"an existing file or directory at {row.source} "
-                                       "(the manifest row points nowhere)", input=str(row.source),
-                                       manifest=str(manifest), manifest_line=row.line, label=row.label))
+                failures.append(_row_error(manifest, row.line, f"an existing file or directory at {row.source} "
+                                           "(the manifest row points nowhere)", input=str(row.source),
+                                           label=row.label))
                 continue
             try:
                 parser = _choose_parser(row)
