@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build one image, push it to the registry and write its record.
 
-  build_image.py --name NAME --definition DIR --base JSON --registry HOST:PORT
+  build_image.py --name NAME --definition DIR (relative to the repository) --base JSON --registry HOST:PORT
                  --cache DIR --output results/images/NAME.json [--description TEXT]
 
 --base is the image's `base` config as JSON, e.g. '{"debootstrap": {"suite": "bookworm"}}'
@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         section = {"base": json.loads(args.base), "definition": args.definition, "description": args.description}
-        spec = ImageSpec.from_config(args.name, section, repo_root=Path.cwd())
+        spec = ImageSpec.from_config(args.name, section)  # definition relative to the repository
         record = build_and_push(spec, args.registry, Path(args.cache))
         write_record(record, Path(args.output))
     except (ExecbenchError, json.JSONDecodeError) as error:

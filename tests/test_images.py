@@ -245,6 +245,7 @@ def test_small_image_is_built_pushed_and_pulled_back_by_digest(tmp_path):
         # Unchanged inputs: the same tag, and the layer cache gives the same digest.
         again = images.build_and_push(spec, REGISTRY, CACHE, client)
         assert (again["tag"], again["digest"]) == (record["tag"], record["digest"])
+        assert (record["build_cached"], again["build_cached"]) == (False, True)
 
         client.images.remove(client.images.get(record["tag"]).id, force=True)
         with pytest.raises(docker.errors.ImageNotFound):

@@ -338,6 +338,8 @@ def read_os_release(client, reference: str) -> dict:
 
 def build_and_push(spec: ImageSpec, registry: str, cache: Path, client=None) -> dict:
     """Build the image, push it, and return its record (CONTRACTS.md)."""
+    import docker.errors
+
     client = client or docker_client()
     cache = Path(cache)
     inputs_hash = inputs_sha256(spec)
@@ -354,6 +356,10 @@ def build_and_push(spec: ImageSpec, registry: str, cache: Path, client=None) -> 
         context = stage_context(spec, Path(tmp) / "context", cache)
         timings["stage_s"] = time.monotonic() - started
 
+        try:  # same inputs built before: the layer cache may rebuild nothing
+            previous_id = client.images.get(tag).id
+        except docker.errors.ImageNotFound:
+            previous_id = None
         log.info("docker build %s FROM %s", tag, base_image)
         started = time.monotonic()
         _follow(
@@ -378,6 +384,8 @@ def build_and_push(spec: ImageSpec, registry: str, cache: Path, client=None) -> 
     timings["push_s"] = time.monotonic() - started
 
     image = client.images.get(tag)
+    # build_seconds of an all-cached rebuild is not a build duration: say so.
+    build_cached = image.id == previous_id
     digest = next((d.split("@", 1)[1] for d in image.attrs.get("RepoDigests", []) if d.startswith(repo + "@")), None)
     digest = digest or next((c["aux"]["Digest"] for c in pushed if "Digest" in c.get("aux", {})), None)
     if not digest:
@@ -391,6 +399,7 @@ def build_and_push(spec: ImageSpec, registry: str, cache: Path, client=None) -> 
         "os_release": read_os_release(client, reference),
         "size_bytes": int(image.attrs["Size"]),
         "build_seconds": round(timings["build_s"], 3),
+        "build_cached": build_cached,
         "inputs_sha256": inputs_hash,
         "base": {**spec.base, "image": base_image},
         "built_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -417,3 +426,20 @@ def write_record(record: dict, path: Path) -> None:
 
 def read_record(path: Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+# --- what the Snakemake rule needs ---------------------------------------------------------
+
+
+def rule_input_files(config: dict, name: str) -> list[str]:
+    """The image rule's inputs: every context file (definition dir + inimage).
+
+    An edited, added or removed file reruns the build; the wheels follow from
+    requirements.txt, which is one of these files."""
+    spec = ImageSpec.from_config(name, config["images"][name])
+    return [str(path) for path in context_files(spec).values()]
+
+
+def rule_base_param(config: dict, name: str) -> str:
+    """The normalised base settings as JSON: a params change reruns the build."""
+    return canonical_json(normalise_base(config["images"][name]["base"], key=f"images.{name}.base"))
