@@ -20,14 +20,18 @@
 #   EXECBENCH_REGISTRY_STORAGE   its storage when setup starts it (default .execbench/registry)
 #   EXECBENCH_PYTHON             interpreter for the venv (default python3, must be >= 3.11)
 #   EXECBENCH_SKIP_PODMAN=1      skip step 5 (sites without podman mode)
-# Services started here run detached and log to .execbench/logs/.
+#   EXECBENCH_STATE              setup's own state dir (default .execbench): logs,
+#                                registry config and pid file (used by the tests)
+# Services started here run detached and log to .execbench/logs/; the registry's
+# pid is in .execbench/registry-<port>.pid. The started registry's storage defaults
+# to .execbench/registry, whatever EXECBENCH_STATE says.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STATE="$REPO/.execbench"
+STATE="${EXECBENCH_STATE:-$REPO/.execbench}"
 LOGS="$STATE/logs"
 REGISTRY="${EXECBENCH_REGISTRY:-127.0.0.1:5000}"
-REGISTRY_STORAGE="${EXECBENCH_REGISTRY_STORAGE:-$STATE/registry}"
+REGISTRY_STORAGE="${EXECBENCH_REGISTRY_STORAGE:-$REPO/.execbench/registry}"
 PYTHON="${EXECBENCH_PYTHON:-python3}"
 ENGINE_TIMEOUT_S=60
 REGISTRY_TIMEOUT_S=30

@@ -17,7 +17,6 @@ import pytest
 from execbench.paths import REPO_ROOT
 
 SETUP = REPO_ROOT / "scripts" / "setup.sh"
-STATE = REPO_ROOT / ".execbench"
 
 
 def run_setup(**env) -> subprocess.CompletedProcess:
@@ -71,16 +70,21 @@ def test_rerun_reuses_everything_and_starts_nothing():
 def test_registry_is_started_on_a_free_port_with_its_own_storage(tmp_path):
     port = free_loopback_port()
     address = f"127.0.0.1:{port}"
-    storage = tmp_path / "registry-storage"
-    env = {"EXECBENCH_REGISTRY": address, "EXECBENCH_REGISTRY_STORAGE": str(storage), "EXECBENCH_SKIP_PODMAN": "1"}
-    pid_file = STATE / f"registry-{port}.pid"
+    storage, state = tmp_path / "registry-storage", tmp_path / "state"
+    env = {
+        "EXECBENCH_REGISTRY": address,
+        "EXECBENCH_REGISTRY_STORAGE": str(storage),
+        "EXECBENCH_STATE": str(state),
+        "EXECBENCH_SKIP_PODMAN": "1",
+    }
+    pid_file = state / f"registry-{port}.pid"
     result = run_setup(**env)
     try:
         assert result.returncode == 0, result.stderr
         assert f"setup: registry: starting docker-registry at {address}, storage {storage}" in result.stdout
         with urlopen(f"http://{address}/v2/", timeout=10) as response:
             assert response.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
-        config = (STATE / f"registry-{port}.yml").read_text()
+        config = (state / f"registry-{port}.yml").read_text()
         assert f"rootdirectory: {storage}" in config and f"addr: {address}" in config
 
         again = run_setup(**env)
@@ -90,7 +94,6 @@ def test_registry_is_started_on_a_free_port_with_its_own_storage(tmp_path):
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
             pid_file.unlink()
-        (STATE / f"registry-{port}.yml").unlink(missing_ok=True)
 
 
 class NotARegistry(BaseHTTPRequestHandler):
@@ -110,7 +113,10 @@ def test_port_taken_by_something_else_is_reported_not_reused(tmp_path):
     try:
         address = f"127.0.0.1:{server.server_address[1]}"
         result = run_setup(
-            EXECBENCH_REGISTRY=address, EXECBENCH_REGISTRY_STORAGE=str(tmp_path), EXECBENCH_SKIP_PODMAN="1"
+            EXECBENCH_REGISTRY=address,
+            EXECBENCH_REGISTRY_STORAGE=str(tmp_path / "storage"),
+            EXECBENCH_STATE=str(tmp_path / "state"),
+            EXECBENCH_SKIP_PODMAN="1",
         )
     finally:
         server.shutdown()
@@ -120,7 +126,9 @@ def test_port_taken_by_something_else_is_reported_not_reused(tmp_path):
 
 def test_unreachable_docker_host_is_refused_not_replaced(tmp_path):
     socket_path = tmp_path / "no-engine.sock"
-    result = run_setup(DOCKER_HOST=f"unix://{socket_path}", EXECBENCH_SKIP_PODMAN="1")
+    result = run_setup(
+        DOCKER_HOST=f"unix://{socket_path}", EXECBENCH_STATE=str(tmp_path / "state"), EXECBENCH_SKIP_PODMAN="1"
+    )
     assert result.returncode != 0
     assert f"DOCKER_HOST=unix://{socket_path} does not answer" in result.stderr
 
@@ -135,3 +143,48 @@ def test_rootless_podman_user_uses_native_overlay():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "overlay"
+
+
+# What a fresh machine sees, without stopping this machine's engine or registry:
+# new mount, PID and network namespaces with empty /run and /var/lib/docker,
+# so no socket answers and port 5000 is free. Everything started inside dies
+# with the namespace's init when the script ends.
+FRESH_NAMESPACE_SCRIPT = """
+set -e
+ip link set lo up
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/lib/docker
+bash "$SETUP"
+bash "$SETUP"
+curl -fsS --unix-socket /var/run/docker.sock http://engine/_ping; echo
+curl -fsS http://127.0.0.1:5000/v2/; echo
+"""
+
+
+@pytest.mark.docker
+def test_fresh_namespace_gets_dockerd_and_registry_started_then_reused(tmp_path):
+    storage, state = tmp_path / "registry", tmp_path / "state"
+    result = subprocess.run(
+        ["unshare", "--mount", "--pid", "--fork", "--net", "--mount-proc", "bash", "-c", FRESH_NAMESPACE_SCRIPT],
+        env={
+            **os.environ,
+            "SETUP": str(SETUP),
+            "EXECBENCH_REGISTRY_STORAGE": str(storage),
+            "EXECBENCH_STATE": str(state),
+            "EXECBENCH_SKIP_PODMAN": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    first, second = lines[: lines.index("setup: done") + 1], lines[lines.index("setup: done") + 1 :]
+    assert f"setup: docker engine: starting dockerd (log: {state}/logs/dockerd.log)" in first
+    assert "setup: docker engine: ready" in first
+    assert f"setup: registry: starting docker-registry at 127.0.0.1:5000, storage {storage} (log: {state}/logs/registry.log)" in first
+    assert "setup: registry: ready" in first
+    assert "setup: docker engine: answering (unix:///var/run/docker.sock)" in second
+    assert "setup: registry: answering at 127.0.0.1:5000" in second
+    assert second[-2:] == ["OK", "{}"]
+    assert (state / "registry-5000.pid").is_file() and storage.is_dir()
