@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Open results/report/index.html in headless Chromium and check that it really renders.
+
+    python scripts/check_report_browser.py [results/report/index.html] [--screenshot out.png]
+
+Loads a copy of the report with a small probe script appended (the report itself carries no
+JavaScript), waits for the load event, dumps the DOM and checks:
+  - every <img> finished loading with a non-zero natural width (figures decoded),
+  - every <figure> holds one loaded image,
+  - the answer and comparison tables have rows.
+Also keeps a full-page screenshot (default: next to the report, index.screenshot.png).
+Exit status 0 when all checks pass; the findings are printed as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PROBE = """<script>
+window.addEventListener("load", function () {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
+  var rows = function (sel) { return document.querySelectorAll(sel + " tbody tr").length; };
+  var result = {images: imgs.length, images_loaded: ok, figures: document.querySelectorAll("figure").length,
+                headline_rows: rows("table.headline"), relative_rows: rows("table.relative"),
+                tables: document.querySelectorAll("table").length,
+                min_natural_width: Array.prototype.reduce.call(imgs, function (m, im) {
+                  return Math.min(m, im.naturalWidth); }, 1e9)};
+  var pre = document.createElement("pre");
+  pre.id = "execbench-probe";
+  pre.textContent = JSON.stringify(result);
+  document.body.appendChild(pre);
+});
+</script>"""
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--virtual-time-budget=10000"]
+
+
+def find_chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise FileNotFoundError("no chromium on PATH (Debian: apt-get install chromium)")
+
+
+def check_report(index_html: Path, screenshot: Path | None = None, timeout_s: float = 120) -> dict:
+    """Render index_html in headless Chromium; return the probe's findings plus 'ok' and 'problems'."""
+    index_html = Path(index_html).resolve()
+    html = index_html.read_text()
+    if "</body>" not in html:
+        return {"ok": False, "problems": [f"{index_html}: no </body> tag"]}
+    chromium = find_chromium()
+    with tempfile.TemporaryDirectory(prefix="execbench-browser-") as tmp:
+        probe_page = Path(tmp) / "probe.html"
+        probe_page.write_text(html.replace("</body>", PROBE + "</body>", 1))
+        base = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile"]
+        dom = subprocess.run([*base, "--dump-dom", probe_page.as_uri()], capture_output=True, text=True,
+                             timeout=timeout_s)
+        if screenshot is not None:
+            # Tall window: the screenshot is the page as a reader scrolls it, top part.
+            subprocess.run([*base, f"--screenshot={screenshot}", "--window-size=1280,4200", index_html.as_uri()],
+                           capture_output=True, text=True, timeout=timeout_s, cwd=tmp)
+    match = re.search(r'<pre id="execbench-probe">(.*?)</pre>', dom.stdout, re.S)
+    if not match:
+        return {"ok": False, "problems": ["probe did not run (page did not load?)",
+                                          dom.stderr[-2000:]]}
+    found = json.loads(match.group(1).replace("&quot;", '"'))
+    problems = []
+    if found["images"] == 0:
+        problems.append("no images in the report")
+    if found["images_loaded"] != found["images"]:
+        problems.append(f"{found['images'] - found['images_loaded']} of {found['images']} images failed to load")
+    if found["figures"] != found["images"]:
+        problems.append(f"{found['figures']} <figure> elements but {found['images']} images")
+    if found["headline_rows"] == 0:
+        problems.append("answer table (table.headline) has no rows")
+    if found["relative_rows"] == 0:
+        problems.append("comparison table (table.relative) has no rows")
+    if screenshot is not None and not (Path(screenshot).exists() and Path(screenshot).stat().st_size > 0):
+        problems.append(f"no screenshot written to {screenshot}")
+    found.update(ok=not problems, problems=problems, screenshot=str(screenshot) if screenshot else None)
+    return found
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    ap.add_argument("index_html", nargs="?", default="results/report/index.html")
+    ap.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
+    args = ap.parse_args(argv)
+    index = Path(args.index_html)
+    shot = Path(args.screenshot) if args.screenshot else index.with_name("index.screenshot.png")
+    result = check_report(index, shot.resolve())
+    print(json.dumps(result, indent=1))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

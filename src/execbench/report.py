@@ -1,0 +1,384 @@
+"""The report: results/report/index.html (one self-contained file) and report.md.
+
+index.html embeds every figure (base64 PNG), so it can be mailed or archived alone. It holds the
+question, the answer tables (from relative.csv), the figures, provenance (hosts, CPUs, kernels,
+engine/runtime versions, image digests, config) and everything that was left out with the reason
+(failed and unavailable runs, parse errors, failed records, skipped ingest inputs).
+
+`build_all()` is the rebuild-from-parsed-runs path: parsed run JSONs -> tables -> figures -> report,
+running no benchmark.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import subprocess
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__, figures, stats, tables
+from .paths import REPO_ROOT
+
+QUESTION = ("What does it cost to run HEP/NP batch workloads in a container (Docker, rootless Podman) "
+            "or a VM instead of on bare metal, on the same host and the same userland?")
+
+
+def _e(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return html.escape(str(x))
+
+
+def _pct(x) -> str:
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "—"
+    return f"{100 * x:.2f} %"
+
+
+def _times(x) -> str:
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "—"
+    return f"{x:.4g}×"
+
+
+def _ci(lo, hi) -> str:
+    if lo is None or (isinstance(lo, float) and math.isnan(lo)):
+        return "no interval"
+    return f"[{_pct(lo)}, {_pct(hi)}]"
+
+
+def _ratio_ci(r) -> str:
+    """The metric's own ratio (e.g. 1.012× the bare-metal time) with its interval."""
+    if pd.isna(r.ratio_ci_low):
+        return f"{_times(r.ratio)} (no interval)"
+    return f"{_times(r.ratio)} [{_times(r.ratio_ci_low)}, {_times(r.ratio_ci_high)}]"
+
+
+def _html_table(headers: list[str], rows: list[list], css: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "\n".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+
+
+def _md_table(headers: list[str], rows: list[list]) -> str:
+    def cell(c):
+        return str(c).replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def _verdict_html(verdict: str, flag: str) -> str:
+    cls = {"slower": "slower", "faster": "faster"}.get(verdict, "ns")
+    text = f'<span class="{cls}">{_e(verdict)}</span>'
+    return text + (f'<br><span class="flag">{_e(flag)}</span>' if flag else "")
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class ReportData:
+    """The tables and figure list a report is rendered from."""
+
+    def __init__(self, tables_dir: Path, figures_dir: Path, config_path: Path | None = None):
+        self.tables_dir, self.figures_dir = Path(tables_dir), Path(figures_dir)
+        self.relative = pd.read_csv(self.tables_dir / "relative.csv", keep_default_na=True)
+        self.relative["flag"] = self.relative["flag"].fillna("")
+        self.relative["note"] = self.relative["note"].fillna("")
+        self.relative_meta = json.loads((self.tables_dir / "relative.json").read_text())
+        self.scaling = pd.read_csv(self.tables_dir / "scaling.csv")
+        self.runs = pd.read_csv(self.tables_dir / "runs.csv", keep_default_na=False,
+                                dtype={"reason": str, "versions": str})
+        self.measurements = pd.read_csv(self.tables_dir / "measurements.csv", dtype={"copy": "Int64"})
+        self.excluded = json.loads((self.tables_dir / "excluded.json").read_text())
+        self.figures = json.loads((self.figures_dir / "figures.json").read_text())
+        self.config_text = Path(config_path).read_text() if config_path and Path(config_path).exists() else None
+        self.config_path = str(config_path) if config_path else None
+
+    # --- sections as (headers, rows) so HTML and Markdown share them -------------------------
+
+    def headline_rows(self, fmt: str):
+        headers = ["host", "payload", "headline", "copies", "mode", "% of bare metal", "95 % CI",
+                   "mode ÷ bare [95 % CI]", "n (mode/bare)", "verdict"]
+        rows = []
+        for payload, (benchmark, metric) in sorted(self.relative_meta.get("headline", {}).items()):
+            sel = self.relative[(self.relative["payload"] == payload) & (self.relative["benchmark"] == benchmark)
+                                & (self.relative["metric"] == metric)]
+            for r in sel.itertuples():
+                verdict = (_verdict_html(r.verdict, r.flag) if fmt == "html"
+                           else r.verdict + (f" — {r.flag}" if r.flag else ""))
+                rows.append([_e(r.host), _e(payload), _e(f"{benchmark}/{metric}"), r.copies, _e(r.mode),
+                             _pct(r.relative_performance), _ci(r.perf_ci_low, r.perf_ci_high),
+                             _ratio_ci(r), f"{r.n_mode}/{r.n_bare}", verdict])
+        return headers, rows
+
+    def relative_rows(self, fmt: str):
+        headers = ["host", "payload", "benchmark", "metric", "copies", "mode", "mean (mode)", "mean (bare)",
+                   "unit", "% of bare metal", "95 % CI", "mode ÷ bare [95 % CI]", "n", "verdict", "note"]
+        rows = []
+        for r in self.relative.itertuples():
+            verdict = (_verdict_html(r.verdict, r.flag) if fmt == "html"
+                       else r.verdict + (f" — {r.flag}" if r.flag else ""))
+            note = r.note + (f" geomean of {r.geomean_of}" if isinstance(r.geomean_of, str) and r.geomean_of else "")
+            rows.append([_e(r.host), _e(r.payload), _e(r.benchmark), _e(r.metric), r.copies, _e(r.mode),
+                         f"{r.mean_mode:.5g}", f"{r.mean_bare:.5g}", _e(r.unit), _pct(r.relative_performance),
+                         _ci(r.perf_ci_low, r.perf_ci_high), _ratio_ci(r), f"{r.n_mode}/{r.n_bare}", verdict,
+                         _e(note)])
+        return headers, rows
+
+    def scaling_rows(self):
+        headers = ["host", "payload", "headline [unit]", "mode", "copies", "mean", "95 % CI", "n", "per copy",
+                   "scaling efficiency"]
+        rows = []
+        for r in self.scaling.itertuples():
+            ci = "no interval" if pd.isna(r.ci_low) else f"[{r.ci_low:.4g}, {r.ci_high:.4g}]"
+            eff = "—" if pd.isna(r.scaling_efficiency) else f"{100 * r.scaling_efficiency:.1f} %"
+            mode = r.mode + (" (emulated, TCG)" if r.emulated else "")
+            rows.append([_e(r.host), _e(r.payload), _e(f"{r.benchmark}/{r.metric} [{r.unit}]"), _e(mode), r.copies,
+                         f"{r.mean:.4g}", ci, r.n, f"{r.per_copy:.4g}", eff])
+        return headers, rows
+
+    def startup_rows(self):
+        m = self.measurements
+        sel = m[(m["payload"] == figures.STARTUP_PAYLOAD) & (m["run_status"] == "ok") & (m["status"] == "ok")
+                & m["copy"].notna() & (m["unit"] == "s")]
+        headers = ["host", "mode", "samples", "median [ms]", "10th pct [ms]", "90th pct [ms]", "max [ms]"]
+        rows = []
+        for (host, mode), g in sel.groupby(["host", "mode"], sort=True):
+            v = g["value"] * 1e3
+            rows.append([_e(host), _e(mode), len(v), f"{v.median():.4g}", f"{v.quantile(0.1):.4g}",
+                         f"{v.quantile(0.9):.4g}", f"{v.max():.4g}"])
+        return headers, rows
+
+    def host_rows(self):
+        headers = ["host", "CPU", "logical cores", "kernel", "OS", "runs", "first run (UTC)", "last run (UTC)"]
+        rows = []
+        for host, g in self.runs.groupby("host", sort=True):
+            starts = sorted(s for s in g["started_utc"] if s)
+            rows.append([_e(host), _e(_first(g["cpu_model"])), _e(_first(g["logical_cores"])),
+                         _e(_first(g["kernel"])), _e(_first(g["os"])), len(g),
+                         _e(starts[0] if starts else ""), _e(starts[-1] if starts else "")])
+        return headers, rows
+
+    def version_rows(self):
+        headers = ["host", "mode", "mode kind", "engine / runtime versions"]
+        rows = []
+        for (host, mode), g in self.runs.groupby(["host", "mode"], sort=True):
+            versions = sorted({v for v in g["versions"] if v})
+            rows.append([_e(host), _e(mode), _e(_first(g["mode_kind"])),
+                         "<br>".join(_e(v) for v in versions) or "—"])
+        return headers, rows
+
+    def image_rows(self):
+        headers = ["image", "reference (by digest)", "digest", "runs"]
+        rows = []
+        for (name, ref, digest), g in self.runs.groupby(["image_name", "image_reference", "image_digest"], sort=True):
+            rows.append([_e(name), _e(ref), _e(digest), len(g)])
+        return headers, rows
+
+    def config_rows(self):
+        headers = ["config sha256", "runs"]
+        return headers, [[_e(h or "unknown"), len(g)] for h, g in self.runs.groupby("config_sha256", sort=True)]
+
+    def excluded_sections(self):
+        ex = self.excluded
+        out = []
+        out.append(("Runs not in any ratio (failed or unavailable)",
+                    ["run", "payload", "mode", "copies", "rep", "status", "reason"],
+                    [[_e(r["run_id"]), _e(r["payload"]), _e(r["mode"]), r["copies"], r["repetition"],
+                      _e(r["status"]), _e(r["reason"])] for r in ex["runs_not_ok"]]))
+        out.append(("Parse errors (the rest of each log went on)", ["run", "file", "line", "expected"],
+                    [[_e(r["run_id"]), _e(r["path"]), _e(r["line"]), _e(r["expected"])]
+                     for r in ex["parse_errors"]]))
+        out.append(("Failed or invalid records", ["run", "benchmark", "metric", "copy", "status", "detail", "file"],
+                    [[_e(r["run_id"]), _e(r["benchmark"]), _e(r["metric"]), _e(r["copy"]), _e(r["status"]),
+                      _e(r["detail"]), _e(r["source_file"])] for r in ex["failed_records"]]))
+        out.append(("Unreadable parsed-run files", ["file", "reason"],
+                    [[_e(r["path"]), _e(r["reason"])] for r in ex["unreadable_parsed_files"]]))
+        out.append(("Cells without a bare-metal baseline on the same host",
+                    ["host", "payload", "benchmark", "metric", "copies", "mode", "reason"],
+                    [[_e(r["host"]), _e(r["payload"]), _e(r["benchmark"]), _e(r["metric"]), r["copies"],
+                      _e(r["mode"]), _e(r["reason"])] for r in ex["cells_without_baseline"]]))
+        skipped = ex.get("skipped_ingest_inputs") or []
+        keys = sorted({k for s in skipped if isinstance(s, dict) for k in s}) or ["input"]
+        out.append(("Skipped ingest inputs (results/ingest/skipped.json)", keys,
+                    [[_e(s.get(k, "")) if isinstance(s, dict) else _e(s) for k in keys] for s in skipped]))
+        return out
+
+    def answer_sentences(self) -> list[str]:
+        """One plain sentence per (host, headline payload, mode) at the largest copies count."""
+        out = []
+        for payload, (benchmark, metric) in sorted(self.relative_meta.get("headline", {}).items()):
+            sel = self.relative[(self.relative["payload"] == payload) & (self.relative["benchmark"] == benchmark)
+                                & (self.relative["metric"] == metric)]
+            for (host, mode), g in sel.groupby(["host", "mode"], sort=True):
+                parts = []
+                hib = bool(g["higher_is_better"].iloc[0])
+                for r in g.sort_values("copies").itertuples():
+                    where = f"at {r.copies} cop{'y' if r.copies == 1 else 'ies'}"
+                    if hib:
+                        ci = ("no interval, n=1" if pd.isna(r.perf_ci_low)
+                              else f"95 % CI {_pct(r.perf_ci_low)}–{_pct(r.perf_ci_high)}")
+                        parts.append(f"{_pct(r.relative_performance)} {where} ({ci}; {r.verdict})")
+                    else:  # a time: "N x bare metal" reads better than "0.4 % of bare-metal speed"
+                        ci = ("no interval, n=1" if pd.isna(r.ratio_ci_low)
+                              else f"95 % CI {_times(r.ratio_ci_low)}–{_times(r.ratio_ci_high)}")
+                        parts.append(f"{_times(r.ratio)} {where} ({ci}; {r.verdict})")
+                flag = f" [{g['flag'].iloc[0]}]" if g["flag"].iloc[0] else ""
+                what = "of bare-metal performance" if hib else f"the bare-metal {metric} ({g['unit'].iloc[0]})"
+                verb = "runs at" if hib else "takes"
+                out.append(f"On {host}, {payload} ({benchmark} {metric}) in {mode} {verb} "
+                           + "; ".join(parts) + f" {what}{flag}.")
+        return out
+
+
+def _first(series):
+    for v in series:
+        if v is not None and v == v and v != "":
+            return v
+    return ""
+
+
+METHOD_TEXT = (
+    "Each cell compares the machine-level number (summed over the copies run at once) of every repetition of a "
+    "mode with every repetition of bare metal on the same host. The ratio is of the means; its "
+    f"{int(stats.CONFIDENCE * 100)} % interval is {stats.METHOD}: exact for normal repetitions, it does not treat "
+    "the bare-metal mean as known, and unlike a bootstrap it keeps its coverage with 3-5 repetitions "
+    "(measured: 96.5 % vs 80.9 % for a percentile bootstrap at n = 3; bench/bench_ci_coverage.py). "
+    "'% of bare metal' is performance: the ratio for higher-is-better metrics, its inverse for times. "
+    "Verdict: 'slower' or 'faster' when the whole interval is below or above 100 %, 'not significant' when it "
+    "contains 100 %; with one repetition on a side there is no interval and the table says so. "
+    "Suite summaries ('geomean') are geometric means over the benchmarks sharing a metric, as SPEC does. "
+    "Failed and unavailable runs are never in a ratio; they are listed below with the reason."
+)
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
+color:#111;line-height:1.4}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.8em 0;font-size:.85em}
+th,td{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#eef}tbody tr:nth-child(even){background:#f8f8f8}
+.slower{color:#a00;font-weight:600}.faster{color:#060;font-weight:600}.ns{color:#555}
+.flag{color:#a50;font-size:.85em}
+figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
+figcaption{font-size:.85em;color:#333;max-width:900px}
+pre{background:#f4f4f4;padding:.8em;overflow:auto;font-size:.8em}
+.q{font-size:1.1em;background:#f3f7ff;padding:.6em 1em;border-left:4px solid #36c}
+.empty{color:#666;font-style:italic}
+"""
+
+
+def render_html(data: ReportData, generated_utc: str) -> str:
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>execbench report</title>", f"<style>{CSS}</style></head><body>",
+        "<h1>execbench: the cost of containers and VMs relative to bare metal</h1>",
+        f'<p class="q"><b>Question.</b> {_e(QUESTION)}</p>',
+        "<h2 id='answer'>Answer</h2>",
+    ]
+    sentences = data.answer_sentences()
+    parts.append("<ul>" + "".join(f"<li>{_e(s)}</li>" for s in sentences) + "</ul>" if sentences
+                 else '<p class="empty">No mode could be compared with bare metal.</p>')
+    h, rows = data.headline_rows("html")
+    parts.append(_html_table(h, rows, "headline") if rows else '<p class="empty">No headline comparisons.</p>')
+    parts.append(f"<p><b>Method.</b> {_e(METHOD_TEXT)}</p>")
+    parts.append("<h2 id='figures'>Figures</h2>")
+    for fig in data.figures:
+        png = data.figures_dir / fig["files"]["png"]
+        b64 = base64.b64encode(png.read_bytes()).decode("ascii")
+        parts.append(f'<figure id="fig-{_e(fig["name"])}"><img alt="{_e(fig["title"])}" '
+                     f'src="data:image/png;base64,{b64}"><figcaption><b>{_e(fig["title"])}.</b> '
+                     f'{_e(fig["caption"])}</figcaption></figure>')
+    parts.append("<h2 id='relative'>All comparisons with bare metal (relative.csv)</h2>")
+    h, rows = data.relative_rows("html")
+    parts.append(_html_table(h, rows, "relative") if rows else '<p class="empty">No comparisons.</p>')
+    parts.append("<h2 id='scaling'>Copies scaling</h2>")
+    h, rows = data.scaling_rows()
+    parts.append(_html_table(h, rows, "scaling") if rows else '<p class="empty">No scaling data.</p>')
+    parts.append("<h2 id='startup'>Start-up latency</h2>")
+    h, rows = data.startup_rows()
+    parts.append(_html_table(h, rows, "startup") if rows else '<p class="empty">No start-up samples.</p>')
+    parts.append("<h2 id='provenance'>Provenance</h2>")
+    for title, (h, rows) in (("Hosts", data.host_rows()), ("Engines and runtimes", data.version_rows()),
+                             ("Images", data.image_rows()), ("Configuration", data.config_rows())):
+        parts.append(f"<h3>{_e(title)}</h3>" + (_html_table(h, rows, "prov") if rows else
+                                                 '<p class="empty">none recorded</p>'))
+    if data.config_text is not None:
+        parts.append(f"<p>Config file <code>{_e(data.config_path)}</code>:</p><pre>{_e(data.config_text)}</pre>")
+    parts.append(f"<p>Report generated {_e(generated_utc)} by execbench {_e(__version__)}, "
+                 f"commit <code>{_e(_git_commit())}</code>, from {len(data.runs)} parsed runs.</p>")
+    parts.append("<h2 id='excluded'>Left out, and why</h2>")
+    for title, h, rows in data.excluded_sections():
+        parts.append(f"<h3>{_e(title)} ({len(rows)})</h3>" + (_html_table(h, rows, "excluded") if rows else
+                                                                '<p class="empty">none</p>'))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _md_plain(rows):
+    return [[html.unescape(str(c)).replace("<br>", "; ") for c in row] for row in rows]
+
+
+def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "figures") -> str:
+    out = ["# execbench: the cost of containers and VMs relative to bare metal", "", f"**Question.** {QUESTION}",
+           "", "## Answer", ""]
+    out += [f"- {s}" for s in data.answer_sentences()] or ["No mode could be compared with bare metal."]
+    h, rows = data.headline_rows("md")
+    out += ["", _md_table(h, _md_plain(rows)), f"**Method.** {METHOD_TEXT}", "", "## Figures", ""]
+    for fig in data.figures:
+        out += [f"![{fig['title']}]({figures_rel}/{fig['files']['png']})", "", f"*{fig['caption']}*", ""]
+    for title, (h, rows) in (("All comparisons with bare metal", data.relative_rows("md")),
+                             ("Copies scaling", data.scaling_rows()), ("Start-up latency", data.startup_rows()),
+                             ("Provenance: hosts", data.host_rows()), ("Provenance: engines", data.version_rows()),
+                             ("Provenance: images", data.image_rows()), ("Provenance: config", data.config_rows())):
+        out += [f"## {title}", "", _md_table(h, _md_plain(rows)) if rows else "none", ""]
+    out += ["## Left out, and why", ""]
+    for title, h, rows in data.excluded_sections():
+        out += [f"### {title} ({len(rows)})", "", _md_table(h, _md_plain(rows)) if rows else "none", ""]
+    out.append(f"Generated {generated_utc} by execbench {__version__} from {len(data.runs)} parsed runs.")
+    return "\n".join(out) + "\n"
+
+
+def write_report(tables_dir, figures_dir, out_dir, config_path=None, generated_utc: str | None = None) -> dict:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = ReportData(Path(tables_dir), Path(figures_dir), Path(config_path) if config_path else None)
+    stamp = generated_utc or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    index, md = out_dir / "index.html", out_dir / "report.md"
+    index.write_text(render_html(data, stamp))
+    rel = Path(figures_dir).resolve()
+    try:
+        figures_rel = str(rel.relative_to(out_dir.resolve()))
+    except ValueError:
+        figures_rel = str(rel)
+    md.write_text(render_markdown(data, stamp, figures_rel))
+    return {"html": index, "md": md}
+
+
+def build_all(parsed_paths: Iterable[str | Path], results_root: str | Path, config_path=None,
+              skipped_json=None) -> dict:
+    """Rebuild tables, figures and report from parsed-run JSONs alone (no benchmark runs).
+
+    Writes <results_root>/tables/*, <results_root>/report/figures/*, <results_root>/report/{index.html,report.md}.
+    If skipped_json is None, <results_root>/ingest/skipped.json is used when present."""
+    root = Path(results_root)
+    if skipped_json is None and (root / "ingest" / "skipped.json").exists():
+        skipped_json = root / "ingest" / "skipped.json"
+    files = tables.write_tables(parsed_paths, root / "tables", skipped_json)
+    figs = figures.write_figures(root / "tables", root / "report" / "figures")
+    rep = write_report(root / "tables", root / "report" / "figures", root / "report", config_path)
+    return {"tables": files, "figures": figs, "report": rep}

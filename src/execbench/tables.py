@@ -1,0 +1,403 @@
+"""Parsed runs -> the study's tables.
+
+    parsed run JSONs ─► measurements.csv (one row per Record, with provenance; CONTRACTS.md)
+                     ├► runs.csv        (one row per run: status, host, versions, image digest)
+                     ├► relative.*      (mode ÷ bare metal on the same host, 95 % CI, verdict)
+                     ├► scaling.*       (headline score against copies, per mode)
+                     └► excluded.json   (failed/unavailable runs, parse errors, failed records,
+                                         unreadable inputs: everything not in a ratio, with why)
+
+What is compared: machine-level records (copy = None) of runs whose status is
+"ok"; the unit of replication is the run (repetition).  Per-copy records are
+kept in measurements.csv for distributions.  Suite summaries are geometric
+means over the benchmarks that share a metric (SPEC-style); the ratio of
+geometric means is the geometric mean of the per-benchmark ratios.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import stats
+
+MEASUREMENT_COLUMNS = [
+    "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "run_status",
+    "emulated", "image_digest", "benchmark", "metric", "value", "unit", "higher_is_better",
+    "copy", "status", "source_file", "source_line", "detail",
+]
+RUN_COLUMNS = [
+    "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "order_index",
+    "status", "reason", "emulated", "cpu_model", "logical_cores", "kernel", "os", "versions",
+    "image_name", "image_reference", "image_digest", "started_utc", "ended_utc", "wall_s",
+    "config_sha256", "parsed_file",
+]
+RELATIVE_KEY = ["host", "payload", "benchmark", "metric", "copies", "mode"]
+EMULATED_FLAG = "emulated (TCG) — not comparable to bare metal"
+GEOMEAN = "geomean"
+BASELINE_MODE = "bare"
+# Which metric of the payload-named machine record is the headline, in order of preference.
+HEADLINE_METRICS = ("score", "events_per_s", "throughput", "bandwidth", "iops", "latency_median", "latency")
+
+
+@dataclass
+class ParsedRuns:
+    """Everything loaded from a set of parsed-run JSON files."""
+
+    runs: list[dict] = field(default_factory=list)  # flat run rows (RUN_COLUMNS)
+    measurements: pd.DataFrame | None = None
+    parse_errors: list[dict] = field(default_factory=list)  # {"run_id", "path", "line", "expected"}
+    unreadable: list[dict] = field(default_factory=list)  # {"path", "reason"}
+
+
+def _nested(run: dict, outer: str, inner: str, default=None):
+    """run[outer][inner], accepting the flattened spellings outer.inner / outer_inner too."""
+    value = run.get(outer)
+    if isinstance(value, dict) and inner in value:
+        return value[inner]
+    for key in (f"{outer}.{inner}", f"{outer}_{inner}"):
+        if key in run:
+            return run[key]
+    return default
+
+
+def _run_row(run: dict, parsed_file: str) -> dict:
+    versions = run.get("versions") or {}
+    return {
+        "run_id": run.get("run_id") or parsed_file,
+        "host": _nested(run, "host", "hostname", "unknown"),
+        "mode": run.get("mode"),
+        "mode_kind": run.get("mode_kind") or run.get("mode"),
+        "payload": run.get("payload"),
+        "copies": int(run["copies"]) if run.get("copies") is not None else None,
+        "repetition": run.get("repetition"),
+        "order_index": run.get("order_index"),
+        "status": run.get("status", "ok"),
+        "reason": run.get("reason") or "",
+        "emulated": bool(run.get("emulated", False)),
+        "cpu_model": _nested(run, "host", "cpu_model", ""),
+        "logical_cores": _nested(run, "host", "logical_cores"),
+        "kernel": _nested(run, "host", "kernel", ""),
+        "os": _nested(run, "host", "os", ""),
+        "versions": json.dumps(versions, sort_keys=True) if isinstance(versions, dict) else str(versions),
+        "image_name": _nested(run, "image", "name", ""),
+        "image_reference": _nested(run, "image", "reference", ""),
+        "image_digest": _nested(run, "image", "digest", ""),
+        "started_utc": run.get("started_utc", ""),
+        "ended_utc": run.get("ended_utc", ""),
+        "wall_s": run.get("wall_s"),
+        "config_sha256": run.get("config_sha256", ""),
+        "parsed_file": parsed_file,
+    }
+
+
+REQUIRED_RUN_KEYS = ("payload", "mode", "copies")
+
+
+def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
+    """Read parsed-run JSONs. A file that cannot be read is listed with its reason; the rest go on."""
+    out = ParsedRuns()
+    rows: list[dict] = []
+    for path in sorted(str(p) for p in paths):
+        try:
+            doc = json.loads(Path(path).read_text())
+            run = doc["run"]
+            missing = [k for k in REQUIRED_RUN_KEYS if run.get(k) is None]
+            if missing:
+                raise KeyError(f"run.{missing[0]}")
+            records = doc.get("records") or []
+            if not isinstance(records, list):
+                raise TypeError("'records' is not a list")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+            out.unreadable.append({"path": path, "reason": f"{type(exc).__name__}: {what}"})
+            continue
+        run_row = _run_row(run, path)
+        out.runs.append(run_row)
+        for err in doc.get("errors") or []:
+            out.parse_errors.append({
+                "run_id": run_row["run_id"], "path": err.get("path", ""),
+                "line": err.get("line"), "expected": err.get("expected", ""),
+            })
+        for i, rec in enumerate(records):
+            try:
+                rows.append({
+                    "run_id": run_row["run_id"], "host": run_row["host"], "mode": run_row["mode"],
+                    "mode_kind": run_row["mode_kind"], "payload": run_row["payload"],
+                    "copies": run_row["copies"], "repetition": run_row["repetition"],
+                    "run_status": run_row["status"], "emulated": run_row["emulated"],
+                    "image_digest": run_row["image_digest"],
+                    "benchmark": rec["benchmark"], "metric": rec["metric"], "value": rec.get("value"),
+                    "unit": rec.get("unit", ""), "higher_is_better": bool(rec["higher_is_better"]),
+                    "copy": rec.get("copy"), "status": rec.get("status", "ok"),
+                    "source_file": rec.get("source_file", ""), "source_line": rec.get("source_line"),
+                    "detail": rec.get("detail", ""),
+                })
+            except (KeyError, TypeError) as exc:
+                out.parse_errors.append({
+                    "run_id": run_row["run_id"], "path": path, "line": None,
+                    "expected": f"records[{i}] with key {exc}",
+                })
+    out.measurements = _typed_measurements(pd.DataFrame(rows, columns=MEASUREMENT_COLUMNS))
+    return out
+
+
+def _typed_measurements(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.astype({
+        "copies": "Int64", "repetition": "Int64", "copy": "Int64", "source_line": "Int64",
+        "value": "float64", "emulated": "bool", "higher_is_better": "bool",
+    })
+    return df.sort_values(
+        ["host", "payload", "mode", "copies", "repetition", "benchmark", "metric", "copy"],
+        na_position="first", kind="stable",
+    ).reset_index(drop=True)
+
+
+# --- comparisons ---------------------------------------------------------------------------
+
+
+def comparable_values(measurements: pd.DataFrame) -> pd.DataFrame:
+    """One machine-level value per (run, benchmark, metric) from ok runs and ok records.
+
+    If a run holds several machine-level values for one key, the run's value is their median
+    (column n_values says how many)."""
+    ok = measurements[
+        (measurements["run_status"] == "ok") & (measurements["status"] == "ok")
+        & measurements["copy"].isna() & measurements["value"].notna()
+    ]
+    keys = ["host", "payload", "benchmark", "metric", "unit", "higher_is_better", "copies",
+            "mode", "mode_kind", "run_id", "repetition", "emulated"]
+    return ok.groupby(keys, dropna=False, sort=True).agg(
+        value=("value", "median"), n_values=("value", "size")).reset_index()
+
+
+def _with_geomeans(values: pd.DataFrame) -> pd.DataFrame:
+    """Add per-run geometric-mean rows over benchmarks sharing a metric (>= 2 benchmarks)."""
+    extra = []
+    group_keys = ["host", "payload", "metric", "unit", "higher_is_better", "copies"]
+    for key, cell in values.groupby(group_keys, dropna=False, sort=True):
+        members = cell[cell["benchmark"] != cell["payload"]]  # the payload's own score is already a summary
+        if members.empty or (members["value"] <= 0).any():
+            continue
+        per_run = members.groupby("run_id")["benchmark"].apply(frozenset)
+        common = frozenset.intersection(*per_run.tolist())
+        if len(common) < 2:
+            continue
+        used = members[members["benchmark"].isin(common)]
+        for run_id, run_rows in used.groupby("run_id", sort=True):
+            first = run_rows.iloc[0]
+            extra.append({
+                **{k: first[k] for k in values.columns if k not in ("benchmark", "value", "n_values")},
+                "benchmark": GEOMEAN, "value": stats.geometric_mean(run_rows["value"]),
+                "n_values": len(run_rows), "geomean_of": ",".join(sorted(common)),
+            })
+    if not extra:
+        return values.assign(geomean_of="")
+    return pd.concat([values.assign(geomean_of=""), pd.DataFrame(extra)], ignore_index=True)
+
+
+def _fmt_list(xs) -> str:
+    return ",".join(str(x) for x in xs)
+
+
+def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE) -> tuple[pd.DataFrame, list[dict]]:
+    """Ratios of every mode to the baseline mode on the same host, per cell.
+
+    Returns (table, uncompared) where uncompared lists cells with no baseline runs."""
+    values = _with_geomeans(comparable_values(measurements))
+    rows, uncompared = [], []
+    cell_keys = ["host", "payload", "benchmark", "metric", "unit", "higher_is_better", "copies"]
+    for key, cell in values.groupby(cell_keys, dropna=False, sort=True):
+        cell_info = dict(zip(cell_keys, key))
+        bare = cell[cell["mode"] == baseline]
+        for mode, side in cell[cell["mode"] != baseline].groupby("mode", sort=True):
+            if bare.empty:
+                uncompared.append({**cell_info, "copies": int(cell_info["copies"]), "mode": mode,
+                                   "reason": f"no '{baseline}' runs on this host for this cell"})
+                continue
+            r = stats.ratio_ci(side["value"], bare["value"], bool(cell_info["higher_is_better"]))
+            emulated = bool(side["emulated"].any())
+            notes = [r.note] if r.note else []
+            if (side["n_values"] > 1).any() or (bare["n_values"] > 1).any():
+                notes.append("several machine-level values in a run: run value = their median")
+            rows.append({
+                **cell_info, "copies": int(cell_info["copies"]), "mode": mode,
+                "mode_kind": side["mode_kind"].iloc[0], "emulated": emulated,
+                "flag": EMULATED_FLAG if emulated else "",
+                "n_mode": r.n_mode, "n_bare": r.n_bare, "mean_mode": r.mean_mode, "mean_bare": r.mean_bare,
+                "ratio": r.ratio, "ratio_ci_low": r.ratio_ci_low, "ratio_ci_high": r.ratio_ci_high,
+                "relative_performance": r.relative_performance,
+                "perf_ci_low": r.perf_ci_low, "perf_ci_high": r.perf_ci_high,
+                "percent_of_bare": 100.0 * r.relative_performance,
+                "verdict": r.verdict, "confidence": r.confidence, "method": r.method, "df": r.df,
+                "geomean_of": side["geomean_of"].iloc[0],
+                "mode_runs": _fmt_list(sorted(side["run_id"])), "bare_runs": _fmt_list(sorted(bare["run_id"])),
+                "note": "; ".join(notes),
+            })
+    columns = ["host", "payload", "benchmark", "metric", "unit", "higher_is_better", "copies", "mode",
+               "mode_kind", "emulated", "flag", "n_mode", "n_bare", "mean_mode", "mean_bare", "ratio",
+               "ratio_ci_low", "ratio_ci_high", "relative_performance", "perf_ci_low", "perf_ci_high",
+               "percent_of_bare", "verdict", "confidence", "method", "df", "geomean_of",
+               "mode_runs", "bare_runs", "note"]
+    table = pd.DataFrame(rows, columns=columns)
+    return table, uncompared
+
+
+def headline_keys(measurements: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """payload -> (benchmark, metric) of its headline machine-level number.
+
+    The headline is the machine-level record whose benchmark is the payload's own name
+    (e.g. cpusuite/score, hepchain/events_per_s), metric chosen by HEADLINE_METRICS order;
+    failing that, the geometric mean over the payload's benchmarks."""
+    machine = measurements[measurements["copy"].isna() & (measurements["status"] == "ok")]
+    out = {}
+    for payload, rows in machine.groupby("payload", sort=True):
+        own = rows[rows["benchmark"] == payload]
+        metrics = sorted(set(own["metric"]))
+        if metrics:
+            ranked = sorted(metrics, key=lambda m: (HEADLINE_METRICS.index(m) if m in HEADLINE_METRICS
+                                                    else len(HEADLINE_METRICS), m))
+            out[payload] = (payload, ranked[0])
+        else:
+            by_count = rows.groupby("metric")["benchmark"].nunique().sort_values(ascending=False, kind="stable")
+            if len(by_count) and by_count.iloc[0] >= 2:
+                out[payload] = (GEOMEAN, by_count.index[0])
+    return out
+
+
+def scaling_table(measurements: pd.DataFrame) -> pd.DataFrame:
+    """Headline number against copies, per host, payload and mode; efficiency vs the mode's 1 copy."""
+    values = _with_geomeans(comparable_values(measurements))
+    rows = []
+    for payload, (benchmark, metric) in headline_keys(measurements).items():
+        sel = values[(values["payload"] == payload) & (values["benchmark"] == benchmark)
+                     & (values["metric"] == metric)]
+        for (host, mode), cells in sel.groupby(["host", "mode"], sort=True):
+            one = cells[cells["copies"] == 1]["value"]
+            mean_one = float(one.mean()) if len(one) else None
+            for copies, cell in cells.groupby("copies", sort=True):
+                s = stats.summarize(cell["value"])
+                hib = bool(cell["higher_is_better"].iloc[0])
+                if mean_one:
+                    # Throughput should grow N-fold; a time per copy should stay flat.
+                    eff = s.mean / (copies * mean_one) if hib else mean_one / s.mean
+                else:
+                    eff = None
+                rows.append({
+                    "host": host, "payload": payload, "benchmark": benchmark, "metric": metric,
+                    "unit": cell["unit"].iloc[0], "higher_is_better": hib, "mode": mode,
+                    "emulated": bool(cell["emulated"].any()), "copies": int(copies), "n": s.n,
+                    "mean": s.mean, "sd": s.sd, "ci_low": s.ci_low, "ci_high": s.ci_high,
+                    "per_copy": s.mean / copies if hib else s.mean, "scaling_efficiency": eff,
+                })
+    return pd.DataFrame(rows, columns=[
+        "host", "payload", "benchmark", "metric", "unit", "higher_is_better", "mode", "emulated",
+        "copies", "n", "mean", "sd", "ci_low", "ci_high", "per_copy", "scaling_efficiency"])
+
+
+def excluded_inputs(parsed: ParsedRuns, uncompared: list[dict], skipped_json: Path | None = None) -> dict:
+    """Everything that is not in a ratio, with the reason."""
+    not_ok = [
+        {k: r[k] for k in ("run_id", "payload", "mode", "copies", "repetition", "status", "reason", "parsed_file")}
+        for r in parsed.runs if r["status"] != "ok"
+    ]
+    m = parsed.measurements
+    bad = m[m["status"] != "ok"] if m is not None else m
+    failed_records = [] if bad is None else [
+        {"run_id": r.run_id, "benchmark": r.benchmark, "metric": r.metric,
+         "copy": None if pd.isna(r.copy) else int(r.copy), "status": r.status, "detail": r.detail,
+         "source_file": r.source_file}
+        for r in bad.itertuples()
+    ]
+    skipped = []
+    if skipped_json is not None and Path(skipped_json).exists():
+        doc = json.loads(Path(skipped_json).read_text())
+        skipped = doc.get("skipped", doc) if isinstance(doc, dict) else doc
+    return {
+        "runs_not_ok": not_ok,
+        "parse_errors": parsed.parse_errors,
+        "failed_records": failed_records,
+        "unreadable_parsed_files": parsed.unreadable,
+        "cells_without_baseline": uncompared,
+        "skipped_ingest_inputs": skipped,
+    }
+
+
+# --- writers -------------------------------------------------------------------------------
+
+
+def _pct(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else f"{100 * x:.2f}"
+
+
+def relative_markdown(table: pd.DataFrame) -> str:
+    """hyperfine/pyperf-style comparison table: performance as % of bare metal with its 95 % CI."""
+    lines = [
+        "| host | payload | benchmark | metric | copies | mode | % of bare metal | 95 % CI | n (mode/bare) | verdict |",
+        "|---|---|---|---|---:|---|---:|---|---|---|",
+    ]
+    for r in table.itertuples():
+        ci = "no interval" if pd.isna(r.perf_ci_low) else f"[{_pct(r.perf_ci_low)}, {_pct(r.perf_ci_high)}]"
+        verdict = r.verdict + (f" — {r.flag}" if r.flag else "")
+        lines.append(
+            f"| {r.host} | {r.payload} | {r.benchmark} | {r.metric} | {r.copies} | {r.mode} | "
+            f"{_pct(r.relative_performance)} | {ci} | {r.n_mode}/{r.n_bare} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def _num(x, digits=4) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{x:.{digits}g}"
+
+
+def scaling_markdown(table: pd.DataFrame) -> str:
+    lines = ["| host | payload | headline | mode | copies | mean | 95 % CI | n | per copy | scaling efficiency |",
+             "|---|---|---|---|---:|---:|---|---:|---:|---:|"]
+    for r in table.itertuples():
+        ci = "no interval" if pd.isna(r.ci_low) else f"[{_num(r.ci_low)}, {_num(r.ci_high)}]"
+        eff = "—" if pd.isna(r.scaling_efficiency) else f"{100 * r.scaling_efficiency:.1f} %"
+        lines.append(f"| {r.host} | {r.payload} | {r.benchmark}/{r.metric} [{r.unit}] | {r.mode} | {r.copies} | "
+                     f"{_num(r.mean)} | {ci} | {r.n} | {_num(r.per_copy)} | {eff} |")
+    return "\n".join(lines) + "\n"
+
+
+def _json_ready(df: pd.DataFrame) -> list[dict]:
+    return json.loads(df.to_json(orient="records", double_precision=15))
+
+
+def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
+                 skipped_json: str | Path | None = None) -> dict[str, Path]:
+    """The combine step: parsed-run JSONs -> results/tables/*. Returns the files written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parsed = load_parsed_runs(parsed_paths)
+    m = parsed.measurements
+    relative, uncompared = relative_table(m)
+    scaling = scaling_table(m)
+    excluded = excluded_inputs(parsed, uncompared, Path(skipped_json) if skipped_json else None)
+    headline = {p: list(k) for p, k in headline_keys(m).items()}
+    files = {
+        "measurements": out / "measurements.csv", "runs": out / "runs.csv",
+        "relative_csv": out / "relative.csv", "relative_json": out / "relative.json",
+        "relative_md": out / "relative.md", "scaling_csv": out / "scaling.csv",
+        "scaling_json": out / "scaling.json", "scaling_md": out / "scaling.md",
+        "excluded": out / "excluded.json",
+    }
+    m.to_csv(files["measurements"], index=False)
+    pd.DataFrame(parsed.runs, columns=RUN_COLUMNS).to_csv(files["runs"], index=False)
+    relative.to_csv(files["relative_csv"], index=False, float_format="%.6g")
+    files["relative_json"].write_text(json.dumps(
+        {"method": stats.METHOD, "confidence": stats.CONFIDENCE, "baseline": BASELINE_MODE,
+         "headline": headline, "rows": _json_ready(relative)}, indent=1) + "\n")
+    files["relative_md"].write_text(relative_markdown(relative))
+    scaling.to_csv(files["scaling_csv"], index=False, float_format="%.6g")
+    files["scaling_json"].write_text(json.dumps({"rows": _json_ready(scaling)}, indent=1) + "\n")
+    files["scaling_md"].write_text(scaling_markdown(scaling))
+    files["excluded"].write_text(json.dumps(excluded, indent=1, default=str) + "\n")
+    return files
