@@ -131,7 +131,7 @@ def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
                 continue
             numbers[key] = int(value)
         fmt = row.get("format") or None
-        if fmt is not None and fmt not in parsers.PARSERS:
+        if fmt is not None and (fmt not in parsers.PARSERS or fmt == INGESTED_FORMAT):
             problem = problem or f"'format' one of {sorted(set(parsers.PARSERS) - {INGESTED_FORMAT})}, got {fmt!r}"
         if not row["path"]:
             problem = problem or "a non-empty 'path'"
@@ -159,6 +159,12 @@ def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
         if resolved in sources:
             errors.append(_row_error(manifest, line, f"each input once: {source} is already ingested on line "
                                  f"{sources[resolved]} (a copy present twice)", input=str(source)))
+            continue
+        first = next((r for r in rows if r.rel_dir == mr.rel_dir), None)
+        if first is not None and (first.host, first.label) != (mr.host, mr.label):
+            errors.append(_row_error(manifest, line, f"the host and label of line {first.line} "
+                                     f"({first.host!r}, {first.label!r}) for the same run {mr.rel_dir}",
+                                     input=str(source)))
             continue
         slots[key] = line
         sources[resolved] = line

@@ -47,6 +47,18 @@ def test_rate_txt_reads_copies_and_rate():
     assert mean.value == 49.1 and mean.status == "ok"
 
 
+def test_rate_csv_full_precision():
+    # CFP2006.001.ref.csv (same rate run as the txt, full precision): 444.namd rates
+    # 40.123456 (selected) 40.512345 39.801234 -> 40.123456 = the median; 453.povray 60.234567 selected
+    # mean row 49.16115 = sqrt(40.123456 x 60.234567) = sqrt(2416.819) = 49.1612
+    records = parser.parse(SPEC / "CFP2006.001.ref.csv")
+    namd = pick(records, "444.namd", "rate")
+    assert (namd.value, namd.extra["spec_copies"], namd.extra["kind"], namd.extra["bits"]) == (40.123456, 4, "rate", 64)
+    assert namd.extra["run_number"] == "001" and namd.source_line == 6
+    assert pick(records, "453.povray", "rate").value == 60.234567
+    assert pick(records, "SPECfp_rate_base2006", "base_mean").value == pytest.approx(49.1612, abs=1e-4)
+
+
 def test_rsf_even_count_lower_median_and_full_precision():
     # CINT2006.005.ref.rsf: 471.omnetpp 12.34567, 12.45678 (2 iterations) -> lower median 12.34567
     # 473.astar 8.5, 8.25, 8.75, 8.0 -> sorted 8.0 8.25 8.5 8.75, lower median 8.25
