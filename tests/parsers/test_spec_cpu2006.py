@@ -164,3 +164,19 @@ def test_rsf_missing_status_is_a_parse_error(tmp_path):
     with pytest.raises(ParseError) as err:
         parser.parse(path)
     assert "473_astar" in err.value.expected and err.value.line is not None
+
+
+def test_result_directory_of_a_non_hs06_run(tmp_path):
+    # a SPEC result/ dir with one rate run (txt + csv of run 001): the txt is read, once
+    import shutil
+
+    from execbench.parsers import detect
+
+    result = tmp_path / "result"
+    result.mkdir()
+    for name in ("CFP2006.001.ref.txt", "CFP2006.001.ref.csv"):
+        shutil.copy(SPEC / name, result / name)
+    assert detect(tmp_path).format == "spec-cpu2006"
+    records = parser.parse(tmp_path)
+    namd = pick(records, "444.namd", "rate")
+    assert namd.value == 40.1 and namd.extra["file_format"] == "txt"

@@ -114,7 +114,7 @@ class Hs06Parser:
         sets, _ = find_result_sets(path)
         if not sets:
             return False
-        # A SPEC directory is HS06 when its runs are the all_cpp set (or a part of it).
+        # A SPEC directory is HS06 when its runs are speed runs of the all_cpp set (or part of it).
         for rs in sets.values():
             for (suite, fmt), file in sorted(rs.files.items()):
                 try:
@@ -122,7 +122,7 @@ class Hs06Parser:
                 except ParseError:
                     continue
                 names = set(result.benchmarks)
-                return bool(names) and names <= set(ALL_CPP)
+                return bool(names) and names <= set(ALL_CPP) and result.kind == "speed"
         return False
 
     @guarded_parse

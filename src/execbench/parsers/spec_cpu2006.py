@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ParseError
@@ -614,18 +614,40 @@ def parse_log(path: Path, text: str) -> list[Record]:
     return records
 
 
+def _result_files(directory: Path) -> dict[str, dict[tuple[str, str], Path]]:
+    """SPEC result files in `directory` and one level below, by run number -> (suite, ext)."""
+    found: dict[str, dict[tuple[str, str], Path]] = {}
+    for d in [directory] + sorted(p for p in directory.iterdir() if p.is_dir()):
+        for file in sorted(d.iterdir()):
+            m = RESULT_NAME_RE.match(file.name)
+            if m and file.is_file():
+                slot = found.setdefault(m.group(2), {})
+                if (m.group(1), m.group(3)) in slot:
+                    raise ParseError(file, None, f"each result file once: also at {slot[(m.group(1), m.group(3))]}")
+                slot[(m.group(1), m.group(3))] = file
+    return found
+
+
 class SpecCpu2006Parser:
-    """One SPEC CPU2006 file: a .txt/.rsf/.csv result (per-iteration, selected and mean
-    records) or a CPU2006.NNN.log (per-benchmark reported times and statuses)."""
+    """A SPEC CPU2006 file: a .txt/.rsf/.csv result (per-iteration, selected and mean records)
+    or a CPU2006.NNN.log (per-benchmark reported times and statuses); or a result directory.
+
+    In a directory each run number's result is read once per suite (txt preferred: what the
+    tools printed; else rsf, else csv). One run gives machine-level records (copy None);
+    several runs (parallel runspec invocations) give one copy per run number, in order."""
 
     format = "spec-cpu2006"
 
     @guarded_detect
     def detect(self, path: Path) -> bool:
+        if path.is_dir():
+            return bool(_result_files(path))
         return path.is_file() and sniff(path) is not None
 
     @guarded_parse
     def parse(self, path: Path) -> list[Record]:
+        if path.is_dir():
+            return self._parse_dir(path)
         text = read_text(path)
         kind = sniff(path, text[:8192])
         if kind == "log":
@@ -633,6 +655,23 @@ class SpecCpu2006Parser:
         if kind is None and path.suffix != ".txt":
             raise ParseError(path, 1, "a SPEC CPU2006 .txt/.rsf/.csv result file or a CPU2006.NNN.log run log")
         return result_records(read_result(path, text))
+
+    def _parse_dir(self, path: Path) -> list[Record]:
+        runs = _result_files(path)
+        if not runs:
+            raise ParseError(path, None, "SPEC CPU2006 result files (CINT2006.NNN.ref.txt, CFP2006.NNN.ref.rsf, ...)")
+        records: list[Record] = []
+        for copy, nnn in enumerate(sorted(runs)):
+            files = runs[nnn]
+            for suite in SUITES:
+                chosen = next((files[(suite, ext)] for ext in ("txt", "rsf", "csv") if (suite, ext) in files), None)
+                if chosen is None:
+                    continue
+                found = result_records(read_result(chosen))
+                if len(runs) > 1:
+                    found = [replace(r, copy=copy) for r in found]
+                records += found
+        return records
 
 
 PARSER = SpecCpu2006Parser()
