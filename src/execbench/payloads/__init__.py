@@ -6,6 +6,11 @@ import importlib
 
 # payload name -> "module:class"
 PAYLOADS: dict[str, str] = {
+    "cpusuite": ".cpusuite:CpuSuite",
+    "hepchain": ".hepchain:HepChain",
+    "db12": ".db12:Db12",
+    "stream": ".stream:Stream",
+    "fio": ".fio:Fio",
 }
 
 
