@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Side-by-side overhead of the execution modes on this host (issue 3's figures).
+
+For each of --pairs rounds (modes in a seeded shuffled order within a round):
+  host   : a fixed CPU-bound command (coreutils `factor` on five semiprimes, ~3 s) run
+           directly on the host, timed around fork/exec/wait;
+  bare   : the same command through BareMode (chroot into the image rootfs, uid 10001,
+           timed inside by the launcher);
+  docker / podman : the same through the hardened container modes (timed inside).
+The host's and the image's `factor` must be the same file (sha256 checked, recorded), so
+the ratios compare environments, not builds. Reported: the median over rounds of the
+per-round ratios bare/host (harness overhead, target <= 1.005), docker/bare, podman/bare;
+then the median startup latency of /bin/true per mode (host-measured, warm-up excluded).
+
+  .venv/bin/python bench/bench_modes.py [--pairs 5] [--startup-samples 20]
+      [--image-record results/images/debian12.json] [--output bench-modes.json]
+Without an image record it builds/uses the small test image of the mode tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from execbench.hostinfo import host_info
+from execbench.modes.bare import BareMode, export_rootfs
+from execbench.modes.base import RunSpec
+from execbench.modes.docker import DockerMode
+from execbench.modes.podman import PodmanMode
+from execbench.paths import REPO_ROOT
+
+# Products of two primes of ~47-51 bits: Pollard rho in coreutils' factor is
+# deterministic, so the work is identical every time (~3 s here in total).
+SEMIPRIMES = ["633825300142257976294778928221"] * 3 + ["39614081264187127981806416123",
+                                                        "158456325042601720335191629049"]
+COMMAND = ["/usr/bin/factor", *SEMIPRIMES]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def image_record(path: str | None, scratch: Path) -> dict:
+    if path:
+        return json.loads(Path(path).read_text())
+    default = REPO_ROOT / "results" / "images" / "debian12.json"
+    if default.exists():
+        return json.loads(default.read_text())
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from _modes_image import ensure_test_image
+
+    return ensure_test_image(scratch)
+
+
+def make_spec(image: dict, mode: str, argv: list[str], cache: str, n: int, settings: dict) -> RunSpec:
+    return RunSpec(run_id=f"bench-{mode}-{n}", image_ref=image["reference"], mode=mode, mode_settings=settings,
+                   payload="bench", copies=1, repetition=n, copy_argv=[argv], timeout_s=600, cache_dir=cache)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--startup-samples", type=int, default=20)
+    parser.add_argument("--image-record")
+    parser.add_argument("--cache", default=str(REPO_ROOT / ".execbench" / "cache"))
+    parser.add_argument("--output")
+    parser.add_argument("--seed", type=int, default=2015)
+    args = parser.parse_args(argv)
+
+    scratch = Path(tempfile.mkdtemp(prefix="execbench-bench-", dir="/var/tmp"))
+    scratch.chmod(0o755)  # rootless podman (user execbench) must reach the run dirs
+    image = image_record(args.image_record, scratch)
+    root, _ = export_rootfs(image["reference"], args.cache)
+    host_sum, image_sum = sha256(Path(COMMAND[0])), sha256(root / COMMAND[0].lstrip("/"))
+    if host_sum != image_sum:
+        print(f"warning: host and image {COMMAND[0]} differ ({host_sum[:12]} vs {image_sum[:12]})", file=sys.stderr)
+
+    modes = {"bare": (BareMode(), {}), "docker": (DockerMode(), {"network": "none"}),
+             "podman": (PodmanMode(), {"user": "execbench", "network": "none"})}
+    unavailable = {}
+    for name, (mode, settings) in list(modes.items()):
+        availability = mode.available(settings)
+        if not availability.ok:
+            unavailable[name] = availability.reason
+            del modes[name]
+
+    rng = random.Random(args.seed)
+    rounds = []
+    for n in range(args.pairs):
+        order = ["host", *modes]
+        rng.shuffle(order)
+        seconds = {}
+        for name in order:
+            if name == "host":
+                t0 = time.perf_counter()
+                subprocess.run(COMMAND, check=True, stdout=subprocess.DEVNULL)
+                seconds[name] = time.perf_counter() - t0
+            else:
+                mode, settings = modes[name]
+                result = mode.run(make_spec(image, name, COMMAND, args.cache, n, settings), scratch / f"{name}-{n}")[0]
+                if result.exit_code != 0:
+                    raise SystemExit(f"{name} round {n}: exit {result.exit_code} {result.detail}")
+                seconds[name] = result.wall_s
+        rounds.append({"order": order, "seconds": seconds})
+        print(f"round {n}: " + ", ".join(f"{k} {v:.3f} s" for k, v in seconds.items()), flush=True)
+
+    def median_ratio(num: str, den: str) -> float | None:
+        if not all(num in r["seconds"] and den in r["seconds"] for r in rounds):
+            return None
+        return statistics.median(r["seconds"][num] / r["seconds"][den] for r in rounds)
+
+    ratios = {"bare/host": median_ratio("bare", "host"), "docker/bare": median_ratio("docker", "bare"),
+              "podman/bare": median_ratio("podman", "bare")}
+
+    startup = {}
+    true_argv = ["/bin/true"]
+    t_host = []
+    for _ in range(args.startup_samples + 1):
+        t0 = time.perf_counter()
+        subprocess.run(true_argv, check=True)
+        t_host.append(time.perf_counter() - t0)
+    startup["host (fork/exec)"] = statistics.median(t_host[1:])
+    for name, (mode, settings) in modes.items():
+        spec = make_spec(image, name, true_argv, args.cache, 0, settings)
+        samples = [mode.startup_sample(spec, true_argv) for _ in range(args.startup_samples + 1)]
+        startup[name] = statistics.median(samples[1:])  # first = warm-up
+
+    summary = {"host": host_info(), "image": image["reference"], "command": COMMAND,
+               "command_sha256": {"host": host_sum, "image": image_sum}, "pairs": args.pairs,
+               "rounds": rounds, "median_ratios": ratios, "startup_median_s": startup,
+               "startup_samples": args.startup_samples, "unavailable": unavailable}
+    print("\nmedian of per-round ratios (%d pairs):" % args.pairs)
+    for key, value in ratios.items():
+        print(f"  {key:12s} {'n/a' if value is None else f'{value:.4f}'}")
+    print(f"median startup latency of /bin/true ({args.startup_samples} samples, warm-up excluded):")
+    for key, value in startup.items():
+        print(f"  {key:18s} {value * 1000:8.1f} ms")
+    for key, reason in unavailable.items():
+        print(f"  {key}: unavailable ({reason})")
+    if args.output:
+        Path(args.output).write_text(json.dumps(summary, indent=1))
+    subprocess.run(["rm", "-rf", str(scratch)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
