@@ -34,4 +34,4 @@ class Stream:
 
     def parse(self, run_dir: Path) -> list[Record]:
         return parse_copies(run_dir, self.log_file, self.parser_format, {"bandwidth"},
-                            ("Triad", "bandwidth", "MB/s", True))
+                            ("triad", "bandwidth", "MB/s", True))

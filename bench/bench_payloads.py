@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Repeatability of the open payloads: run each payload R times in one mode and report the
+coefficient of variation (CV = sample stdev / mean) of its headline machine-level number, and the
+wall time of one pass.
+
+    .venv/bin/python bench/bench_payloads.py --size smoke --repetitions 5 [--mode docker]
+        [--payloads cpusuite,hepchain] [--copies 1] [--image-record results/images/debian12.json]
+
+Without --image-record it builds (or reuses, by inputs hash) the debian12 image of config/config.yaml.
+Prints one line per payload and writes the numbers to --json (default bench/results/payloads-<size>.json).
+Do not run while other benchmarks run on the host: they would measure each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from execbench import modes, payloads
+from execbench.modes.base import RunSpec
+from execbench.paths import REPO_ROOT
+
+HEADLINE = {  # payload -> (benchmark, metric) of its machine-level headline number
+    "cpusuite": ("cpusuite", "score"),
+    "hepchain": ("hepchain", "events_per_s"),
+    "db12": ("DB12", "db12"),
+    "stream": ("triad", "bandwidth"),
+    "fio": ("rand-read.read", "iops"),
+}
+MODE_SETTINGS = {"bare": {"kind": "bare", "variant": "image-rootfs"},
+                 "docker": {"kind": "docker", "network": "none", "cpuset": "none", "copies_per_container": "all"}}
+
+
+def headline(records, payload_name):
+    bench, metric = HEADLINE[payload_name]
+    for r in records:
+        if r.copy is None and r.metric == metric and (r.benchmark == bench or r.benchmark.endswith(bench)):
+            return r.value
+    raise SystemExit(f"{payload_name}: no machine-level {bench}/{metric} record; got "
+                     f"{sorted({(r.benchmark, r.metric) for r in records if r.copy is None})}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="smoke", choices=("smoke", "standard"))
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--mode", default="docker", choices=sorted(MODE_SETTINGS))
+    parser.add_argument("--copies", type=int, default=1)
+    parser.add_argument("--payloads", default=",".join(HEADLINE))
+    parser.add_argument("--image-record", type=Path)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    cache = REPO_ROOT / ".execbench" / "cache"
+    if args.image_record:
+        image = json.loads(args.image_record.read_text())
+    else:
+        import yaml
+
+        from execbench import images
+
+        config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+        image = images.build_and_push(images.ImageSpec.from_config("debian12", config["images"]["debian12"]),
+                                      "127.0.0.1:5000", cache)
+    mode = modes.get(MODE_SETTINGS[args.mode]["kind"])
+    summary = {"size": args.size, "mode": args.mode, "copies": args.copies, "image": image["reference"], "payloads": {}}
+    for name in args.payloads.split(","):
+        payload = payloads.get(name)
+        settings = {"size": args.size}
+        values, walls, breakdown = [], [], []
+        for rep in range(args.repetitions):
+            with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+                out = Path(tmp) / "run"
+                spec = RunSpec(run_id=f"bench-{name}-{uuid.uuid4().hex[:6]}", image_ref=image["reference"],
+                               mode=args.mode, mode_settings=MODE_SETTINGS[args.mode], payload=name,
+                               copies=args.copies, repetition=rep, copy_argv=payload.copy_argv(args.copies, settings),
+                               timeout_s=payload.timeout_s(settings), cache_dir=str(cache))
+                t0 = time.perf_counter()
+                results = mode.run(spec, out)
+                walls.append(time.perf_counter() - t0)
+                if any(r.exit_code != 0 for r in results):
+                    raise SystemExit(f"{name} rep {rep}: exit codes {[r.exit_code for r in results]}")
+                (out / "run.json").write_text(json.dumps({"copies": args.copies}))
+                records = payload.parse(out)
+                values.append(headline(records, name))
+                breakdown.append({f"{r.benchmark}/{r.metric}": r.value for r in records
+                                  if r.copy is None and r.value is not None})
+        mean = statistics.fmean(values)
+        cv = statistics.stdev(values) / mean if len(values) > 1 else float("nan")
+        per_metric_cv = {}
+        for key in breakdown[0]:
+            series = [b[key] for b in breakdown if key in b]
+            if len(series) > 1 and statistics.fmean(series):
+                per_metric_cv[key] = statistics.stdev(series) / statistics.fmean(series)
+        summary["payloads"][name] = {"values": values, "mean": mean, "cv": cv, "wall_s": walls,
+                                     "wall_mean_s": statistics.fmean(walls), "cv_by_metric": per_metric_cv}
+        bench, metric = HEADLINE[name]
+        print(f"{name:9} {bench}/{metric}: mean {mean:.4g}  CV {100 * cv:.2f} %  "
+              f"wall per pass {statistics.fmean(walls):.1f} s  (n={len(values)})", flush=True)
+    out_json = args.json or REPO_ROOT / "bench" / "results" / f"payloads-{args.size}-{args.mode}.json"
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Each payload at smoke size runs bare (chroot into the image rootfs) and in a hardened docker
+container from the same image, through the real launcher, and parses into ok records; a
+corrupted input or a wrong output makes that benchmark fail visibly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from execbench import modes, payloads
+from execbench.modes.base import RunSpec
+from execbench.paths import INIMAGE, REPO_ROOT
+from execbench.records import validate_record
+
+pytestmark = pytest.mark.docker
+
+CACHE = REPO_ROOT / ".execbench" / "cache"
+REGISTRY = os.environ.get("EXECBENCH_REGISTRY", "127.0.0.1:5000")
+MODE_SETTINGS = {"bare": {"kind": "bare", "variant": "image-rootfs"},
+                 "docker": {"kind": "docker", "network": "none", "cpuset": "none", "copies_per_container": "all"}}
+
+
+@pytest.fixture(scope="session")
+def payload_image():
+    """The real payload image of config/config.yaml (images stage code; cached by inputs hash,
+    so after the first build on a machine this is a registry push of an existing tag)."""
+    import yaml
+
+    from execbench import images
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    spec = images.ImageSpec.from_config("debian12", config["images"]["debian12"])
+    return images.build_and_push(spec, REGISTRY, CACHE)
+
+
+def run_payload(image: dict, mode: str, payload_name: str, out_dir: Path, copies: int = 1,
+                argv: list[list[str]] | None = None, settings: dict | None = None):
+    payload = payloads.get(payload_name)
+    settings = settings or {"size": "smoke"}
+    spec = RunSpec(run_id=f"test-{payload_name}-{mode}-{uuid.uuid4().hex[:6]}", image_ref=image["reference"],
+                   mode=mode, mode_settings=MODE_SETTINGS[mode], payload=payload_name, copies=copies,
+                   repetition=1, copy_argv=argv or payload.copy_argv(copies, settings),
+                   timeout_s=payload.timeout_s(settings), needs_network=payload.needs_network,
+                   cache_dir=str(CACHE))
+    mode_impl = modes.get(MODE_SETTINGS[mode]["kind"])
+    available = mode_impl.available(MODE_SETTINGS[mode])
+    if not available.ok:
+        pytest.skip(f"mode {mode} unavailable here: {available.reason}")
+    results = mode_impl.run(spec, out_dir)
+    (out_dir / "run.json").write_text(json.dumps({"copies": copies}))
+    return results, payload
+
+
+@pytest.mark.parametrize("mode", ["bare", "docker"])
+@pytest.mark.parametrize("payload_name", ["cpusuite", "hepchain", "db12", "stream", "fio"])
+def test_payload_smoke_runs_and_parses(payload_image, tmp_path, mode, payload_name):
+    out = tmp_path / "run"
+    results, payload = run_payload(payload_image, mode, payload_name, out)
+    logs = {p.name: p.read_text(errors="replace")[-2000:] for p in (out / "copy0").glob("*.log")}
+    assert [r.exit_code for r in results] == [0], logs
+    records = payload.parse(out)
+    assert records, "no records"
+    for record in records:
+        validate_record(record)
+    bad = [(r.benchmark, r.metric, r.detail) for r in records if r.status != "ok"]
+    assert not bad
+    machine = [r for r in records if r.copy is None]
+    assert machine and all(r.value > 0 for r in machine)
+    if payload_name == "cpusuite":
+        assert len({r.benchmark for r in records if r.metric == "ratio"}) == 9
+    if payload_name == "fio":  # data files are gone, fio's JSON stays
+        assert not list((out / "copy0").glob("execbench-fio.*"))
+        assert (out / "copy0" / "fio.json").is_file()
+    assert not (out / "copy0" / "cpusuite-work").exists()
+
+
+def test_hepchain_two_instances_in_docker(payload_image, tmp_path):
+    results, payload = run_payload(payload_image, "docker", "hepchain", tmp_path / "run", copies=2)
+    assert [r.exit_code for r in results] == [0, 0]
+    records = {(r.benchmark, r.metric, r.copy): r for r in payload.parse(tmp_path / "run")}
+    one, two = records[("hepchain", "events_per_s", 0)], records[("hepchain", "events_per_s", 1)]
+    assert records[("hepchain", "events_per_s", None)].value == pytest.approx(one.value + two.value)
+
+
+def corrupt_inputs(run_dir: Path, name: str) -> Path:
+    """A copy of the image's inputs in the run dir (visible inside every mode), to be damaged."""
+    inputs = run_dir / "inputs"
+    shutil.copytree(INIMAGE / "inputs" / name, inputs)
+    return inputs
+
+
+def test_cpusuite_corrupted_input_and_wrong_output_fail_visibly(payload_image, tmp_path):
+    out = tmp_path / "run"
+    inputs = corrupt_inputs(out, "cpusuite")
+    with open(inputs / "scene.pov", "a") as scene:  # one more sphere: a corrupted input file
+        scene.write("sphere { <0, 3, 0>, 0.5 pigment { color rgb 1 } }\n")
+    expected = json.loads((inputs / "expected.json").read_text())
+    expected["smoke"]["401.bzip2"]["output"] = "0" * 64  # the answer key disagrees: wrong output
+    (inputs / "expected.json").write_text(json.dumps(expected))
+    shutil.chown(out, 10001, 10001)
+    argv = [["python3", "/opt/execbench/cpusuite.py", "--size", "smoke", "--copy", "{copy}",
+             "--benchmarks", "400.perl,401.bzip2,453.povray", "--inputs", "/execbench/run/inputs"]]
+    results, payload = run_payload(payload_image, "docker", "cpusuite", out, argv=argv)
+    assert results[0].exit_code == 1  # the suite says it failed
+    got = {(r.benchmark, r.metric, r.copy): r for r in payload.parse(out)}
+    assert got[("400.perl", "ratio", 0)].status == "ok"
+    povray, bzip2 = got[("453.povray", "ratio", 0)], got[("401.bzip2", "ratio", 0)]
+    assert (povray.status, povray.value) == ("failed", None)
+    assert povray.detail.startswith("IE: input scene.pov sha256")
+    assert (bzip2.status, bzip2.value) == ("failed", None)
+    assert bzip2.detail.startswith("VE: output sha256")
+    assert got[("cpusuite", "score", 0)].status == "invalid"
+    assert got[("cpusuite", "score", None)].value is None
+
+
+def test_hepchain_corrupted_card_fails_visibly(payload_image, tmp_path):
+    out = tmp_path / "run"
+    inputs = corrupt_inputs(out, "hepchain")
+    card = inputs / "pythia.cmnd"
+    card.write_text(card.read_text().replace("pTHatMin = 100.", "pTHatMin = 10."))
+    argv = [["/opt/execbench/venv/bin/python", "/opt/execbench/hepchain.py", "--size", "smoke",
+             "--copy", "{copy}", "--inputs", "/execbench/run/inputs"]]
+    results, payload = run_payload(payload_image, "docker", "hepchain", out, argv=argv)
+    assert results[0].exit_code == 1
+    got = {(r.benchmark, r.metric, r.copy): r for r in payload.parse(out)}
+    chain = got[("hepchain", "events_per_s", 0)]
+    assert (chain.status, chain.value) == ("failed", None)
+    assert "input pythia.cmnd sha256" in chain.detail
