@@ -327,6 +327,11 @@ def ingest(manifest, results, skipped_path=None) -> dict:
                                            "(the manifest row points nowhere)", input=str(row.source),
                                            label=row.label))
                 continue
+            src, res = row.source.resolve(), results.resolve()
+            if src == res or res.is_relative_to(src) or src.is_relative_to(res):
+                failures.append(_row_error(manifest, row.line, f"an input outside the results directory {results} "
+                                           f"(got {row.source})", input=str(row.source), label=row.label))
+                continue
             try:
                 parser = _choose_parser(row)
                 records = parser.parse(row.source)

@@ -142,3 +142,72 @@ def test_unusable_manifest_is_one_error(tmp_path):
 def test_mode_kind_from_mode_name():
     assert [mode_kind(m) for m in ("docker-2015", "KVM", "bare_metal", "podman", "singularity")] == \
         ["docker", "vm", "bare", "podman", "singularity"]
+
+
+def test_cli_reports_skipped_rows(site):
+    import subprocess
+    import sys
+
+    tmp_path, _, manifest = site
+    proc = subprocess.run([sys.executable, "scripts/ingest.py", "--manifest", str(manifest),
+                           "--results", str(tmp_path / "results")], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert f"skipped {manifest}:7: expected an existing file or directory" in proc.stderr
+    assert "ingested hs06/bare/2c/r1: 1 input(s), status ok" in proc.stdout
+    bad = subprocess.run([sys.executable, "scripts/ingest.py", "--manifest", str(tmp_path / "nope.csv"),
+                          "--results", str(tmp_path / "results")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "nope.csv" in bad.stderr
+
+
+def test_one_host_and_label_per_run(tmp_path):
+    from execbench.ingest import read_manifest
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,host,mode,payload,copies,repetition,label,copy\n"
+                        "a.txt,wn01,bare,stream,2,1,x,0\n"
+                        "b.txt,wn02,bare,stream,2,1,x,1\n")
+    rows, errors = read_manifest(manifest)
+    assert [r.line for r in rows] == [2]
+    assert errors[0]["line"] == 3 and "'wn01'" in errors[0]["expected"]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+CELL = st.one_of(st.sampled_from(["", "0", "1", "2", "x", "-1", "wn01", "docker", "stream", "fio", "hs06",
+                                  "ingested", "../x", "a,b", '"q"']), st.text(max_size=12))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(CELL, min_size=7, max_size=10), max_size=6), header_ok=st.booleans())
+def test_random_manifests_never_crash(tmp_path, rows, header_ok):
+    import csv
+    import io
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=tmp_path) as tmp:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["path", "host", "mode", "payload", "copies", "repetition", "label", "format", "copy"]
+                        if header_ok else ["path", "host"])
+        for row in rows:
+            writer.writerow(row)
+        manifest = f"{tmp}/m.csv"
+        with open(manifest, "w") as fh:
+            fh.write(buf.getvalue())
+        try:
+            summary = ingest(manifest, f"{tmp}/results")
+        except ParseError as exc:
+            assert exc.path.endswith("m.csv")
+            return
+        for item in summary["skipped"]:
+            assert item["path"] and item["expected"]
+
+
+def test_input_containing_the_results_dir_is_refused(tmp_path):
+    shutil.copy(FIXTURES / "stream" / "stream_ok.txt", tmp_path / "stream.txt")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,host,mode,payload,copies,repetition,label\n.,wn01,bare,stream,1,1,x\n")
+    summary = ingest(manifest, tmp_path / "results")
+    assert "outside the results directory" in summary["skipped"][0]["expected"]
