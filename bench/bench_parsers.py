@@ -78,9 +78,11 @@ def main(argv=None) -> int:
         elapsed = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in paths)
         print(f"generated {len(paths)} SPEC CPU2006 result files ({size / 1e6:.1f} MB) in {t_gen:.1f} s")
-        print(f"parsed {len(paths)} files in {elapsed:.2f} s = {len(paths) / elapsed:,.0f} files/s "
-              f"({records:,} records, {errors} parse errors); target: {opts.files} in < 10 s: "
-              f"{'met' if elapsed < 10 else 'NOT met'}")
+        print(
+            f"parsed {len(paths)} files in {elapsed:.2f} s = {len(paths) / elapsed:,.0f} files/s "
+            f"({records:,} records, {errors} parse errors); target: {opts.files} in < 10 s: "
+            f"{'met' if elapsed < 10 else 'NOT met'}"
+        )
         return 0 if errors == 0 else 1
     finally:
         if opts.keep is None:

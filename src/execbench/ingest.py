@@ -37,8 +37,16 @@ from .errors import ParseError
 REQUIRED = ("path", "host", "mode", "payload", "copies", "repetition", "label")
 OPTIONAL = ("format", "copy")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-MODE_KINDS = {"bare": "bare", "baremetal": "bare", "native": "bare", "docker": "docker", "podman": "podman",
-              "vm": "vm", "kvm": "vm", "qemu": "vm"}
+MODE_KINDS = {
+    "bare": "bare",
+    "baremetal": "bare",
+    "native": "bare",
+    "docker": "docker",
+    "podman": "podman",
+    "vm": "vm",
+    "kvm": "vm",
+    "qemu": "vm",
+}
 INGESTED_FORMAT = "ingested"
 NOT_AUTODETECTED = {INGESTED_FORMAT, "hs06-legacy"}  # chosen only when a manifest names them
 
@@ -99,8 +107,12 @@ def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     if missing or unknown:
-        raise ParseError(manifest, 1, f"columns {', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)}); "
-                                      f"missing {missing}, unknown {unknown}")
+        raise ParseError(
+            manifest,
+            1,
+            f"columns {', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)}); "
+            f"missing {missing}, unknown {unknown}",
+        )
     rows: list[ManifestRow] = []
     errors: list[dict] = []
     slots: dict[tuple[str, str], int] = {}
@@ -143,28 +155,65 @@ def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
         source = Path(row["path"])
         if not source.is_absolute():
             source = manifest.parent / source
-        mr = ManifestRow(line, source, row["host"], row["mode"], row["payload"], numbers["copies"],
-                         numbers["repetition"], row["label"], fmt, numbers["copy"])
+        mr = ManifestRow(
+            line,
+            source,
+            row["host"],
+            row["mode"],
+            row["payload"],
+            numbers["copies"],
+            numbers["repetition"],
+            row["label"],
+            fmt,
+            numbers["copy"],
+        )
         key = (mr.rel_dir, mr.slot)
         if key in slots:
-            errors.append(_row_error(manifest, line, f"each copy of a run once: {mr.rel_dir} {mr.slot} is already "
-                                 f"given on line {slots[key]} (a copy present twice)", input=str(source)))
+            errors.append(
+                _row_error(
+                    manifest,
+                    line,
+                    f"each copy of a run once: {mr.rel_dir} {mr.slot} is already "
+                    f"given on line {slots[key]} (a copy present twice)",
+                    input=str(source),
+                )
+            )
             continue
         kind = "machine" if mr.copy is None else "copy"
         if kinds.get(mr.rel_dir, {kind}) != {kind}:
-            errors.append(_row_error(manifest, line, f"either one whole-run input or per-copy inputs for {mr.rel_dir}, "
-                                 "not both (a copy present twice)", input=str(source)))
+            errors.append(
+                _row_error(
+                    manifest,
+                    line,
+                    f"either one whole-run input or per-copy inputs for {mr.rel_dir}, "
+                    "not both (a copy present twice)",
+                    input=str(source),
+                )
+            )
             continue
         resolved = str(source.resolve())
         if resolved in sources:
-            errors.append(_row_error(manifest, line, f"each input once: {source} is already ingested on line "
-                                 f"{sources[resolved]} (a copy present twice)", input=str(source)))
+            errors.append(
+                _row_error(
+                    manifest,
+                    line,
+                    f"each input once: {source} is already ingested on line "
+                    f"{sources[resolved]} (a copy present twice)",
+                    input=str(source),
+                )
+            )
             continue
         first = next((r for r in rows if r.rel_dir == mr.rel_dir), None)
         if first is not None and (first.host, first.label) != (mr.host, mr.label):
-            errors.append(_row_error(manifest, line, f"the host and label of line {first.line} "
-                                     f"({first.host!r}, {first.label!r}) for the same run {mr.rel_dir}",
-                                     input=str(source)))
+            errors.append(
+                _row_error(
+                    manifest,
+                    line,
+                    f"the host and label of line {first.line} "
+                    f"({first.host!r}, {first.label!r}) for the same run {mr.rel_dir}",
+                    input=str(source),
+                )
+            )
             continue
         slots[key] = line
         sources[resolved] = line
@@ -204,8 +253,11 @@ def _choose_parser(row: ManifestRow):
         if not parser.detect(source):
             other = _detect(source)
             if other is not None:
-                raise ParseError(source, None, f"content in the '{row.format}' format the manifest names "
-                                 f"(it looks like '{other.format}')")
+                raise ParseError(
+                    source,
+                    None,
+                    f"content in the '{row.format}' format the manifest names " f"(it looks like '{other.format}')",
+                )
         return parser  # its parse() names what is wrong (truncated, missing keys, ...)
     parser = _detect(source)
     if parser is None:
@@ -241,8 +293,9 @@ def _copy_input(row: ManifestRow, run_dir: Path) -> list[dict]:
             shutil.copy2(src, dest)  # copies content and mtime; the source is only read
             if sha256_file(dest) != digest:
                 raise OSError(f"copy of {src} to {dest} does not match its sha256")
-        entries.append({"path": str(Path(row.slot) / rel), "source": str(src), "sha256": digest,
-                        "bytes": src.stat().st_size})
+        entries.append(
+            {"path": str(Path(row.slot) / rel), "source": str(src), "sha256": digest, "bytes": src.stat().st_size}
+        )
     return entries
 
 
@@ -255,16 +308,28 @@ def _host_from_records(records) -> dict:
         if record.benchmark == "host" and record.metric == "logical_cpus":
             extra = record.extra
             cores = record.value
-            return {k: v for k, v in {
-                "cpu_model": extra.get("HW.CPU.CPU_Model"),
-                "logical_cores": int(cores) if cores else None,
-                "kernel": extra.get("SW.kernel_version"),
-                "os": extra.get("SW.os_version")}.items() if v is not None}
+            return {
+                k: v
+                for k, v in {
+                    "cpu_model": extra.get("HW.CPU.CPU_Model"),
+                    "logical_cores": int(cores) if cores else None,
+                    "kernel": extra.get("SW.kernel_version"),
+                    "os": extra.get("SW.os_version"),
+                }.items()
+                if v is not None
+            }
     return {}
 
 
-def _run_json(rel_dir: str, rows: list[ManifestRow], inputs: list[dict], failures: list[dict],
-              manifest: Path, manifest_sha: str, host_facts: dict) -> dict:
+def _run_json(
+    rel_dir: str,
+    rows: list[ManifestRow],
+    inputs: list[dict],
+    failures: list[dict],
+    manifest: Path,
+    manifest_sha: str,
+    host_facts: dict,
+) -> dict:
     first = rows[0]
     ok = bool(inputs)
     return {
@@ -279,12 +344,21 @@ def _run_json(rel_dir: str, rows: list[ManifestRow], inputs: list[dict], failure
         "order_index": None,
         "seed": None,
         "status": "ok" if ok else "failed",
-        "reason": (f"ingested from {manifest.name}; label {first.label!r}" if ok else
-                   "every input of this run was skipped: " + "; ".join(
-                       f"{f['path']}:{f['line']}: expected {f['expected']}" for f in failures)),
+        "reason": (
+            f"ingested from {manifest.name}; label {first.label!r}"
+            if ok
+            else "every input of this run was skipped: "
+            + "; ".join(f"{f['path']}:{f['line']}: expected {f['expected']}" for f in failures)
+        ),
         "emulated": False,
-        "host": {"hostname": first.host, "cpu_model": None, "logical_cores": None, "kernel": None, "os": None,
-                 **host_facts},
+        "host": {
+            "hostname": first.host,
+            "cpu_model": None,
+            "logical_cores": None,
+            "kernel": None,
+            "os": None,
+            **host_facts,
+        },
         "versions": {},
         "image": {"name": None, "reference": None, "digest": None},
         "started_utc": None,
@@ -295,8 +369,12 @@ def _run_json(rel_dir: str, rows: list[ManifestRow], inputs: list[dict], failure
         "format": INGESTED_FORMAT,
         "ingested": True,
         "label": first.label,
-        "ingest": {"manifest": str(manifest), "manifest_sha256": manifest_sha, "ingested_utc": _utc_now(),
-                   "inputs": inputs},
+        "ingest": {
+            "manifest": str(manifest),
+            "manifest_sha256": manifest_sha,
+            "ingested_utc": _utc_now(),
+            "inputs": inputs,
+        },
     }
 
 
@@ -316,50 +394,101 @@ def ingest(manifest, results, skipped_path=None) -> dict:
         existing = run_dir / "run.json"
         if existing.exists() and not (run_dir / "ingest.json").exists():
             for row in run_rows:
-                skipped.append(_row_error(manifest, row.line, f"a free run directory: {run_dir} holds a measured run "
-                                      "that ingest never overwrites", input=str(row.source)))
+                skipped.append(
+                    _row_error(
+                        manifest,
+                        row.line,
+                        f"a free run directory: {run_dir} holds a measured run " "that ingest never overwrites",
+                        input=str(row.source),
+                    )
+                )
             continue
         inputs, failures, host_facts = [], [], {}
         for row in run_rows:
             entry = {"manifest_line": row.line, "label": row.label, "input": str(row.source)}
             if not row.source.exists():
-                failures.append(_row_error(manifest, row.line, f"an existing file or directory at {row.source} "
-                                           "(the manifest row points nowhere)", input=str(row.source),
-                                           label=row.label))
+                failures.append(
+                    _row_error(
+                        manifest,
+                        row.line,
+                        f"an existing file or directory at {row.source} " "(the manifest row points nowhere)",
+                        input=str(row.source),
+                        label=row.label,
+                    )
+                )
                 continue
             src, res = row.source.resolve(), results.resolve()
             if src == res or res.is_relative_to(src) or src.is_relative_to(res):
-                failures.append(_row_error(manifest, row.line, f"an input outside the results directory {results} "
-                                           f"(got {row.source})", input=str(row.source), label=row.label))
+                failures.append(
+                    _row_error(
+                        manifest,
+                        row.line,
+                        f"an input outside the results directory {results} " f"(got {row.source})",
+                        input=str(row.source),
+                        label=row.label,
+                    )
+                )
                 continue
             try:
                 parser = _choose_parser(row)
                 records = parser.parse(row.source)
             except ParseError as exc:
-                failures.append({"path": exc.path, "line": exc.line, "expected": exc.expected,
-                                 "manifest": str(manifest), "manifest_line": row.line, "label": row.label})
+                failures.append(
+                    {
+                        "path": exc.path,
+                        "line": exc.line,
+                        "expected": exc.expected,
+                        "manifest": str(manifest),
+                        "manifest_line": row.line,
+                        "label": row.label,
+                    }
+                )
                 continue
             for record in records:  # inner files an aggregate parser could not read
                 error = record.extra.get("parse_error") if isinstance(record.extra, dict) else None
                 if error:
-                    failures.append(dict(error, manifest=str(manifest), manifest_line=row.line, label=row.label,
-                                         partial=True))
+                    failures.append(
+                        dict(error, manifest=str(manifest), manifest_line=row.line, label=row.label, partial=True)
+                    )
             host_facts = host_facts or _host_from_records(records)
             try:
                 files = _copy_input(row, run_dir)
             except OSError as exc:
-                failures.append(_error(row.source, None, f"a readable input that can be copied ({exc})",
-                                       manifest=str(manifest), manifest_line=row.line, label=row.label))
+                failures.append(
+                    _error(
+                        row.source,
+                        None,
+                        f"a readable input that can be copied ({exc})",
+                        manifest=str(manifest),
+                        manifest_line=row.line,
+                        label=row.label,
+                    )
+                )
                 continue
-            inputs.append(dict(entry, format=parser.format, copy=row.copy, dest=str(Path(row.slot) / row.source.name),
-                               records=len(records), files=files))
+            inputs.append(
+                dict(
+                    entry,
+                    format=parser.format,
+                    copy=row.copy,
+                    dest=str(Path(row.slot) / row.source.name),
+                    records=len(records),
+                    files=files,
+                )
+            )
         skipped.extend(failures)
         run_dir.mkdir(parents=True, exist_ok=True)
-        run = _run_json(rel_dir, run_rows, inputs, [f for f in failures if not f.get("partial")],
-                        manifest, manifest_sha, host_facts)
-        provenance = {"ingested": True, "manifest": str(manifest), "manifest_sha256": manifest_sha,
-                      "host": run_rows[0].host, "label": run_rows[0].label, "rel_dir": rel_dir,
-                      "inputs": inputs}
+        run = _run_json(
+            rel_dir, run_rows, inputs, [f for f in failures if not f.get("partial")], manifest, manifest_sha, host_facts
+        )
+        provenance = {
+            "ingested": True,
+            "manifest": str(manifest),
+            "manifest_sha256": manifest_sha,
+            "host": run_rows[0].host,
+            "label": run_rows[0].label,
+            "rel_dir": rel_dir,
+            "inputs": inputs,
+        }
         _write_json(run_dir / "ingest.json", provenance)
         _write_json(run_dir / "run.json", run)
         ingested.append({"rel_dir": rel_dir, "status": run["status"], "inputs": len(inputs)})

@@ -85,11 +85,19 @@ def test_fio_text_v3_and_v2():
     assert pick(old, "seqread.read", "latency_mean").value == 3240.11
 
 
-@pytest.mark.parametrize("path, fmt", [
-    ("db12/db12_single.txt", "db12"), ("db12/db12_result.json", "db12"), ("stream/stream_ok.txt", "stream"),
-    ("fio/fio_ok.json", "fio"), ("fio/fio_text.txt", "fio"), ("hepscore/hepscore_ok.json", "hepscore"),
-    ("spec_cpu2006/CINT2006.005.ref.rsf", "spec-cpu2006"), ("spec_cpu2006/CPU2006.004.log", "spec-cpu2006"),
-    ("kv/one_instance", "kitvalidation"),
-])
+@pytest.mark.parametrize(
+    "path, fmt",
+    [
+        ("db12/db12_single.txt", "db12"),
+        ("db12/db12_result.json", "db12"),
+        ("stream/stream_ok.txt", "stream"),
+        ("fio/fio_ok.json", "fio"),
+        ("fio/fio_text.txt", "fio"),
+        ("hepscore/hepscore_ok.json", "hepscore"),
+        ("spec_cpu2006/CINT2006.005.ref.rsf", "spec-cpu2006"),
+        ("spec_cpu2006/CPU2006.004.log", "spec-cpu2006"),
+        ("kv/one_instance", "kitvalidation"),
+    ],
+)
 def test_detection(path, fmt):
     assert detect(FIXTURES / path).format == fmt

@@ -16,8 +16,11 @@ from _parser_helpers import FIXTURES
 
 def _state(root):
     """sha256 and mtime of every file under root (the originals must not change)."""
-    return {str(p): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture()
@@ -37,18 +40,19 @@ def site(tmp_path):
     manifest = tmp_path / "manifest.csv"
     manifest.write_text(
         "path,host,mode,payload,copies,repetition,label,format,copy\n"
-        "archive/hs06-wn01-2015,wn01,bare,hs06,2,1,racf-2015,,\n"                    # 2
-        "archive/kv-wn01,wn01,docker,kv,4,1,racf-2015,kitvalidation,\n"              # 3
-        "archive/stream-c0.txt,wn01,docker,stream,2,1,racf-2015,,0\n"                 # 4
-        "archive/stream-c1.txt,wn01,docker,stream,2,1,racf-2015,stream,1\n"           # 5
-        "archive/hepscore.json,wn01,kvm,hepscore,1,1,racf-2015,,\n"                   # 6
-        "archive/missing-dir,wn01,bare,hs06,2,2,racf-2015,,\n"                        # 7 points nowhere
-        "archive/stream-c1.txt,wn01,docker,stream,2,1,racf-2015,,1\n"                 # 8 copy twice
-        "archive/fio.json,wn01,bare,fio,1,1,racf-2015,stream,\n"                      # 9 wrong format
-        "archive/empty.txt,wn01,bare,stream,1,2,racf-2015,stream,\n"                  # 10 empty
-        "archive/garbage.bin,wn01,bare,stream,1,3,racf-2015,,\n"                      # 11 binary
-        "archive/CINT2006.009.ref.txt,wn01,bare,spec,1,1,racf-2015,spec-cpu2006,\n"   # 12 truncated
-        "archive/fio.json,wn01,bare,fio,x,1,racf-2015,,\n")                           # 13 bad copies
+        "archive/hs06-wn01-2015,wn01,bare,hs06,2,1,racf-2015,,\n"  # 2
+        "archive/kv-wn01,wn01,docker,kv,4,1,racf-2015,kitvalidation,\n"  # 3
+        "archive/stream-c0.txt,wn01,docker,stream,2,1,racf-2015,,0\n"  # 4
+        "archive/stream-c1.txt,wn01,docker,stream,2,1,racf-2015,stream,1\n"  # 5
+        "archive/hepscore.json,wn01,kvm,hepscore,1,1,racf-2015,,\n"  # 6
+        "archive/missing-dir,wn01,bare,hs06,2,2,racf-2015,,\n"  # 7 points nowhere
+        "archive/stream-c1.txt,wn01,docker,stream,2,1,racf-2015,,1\n"  # 8 copy twice
+        "archive/fio.json,wn01,bare,fio,1,1,racf-2015,stream,\n"  # 9 wrong format
+        "archive/empty.txt,wn01,bare,stream,1,2,racf-2015,stream,\n"  # 10 empty
+        "archive/garbage.bin,wn01,bare,stream,1,3,racf-2015,,\n"  # 11 binary
+        "archive/CINT2006.009.ref.txt,wn01,bare,spec,1,1,racf-2015,spec-cpu2006,\n"  # 12 truncated
+        "archive/fio.json,wn01,bare,fio,x,1,racf-2015,,\n"
+    )  # 13 bad copies
     return tmp_path, archive, manifest
 
 
@@ -123,8 +127,12 @@ def test_reingest_is_idempotent_and_never_overwrites_a_measured_run(site):
     again = ingest(manifest, results)
     assert _state(raw / "copy0") == copied
     # the 4 runs with a usable input are ok again; runs whose every input was bad stay failed
-    assert sorted(r["rel_dir"] for r in again["ingested"] if r["status"] == "ok") == \
-        ["hepscore/kvm/1c/r1", "hs06/bare/2c/r1", "kv/docker/4c/r1", "stream/docker/2c/r1"]
+    assert sorted(r["rel_dir"] for r in again["ingested"] if r["status"] == "ok") == [
+        "hepscore/kvm/1c/r1",
+        "hs06/bare/2c/r1",
+        "kv/docker/4c/r1",
+        "stream/docker/2c/r1",
+    ]
     measured = results / "raw" / "hepscore" / "kvm" / "1c" / "r1"
     (measured / "ingest.json").unlink()  # now it looks like a run the workflow measured
     third = ingest(manifest, results)
@@ -140,8 +148,13 @@ def test_unusable_manifest_is_one_error(tmp_path):
 
 
 def test_mode_kind_from_mode_name():
-    assert [mode_kind(m) for m in ("docker-2015", "KVM", "bare_metal", "podman", "singularity")] == \
-        ["docker", "vm", "bare", "podman", "singularity"]
+    assert [mode_kind(m) for m in ("docker-2015", "KVM", "bare_metal", "podman", "singularity")] == [
+        "docker",
+        "vm",
+        "bare",
+        "podman",
+        "singularity",
+    ]
 
 
 def test_cli_reports_skipped_rows(site):
@@ -149,13 +162,26 @@ def test_cli_reports_skipped_rows(site):
     import sys
 
     tmp_path, _, manifest = site
-    proc = subprocess.run([sys.executable, "scripts/ingest.py", "--manifest", str(manifest),
-                           "--results", str(tmp_path / "results")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "scripts/ingest.py", "--manifest", str(manifest), "--results", str(tmp_path / "results")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0
     assert f"skipped {manifest}:7: expected an existing file or directory" in proc.stderr
     assert "ingested hs06/bare/2c/r1: 1 input(s), status ok" in proc.stdout
-    bad = subprocess.run([sys.executable, "scripts/ingest.py", "--manifest", str(tmp_path / "nope.csv"),
-                          "--results", str(tmp_path / "results")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "scripts/ingest.py",
+            "--manifest",
+            str(tmp_path / "nope.csv"),
+            "--results",
+            str(tmp_path / "results"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "nope.csv" in bad.stderr
 
 
@@ -163,9 +189,11 @@ def test_one_host_and_label_per_run(tmp_path):
     from execbench.ingest import read_manifest
 
     manifest = tmp_path / "m.csv"
-    manifest.write_text("path,host,mode,payload,copies,repetition,label,copy\n"
-                        "a.txt,wn01,bare,stream,2,1,x,0\n"
-                        "b.txt,wn02,bare,stream,2,1,x,1\n")
+    manifest.write_text(
+        "path,host,mode,payload,copies,repetition,label,copy\n"
+        "a.txt,wn01,bare,stream,2,1,x,0\n"
+        "b.txt,wn02,bare,stream,2,1,x,1\n"
+    )
     rows, errors = read_manifest(manifest)
     assert [r.line for r in rows] == [2]
     assert errors[0]["line"] == 3 and "'wn01'" in errors[0]["expected"]
@@ -174,12 +202,17 @@ def test_one_host_and_label_per_run(tmp_path):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-CELL = st.one_of(st.sampled_from(["", "0", "1", "2", "x", "-1", "wn01", "docker", "stream", "fio", "hs06",
-                                  "ingested", "../x", "a,b", '"q"']), st.text(max_size=12))
+CELL = st.one_of(
+    st.sampled_from(
+        ["", "0", "1", "2", "x", "-1", "wn01", "docker", "stream", "fio", "hs06", "ingested", "../x", "a,b", '"q"']
+    ),
+    st.text(max_size=12),
+)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(rows=st.lists(st.lists(CELL, min_size=7, max_size=10), max_size=6), header_ok=st.booleans())
 def test_random_manifests_never_crash(tmp_path, rows, header_ok):
     import csv
@@ -189,8 +222,11 @@ def test_random_manifests_never_crash(tmp_path, rows, header_ok):
     with tempfile.TemporaryDirectory(dir=tmp_path) as tmp:
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["path", "host", "mode", "payload", "copies", "repetition", "label", "format", "copy"]
-                        if header_ok else ["path", "host"])
+        writer.writerow(
+            ["path", "host", "mode", "payload", "copies", "repetition", "label", "format", "copy"]
+            if header_ok
+            else ["path", "host"]
+        )
         for row in rows:
             writer.writerow(row)
         manifest = f"{tmp}/m.csv"

@@ -57,7 +57,8 @@ def test_tags_matched_not_offsets(tmp_path):
         "Py:PerfMonSvc        INFO <real>:   (   1000.000",
         "Py:PerfMonSvc        INFO <cpu_user>: (    650.000 +/-      1.000 ) ms\n"
         "Py:PerfMonSvc        INFO <cpu_sys>:  (     50.000 +/-      1.000 ) ms\n"
-        "Py:PerfMonSvc        INFO <real>:   (   1000.000")
+        "Py:PerfMonSvc        INFO <real>:   (   1000.000",
+    )
     path = tmp_path / "out_1.log"
     path.write_text(text)
     records = parser.parse(path)
@@ -74,11 +75,14 @@ def test_perfmon_summary_of_the_cern_wrapper():
     assert pick(records, step, "cpu_per_event", 1).value == 650.0
 
 
-@pytest.mark.parametrize("path, value, status", [
-    ("atlas-kv_summary.json", 0.5795, "ok"),                 # generation 1: flat
-    ("report_gen/atlas-kv_summary.json", 2.6042, "ok"),      # generation 2: run_info/report
-    ("new_gen/atlas-kv_summary_new.json", 1.2, "invalid"),   # generation 3: 1 of 2 copies failed
-])
+@pytest.mark.parametrize(
+    "path, value, status",
+    [
+        ("atlas-kv_summary.json", 0.5795, "ok"),  # generation 1: flat
+        ("report_gen/atlas-kv_summary.json", 2.6042, "ok"),  # generation 2: run_info/report
+        ("new_gen/atlas-kv_summary_new.json", 1.2, "invalid"),  # generation 3: 1 of 2 copies failed
+    ],
+)
 def test_summary_json_three_generations(path, value, status):
     records = parser.parse(KV / path)
     rec = pick(records, "atlas-kv.sim", "events_per_s")

@@ -39,9 +39,24 @@ def check_contract(fmt: str, path: Path) -> None:
 
 
 @SETTINGS
-@given(data=st.binary(max_size=4096), fmt=st.sampled_from(FORMATS), name=st.sampled_from(
-    ["CFP2006.002.ref.txt", "CINT2006.002.ref.rsf", "CFP2006.001.ref.csv", "CPU2006.002.log", "out_1.log",
-     "hepscore_result.json", "db12.txt", "stream.txt", "fio.json", "x"]))
+@given(
+    data=st.binary(max_size=4096),
+    fmt=st.sampled_from(FORMATS),
+    name=st.sampled_from(
+        [
+            "CFP2006.002.ref.txt",
+            "CINT2006.002.ref.rsf",
+            "CFP2006.001.ref.csv",
+            "CPU2006.002.log",
+            "out_1.log",
+            "hepscore_result.json",
+            "db12.txt",
+            "stream.txt",
+            "fio.json",
+            "x",
+        ]
+    ),
+)
 def test_random_bytes(data, fmt, name):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
@@ -60,8 +75,7 @@ def test_truncated_fixtures(source, fraction, fmt):
 
 
 @SETTINGS
-@given(source=st.sampled_from(FILES), line=st.integers(0, 400), junk=st.text(max_size=80),
-       fmt=st.sampled_from(FORMATS))
+@given(source=st.sampled_from(FILES), line=st.integers(0, 400), junk=st.text(max_size=80), fmt=st.sampled_from(FORMATS))
 def test_one_line_replaced(source, line, junk, fmt):
     lines = source.read_text(errors="replace").splitlines()
     if lines:
@@ -73,8 +87,7 @@ def test_one_line_replaced(source, line, junk, fmt):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(source=st.sampled_from(DIRS), pick=st.integers(0, 100), fraction=st.floats(0, 1),
-       fmt=st.sampled_from(FORMATS))
+@given(source=st.sampled_from(DIRS), pick=st.integers(0, 100), fraction=st.floats(0, 1), fmt=st.sampled_from(FORMATS))
 def test_directories_with_a_damaged_file(source, pick, fraction, fmt):
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / source.name

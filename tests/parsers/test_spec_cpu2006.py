@@ -98,7 +98,8 @@ def test_csv_rate_run(tmp_path):
         '"Peak # Copies","Est. Peak Run Time","Est. Peak Rate","Peak Selected","Peak Status",Description\n'
         '444.namd,2,200.249688,80.1,1,S,,,,,NR,"SelectedIteration (base #1)"\n\n'
         'SPECfp_rate_base2006,80.1,,80.1\nSPECfp_rate2006,"Not Run",,,,,,,"Not Run"\n\n"Run number:",007\n'
-        '"Base Pointers",64-bit\n')
+        '"Base Pointers",64-bit\n'
+    )
     records = parser.parse(path)
     namd = pick(records, "444.namd", "rate")
     assert (namd.value, namd.extra["spec_copies"], namd.extra["run_number"], namd.extra["bits"]) == (80.1, 2, "007", 64)
@@ -122,7 +123,10 @@ def test_real_layout_header_and_nr_rows(tmp_path):
     # Rows exactly as a real v1.2 HS06 report prints them (banner, 'Estimated', NR, aligned decimals)
     path = tmp_path / "CFP2006.002.ref.txt"
     path.write_text(
-        "#" * 78 + "\n#   INVALID RUN -- INVALID RUN -- INVALID RUN -- INVALID RUN -- INVALID RUN  #\n" + "#" * 78 + "\n"
+        "#" * 78
+        + "\n#   INVALID RUN -- INVALID RUN -- INVALID RUN -- INVALID RUN -- INVALID RUN  #\n"
+        + "#" * 78
+        + "\n"
         "                           SPEC(R) CFP2006 Summary\n\n"
         "                                  Estimated                       Estimated\n"
         "                Base     Base       Base        Peak     Peak       Peak\n"
@@ -130,13 +134,13 @@ def test_real_layout_header_and_nr_rows(tmp_path):
         "-------------- ------  ---------  ---------    ------  ---------  ---------\n"
         "410.bwaves                                  NR                                 \n"
         "444.namd         8020       1280       6.26 *                                  \n"
-        "447.dealII      11440       1006      11.4  *                                  \n"
-        + "=" * 78 + "\n"
+        "447.dealII      11440       1006      11.4  *                                  \n" + "=" * 78 + "\n"
         "410.bwaves                                  NR                                 \n"
         "444.namd         8020       1280       6.26 *                                  \n"
         "447.dealII      11440       1006      11.4  *                                  \n"
         " Est. SPECfp(R)_base2006                 --\n"
-        " Est. SPECfp2006                                                    Not Run\n")
+        " Est. SPECfp2006                                                    Not Run\n"
+    )
     result = read_result(path)
     assert {n: b.value for n, b in result.benchmarks.items()} == {"444.namd": 6.26, "447.dealII": 11.4}
     assert result.not_run == ["410.bwaves"] and result.estimated and result.base_mean is None

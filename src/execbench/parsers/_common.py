@@ -48,9 +48,7 @@ def guarded_parse(method):
         except RecursionError:
             raise ParseError(path, None, f"a {self.format} input of sane nesting depth") from None
         except Exception as exc:  # the boundary: see module docstring
-            raise ParseError(
-                path, None, f"a well-formed {self.format} input ({type(exc).__name__}: {exc})"
-            ) from exc
+            raise ParseError(path, None, f"a well-formed {self.format} input ({type(exc).__name__}: {exc})") from exc
 
     return wrapper
 

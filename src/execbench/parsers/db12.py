@@ -20,7 +20,17 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
-from ._common import geomean, guarded_detect, guarded_parse, json_object, load_json, number, peek_text, read_text, try_number
+from ._common import (
+    geomean,
+    guarded_detect,
+    guarded_parse,
+    json_object,
+    load_json,
+    number,
+    peek_text,
+    read_text,
+    try_number,
+)
 
 TOLERANCE = 1e-6  # relative; the CLI prints repr(float), so the columns agree to rounding
 
@@ -38,10 +48,33 @@ def dirac_records(path: Path, raw: list[float], summary: dict, line: int | None,
     records = []
     if len(raw) > 1:
         for rank, value in enumerate(raw):
-            records.append(Record("DB12", "db12", value, "DB12", True, src, copy=rank, source_line=line_raw,
-                                  detail="copy index = rank in DIRAC's sorted output", extra=extra))
-    records.append(Record("DB12", "db12", math.fsum(raw), "DB12", True, src, copy=None, source_line=line,
-                          extra=dict(extra, aggregate="sum over copies")))
+            records.append(
+                Record(
+                    "DB12",
+                    "db12",
+                    value,
+                    "DB12",
+                    True,
+                    src,
+                    copy=rank,
+                    source_line=line_raw,
+                    detail="copy index = rank in DIRAC's sorted output",
+                    extra=extra,
+                )
+            )
+    records.append(
+        Record(
+            "DB12",
+            "db12",
+            math.fsum(raw),
+            "DB12",
+            True,
+            src,
+            copy=None,
+            source_line=line,
+            extra=dict(extra, aggregate="sum over copies"),
+        )
+    )
     return records
 
 
@@ -54,22 +87,32 @@ def _parse_text(path: Path, text: str) -> list[Record]:
             raise ParseError(path, lineno, "a positive DB12 value")
         return dirac_records(path, [value], {"copies": 1}, lineno, lineno)
     if len(lines) != 2:
-        raise ParseError(path, lines[2][0] if len(lines) > 2 else None,
-                         "one line (`db12 single`) or two lines (`db12 multiple|wholenode`: summary, then per-copy values)")
+        raise ParseError(
+            path,
+            lines[2][0] if len(lines) > 2 else None,
+            "one line (`db12 single`) or two lines (`db12 multiple|wholenode`: summary, then per-copy values)",
+        )
     (l1, first), (l2, second) = lines
     head = first.split()
     if len(head) != 5:
         raise ParseError(path, l1, "'COPIES SUM ARITHMETIC-MEAN GEOMETRIC-MEAN MEDIAN' (5 numbers)")
-    copies_f, total, amean, gmean, median = (number(t, path, l1, name) for t, name in
-                                            zip(head, ("COPIES", "SUM", "ARITHMETIC-MEAN", "GEOMETRIC-MEAN", "MEDIAN")))
+    copies_f, total, amean, gmean, median = (
+        number(t, path, l1, name)
+        for t, name in zip(head, ("COPIES", "SUM", "ARITHMETIC-MEAN", "GEOMETRIC-MEAN", "MEDIAN"))
+    )
     if copies_f != int(copies_f) or copies_f < 1:
         raise ParseError(path, l1, f"COPIES as a positive integer, got {head[0]!r}")
     raw = [number(t, path, l2, "per-copy DB12 values") for t in second.split()]
     _consistency(path, l1, raw, int(copies_f), total)
     if any(v <= 0 for v in raw):
         raise ParseError(path, l2, "positive per-copy DB12 values")
-    return dirac_records(path, raw, {"copies": int(copies_f), "sum": total, "arithmetic_mean": amean,
-                                     "geometric_mean": gmean, "median": median}, l1, l2)
+    return dirac_records(
+        path,
+        raw,
+        {"copies": int(copies_f), "sum": total, "arithmetic_mean": amean, "geometric_mean": gmean, "median": median},
+        l1,
+        l2,
+    )
 
 
 def _parse_json(path: Path, data) -> list[Record]:
@@ -82,7 +125,9 @@ def _parse_json(path: Path, data) -> list[Record]:
     if "DB12" in data or "db12" in data:
         return suite_db12_records(path, data.get("DB12", data.get("db12")))
     if "raw" not in data:
-        raise ParseError(path, None, "DIRAC `db12 --json` keys raw/copies/sum/... or the suite's {'DB12': {'value', 'unit'}}")
+        raise ParseError(
+            path, None, "DIRAC `db12 --json` keys raw/copies/sum/... or the suite's {'DB12': {'value', 'unit'}}"
+        )
     raw_values = data["raw"]
     if not isinstance(raw_values, list) or not raw_values:
         raise ParseError(path, None, "'raw' as a non-empty list of per-copy DB12 values")
@@ -109,10 +154,19 @@ def suite_db12_records(path: Path, section) -> list[Record]:
     value = try_number(section.get("value"))
     unit = str(section.get("unit", "est. HS06"))
     ok = value is not None and value > 0
-    return [Record("DB12", "est_hs06", value if ok else None, unit, True, str(path),
-                   status="ok" if ok else "failed",
-                   detail="" if ok else f"no valid DB12 value ({section.get('value')!r})",
-                   extra={"calibration": "hep-benchmark-suite DB12 (360/HS06 per core, summed)"})]
+    return [
+        Record(
+            "DB12",
+            "est_hs06",
+            value if ok else None,
+            unit,
+            True,
+            str(path),
+            status="ok" if ok else "failed",
+            detail="" if ok else f"no valid DB12 value ({section.get('value')!r})",
+            extra={"calibration": "hep-benchmark-suite DB12 (360/HS06 per core, summed)"},
+        )
+    ]
 
 
 class Db12Parser:

@@ -21,11 +21,24 @@ from ._common import guarded_detect, guarded_parse, json_object, load_json, peek
 
 DIRECTIONS = ("read", "write", "trim")
 JOB_RE = re.compile(r"^(?P<name>[^\s:][^:]*): \(groupid=(?P<gid>\d+), jobs=(?P<jobs>\d+)\): err=\s*(?P<err>-?\d+)")
-DIR3_RE = re.compile(r"^\s+(?P<dir>read|write|trim)\s*: IOPS=(?P<iops>[\d.]+[kKmM]?), BW=(?P<bw>[\d.]+)(?P<unit>[KMGT]?i?B/s)")
-DIR2_RE = re.compile(r"^\s+(?P<dir>read|write|trim)\s*: io=\S+, bw=(?P<bw>[\d.]+)(?P<unit>[KMGT]?B/s), iops=(?P<iops>[\d.]+[kKmM]?)")
+DIR3_RE = re.compile(
+    r"^\s+(?P<dir>read|write|trim)\s*: IOPS=(?P<iops>[\d.]+[kKmM]?), BW=(?P<bw>[\d.]+)(?P<unit>[KMGT]?i?B/s)"
+)
+DIR2_RE = re.compile(
+    r"^\s+(?P<dir>read|write|trim)\s*: io=\S+, bw=(?P<bw>[\d.]+)(?P<unit>[KMGT]?B/s), iops=(?P<iops>[\d.]+[kKmM]?)"
+)
 LAT_RE = re.compile(r"^\s+lat \((?P<unit>nsec|usec|msec)\): min=\s*\S+, max=\s*\S+, avg=\s*(?P<avg>[\d.]+)")
-BW_TO_MIB = {"B/s": 1 / 1048576, "KiB/s": 1 / 1024, "MiB/s": 1.0, "GiB/s": 1024.0, "TiB/s": 1048576.0,
-             "kB/s": 1000 / 1048576, "KB/s": 1 / 1024, "MB/s": 1e6 / 1048576, "GB/s": 1e9 / 1048576}
+BW_TO_MIB = {
+    "B/s": 1 / 1048576,
+    "KiB/s": 1 / 1024,
+    "MiB/s": 1.0,
+    "GiB/s": 1024.0,
+    "TiB/s": 1048576.0,
+    "kB/s": 1000 / 1048576,
+    "KB/s": 1 / 1024,
+    "MB/s": 1e6 / 1048576,
+    "GB/s": 1e9 / 1048576,
+}
 LAT_TO_US = {"nsec": 1e-3, "usec": 1.0, "msec": 1e3}
 
 
@@ -36,16 +49,20 @@ def _si(token: str) -> float | None:
 
 
 def _direction_records(src: str, bench: str, line: int | None, bw_mib, iops, lat_us, extra) -> list[Record]:
-    records = [Record(bench, "bandwidth", bw_mib, "MiB/s", True, src, source_line=line, extra=extra),
-               Record(bench, "iops", iops, "IO/s", True, src, source_line=line, extra=extra)]
+    records = [
+        Record(bench, "bandwidth", bw_mib, "MiB/s", True, src, source_line=line, extra=extra),
+        Record(bench, "iops", iops, "IO/s", True, src, source_line=line, extra=extra),
+    ]
     if lat_us is not None:
         records.append(Record(bench, "latency_mean", lat_us, "us", False, src, source_line=line, extra=extra))
     return records
 
 
 def _failed(src: str, bench: str, line: int | None, detail: str, extra) -> list[Record]:
-    return [Record(bench, metric, None, unit, hib, src, status="failed", source_line=line, detail=detail, extra=extra)
-            for metric, unit, hib in (("bandwidth", "MiB/s", True), ("iops", "IO/s", True))]
+    return [
+        Record(bench, metric, None, unit, hib, src, status="failed", source_line=line, detail=detail, extra=extra)
+        for metric, unit, hib in (("bandwidth", "MiB/s", True), ("iops", "IO/s", True))
+    ]
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -79,8 +96,9 @@ def parse_json(path: Path, text: str) -> list[Record]:
         raise ParseError(path, None, "a non-empty 'jobs' list in fio JSON output")
     src = str(path)
     version = data.get("fio version")
-    names = _unique_names([str(j.get("jobname", f"job{i}")) if isinstance(j, dict) else f"job{i}"
-                           for i, j in enumerate(jobs)])
+    names = _unique_names(
+        [str(j.get("jobname", f"job{i}")) if isinstance(j, dict) else f"job{i}" for i, j in enumerate(jobs)]
+    )
     records = []
     for name, job in zip(names, jobs):
         job = json_object(path, job, f"jobs[] entry {name!r}")
@@ -108,8 +126,15 @@ def parse_json(path: Path, text: str) -> list[Record]:
                 lat_us = try_number(lat.get("mean")) / 1000.0
             elif isinstance(d.get("lat"), dict) and try_number(d["lat"].get("mean")) is not None:
                 lat_us = try_number(d["lat"].get("mean"))  # fio 2.x: microseconds
-            records += _direction_records(src, f"{name}.{direction}", None, bw_kib / 1024.0, iops, lat_us,
-                                          dict(extra, io_bytes=io, runtime_ms=try_number(d.get("runtime"))))
+            records += _direction_records(
+                src,
+                f"{name}.{direction}",
+                None,
+                bw_kib / 1024.0,
+                iops,
+                lat_us,
+                dict(extra, io_bytes=io, runtime_ms=try_number(d.get("runtime"))),
+            )
         if not moved:
             records += _failed(src, name, None, "job moved no data in any direction", extra)
     return records
@@ -119,8 +144,11 @@ def parse_text(path: Path, text: str) -> list[Record]:
     src = str(path)
     lines = text.splitlines()
     records: list[Record] = []
-    fio_errors = [(i + 1, line.strip()) for i, line in enumerate(lines)
-                  if line.startswith("fio:") and ("err" in line or "error" in line)]
+    fio_errors = [
+        (i + 1, line.strip())
+        for i, line in enumerate(lines)
+        if line.startswith("fio:") and ("err" in line or "error" in line)
+    ]
     jobs: list[dict] = []
     current = None
     direction = None
@@ -155,8 +183,19 @@ def parse_text(path: Path, text: str) -> list[Record]:
             current["dirs"][direction]["lat"] = float(m.group("avg")) * LAT_TO_US[m.group("unit")]
     if not jobs:
         if fio_errors:
-            return [Record("fio", "bandwidth", None, "MiB/s", True, src, status="failed", source_line=fio_errors[0][0],
-                           detail="fio reported errors and no job results: " + " | ".join(e for _, e in fio_errors[:5]))]
+            return [
+                Record(
+                    "fio",
+                    "bandwidth",
+                    None,
+                    "MiB/s",
+                    True,
+                    src,
+                    status="failed",
+                    source_line=fio_errors[0][0],
+                    detail="fio reported errors and no job results: " + " | ".join(e for _, e in fio_errors[:5]),
+                )
+            ]
         raise ParseError(path, None, "a fio job result header 'name: (groupid=N, jobs=N): err= N: ...'")
     names = _unique_names([job["name"] for job in jobs])
     for name, job in zip(names, jobs):
@@ -168,7 +207,11 @@ def parse_text(path: Path, text: str) -> list[Record]:
             records += _failed(src, name, job["line"], detail, extra)
             continue
         if not job["dirs"]:
-            raise ParseError(path, job["line"] + 1, f"a '  read: IOPS=..., BW=...' or '  write: ...' line for job {name!r} (file truncated?)")
+            raise ParseError(
+                path,
+                job["line"] + 1,
+                f"a '  read: IOPS=..., BW=...' or '  write: ...' line for job {name!r} (file truncated?)",
+            )
         for direction, d in job["dirs"].items():
             records += _direction_records(src, f"{name}.{direction}", d["line"], d["bw"], d["iops"], d["lat"], extra)
     return records

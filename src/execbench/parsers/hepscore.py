@@ -98,12 +98,18 @@ def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
     report = data.get("report") if isinstance(data.get("report"), dict) else {}
     score = data.get("score", report.get("score"))
     status = str(data.get("status", report.get("status", "")) or "")
-    top_wl = data.get("wl-scores") if isinstance(data.get("wl-scores"), dict) else (
-        report.get("wl-scores") if isinstance(report.get("wl-scores"), dict) else {})
-    common = {"hepscore_name": name,
-              "hepscore_version": app_info.get("hepscore_ver", data.get("version")),
-              "method": settings.get("method"), "scaling": settings.get("scaling"),
-              "repetitions": settings.get("repetitions")}
+    top_wl = (
+        data.get("wl-scores")
+        if isinstance(data.get("wl-scores"), dict)
+        else (report.get("wl-scores") if isinstance(report.get("wl-scores"), dict) else {})
+    )
+    common = {
+        "hepscore_name": name,
+        "hepscore_version": app_info.get("hepscore_ver", data.get("version")),
+        "method": settings.get("method"),
+        "scaling": settings.get("scaling"),
+        "repetitions": settings.get("repetitions"),
+    }
     records: list[Record] = []
     failed_wls: list[str] = []
     generations = set()
@@ -115,9 +121,13 @@ def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
         generations.add(generation)
         refs = wl.get("ref_scores") if isinstance(wl.get("ref_scores"), dict) else {}
         run_info = wl.get("run_info") if isinstance(wl.get("run_info"), dict) else {}
-        wl_extra = {**common, "workload": wl_name, "copies": run_info.get("copies"),
-                    "threads_per_copy": run_info.get("threads_per_copy"),
-                    "version": wl.get("version")}
+        wl_extra = {
+            **common,
+            "workload": wl_name,
+            "copies": run_info.get("copies"),
+            "threads_per_copy": run_info.get("threads_per_copy"),
+            "version": wl.get("version"),
+        }
         per_sub: dict[str, list[float]] = {}
         problems = []
         if not runs:
@@ -126,7 +136,9 @@ def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
             scores = run_report.get("wl-scores") if isinstance(run_report, dict) else None
             log = run_report.get("log") if isinstance(run_report, dict) else None
             if not isinstance(scores, dict) or not scores or (log not in (None, "ok")):
-                problems.append(f"run{k}: " + ("no report" if run_report is None else f"log={log!r}, wl-scores={scores!r}"))
+                problems.append(
+                    f"run{k}: " + ("no report" if run_report is None else f"log={log!r}, wl-scores={scores!r}")
+                )
                 continue
             for sub, value in scores.items():
                 v = try_number(value)
@@ -134,8 +146,17 @@ def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
                     problems.append(f"run{k}: {sub}={value!r}")
                     continue
                 per_sub.setdefault(str(sub), []).append(v)
-                records.append(Record(f"{wl_name}.{sub}", "events_per_s_rep", v, "events/s", True, src,
-                                      extra={**wl_extra, "repetition": k}))
+                records.append(
+                    Record(
+                        f"{wl_name}.{sub}",
+                        "events_per_s_rep",
+                        v,
+                        "events/s",
+                        True,
+                        src,
+                        extra={**wl_extra, "repetition": k},
+                    )
+                )
         final = top_wl.get(wl_name) if isinstance(top_wl.get(wl_name), dict) else {}
         subs = sorted(set(per_sub) | {k for k in final if not str(k).endswith("_ref")} | set(refs))
         if not subs:
@@ -147,18 +168,40 @@ def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
             value = reported if reported is not None else (_median(values) if values else None)
             ok = not problems and value is not None and value > 0
             detail = "" if ok else "workload failed: " + ("; ".join(problems) or "no score")
-            records.append(Record(f"{wl_name}.{sub}", "events_per_s", value if ok else None, "events/s", True,
-                                  src, status="ok" if ok else "failed", detail=detail,
-                                  extra={**wl_extra, "runs": len(values), "reference": ref,
-                                         "from": "wl-scores" if reported is not None else "median of runs"}))
+            records.append(
+                Record(
+                    f"{wl_name}.{sub}",
+                    "events_per_s",
+                    value if ok else None,
+                    "events/s",
+                    True,
+                    src,
+                    status="ok" if ok else "failed",
+                    detail=detail,
+                    extra={
+                        **wl_extra,
+                        "runs": len(values),
+                        "reference": ref,
+                        "from": "wl-scores" if reported is not None else "median of runs",
+                    },
+                )
+            )
             if ref and ok:
-                records.append(Record(f"{wl_name}.{sub}", "ratio_to_reference", value / ref, "ratio", True, src,
-                                      extra={**wl_extra, "reference": ref}))
+                records.append(
+                    Record(
+                        f"{wl_name}.{sub}",
+                        "ratio_to_reference",
+                        value / ref,
+                        "ratio",
+                        True,
+                        src,
+                        extra={**wl_extra, "reference": ref},
+                    )
+                )
             if not ok:
                 failed_wls.append(f"{wl_name}.{sub}")
     score_value = try_number(score)
-    failed = (status.lower() == "failed" or score_value is None or score_value < 0
-              or (status == "" and failed_wls))
+    failed = status.lower() == "failed" or score_value is None or score_value < 0 or (status == "" and failed_wls)
     error = data.get("error", report.get("error"))
     detail = ""
     if failed:
@@ -170,19 +213,33 @@ def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
         detail = "HEPscore failed: " + "; ".join(parts)
     elif failed_wls:
         detail = "score reported although workloads failed: " + ", ".join(failed_wls)
-    records.append(Record(name, "score", None if failed else score_value, "HEPscore", True, src,
-                          status="failed" if failed else ("invalid" if failed_wls else "ok"),
-                          detail=detail,
-                          extra={**common, "generation": "/".join(sorted(generations)) or "v1",
-                                 "failed_workloads": failed_wls}))
+    records.append(
+        Record(
+            name,
+            "score",
+            None if failed else score_value,
+            "HEPscore",
+            True,
+            src,
+            status="failed" if failed else ("invalid" if failed_wls else "ok"),
+            detail=detail,
+            extra={**common, "generation": "/".join(sorted(generations)) or "v1", "failed_workloads": failed_wls},
+        )
+    )
     return records
 
 
 def hs06_section_records(path: Path, key: str, section: dict) -> list[Record]:
     src = str(path)
     bits = 64 if key.endswith("64") else (32 if key.endswith("32") else None)
-    extra = {"section": key, "bits": bits, "bset": section.get("bset"), "copies": section.get("copies"),
-             "runcpu_args": section.get("runcpu_args"), "source": "hep-benchmark-suite (bc-truncated)"}
+    extra = {
+        "section": key,
+        "bits": bits,
+        "bset": section.get("bset"),
+        "copies": section.get("copies"),
+        "runcpu_args": section.get("runcpu_args"),
+        "source": "hep-benchmark-suite (bc-truncated)",
+    }
     records = []
     bmks = section.get("bmks") if isinstance(section.get("bmks"), dict) else {}
     for bench, values in sorted(bmks.items()):
@@ -190,19 +247,45 @@ def hs06_section_records(path: Path, key: str, section: dict) -> list[Record]:
             continue
         for copy, value in enumerate(values):
             v = try_number(value)
-            records.append(Record(bench, "ratio", v, "ratio", True, src, copy=copy,
-                                  status="ok" if v is not None and v > 0 else "failed",
-                                  detail="" if v is not None and v > 0 else f"ratio {value!r}", extra=extra))
+            records.append(
+                Record(
+                    bench,
+                    "ratio",
+                    v,
+                    "ratio",
+                    True,
+                    src,
+                    copy=copy,
+                    status="ok" if v is not None and v > 0 else "failed",
+                    detail="" if v is not None and v > 0 else f"ratio {value!r}",
+                    extra=extra,
+                )
+            )
     score = try_number(section.get("score"))
     ok = score is not None and score > 0
     num = section.get("num_bmks")
     complete = isinstance(num, int) and num == 7
-    records.append(Record("HS06" if bits != 64 else "HS06_64", "score", score if ok else None, "HS06", True, src,
-                          status=("ok" if complete else "invalid") if ok else "failed",
-                          detail="" if ok and complete else (
-                              f"suite HS06 over {num} benchmarks ({section.get('bset')}), not the 7 of all_cpp"
-                              if ok else f"no valid score ({section.get('score')!r})"),
-                          extra={**extra, "avg_core_score": try_number(section.get("avg_core_score"))}))
+    records.append(
+        Record(
+            "HS06" if bits != 64 else "HS06_64",
+            "score",
+            score if ok else None,
+            "HS06",
+            True,
+            src,
+            status=("ok" if complete else "invalid") if ok else "failed",
+            detail=(
+                ""
+                if ok and complete
+                else (
+                    f"suite HS06 over {num} benchmarks ({section.get('bset')}), not the 7 of all_cpp"
+                    if ok
+                    else f"no valid score ({section.get('score')!r})"
+                )
+            ),
+            extra={**extra, "avg_core_score": try_number(section.get("avg_core_score"))},
+        )
+    )
     return records
 
 
@@ -214,9 +297,19 @@ def suite_records(path: Path, report: dict) -> list[Record]:
     meta = host_metadata(report)
     records: list[Record] = []
     cpus = try_number(meta.get("HW.CPU.CPU"))
-    records.append(Record("host", "logical_cpus", cpus, "cpus", True, src,
-                          status="ok" if cpus is not None else "invalid",
-                          detail="" if cpus is not None else "host.HW.CPU.CPU missing", extra=meta))
+    records.append(
+        Record(
+            "host",
+            "logical_cpus",
+            cpus,
+            "cpus",
+            True,
+            src,
+            status="ok" if cpus is not None else "invalid",
+            detail="" if cpus is not None else "host.HW.CPU.CPU missing",
+            extra=meta,
+        )
+    )
     mem = try_number(meta.get("HW.MEMORY.Mem_Total"))
     if mem is not None:
         records.append(Record("host", "memory_total", mem, "kB", True, src, extra={"hostname": meta.get("hostname")}))
@@ -230,15 +323,26 @@ def suite_records(path: Path, report: dict) -> list[Record]:
             records += hs06_section_records(path, lowered, section)
         elif lowered == "db12":
             from .db12 import suite_db12_records
+
             records += suite_db12_records(path, section)
         elif lowered == "spec2017":
             score = try_number(section.get("score"))
-            records.append(Record("SPEC2017", "score", score, "SPECrate2017", True, src,
-                                  status="ok" if score and score > 0 else "failed",
-                                  detail="" if score and score > 0 else f"score {section.get('score')!r}",
-                                  extra={"bset": section.get("bset"), "copies": section.get("copies")}))
+            records.append(
+                Record(
+                    "SPEC2017",
+                    "score",
+                    score,
+                    "SPECrate2017",
+                    True,
+                    src,
+                    status="ok" if score and score > 0 else "failed",
+                    detail="" if score and score > 0 else f"score {section.get('score')!r}",
+                    extra={"bset": section.get("bset"), "copies": section.get("copies")},
+                )
+            )
         elif lowered == "kv":
             from .kitvalidation import summary_records
+
             records += summary_records(path, section)
     for record in records:  # every record names the host it came from
         record.extra.setdefault("hostname", meta.get("hostname"))
@@ -251,8 +355,12 @@ def kind_of(data) -> str | None:
     if isinstance(data.get("profiles"), dict) and ("host" in data or "suite" in data):
         return "suite"
     if isinstance(data.get("benchmarks"), dict) and (
-            "score" in data or "wl-scores" in data or "app_info" in data or "settings" in data
-            or isinstance(data.get("report"), dict)):
+        "score" in data
+        or "wl-scores" in data
+        or "app_info" in data
+        or "settings" in data
+        or isinstance(data.get("report"), dict)
+    ):
         return "hepscore"
     return None
 
@@ -277,7 +385,9 @@ class HepscoreParser:
             return suite_records(path, data)
         if kind == "hepscore":
             return hepscore_records(path, data)
-        raise ParseError(path, 1, "a hep-benchmark-suite report ('host', 'profiles') or a HEPscore result ('benchmarks', 'score')")
+        raise ParseError(
+            path, 1, "a hep-benchmark-suite report ('host', 'profiles') or a HEPscore result ('benchmarks', 'score')"
+        )
 
 
 PARSER = HepscoreParser()

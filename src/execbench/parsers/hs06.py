@@ -36,8 +36,15 @@ from ..records import Record
 from ._common import geomean, guarded_detect, guarded_parse, read_text
 from .spec_cpu2006 import LOG_NAME_RE, RESULT_NAME_RE, SpecResult, read_result
 
-ALL_CPP = ("444.namd", "447.dealII", "450.soplex", "453.povray",  # CFP2006
-           "471.omnetpp", "473.astar", "483.xalancbmk")  # CINT2006
+ALL_CPP = (
+    "444.namd",
+    "447.dealII",
+    "450.soplex",
+    "453.povray",  # CFP2006
+    "471.omnetpp",
+    "473.astar",
+    "483.xalancbmk",
+)  # CINT2006
 FORMAT_PREFERENCE = {"printed": ("txt", "rsf", "csv"), "full-precision": ("rsf", "csv", "txt")}
 
 
@@ -65,8 +72,12 @@ def find_result_sets(path: Path) -> tuple[dict[str, ResultSet], dict[str, Path]]
                 suite, nnn, fmt = m.groups()
                 rs = sets.setdefault(nnn, ResultSet(nnn))
                 if (suite, fmt) in rs.files:
-                    raise ParseError(file, None, f"each result set once: {suite}.{nnn} {fmt} is also "
-                                     f"at {rs.files[(suite, fmt)]} (a copy present twice)")
+                    raise ParseError(
+                        file,
+                        None,
+                        f"each result set once: {suite}.{nnn} {fmt} is also "
+                        f"at {rs.files[(suite, fmt)]} (a copy present twice)",
+                    )
                 rs.files[(suite, fmt)] = file
                 continue
             m = LOG_NAME_RE.match(file.name)
@@ -156,10 +167,21 @@ class Hs06Parser:
                 result: SpecResult = read_result(file)
             except ParseError as exc:
                 failures.append(f"{suite}.{rs.run_number}: unreadable ({exc})")
-                records.append(Record(f"{suite}.{rs.run_number}", "result_file", None, "", True, str(file),
-                                      copy=copy, status="failed", source_line=exc.line, detail=str(exc),
-                                      extra={"parse_error": {"path": exc.path, "line": exc.line,
-                                                             "expected": exc.expected}}))
+                records.append(
+                    Record(
+                        f"{suite}.{rs.run_number}",
+                        "result_file",
+                        None,
+                        "",
+                        True,
+                        str(file),
+                        copy=copy,
+                        status="failed",
+                        source_line=exc.line,
+                        detail=str(exc),
+                        extra={"parse_error": {"path": exc.path, "line": exc.line, "expected": exc.expected}},
+                    )
+                )
                 continue
             kinds.add(result.kind)
             if result.bits:
@@ -178,9 +200,20 @@ class Hs06Parser:
         for name in ALL_CPP:
             if name not in seen:
                 failures.append(f"{name}: missing (no result in run {rs.run_number})")
-                records.append(Record(name, "ratio", None, "ratio", True, sources[0] if sources else str(rs.log or ""),
-                                      copy=copy, status="failed", detail=f"no result for {name} in run {rs.run_number}",
-                                      extra={"run_number": rs.run_number, "method": self.method}))
+                records.append(
+                    Record(
+                        name,
+                        "ratio",
+                        None,
+                        "ratio",
+                        True,
+                        sources[0] if sources else str(rs.log or ""),
+                        copy=copy,
+                        status="failed",
+                        detail=f"no result for {name} in run {rs.run_number}",
+                        extra={"run_number": rs.run_number, "method": self.method},
+                    )
+                )
                 continue
             bench, result = seen[name]
             line = bench.chosen.line if bench.chosen else (bench.iterations[0].line if bench.iterations else None)
@@ -188,13 +221,27 @@ class Hs06Parser:
                 failures.append(f"{name}: {bench.detail} ({result.path.name}:{line})")
             else:
                 ratios[name] = bench.value
-            records.append(Record(name, "ratio", bench.value if bench.status != "failed" else None, "ratio", True,
-                                  str(result.path), copy=copy, status=bench.status, source_line=line,
-                                  detail=bench.detail,
-                                  extra={"run_number": rs.run_number, "method": self.method,
-                                         "file_format": result.file_format,
-                                         "spec_statuses": [it.status for it in bench.iterations],
-                                         "selected_by": bench.selected_by}))
+            records.append(
+                Record(
+                    name,
+                    "ratio",
+                    bench.value if bench.status != "failed" else None,
+                    "ratio",
+                    True,
+                    str(result.path),
+                    copy=copy,
+                    status=bench.status,
+                    source_line=line,
+                    detail=bench.detail,
+                    extra={
+                        "run_number": rs.run_number,
+                        "method": self.method,
+                        "file_format": result.file_format,
+                        "spec_statuses": [it.status for it in bench.iterations],
+                        "selected_by": bench.selected_by,
+                    },
+                )
+            )
         if "rate" in kinds:
             failures.append("rate run: HS06 is defined on parallel speed runs")
         return CopyScore(copy, rs.run_number, ratios, failures, records, bits, kinds, sources)
@@ -218,20 +265,41 @@ class Hs06Parser:
                 scores.append(score)
             else:
                 failures.extend(f"copy {c.copy} (run {c.run_number}): {f}" for f in c.failures)
-            records.append(Record(
-                "HS06", "score", score, "HS06", True, c.sources[0] if c.sources else src, copy=c.copy,
-                status="ok" if complete else "invalid",
-                detail="" if complete else "incomplete copy: " + "; ".join(c.failures),
-                extra=dict(common, run_number=c.run_number, bits=sorted(c.bits), benchmarks=len(c.ratios))))
+            records.append(
+                Record(
+                    "HS06",
+                    "score",
+                    score,
+                    "HS06",
+                    True,
+                    c.sources[0] if c.sources else src,
+                    copy=c.copy,
+                    status="ok" if complete else "invalid",
+                    detail="" if complete else "incomplete copy: " + "; ".join(c.failures),
+                    extra=dict(common, run_number=c.run_number, bits=sorted(c.bits), benchmarks=len(c.ratios)),
+                )
+            )
         # machine-level per-benchmark sums: only when every copy has a valid ratio
         for name in ALL_CPP:
             values = [c.ratios.get(name) for c in copies]
             ok = all(v is not None for v in values)
-            records.append(Record(
-                name, "ratio", math.fsum(values) if ok else None, "ratio", True, src,
-                status="ok" if ok else "invalid",
-                detail="" if ok else f"missing or failed in copies {[c.copy for c, v in zip(copies, values) if v is None]}",
-                extra=dict(common, aggregate="sum over copies")))
+            records.append(
+                Record(
+                    name,
+                    "ratio",
+                    math.fsum(values) if ok else None,
+                    "ratio",
+                    True,
+                    src,
+                    status="ok" if ok else "invalid",
+                    detail=(
+                        ""
+                        if ok
+                        else f"missing or failed in copies {[c.copy for c, v in zip(copies, values) if v is None]}"
+                    ),
+                    extra=dict(common, aggregate="sum over copies"),
+                )
+            )
         all_ok = not failures and len(scores) == len(copies)
         if "bits_conflict" in common:
             all_ok = False
@@ -243,12 +311,25 @@ class Hs06Parser:
             legacy_total = float(legacy) if per_run else None
         except Exception:  # the legacy figure is informative only
             pass
-        records.append(Record(
-            "HS06", "score", total, "HS06", True, src, status="ok" if all_ok else "invalid",
-            detail="" if all_ok else "machine score invalid: " + "; ".join(failures),
-            extra=dict(common, aggregate="sum over copies of per-copy geometric means",
-                       hepix_truncated=float(truncate(total, 2)) if total is not None else None,
-                       legacy_hepix_result=legacy_total, failures=failures)))
+        records.append(
+            Record(
+                "HS06",
+                "score",
+                total,
+                "HS06",
+                True,
+                src,
+                status="ok" if all_ok else "invalid",
+                detail="" if all_ok else "machine score invalid: " + "; ".join(failures),
+                extra=dict(
+                    common,
+                    aggregate="sum over copies of per-copy geometric means",
+                    hepix_truncated=float(truncate(total, 2)) if total is not None else None,
+                    legacy_hepix_result=legacy_total,
+                    failures=failures,
+                ),
+            )
+        )
         return records
 
     # ------------------------------------------------------------------ legacy
@@ -256,8 +337,12 @@ class Hs06Parser:
 
     def _legacy_values(self, path: Path, run: str) -> list[tuple[str, int, str]]:
         """What the wrapper's sed prints for run `run`: (file, line, ratio text)."""
-        files = sorted(p for d in [path] + sorted(x for x in path.iterdir() if x.is_dir())
-                       for p in d.iterdir() if p.is_file() and re.fullmatch(rf".*\.{run}\..*txt", p.name))
+        files = sorted(
+            p
+            for d in [path] + sorted(x for x in path.iterdir() if x.is_dir())
+            for p in d.iterdir()
+            if p.is_file() and re.fullmatch(rf".*\.{run}\..*txt", p.name)
+        )
         values = []
         for file in files:
             try:
@@ -294,25 +379,58 @@ class Hs06Parser:
         if not logs:
             raise ParseError(path, None, "CPU2006.NNN.log run logs (the HEPiX wrapper takes its run list from them)")
         total, per_run = self._legacy_sum(path)
-        note = ("legacy HEPiX runspec.sh arithmetic: geometric mean over the benchmarks the wrapper's sed "
-                "matched (may be fewer than 7 without warning), bc scale=8, sum truncated to 2 decimals")
+        note = (
+            "legacy HEPiX runspec.sh arithmetic: geometric mean over the benchmarks the wrapper's sed "
+            "matched (may be fewer than 7 without warning), bc scale=8, sum truncated to 2 decimals"
+        )
         records = []
         for copy, (run, score, values) in enumerate(per_run):
             short = len(values) != len(ALL_CPP)
-            records.append(Record(
-                "HS06", "score_legacy", float(score), "HS06", True, values[0][0], copy=copy,
-                source_line=values[0][1],
-                detail=note + (f"; run {run}: only {len(values)} of {len(ALL_CPP)} benchmarks matched" if short else ""),
-                extra={"run_number": run, "benchmarks_matched": len(values), "mode": "legacy",
-                       "ratios": [v for _, _, v in values]}))
+            records.append(
+                Record(
+                    "HS06",
+                    "score_legacy",
+                    float(score),
+                    "HS06",
+                    True,
+                    values[0][0],
+                    copy=copy,
+                    source_line=values[0][1],
+                    detail=note
+                    + (f"; run {run}: only {len(values)} of {len(ALL_CPP)} benchmarks matched" if short else ""),
+                    extra={
+                        "run_number": run,
+                        "benchmarks_matched": len(values),
+                        "mode": "legacy",
+                        "ratios": [v for _, _, v in values],
+                    },
+                )
+            )
         matched = bool(per_run)
-        records.append(Record(
-            "HS06", "score_legacy", float(total) if matched else None, "HS06", True, str(path), copy=None,
-            status="ok" if matched else "failed",
-            detail=note if matched else "the wrapper's sed matched no result row in any *.NNN.*txt: it would "
-                                        "print 'Final result: 0' (no .txt reports, or none with '*' rows)",
-            extra={"mode": "legacy", "copies": len(per_run), "runs": [r for r, _, _ in per_run],
-                   "final_result": str(total)}))
+        records.append(
+            Record(
+                "HS06",
+                "score_legacy",
+                float(total) if matched else None,
+                "HS06",
+                True,
+                str(path),
+                copy=None,
+                status="ok" if matched else "failed",
+                detail=(
+                    note
+                    if matched
+                    else "the wrapper's sed matched no result row in any *.NNN.*txt: it would "
+                    "print 'Final result: 0' (no .txt reports, or none with '*' rows)"
+                ),
+                extra={
+                    "mode": "legacy",
+                    "copies": len(per_run),
+                    "runs": [r for r, _, _ in per_run],
+                    "final_result": str(total),
+                },
+            )
+        )
         return records
 
 

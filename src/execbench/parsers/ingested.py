@@ -38,10 +38,19 @@ def _aggregate(records: list[Record], copies: int, src: str) -> list[Record]:
         if values:
             value = math.fsum(values) if hib else math.fsum(values) / len(values)
         status = "ok" if not bad else "invalid"
-        out.append(Record(bench, metric, value if not bad else (value if values else None), unit, hib, src,
-                          status=status,
-                          detail="" if not bad else f"copies missing or not ok: {bad}; {agg} of the others",
-                          extra={"aggregate": agg, "copies": copies, "copies_ok": copies - len(bad)}))
+        out.append(
+            Record(
+                bench,
+                metric,
+                value if not bad else (value if values else None),
+                unit,
+                hib,
+                src,
+                status=status,
+                detail="" if not bad else f"copies missing or not ok: {bad}; {agg} of the others",
+                extra={"aggregate": agg, "copies": copies, "copies_ok": copies - len(bad)},
+            )
+        )
     return out
 
 
@@ -73,15 +82,28 @@ class IngestedRunParser:
             try:
                 found = get(entry["format"]).parse(target)
             except ParseError as exc:
-                records.append(Record(entry["format"], "input", None, "", True, str(target), copy=copy,
-                                      status="failed", source_line=exc.line, detail=str(exc),
-                                      extra={"parse_error": {"path": exc.path, "line": exc.line,
-                                                             "expected": exc.expected}}))
+                records.append(
+                    Record(
+                        entry["format"],
+                        "input",
+                        None,
+                        "",
+                        True,
+                        str(target),
+                        copy=copy,
+                        status="failed",
+                        source_line=exc.line,
+                        detail=str(exc),
+                        extra={"parse_error": {"path": exc.path, "line": exc.line, "expected": exc.expected}},
+                    )
+                )
                 continue
             if copy is not None:
                 per_copy = True
-                found = [replace(r, copy=copy, extra=dict(r.extra, inner_copy=r.copy) if r.copy is not None else r.extra)
-                         for r in found]
+                found = [
+                    replace(r, copy=copy, extra=dict(r.extra, inner_copy=r.copy) if r.copy is not None else r.extra)
+                    for r in found
+                ]
             records += found
         if per_copy:
             records += _aggregate(records, int(run.get("copies") or 1), str(path))

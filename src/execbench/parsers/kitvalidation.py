@@ -41,11 +41,17 @@ FIELD_RE = re.compile(r"PerfMonSvc\s+INFO\s+<(\w+)>:\s*\(\s*(\S+)\s*\+/-\s*(\S+)
 EVENTS_RE = re.compile(r"PerfMonSvc\s+INFO\s+Events processed:\s*(\d+)")
 JOB_REPORT_RE = re.compile(r"^===== Job Report produced by (\S+)")
 ATHENA_EXIT_RE = re.compile(r"Py:Athena\s+INFO\s+leaving with code (-?\d+):\s*\"?([^\"]*)")
-TIMER_RE = re.compile(r"Transform Timer report \[(\S+)\] wall-time: (\d+) hrs (\d+) mins (\d+) secs,"
-                      r" cpu-time: (\d+) hrs (\d+) mins (\d+) secs")
+TIMER_RE = re.compile(
+    r"Transform Timer report \[(\S+)\] wall-time: (\d+) hrs (\d+) mins (\d+) secs,"
+    r" cpu-time: (\d+) hrs (\d+) mins (\d+) secs"
+)
 KV_MARKERS = ("PerfMonSvc", "Job Report produced by", "Original job transform command")
-STEP_METRICS = (("cpu_per_event", "ms/event", False), ("wall_per_event", "ms/event", False),
-                ("events_per_s_cpu", "events/s", True), ("events_per_s_wall", "events/s", True))
+STEP_METRICS = (
+    ("cpu_per_event", "ms/event", False),
+    ("wall_per_event", "ms/event", False),
+    ("events_per_s_cpu", "events/s", True),
+    ("events_per_s_wall", "events/s", True),
+)
 
 
 @dataclass
@@ -115,15 +121,20 @@ def parse_step_lines(source: str, lines, default_step: str) -> StepResult:
         m = TIMER_RE.search(line)
         if m and result.trf in (None, m.group(1)):
             g = [int(x) for x in m.groups()[1:]]
-            result.timer = {"wall_s": g[0] * 3600 + g[1] * 60 + g[2], "cpu_s": g[3] * 3600 + g[4] * 60 + g[5],
-                            "line": lineno}
+            result.timer = {
+                "wall_s": g[0] * 3600 + g[1] * 60 + g[2],
+                "cpu_s": g[3] * 3600 + g[4] * 60 + g[5],
+                "line": lineno,
+            }
     if result.trf and default_step.startswith("?"):
         result.step = result.trf
     elif default_step.startswith("?"):
         result.step = default_step[1:]
     problems = []
     if result.exit_code is not None and result.exit_code != 0:
-        problems.append(f"job report ExitCode={result.exit_code}, ErrorCode={result.error_code}, athAcronym={result.acronym}")
+        problems.append(
+            f"job report ExitCode={result.exit_code}, ErrorCode={result.error_code}, athAcronym={result.acronym}"
+        )
     if result.exit_code is None and result.athena_exit not in (None, 0):
         problems.append(f"Athena left with code {result.athena_exit}")
     if result.exit_code is None and result.athena_exit is None and result.trf is None:
@@ -146,23 +157,48 @@ def parse_step_lines(source: str, lines, default_step: str) -> StepResult:
 def step_records(step: StepResult, copy: int | None, instance: str | None) -> list[Record]:
     evt = step.evt
     line = (evt or {}).get("line") or step.report_line
-    extra = {"step": step.step, "trf": step.trf, "instance": instance, "exit_code": step.exit_code,
-             "athena_exit": step.athena_exit, "events": step.events,
-             "evt_entries": (evt or {}).get("entries")}
+    extra = {
+        "step": step.step,
+        "trf": step.trf,
+        "instance": instance,
+        "exit_code": step.exit_code,
+        "athena_exit": step.athena_exit,
+        "events": step.events,
+        "evt_entries": (evt or {}).get("entries"),
+    }
     if step.timer:
         extra.update(step_wall_s=step.timer["wall_s"], step_cpu_s=step.timer["cpu_s"])
     bench = f"kv.{step.step}"
     if step.status != "ok":
-        return [Record(bench, metric, None, unit, hib, step.source, copy=copy, status="failed",
-                       source_line=line, detail=step.detail, extra=extra)
-                for metric, unit, hib in STEP_METRICS]
+        return [
+            Record(
+                bench,
+                metric,
+                None,
+                unit,
+                hib,
+                step.source,
+                copy=copy,
+                status="failed",
+                source_line=line,
+                detail=step.detail,
+                extra=extra,
+            )
+            for metric, unit, hib in STEP_METRICS
+        ]
     cpu, cpu_err, _ = evt["fields"]["cpu"]
     real, real_err, _ = evt["fields"]["real"]
     extra.update(cpu_err_ms=cpu_err, real_err_ms=real_err)
-    values = {"cpu_per_event": cpu, "wall_per_event": real,
-              "events_per_s_cpu": 1000.0 / cpu, "events_per_s_wall": 1000.0 / real}
-    return [Record(bench, metric, values[metric], unit, hib, step.source, copy=copy, source_line=line,
-                   extra=extra) for metric, unit, hib in STEP_METRICS]
+    values = {
+        "cpu_per_event": cpu,
+        "wall_per_event": real,
+        "events_per_s_cpu": 1000.0 / cpu,
+        "events_per_s_wall": 1000.0 / real,
+    }
+    return [
+        Record(bench, metric, values[metric], unit, hib, step.source, copy=copy, source_line=line, extra=extra)
+        for metric, unit, hib in STEP_METRICS
+    ]
 
 
 def machine_records(steps: dict[tuple[int, str], StepResult], labels: dict[int, str], src: str) -> list[Record]:
@@ -170,22 +206,42 @@ def machine_records(steps: dict[tuple[int, str], StepResult], labels: dict[int, 
     records = []
     copies = sorted(labels)
     for step_name in sorted({s for _, s in steps}):
-        ok = {c: steps[(c, step_name)] for c in copies if (c, step_name) in steps and steps[(c, step_name)].status == "ok"}
+        ok = {
+            c: steps[(c, step_name)] for c in copies if (c, step_name) in steps and steps[(c, step_name)].status == "ok"
+        }
         bad = [c for c in copies if c not in ok]
         why = "; ".join(
-            f"instance {labels[c]}: " + (steps[(c, step_name)].detail if (c, step_name) in steps else "step log missing")
-            for c in bad)
+            f"instance {labels[c]}: "
+            + (steps[(c, step_name)].detail if (c, step_name) in steps else "step log missing")
+            for c in bad
+        )
         for metric, unit, hib in STEP_METRICS:
             if not ok:
-                records.append(Record(f"kv.{step_name}", metric, None, unit, hib, src, status="failed",
-                                      detail=f"no instance completed this step: {why}",
-                                      extra={"instances": len(copies), "instances_ok": 0}))
+                records.append(
+                    Record(
+                        f"kv.{step_name}",
+                        metric,
+                        None,
+                        unit,
+                        hib,
+                        src,
+                        status="failed",
+                        detail=f"no instance completed this step: {why}",
+                        extra={"instances": len(copies), "instances_ok": 0},
+                    )
+                )
                 continue
             per = []
             for s in ok.values():
                 cpu, real = s.evt["fields"]["cpu"][0], s.evt["fields"]["real"][0]
-                per.append({"cpu_per_event": cpu, "wall_per_event": real,
-                            "events_per_s_cpu": 1000.0 / cpu, "events_per_s_wall": 1000.0 / real}[metric])
+                per.append(
+                    {
+                        "cpu_per_event": cpu,
+                        "wall_per_event": real,
+                        "events_per_s_cpu": 1000.0 / cpu,
+                        "events_per_s_wall": 1000.0 / real,
+                    }[metric]
+                )
             if hib:  # throughput: the machine's is the sum over its instances
                 value, agg = math.fsum(per), "sum over instances"
                 status = "ok" if not bad else "invalid"
@@ -193,9 +249,24 @@ def machine_records(steps: dict[tuple[int, str], StepResult], labels: dict[int, 
                 value, agg = math.fsum(per) / len(per), "mean over instances"
                 status = "ok"
             detail = "" if not bad else f"excluded failed instances ({why}); {agg} of {len(ok)} of {len(copies)}"
-            records.append(Record(f"kv.{step_name}", metric, value, unit, hib, src, status=status, detail=detail,
-                                  extra={"aggregate": agg, "instances": len(copies), "instances_ok": len(ok),
-                                         "excluded": [labels[c] for c in bad]}))
+            records.append(
+                Record(
+                    f"kv.{step_name}",
+                    metric,
+                    value,
+                    unit,
+                    hib,
+                    src,
+                    status=status,
+                    detail=detail,
+                    extra={
+                        "aggregate": agg,
+                        "instances": len(copies),
+                        "instances_ok": len(ok),
+                        "excluded": [labels[c] for c in bad],
+                    },
+                )
+            )
     return records
 
 
@@ -226,10 +297,13 @@ def _step_from_path(path: Path, instance_dir: Path) -> str:
 
 
 def _instance_steps(instance_dir: Path) -> list[StepResult]:
-    logs = sorted(p for p in instance_dir.rglob("*") if p.is_file() and p.suffix in (".log", ".out", ".txt")
-                  and _is_step_log(p))
-    results = [parse_step_lines(str(p), enumerate(read_text(p).splitlines(), 1), _step_from_path(p, instance_dir))
-               for p in logs]
+    logs = sorted(
+        p for p in instance_dir.rglob("*") if p.is_file() and p.suffix in (".log", ".out", ".txt") and _is_step_log(p)
+    )
+    results = [
+        parse_step_lines(str(p), enumerate(read_text(p).splitlines(), 1), _step_from_path(p, instance_dir))
+        for p in logs
+    ]
     # The transform's stdout (with a job report) and the Athena log it scanned describe the
     # same step: keep the one with the job report.
     with_report = {r.trf for r in results if r.trf}
@@ -248,8 +322,9 @@ def parse_instance_dir(path: Path) -> list[Record]:
             # sw-mgr writes one kvtest_<id>/KV.thr.<i> per test (merged below); the same
             # instance twice in one place, or under two naming styles, is a copy present twice
             if other.parent == p.parent or other.name.split("_")[0] != p.name.split("_")[0]:
-                raise ParseError(p, None, f"each KV instance once: instance {number} is also at "
-                                 f"{other} (a copy present twice)")
+                raise ParseError(
+                    p, None, f"each KV instance once: instance {number} is also at " f"{other} (a copy present twice)"
+                )
         by_number.setdefault(number, []).append(p)
     if not by_number:
         raise ParseError(path, None, "instance directories proc_<i>/ or KV.thr.<i>/ holding KV step logs")
@@ -261,19 +336,39 @@ def parse_instance_dir(path: Path) -> list[Record]:
             for step in _instance_steps(d):
                 key = (copy, step.step)
                 if key in steps:
-                    raise ParseError(step.source, None, f"step {step.step} of instance {number} once; "
-                                     f"also in {steps[key].source} (a copy present twice)")
+                    raise ParseError(
+                        step.source,
+                        None,
+                        f"step {step.step} of instance {number} once; "
+                        f"also in {steps[key].source} (a copy present twice)",
+                    )
                 steps[key] = step
                 records += step_records(step, copy, str(number))
     if not steps:
-        raise ParseError(path, None, "KV step logs (transform stdout with a Job Report, or PerfMonSvc output) in the instance directories")
+        raise ParseError(
+            path,
+            None,
+            "KV step logs (transform stdout with a Job Report, or PerfMonSvc output) in the instance directories",
+        )
     # an instance with no step logs at all is a failed instance, not a missing one
     for copy in labels:
         for step_name in {s for _, s in steps}:
             if (copy, step_name) not in steps:
-                records += [Record(f"kv.{step_name}", metric, None, unit, hib, str(by_number[int(labels[copy])][0]),
-                                   copy=copy, status="failed", detail=f"no log for step {step_name} in this instance",
-                                   extra={"instance": labels[copy]}) for metric, unit, hib in STEP_METRICS]
+                records += [
+                    Record(
+                        f"kv.{step_name}",
+                        metric,
+                        None,
+                        unit,
+                        hib,
+                        str(by_number[int(labels[copy])][0]),
+                        copy=copy,
+                        status="failed",
+                        detail=f"no log for step {step_name} in this instance",
+                        extra={"instance": labels[copy]},
+                    )
+                    for metric, unit, hib in STEP_METRICS
+                ]
     return records + machine_records(steps, labels, str(path))
 
 
@@ -312,7 +407,9 @@ def parse_perfmon_summary(path: Path, text: str) -> list[Record]:
     for number, step in raw:
         key = (copy_of[number], step.step)
         if key in steps:
-            raise ParseError(path, None, f"one PerfMon block per step and instance; {step.step} of instance {number} twice")
+            raise ParseError(
+                path, None, f"one PerfMon block per step and instance; {step.step} of instance {number} twice"
+            )
         steps[key] = step
         records += step_records(step, copy_of[number], str(number))
     for record in records:
@@ -341,11 +438,16 @@ def summary_records(path: Path, data: dict, workload: str = "atlas-kv") -> list[
             bad_copies = [f"{int(total) - int(good)} of {total}"]
     generation = "new" if "ncopies" in data or status_block else ("report" if "report" in data else "flat")
     app = data.get("app") if isinstance(data.get("app"), dict) else {}
-    extra = {"workload": workload, "generation": generation, "copies": copies,
-             "threads_per_copy": run_info.get("threads_per_copy"),
-             "events_per_thread": run_info.get("events_per_thread"),
-             "app_version": app.get("version"), "description": app.get("description"),
-             "per_copy_stats": {k: v for k, v in stats.items() if not isinstance(v, dict)}}
+    extra = {
+        "workload": workload,
+        "generation": generation,
+        "copies": copies,
+        "threads_per_copy": run_info.get("threads_per_copy"),
+        "events_per_thread": run_info.get("events_per_thread"),
+        "app_version": app.get("version"),
+        "description": app.get("description"),
+        "per_copy_stats": {k: v for k, v in stats.items() if not isinstance(v, dict)},
+    }
     records = []
     for sub, value in sorted(scores.items()):
         v = try_number(value)
@@ -357,13 +459,32 @@ def summary_records(path: Path, data: dict, workload: str = "atlas-kv") -> list[
         if bad_copies:
             problems.append(f"failed copies: {bad_copies}")
         status = "ok" if not problems else ("invalid" if v and v > 0 and log == "ok" else "failed")
-        records.append(Record(f"{workload}.{sub}", "events_per_s", v if status != "failed" else None, "events/s",
-                              True, src, status=status, detail="; ".join(problems),
-                              extra=dict(extra, aggregate="sum over copies (as reported by the workload)")))
+        records.append(
+            Record(
+                f"{workload}.{sub}",
+                "events_per_s",
+                v if status != "failed" else None,
+                "events/s",
+                True,
+                src,
+                status=status,
+                detail="; ".join(problems),
+                extra=dict(extra, aggregate="sum over copies (as reported by the workload)"),
+            )
+        )
         mean = try_number(stats.get("avg")) if not isinstance(stats.get("avg"), dict) else None
         if mean is not None and status == "ok":
-            records.append(Record(f"{workload}.{sub}", "events_per_s_per_copy_mean", mean, "events/s", True, src,
-                                  extra=dict(extra, aggregate="mean over copies (as reported)")))
+            records.append(
+                Record(
+                    f"{workload}.{sub}",
+                    "events_per_s_per_copy_mean",
+                    mean,
+                    "events/s",
+                    True,
+                    src,
+                    extra=dict(extra, aggregate="mean over copies (as reported)"),
+                )
+            )
     return records
 
 
@@ -402,7 +523,9 @@ class KitValidationParser:
         if text.startswith("host_ip:") or re.search(r"^[^\n:]*/[^\n:]*:.*PerfMonSvc", text[:65536], re.M):
             return parse_perfmon_summary(path, text)
         if not any(marker in text for marker in KV_MARKERS):
-            raise ParseError(path, 1, "an ATLAS transform/Athena step log (PerfMonSvc block or 'Job Report produced by')")
+            raise ParseError(
+                path, 1, "an ATLAS transform/Athena step log (PerfMonSvc block or 'Job Report produced by')"
+            )
         step = parse_step_lines(str(path), enumerate(text.splitlines(), 1), "?" + path.stem)
         records = step_records(step, None, None)
         return records

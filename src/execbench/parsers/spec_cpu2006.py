@@ -111,11 +111,13 @@ def resolve_benchmark(name: str, iterations: list[Iteration]) -> BenchmarkResult
         selected_by = "median"
     bad_text = ", ".join(f"iteration {it.iteration}: {it.status}" for it in bad)
     if not valid:
-        return BenchmarkResult(name, iterations, "failed", None, None, "none",
-                               f"no valid iteration ({bad_text or 'no result'})")
+        return BenchmarkResult(
+            name, iterations, "failed", None, None, "none", f"no valid iteration ({bad_text or 'no result'})"
+        )
     if bad:
-        return BenchmarkResult(name, iterations, "invalid", chosen.ratio, chosen, selected_by,
-                               f"non-S iterations: {bad_text}")
+        return BenchmarkResult(
+            name, iterations, "invalid", chosen.ratio, chosen, selected_by, f"non-S iterations: {bad_text}"
+        )
     return BenchmarkResult(name, iterations, "ok", chosen.ratio, chosen, selected_by)
 
 
@@ -236,7 +238,9 @@ def parse_txt(path: Path, text: str) -> SpecResult:
             selected_rows[row if isinstance(row, str) else row.benchmark] = row
         idx += 1
     if mean is None:
-        raise ParseError(path, len(lines), "the ' SPEC..._base2006' mean line after the selected results table (file truncated?)")
+        raise ParseError(
+            path, len(lines), "the ' SPEC..._base2006' mean line after the selected results table (file truncated?)"
+        )
 
     # The full table's '*' marks the selected iteration; fall back to the selected table when
     # the full table carries no markers (then match the printed values).
@@ -257,16 +261,31 @@ def parse_txt(path: Path, text: str) -> SpecResult:
     base_mean = try_number(mean_text.split()[0])
     estimated = estimated or bool(m.group(1))
     if (m.group(3) is not None) != (kind == "rate"):
-        raise ParseError(path, mean_line, f"a {'rate' if kind == 'rate' else 'speed'} mean line matching the table heading")
+        raise ParseError(
+            path, mean_line, f"a {'rate' if kind == 'rate' else 'speed'} mean line matching the table heading"
+        )
     benchmarks = _group(path, iterations)
     not_run = sorted(name for name, row in selected_rows.items() if isinstance(row, str) and name not in benchmarks)
     copies = None
     if kind == "rate":
         copies_seen = {int(round(_first_number(lines[it.line - 1]))) for it in iterations if it.line}
         copies = copies_seen.pop() if len(copies_seen) == 1 else None
-    return SpecResult(path, "txt", suite, kind, copies if kind == "rate" else 1,
-                      _run_number_from_name(path), estimated, reasons, _bits_from_text(text),
-                      base_mean, mean_text, mean_line, benchmarks, not_run)
+    return SpecResult(
+        path,
+        "txt",
+        suite,
+        kind,
+        copies if kind == "rate" else 1,
+        _run_number_from_name(path),
+        estimated,
+        reasons,
+        _bits_from_text(text),
+        base_mean,
+        mean_text,
+        mean_line,
+        benchmarks,
+        not_run,
+    )
 
 
 def _first_number(line: str) -> float:
@@ -288,14 +307,14 @@ def parse_rsf(path: Path, text: str) -> SpecResult:
             raise ParseError(path, lineno, "a 'key: value' line of a SPEC raw result file")
         key, value = m.group(1), (m.group(2) or "").strip()
         if key.startswith(RSF_RESULT_PREFIX):
-            parts = key[len(RSF_RESULT_PREFIX):].split(".", 3)
+            parts = key[len(RSF_RESULT_PREFIX) :].split(".", 3)
             if len(parts) != 4:
                 raise ParseError(path, lineno, "a result key 'spec.cpu2006.results.<bench>.<tune>.<iter>.<field>'")
             bench, tune, iteration, fld = parts
             if tune == "base":
                 per_iter.setdefault((bench, iteration), {})[fld] = (value, lineno)
         else:
-            short = key[len("spec.cpu2006."):] if key.startswith("spec.cpu2006.") else key
+            short = key[len("spec.cpu2006.") :] if key.startswith("spec.cpu2006.") else key
             top[short] = (value, lineno)
             if re.fullmatch(r"errors\d+", short) and value:
                 errors.append(value)
@@ -309,7 +328,9 @@ def parse_rsf(path: Path, text: str) -> SpecResult:
     for (bench, iteration), fields in per_iter.items():
         if "valid" not in fields:
             first_line = min(line for _, line in fields.values())
-            raise ParseError(path, first_line, f"a 'valid' status key for {bench} base iteration {iteration} (file truncated?)")
+            raise ParseError(
+                path, first_line, f"a 'valid' status key for {bench} base iteration {iteration} (file truncated?)"
+            )
         status, status_line = fields["valid"]
         ratio_text, ratio_line = fields.get("ratio", ("", status_line))
         ratio = try_number(ratio_text)
@@ -319,10 +340,17 @@ def parse_rsf(path: Path, text: str) -> SpecResult:
         if not iteration.isdigit():
             raise ParseError(path, status_line, f"a numeric iteration index for {bench}, got {iteration!r}")
         selected = fields.get("selected", ("", 0))[0]
-        iterations.append(Iteration(
-            name, int(iteration) + 1, status, ratio,
-            try_number(fields.get("reported_time", ("", 0))[0]),
-            None if selected == "" else selected == "1", ratio_line))
+        iterations.append(
+            Iteration(
+                name,
+                int(iteration) + 1,
+                status,
+                ratio,
+                try_number(fields.get("reported_time", ("", 0))[0]),
+                None if selected == "" else selected == "1",
+                ratio_line,
+            )
+        )
     iterations.sort(key=lambda it: (it.benchmark, it.iteration))
     mean_text, mean_line = top.get("basemean", ("", None))
     copies_text = top.get("base_copies", ("", 0))[0]
@@ -331,8 +359,21 @@ def parse_rsf(path: Path, text: str) -> SpecResult:
     bits = int(ptr[:2]) if ptr[:2] in ("32", "64") else None
     estimated = top.get("invalid", ("0", 0))[0] == "1" or top.get("valid", ("S", 0))[0] == "X"
     lognum = top.get("lognum", ("", 0))[0] or _run_number_from_name(path)
-    return SpecResult(path, "rsf", suite, kind, copies, lognum, estimated, errors, bits,
-                      try_number(mean_text), mean_text, mean_line, _group(path, iterations))
+    return SpecResult(
+        path,
+        "rsf",
+        suite,
+        kind,
+        copies,
+        lognum,
+        estimated,
+        errors,
+        bits,
+        try_number(mean_text),
+        mean_text,
+        mean_line,
+        _group(path, iterations),
+    )
 
 
 # --------------------------------------------------------------------------- csv
@@ -396,7 +437,9 @@ def parse_csv(path: Path, text: str) -> SpecResult:
                     "desc": _column(row, "Description"),
                 }
                 if cols["ratio"] is None or cols["status"] is None:
-                    raise ParseError(path, lineno, "'Base Rate'/'Base Ratio' and 'Base Status' columns in the results heading")
+                    raise ParseError(
+                        path, lineno, "'Base Rate'/'Base Ratio' and 'Base Status' columns in the results heading"
+                    )
                 continue
             if not BENCH_RE.match(head):
                 raise ParseError(path, lineno, "a benchmark row ('NNN.name,...') in the results table")
@@ -416,14 +459,17 @@ def parse_csv(path: Path, text: str) -> SpecResult:
             counters[head] = counters.get(head, 0) + 1
             number_ = int(it_match.group(1)) if it_match else counters[head]
             sel = cell("selected")
-            it = Iteration(head, number_, status, ratio, try_number(cell("time")),
-                           None if sel == "" else sel == "1", lineno)
+            it = Iteration(
+                head, number_, status, ratio, try_number(cell("time")), None if sel == "" else sel == "1", lineno
+            )
             (full if section == "full" else selected).append(it)
     if header is None and not full and not selected:
         raise ParseError(path, None, "a 'Full Results Table' or 'Selected Results Table' section")
     if mean is None:
         raise ParseError(path, len(lines), "the 'SPEC..._base2006' mean row after the results tables (file truncated?)")
-    iterations = full or [Iteration(it.benchmark, 1, it.status, it.ratio, it.run_time, True, it.line) for it in selected]
+    iterations = full or [
+        Iteration(it.benchmark, 1, it.status, it.ratio, it.run_time, True, it.line) for it in selected
+    ]
     m = MEAN_RE.match(mean[0] + " x")
     suite = "CINT2006" if m.group(2) == "int" else "CFP2006"
     if (m.group(3) is not None) != (kind == "rate"):
@@ -432,13 +478,27 @@ def parse_csv(path: Path, text: str) -> SpecResult:
     if kind == "rate":
         copies_col = _column(header or [], "Base # Copies")
         # copies live in the rows; read them back from the file lines we kept
-        seen = {int(float(_csv_row(lines[it.line - 1])[copies_col])) for it in iterations
-                if copies_col is not None and try_number(_csv_row(lines[it.line - 1])[copies_col]) is not None}
+        seen = {
+            int(float(_csv_row(lines[it.line - 1])[copies_col]))
+            for it in iterations
+            if copies_col is not None and try_number(_csv_row(lines[it.line - 1])[copies_col]) is not None
+        }
         copies = seen.pop() if len(seen) == 1 else None
-    return SpecResult(path, "csv", suite, kind, copies if kind == "rate" else 1,
-                      run_number or _run_number_from_name(path), estimated, [],
-                      _bits_from_text(text), try_number(mean[1]), mean[1], mean[2],
-                      _group(path, iterations))
+    return SpecResult(
+        path,
+        "csv",
+        suite,
+        kind,
+        copies if kind == "rate" else 1,
+        run_number or _run_number_from_name(path),
+        estimated,
+        [],
+        _bits_from_text(text),
+        try_number(mean[1]),
+        mean[1],
+        mean[2],
+        _group(path, iterations),
+    )
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -483,8 +543,12 @@ def read_result(path: Path, text: str | None = None) -> SpecResult:
 
 def result_records(result: SpecResult) -> list[Record]:
     src = str(result.path)
-    common = {"suite": result.suite, "kind": result.kind, "run_number": result.run_number,
-              "file_format": result.file_format}
+    common = {
+        "suite": result.suite,
+        "kind": result.kind,
+        "run_number": result.run_number,
+        "file_format": result.file_format,
+    }
     if result.copies is not None:
         common["spec_copies"] = result.copies
     if result.bits is not None:
@@ -496,33 +560,72 @@ def result_records(result: SpecResult) -> list[Record]:
         bench = result.benchmarks[name]
         for it in bench.iterations:
             ok = it.status == VALID
-            extra = dict(common, iteration=it.iteration, spec_status=it.status,
-                         selected=bench.chosen is it, run_time_s=it.run_time)
-            records.append(Record(
-                name, f"iteration_{metric}", it.ratio if ok else None, unit, True, src,
-                status="ok" if ok else "failed", source_line=it.line,
-                detail="" if ok else f"iteration {it.iteration} status {it.status}", extra=extra))
+            extra = dict(
+                common,
+                iteration=it.iteration,
+                spec_status=it.status,
+                selected=bench.chosen is it,
+                run_time_s=it.run_time,
+            )
+            records.append(
+                Record(
+                    name,
+                    f"iteration_{metric}",
+                    it.ratio if ok else None,
+                    unit,
+                    True,
+                    src,
+                    status="ok" if ok else "failed",
+                    source_line=it.line,
+                    detail="" if ok else f"iteration {it.iteration} status {it.status}",
+                    extra=extra,
+                )
+            )
         chosen = bench.chosen
-        records.append(Record(
-            name, metric, bench.value, unit, True, src, status=bench.status,
-            source_line=chosen.line if chosen else (bench.iterations[0].line if bench.iterations else None),
-            detail=bench.detail,
-            extra=dict(common, selected_iteration=chosen.iteration if chosen else None,
-                       selected_by=bench.selected_by, iterations=len(bench.iterations),
-                       spec_statuses=[it.status for it in bench.iterations])))
+        records.append(
+            Record(
+                name,
+                metric,
+                bench.value,
+                unit,
+                True,
+                src,
+                status=bench.status,
+                source_line=chosen.line if chosen else (bench.iterations[0].line if bench.iterations else None),
+                detail=bench.detail,
+                extra=dict(
+                    common,
+                    selected_iteration=chosen.iteration if chosen else None,
+                    selected_by=bench.selected_by,
+                    iterations=len(bench.iterations),
+                    spec_statuses=[it.status for it in bench.iterations],
+                ),
+            )
+        )
     mean_ok = result.base_mean is not None
-    records.append(Record(
-        result.mean_name, "base_mean", result.base_mean, unit, True, src,
-        status="ok" if mean_ok else "invalid", source_line=result.base_mean_line,
-        detail="" if mean_ok else f"suite mean printed as {result.base_mean_text!r}: not every benchmark has a result",
-        extra=dict(common, estimated=result.estimated, not_run=result.not_run,
-                   invalid_reasons=result.invalid_reasons[:20])))
+    records.append(
+        Record(
+            result.mean_name,
+            "base_mean",
+            result.base_mean,
+            unit,
+            True,
+            src,
+            status="ok" if mean_ok else "invalid",
+            source_line=result.base_mean_line,
+            detail=(
+                "" if mean_ok else f"suite mean printed as {result.base_mean_text!r}: not every benchmark has a result"
+            ),
+            extra=dict(
+                common, estimated=result.estimated, not_run=result.not_run, invalid_reasons=result.invalid_reasons[:20]
+            ),
+        )
+    )
     return records
 
 
 # --------------------------------------------------------------------------- log
-_LOG_RESULT_RE = re.compile(
-    r"^\s*(Success|Error)\s+(\d{3}\.\w+)\s+base\s+\w+\s+ratio=([^,]*),\s*runtime=([^,]*)")
+_LOG_RESULT_RE = re.compile(r"^\s*(Success|Error)\s+(\d{3}\.\w+)\s+base\s+\w+\s+ratio=([^,]*),\s*runtime=([^,]*)")
 _LOG_SUMMARY_RE = re.compile(r"^(Success|Error):\s+(.*)$")
 _LOG_FINISHED_RE = re.compile(r"^runspec finished at .*;\s*(\d+) total seconds elapsed")
 
@@ -544,7 +647,7 @@ def parse_log(path: Path, text: str) -> list[Record]:
     bits = None
     for lineno, line in enumerate(lines, 1):
         if line.startswith("runspec: "):
-            info["command"] = line[len("runspec: "):].strip()
+            info["command"] = line[len("runspec: ") :].strip()
             m = re.search(r"--iterations[= ](\d+)", line)
             if m:
                 info["iterations"] = int(m.group(1))
@@ -569,11 +672,20 @@ def parse_log(path: Path, text: str) -> list[Record]:
             counters[bench] = counters.get(bench, 0) + 1
             runtime = try_number(runtime_text)
             ok = outcome == "Success" and runtime is not None
-            records.append(Record(
-                bench, "reported_time", runtime if ok else None, "s", False, src,
-                status="ok" if ok else "failed", source_line=lineno,
-                detail="" if ok else f"runspec reported {outcome} (ratio={ratio_text.strip()})",
-                extra={"iteration": counters[bench], "log_ratio": try_number(ratio_text), **info}))
+            records.append(
+                Record(
+                    bench,
+                    "reported_time",
+                    runtime if ok else None,
+                    "s",
+                    False,
+                    src,
+                    status="ok" if ok else "failed",
+                    source_line=lineno,
+                    detail="" if ok else f"runspec reported {outcome} (ratio={ratio_text.strip()})",
+                    extra={"iteration": counters[bench], "log_ratio": try_number(ratio_text), **info},
+                )
+            )
             continue
         m = _LOG_SUMMARY_RE.match(line)
         if m and m.group(1) == "Error":
@@ -601,16 +713,39 @@ def parse_log(path: Path, text: str) -> list[Record]:
             detail = "runspec summary line reports an error"
             if name in miscompare:
                 detail += f" (miscompare at line {miscompare[name]}: status VE)"
-            records.append(Record(name, "reported_time", None, "s", False, src, status="failed",
-                                  source_line=lineno, detail=detail, extra=dict(info)))
+            records.append(
+                Record(
+                    name,
+                    "reported_time",
+                    None,
+                    "s",
+                    False,
+                    src,
+                    status="failed",
+                    source_line=lineno,
+                    detail=detail,
+                    extra=dict(info),
+                )
+            )
     if finished:
-        records.append(Record("runspec", "elapsed", float(finished[0]), "s", False, src,
-                              source_line=finished[1], extra=dict(info)))
+        records.append(
+            Record("runspec", "elapsed", float(finished[0]), "s", False, src, source_line=finished[1], extra=dict(info))
+        )
     else:
-        records.append(Record("runspec", "elapsed", None, "s", False, src, status="failed",
-                              source_line=len(lines),
-                              detail="no 'runspec finished at' line: run interrupted or log truncated",
-                              extra=dict(info)))
+        records.append(
+            Record(
+                "runspec",
+                "elapsed",
+                None,
+                "s",
+                False,
+                src,
+                status="failed",
+                source_line=len(lines),
+                detail="no 'runspec finished at' line: run interrupted or log truncated",
+                extra=dict(info),
+            )
+        )
     return records
 
 

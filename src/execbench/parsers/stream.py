@@ -26,11 +26,13 @@ ROW_RE = re.compile(r"^(Copy|Scale|Add|Triad):\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s
 
 def _facts(text: str) -> dict:
     facts = {}
-    for key, pattern in (("version", r"STREAM version \$Revision:\s*([\d.]+)"),
-                         ("array_size", r"Array size = (\d+)"),
-                         ("ntimes", r"Each kernel will be executed (\d+) times"),
-                         ("threads", r"Number of Threads counted = (\d+)"),
-                         ("bytes_per_element", r"This system uses (\d+) bytes per array element")):
+    for key, pattern in (
+        ("version", r"STREAM version \$Revision:\s*([\d.]+)"),
+        ("array_size", r"Array size = (\d+)"),
+        ("ntimes", r"Each kernel will be executed (\d+) times"),
+        ("threads", r"Number of Threads counted = (\d+)"),
+        ("bytes_per_element", r"This system uses (\d+) bytes per array element"),
+    ):
         m = re.search(pattern, text)
         if m:
             facts[key] = m.group(1) if key == "version" else int(m.group(1))
@@ -59,8 +61,10 @@ class StreamParser:
             m = ROW_RE.match(lines[idx])
             if not m or m.group(1) != kernel:
                 raise ParseError(path, idx + 1, f"the '{kernel}:' row with rate, avg, min and max time")
-            values = [number(m.group(k), path, idx + 1, f"{kernel} {name}")
-                      for k, name in ((2, "best rate"), (3, "avg time"), (4, "min time"), (5, "max time"))]
+            values = [
+                number(m.group(k), path, idx + 1, f"{kernel} {name}")
+                for k, name in ((2, "best rate"), (3, "avg time"), (4, "min time"), (5, "max time"))
+            ]
             rows[kernel] = (values, idx + 1)
             idx += 1
         verdict = None
@@ -73,21 +77,39 @@ class StreamParser:
                 verdict = ("failed", i + 1, line.strip())
                 break
         if verdict is None:
-            raise ParseError(path, len(lines), "'Solution Validates' or a 'Failed Validation' line after the results (file truncated?)")
+            raise ParseError(
+                path,
+                len(lines),
+                "'Solution Validates' or a 'Failed Validation' line after the results (file truncated?)",
+            )
         status, verdict_line, verdict_text = verdict
         facts = _facts("\n".join(lines[:heading]))
         records = []
         for kernel, ((rate, avg, tmin, tmax), lineno) in rows.items():
             extra = dict(facts, avg_time_s=avg, min_time_s=tmin, max_time_s=tmax, verdict_line=verdict_line)
             if status == "ok" and rate > 0:
-                records.append(Record(kernel.lower(), "bandwidth", rate, "MB/s", True, str(path),
-                                      source_line=lineno, extra=extra))
+                records.append(
+                    Record(kernel.lower(), "bandwidth", rate, "MB/s", True, str(path), source_line=lineno, extra=extra)
+                )
             else:
-                records.append(Record(kernel.lower(), "bandwidth", None, "MB/s", True, str(path),
-                                      status="failed", source_line=lineno,
-                                      detail=f"STREAM did not validate (line {verdict_line}: {verdict_text})"
-                                      if status != "ok" else f"non-positive rate {rate}",
-                                      extra=dict(extra, measured=rate)))
+                records.append(
+                    Record(
+                        kernel.lower(),
+                        "bandwidth",
+                        None,
+                        "MB/s",
+                        True,
+                        str(path),
+                        status="failed",
+                        source_line=lineno,
+                        detail=(
+                            f"STREAM did not validate (line {verdict_line}: {verdict_text})"
+                            if status != "ok"
+                            else f"non-positive rate {rate}"
+                        ),
+                        extra=dict(extra, measured=rate),
+                    )
+                )
         return records
 
 
