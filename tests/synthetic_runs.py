@@ -21,7 +21,7 @@ from pathlib import Path
 CPU_BENCHMARKS = {  # benchmark -> bare-metal ratio per copy (reference time / run time)
     "bzip2": 11.0, "gcc": 14.0, "gobmk": 9.5, "hmmer": 12.5, "povray": 16.0, "xalan": 13.0,
 }
-HEP_STEPS = {"gen": 400.0, "sim": 150.0, "digi": 900.0, "reco": 250.0}  # events/s per copy on bare
+HEP_STEPS = {"hepchain.gen": 400.0, "hepchain.sim": 150.0, "hepchain.digi": 900.0, "hepchain.reco": 250.0}  # events/s per copy on bare
 MODE_FACTORS = {"bare": 1.0, "docker": 0.99, "podman": 0.985, "vm": 0.05}  # performance relative to bare
 STARTUP_S = {"bare": 0.002, "docker": 0.45, "podman": 0.65, "vm": 9.0}
 NOISE_CV = 0.004
@@ -107,14 +107,15 @@ def hepchain_records(factor, copies, rng):
 
 
 def startup_records(mode, copies, rng):
+    """Like payloads/startup.py: per-copy median of the samples, machine-level median of all."""
     recs, samples = [], []
     for c in range(copies):
-        for k in range(STARTUP_SAMPLES):
-            v = STARTUP_S[mode] * rng.lognormvariate(0.0, 0.08)
-            samples.append(v)
-            recs.append(_rec("startup", "latency", v, "s", False, f"copy{c}/startup.csv", c, line=k + 2))
+        mine = sorted(STARTUP_S[mode] * rng.lognormvariate(0.0, 0.08) for _ in range(STARTUP_SAMPLES))
+        samples += mine
+        recs.append(_rec("startup", "latency_median", mine[len(mine) // 2], "s", False, f"copy{c}/startup.csv", c,
+                         detail=f"median of {len(mine)} samples (warm-up excluded)"))
     samples.sort()
-    recs.append(_rec("startup", "latency_median", samples[len(samples) // 2], "s", False, "copy*/startup.csv"))
+    recs.append(_rec("startup", "latency_median", samples[len(samples) // 2], "s", False, "."))
     return recs
 
 

@@ -204,8 +204,9 @@ def startup_chart(measurements: pd.DataFrame, runs: pd.DataFrame, out_dir: Path,
     m = measurements
     sel = m[(m["payload"] == STARTUP_PAYLOAD) & (m["run_status"] == "ok") & (m["status"] == "ok")
             & m["value"].notna()]
-    per_sample = sel[sel["copy"].notna() & (sel["unit"] == "s")]
-    sel = per_sample if not per_sample.empty else sel[sel["unit"] == "s"]
+    # Per-copy records (e.g. a copy's median over its samples); machine-level ones only if none.
+    per_copy = sel[sel["copy"].notna() & (sel["unit"] == "s")]
+    sel = per_copy if not per_copy.empty else sel[sel["unit"] == "s"]
     if sel.empty:
         why = f"no ok '{STARTUP_PAYLOAD}' samples"
         return Figure(name, title, why, _placeholder(out_dir, name, title, why))
@@ -230,9 +231,11 @@ def startup_chart(measurements: pd.DataFrame, runs: pd.DataFrame, out_dir: Path,
         ax.legend(fontsize=7, loc="best")
     prov = provenance_line(runs, hosts)
     fig.suptitle(title, fontsize=10)
-    fig.text(0.01, -0.02, _wrap(prov + "; boxes: quartiles, whiskers 1.5 IQR; points: every sample", 120),
+    fig.text(0.01, -0.02, _wrap(prov + f"; points: per-copy {', '.join(sorted(set(sel['metric'])))}; boxes: quartiles, whiskers 1.5 IQR", 120),
              fontsize=7, va="top")
-    caption = f"Every sample (points) and quartiles (boxes), log scale. {prov}."
+    metrics = ", ".join(sorted(set(sel["metric"])))
+    caption = (f"Each point is one copy's '{metrics}' record (one per copy per run), boxes are quartiles; "
+               f"log scale. {prov}.")
     return Figure(name, title, caption, _save(fig, out_dir, name))
 
 

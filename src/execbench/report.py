@@ -104,8 +104,8 @@ class ReportData:
         self.measurements = pd.read_csv(self.tables_dir / "measurements.csv", dtype={"copy": "Int64"})
         self.excluded = json.loads((self.tables_dir / "excluded.json").read_text())
         self.figures = json.loads((self.figures_dir / "figures.json").read_text())
-        self.config_text = Path(config_path).read_text() if config_path and Path(config_path).exists() else None
-        self.config_path = str(config_path) if config_path else None
+        paths = [] if not config_path else [config_path] if isinstance(config_path, (str, Path)) else config_path
+        self.configs = [(str(p), Path(p).read_text()) for p in paths if Path(p).is_file()]
 
     # --- sections as (headers, rows) so HTML and Markdown share them -------------------------
 
@@ -317,8 +317,8 @@ def render_html(data: ReportData, generated_utc: str) -> str:
                              ("Images", data.image_rows()), ("Configuration", data.config_rows())):
         parts.append(f"<h3>{_e(title)}</h3>" + (_html_table(h, rows, "prov") if rows else
                                                  '<p class="empty">none recorded</p>'))
-    if data.config_text is not None:
-        parts.append(f"<p>Config file <code>{_e(data.config_path)}</code>:</p><pre>{_e(data.config_text)}</pre>")
+    for path, text in data.configs:
+        parts.append(f"<p>Config file <code>{_e(path)}</code>:</p><pre class='config'>{_e(text)}</pre>")
     parts.append(f"<p>Report generated {_e(generated_utc)} by execbench {_e(__version__)}, "
                  f"commit <code>{_e(_git_commit())}</code>, from {len(data.runs)} parsed runs.</p>")
     parts.append("<h2 id='excluded'>Left out, and why</h2>")
@@ -346,6 +346,8 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
                              ("Provenance: hosts", data.host_rows()), ("Provenance: engines", data.version_rows()),
                              ("Provenance: images", data.image_rows()), ("Provenance: config", data.config_rows())):
         out += [f"## {title}", "", _md_table(h, _md_plain(rows)) if rows else "none", ""]
+    for path, text in data.configs:
+        out += [f"Config file `{path}`:", "", "```yaml", text.rstrip(), "```", ""]
     out += ["## Left out, and why", ""]
     for title, h, rows in data.excluded_sections():
         out += [f"### {title} ({len(rows)})", "", _md_table(h, _md_plain(rows)) if rows else "none", ""]
@@ -354,9 +356,10 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
 
 
 def write_report(tables_dir, figures_dir, out_dir, config_path=None, generated_utc: str | None = None) -> dict:
+    """Render index.html and report.md; config_path is one config file or a list (embedded verbatim)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = ReportData(Path(tables_dir), Path(figures_dir), Path(config_path) if config_path else None)
+    data = ReportData(Path(tables_dir), Path(figures_dir), config_path)
     stamp = generated_utc or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     index, md = out_dir / "index.html", out_dir / "report.md"
     index.write_text(render_html(data, stamp))

@@ -107,23 +107,23 @@ def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
         try:
             doc = json.loads(Path(path).read_text())
             run = doc["run"]
+            for err in doc.get("errors") or []:  # kept even when the run part is unusable
+                out.parse_errors.append({
+                    "run_id": run.get("run_id") or run.get("rel_dir") or path, "path": err.get("path", ""),
+                    "line": err.get("line"), "expected": err.get("expected", ""),
+                })
             missing = [k for k in REQUIRED_RUN_KEYS if run.get(k) is None]
             if missing:
                 raise KeyError(f"run.{missing[0]}")
             records = doc.get("records") or []
             if not isinstance(records, list):
                 raise TypeError("'records' is not a list")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
             out.unreadable.append({"path": path, "reason": f"{type(exc).__name__}: {what}"})
             continue
         run_row = _run_row(run, path)
         out.runs.append(run_row)
-        for err in doc.get("errors") or []:
-            out.parse_errors.append({
-                "run_id": run_row["run_id"], "path": err.get("path", ""),
-                "line": err.get("line"), "expected": err.get("expected", ""),
-            })
         for i, rec in enumerate(records):
             try:
                 rows.append({

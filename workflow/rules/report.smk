@@ -1,0 +1,136 @@
+# Report stage: parsed runs -> tables -> figures -> one self-contained index.html (+ report.md).
+# Runs no benchmark, so with from_raw (or after an ingest) it rebuilds everything from
+# results/raw alone. Needs from common.smk: RESULTS, PYTHON, parsed_runs(); from ingest.smk:
+# INGEST_SKIPPED. Figures and tables are registered with report() for `snakemake --report`.
+
+REPORT_TABLES = f"{RESULTS}/tables"
+REPORT_DIR = f"{RESULTS}/report"
+REPORT_FIGURES = f"{RESULTS}/report/figures"
+
+
+rule combine_tables:
+    """Parsed runs -> measurements.csv (tidy), relative.* (mode / bare metal, 95 % CI), scaling.*."""
+    input:
+        parsed=parsed_runs(),
+        # the ingest's skipped-inputs list, when this study ingests logs
+        skipped=[INGEST_SKIPPED] if config["ingest"]["manifest"] else [],
+    output:
+        measurements=report(
+            f"{REPORT_TABLES}/measurements.csv",
+            caption="../report/measurements.rst",
+            category="Tables",
+            labels={"table": "measurements (one row per record)"},
+        ),
+        runs=f"{REPORT_TABLES}/runs.csv",
+        relative=report(
+            f"{REPORT_TABLES}/relative.csv",
+            caption="../report/relative_table.rst",
+            category="Tables",
+            labels={"table": "relative to bare metal"},
+        ),
+        relative_json=f"{REPORT_TABLES}/relative.json",
+        relative_md=f"{REPORT_TABLES}/relative.md",
+        scaling=report(
+            f"{REPORT_TABLES}/scaling.csv",
+            caption="../report/scaling_table.rst",
+            category="Tables",
+            labels={"table": "copies scaling"},
+        ),
+        scaling_json=f"{REPORT_TABLES}/scaling.json",
+        scaling_md=f"{REPORT_TABLES}/scaling.md",
+        excluded=f"{REPORT_TABLES}/excluded.json",
+    log:
+        f"{RESULTS}/logs/report/combine_tables.log",
+    conda:
+        "../../envs/execbench.yaml"
+    params:
+        python=PYTHON,
+        skipped=INGEST_SKIPPED,
+    shell:
+        "{params.python} scripts/combine.py --out $(dirname {output.measurements:q})"
+        " --skipped {params.skipped:q}"
+        " {input.parsed:q} > {log:q} 2>&1"
+
+
+rule report_figures:
+    """Tables -> the seed's two charts, copies scaling, start-up latency (PNG + SVG)."""
+    input:
+        relative=rules.combine_tables.output.relative,
+        relative_json=rules.combine_tables.output.relative_json,
+        scaling=rules.combine_tables.output.scaling,
+        measurements=rules.combine_tables.output.measurements,
+        runs=rules.combine_tables.output.runs,
+    output:
+        suite=report(
+            f"{REPORT_FIGURES}/suite_vs_bare.png",
+            caption="../report/suite_vs_bare.rst",
+            category="Relative to bare metal",
+            labels={"figure": "CPU suite score", "copies": "1 and N"},
+        ),
+        chain=report(
+            f"{REPORT_FIGURES}/hepchain_vs_bare.png",
+            caption="../report/hepchain_vs_bare.rst",
+            category="Relative to bare metal",
+            labels={"figure": "HEP chain throughput", "copies": "1 and N"},
+        ),
+        scaling=report(
+            f"{REPORT_FIGURES}/copies_scaling.png",
+            caption="../report/copies_scaling.rst",
+            category="Copies scaling",
+            labels={"figure": "headline vs copies", "copies": "all"},
+        ),
+        startup=report(
+            f"{REPORT_FIGURES}/startup_latency.png",
+            caption="../report/startup_latency.rst",
+            category="Start-up latency",
+            labels={"figure": "start-up latency", "copies": "all"},
+        ),
+        svgs=[
+            f"{REPORT_FIGURES}/{name}.svg"
+            for name in (
+                "suite_vs_bare",
+                "hepchain_vs_bare",
+                "copies_scaling",
+                "startup_latency",
+            )
+        ],
+        manifest=f"{REPORT_FIGURES}/figures.json",
+    log:
+        f"{RESULTS}/logs/report/figures.log",
+    conda:
+        "../../envs/execbench.yaml"
+    params:
+        python=PYTHON,
+    shell:
+        "MPLBACKEND=Agg {params.python} scripts/figures.py --tables $(dirname {input.relative:q})"
+        " --out $(dirname {output.manifest:q})"
+        " > {log:q} 2>&1"
+
+
+rule report_html:
+    """Tables + figures + provenance -> results/report/index.html (self-contained) and report.md."""
+    input:
+        tables=rules.combine_tables.output,
+        figures=rules.report_figures.output,
+        relative=rules.combine_tables.output.relative,
+        manifest=rules.report_figures.output.manifest,
+        configs=workflow.configfiles,
+    output:
+        html=report(
+            f"{REPORT_DIR}/index.html",
+            caption="../report/index_html.rst",
+            category="Report",
+            labels={"document": "self-contained report"},
+        ),
+        md=f"{REPORT_DIR}/report.md",
+    log:
+        f"{RESULTS}/logs/report/report.log",
+    conda:
+        "../../envs/execbench.yaml"
+    params:
+        python=PYTHON,
+        configs=" ".join(f"--config {c}" for c in workflow.configfiles),
+    shell:
+        "{params.python} scripts/report.py --tables $(dirname {input.relative:q})"
+        " --figures $(dirname {input.manifest:q}) --out $(dirname {output.html:q})"
+        " {params.configs} > {log:q} 2>&1"
