@@ -1,7 +1,6 @@
 import json
 from pathlib import Path
 
-
 # Benchmark runs: one job per matrix cell, chained in the recorded interleaved
 # order (config.run_matrix) so they execute one at a time in that order. Each
 # run also takes the host's global benchmark lock (execbench.runner), so no two
@@ -10,21 +9,18 @@ from pathlib import Path
 
 
 # The runner's entry point, found from this file so any working directory works.
-RUN_SCRIPT = str(Path(workflow.current_basedir, "..", "..", "scripts", "run_payload.py").resolve())
+RUN_SCRIPT = str(
+    Path(workflow.current_basedir, "..", "..", "scripts", "run_payload.py").resolve()
+)
 
 
 # Each run waits for the one before it in the interleaved order. ancient():
 # a finished earlier run never makes a later finished run out of date.
+RUN_ORDER = sorted(MATRIX, key=lambda c: c.order_index)
 PREVIOUS_RUN = {
-    cell.rel_dir: (raw_run_json(MATRIX[i - 1]) if i else None)
-    for i, cell in enumerate(sorted(MATRIX, key=lambda c: c.order_index))
+    cell.rel_dir: ([ancient(raw_run_json(RUN_ORDER[i - 1]))] if i else [])
+    for i, cell in enumerate(RUN_ORDER)
 }
-
-
-def previous_run(wildcards):
-    rel_dir = f"{wildcards.payload}/{wildcards.mode}/{wildcards.copies}c/r{wildcards.rep}"
-    previous = PREVIOUS_RUN.get(rel_dir)
-    return [ancient(previous)] if previous else []
 
 
 rule run_config:
@@ -32,10 +28,13 @@ rule run_config:
     runs take it as ancient, so an edit does not by itself redo finished runs)."""
     output:
         f"{RESULTS}/.execbench/run-config.json",
+    log:
+        f"{RESULTS}/logs/run/run-config.log",
     params:
         text=lambda wildcards: json.dumps(config, indent=1, sort_keys=True, default=str),
     run:
-        Path(output[0]).write_text(params.text + "\n")
+        Path(output[0]).write_text(f"{params.text}\n")
+        Path(log[0]).write_text(f"wrote {output[0]}\n")
 
 
 rule run_payload:
@@ -43,15 +42,20 @@ rule run_payload:
     input:
         config=ancient(f"{RESULTS}/.execbench/run-config.json"),
         image=f"{RESULTS}/images/{IMAGE}.json",
-        previous=previous_run,
+        previous=lambda w: PREVIOUS_RUN.get(
+            f"{w.payload}/{w.mode}/{w.copies}c/r{w.rep}", []
+        ),
     output:
         f"{RESULTS}/raw/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}/run.json",
     log:
         f"{RESULTS}/logs/run/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}.log",
-    resources:
-        benchmark_slot=1,
     conda:
         "../../envs/execbench.yaml"
+    resources:
+        benchmark_slot=1,
+    params:
+        python=PYTHON,
+        script=RUN_SCRIPT,
     shell:
-        "{PYTHON} {RUN_SCRIPT:q} --validated-config {input.config:q} --payload {wildcards.payload:q}"
+        "{params.python:q} {params.script:q} --validated-config {input.config:q} --payload {wildcards.payload:q}"
         " --mode {wildcards.mode:q} --copies {wildcards.copies} --rep {wildcards.rep} > {log} 2>&1"
