@@ -11,6 +11,7 @@ PAYLOADS: dict[str, str] = {
     "db12": ".db12:Db12",
     "stream": ".stream:Stream",
     "fio": ".fio:Fio",
+    "startup": ".startup:Startup",
 }
 
 
