@@ -112,6 +112,8 @@ def test_same_binaries_in_bare_and_docker_and_bare_has_no_namespaces(modes_image
     assert BareMode().run(spec, out)[0].exit_code == 0
     seen = probe(out)
     assert seen["uid"] == 10001 and int(seen["cap_eff"], 16) == 0
+    assert seen["root_write"] == "EROFS"  # the cached image files cannot change between runs
+    assert seen["cwd"] == "/execbench/run/copy0" and seen["run_mounted"]
     assert seen["ns"] == {n: os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "mnt", "net", "user")}
     root, _ = export_rootfs(spec.image_ref, spec.cache_dir)
     assert not [p for p in _mount_points() if p.startswith(str(root) + "/")]  # all mounts gone again

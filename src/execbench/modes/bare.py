@@ -4,8 +4,10 @@ variant image-rootfs (the control): the image (by digest) is exported once to
 <cache>/rootfs/<digest-hex>/ and each run chroots into it as uid 10001, with no
 namespaces and no cgroup limits, so the payload uses exactly the binaries and
 libraries the containers use and only the execution environment differs.
-Mounted for the run and always unmounted afterwards: the run dir at
-/execbench/run, /proc, /sys (read-only), /dev/{null,zero,random,urandom} and a
+Mounted for the run and always unmounted afterwards: the rootfs itself
+read-only (so no run can change the image's files or leave state for the
+next one, as in a container), the run dir at /execbench/run, a fresh /tmp
+tmpfs, /proc, /sys (read-only), /dev/{null,zero,random,urandom} and a
 /dev/shm tmpfs (what a container also gets).
 
 variant host: host binaries (a site's native install), recorded as such; the
@@ -72,9 +74,9 @@ def _mount_points() -> list[str]:
 
 
 def unmount_below(root: Path) -> list[str]:
-    """Unmount everything mounted under root (deepest first); leftovers of a killed run included."""
-    prefix = str(root.resolve()) + "/"
-    stale = sorted((p for p in _mount_points() if p.startswith(prefix)), key=len, reverse=True)
+    """Unmount root and everything under it (deepest first); leftovers of a killed run included."""
+    top = str(root.resolve())
+    stale = sorted((p for p in _mount_points() if p == top or p.startswith(top + "/")), key=len, reverse=True)
     for point in stale:
         if subprocess.run(["umount", point], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", point], check=True, capture_output=True)
@@ -91,7 +93,10 @@ def _mount(*args: str) -> None:
 def environment_mounts(root: Path, run_dir: Path):
     """The run's mounts inside the rootfs; removed on the way out, whatever happened."""
     try:
+        _mount("--bind", str(root), str(root))
+        _mount("-o", "remount,bind,ro", str(root))
         _mount("--bind", str(run_dir.resolve()), str(root / RUN_MOUNT.lstrip("/")))
+        _mount("-t", "tmpfs", "-o", "nosuid,nodev,mode=1777", "tmp", str(root / "tmp"))
         _mount("-t", "proc", "-o", "nosuid,nodev,noexec", "proc", str(root / "proc"))
         _mount("-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs", str(root / "sys"))
         for name in DEVICES:
