@@ -61,6 +61,8 @@ def test_fio_json():
     records = get("fio").parse(FIXTURES / "fio" / "fio_ok.json")
     assert all_valid(records)
     assert pick(records, "seqread.read", "bandwidth").value == 150.0
+    # line 12 holds job 1's `"read" : {` key (line 11 has "read" only as a job-option value)
+    assert pick(records, "seqread.read", "bandwidth").source_line == 12
     assert pick(records, "seqread.read", "latency_mean").value == pytest.approx(6666.6666)
     assert pick(records, "randwrite.write", "iops").value == 1024.0
     assert pick(records, "randwrite.write", "bandwidth").value == 4.0

@@ -18,6 +18,7 @@ def test_hepscore_ok_v1_generation():
     assert all_valid(records)
     score = pick(records, "HEPscore23", "score")
     assert (score.value, score.status, score.unit) == (1069.4915, "ok", "HEPscore")
+    assert score.source_line == 42  # the top-level "score" key
     gen = pick(records, "atlas-gen_sherpa-ma.gen", "events_per_s")
     assert gen.value == 41.0 and gen.extra["copies"] == 8  # wl-scores: the median run (40, 42, 41 -> 41)
     # 41.0 / 38.58 = 1.062727; 5.0 / 4.814 = 1.038637
@@ -25,6 +26,7 @@ def test_hepscore_ok_v1_generation():
     assert pick(records, "cms-reco-run3-ma.reco", "ratio_to_reference").value == pytest.approx(1.038637, abs=1e-6)
     reps = [r.value for r in records if r.benchmark == "cms-reco-run3-ma.reco" and r.metric == "events_per_s_rep"]
     assert reps == [5.0, 4.9, 5.1]
+    assert [r.source_line for r in records if r.metric == "events_per_s_rep"][:3] == [8, 10, 12]  # run0..run2
 
 
 def test_hepscore_failed_is_failed_not_zero():

@@ -141,6 +141,19 @@ def lower_median_index(values: list[float]) -> int:
     return order[(len(values) - 1) // 2]
 
 
+def line_of(text: str, *needles: str, last: bool = False) -> int | None:
+    """1-based line of the last of `needles`, each searched after the previous one (a cheap way
+    to point a record of a JSON file at the key it came from); None when one is missing.
+    With last=True the final needle's last occurrence is used."""
+    pos = 0
+    for i, needle in enumerate(needles):
+        found = text.rfind(needle, pos) if last and i == len(needles) - 1 else text.find(needle, pos)
+        if found < 0:
+            return None
+        pos = found
+    return text.count("\n", 0, pos) + 1
+
+
 def with_copy(records, copy: int | None) -> list[Record]:
     """The same records attributed to execbench copy `copy` (0-based)."""
     return [replace(r, copy=copy) for r in records]

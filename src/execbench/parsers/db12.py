@@ -16,11 +16,13 @@ not the process that produced it; the records say so in `detail`.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
 from ._common import (
+    line_of,
     geomean,
     guarded_detect,
     guarded_parse,
@@ -191,7 +193,9 @@ class Db12Parser:
     def parse(self, path: Path) -> list[Record]:
         text = read_text(path)
         if text.lstrip().startswith(("{", "[")):
-            return _parse_json(path, load_json(path, text))
+            records = _parse_json(path, load_json(path, text))
+            line = line_of(text, '"raw"') or line_of(text, '"DB12"') or line_of(text, '"db12"') or 1
+            return [r if r.source_line is not None else replace(r, source_line=line) for r in records]
         return _parse_text(path, text)
 
 

@@ -100,12 +100,16 @@ def parse_json(path: Path, text: str) -> list[Record]:
         [str(j.get("jobname", f"job{i}")) if isinstance(j, dict) else f"job{i}" for i, j in enumerate(jobs)]
     )
     records = []
-    for name, job in zip(names, jobs):
+    job_lines, pos = [], start
+    for _ in jobs:  # the line of each job's "jobname" key, for source_line
+        pos = text.find('"jobname"', pos + 1)
+        job_lines.append(text.count("\n", 0, pos) + 1 if pos >= 0 else None)
+    for name, job, job_line in zip(names, jobs, job_lines):
         job = json_object(path, job, f"jobs[] entry {name!r}")
         extra = {"fio_version": version, "groupid": job.get("groupid"), "job_options": job.get("job options")}
         error = job.get("error", 0)
         if error not in (0, None):
-            records += _failed(src, name, None, f"fio job error={error}", extra)
+            records += _failed(src, name, job_line, f"fio job error={error}", extra)
             continue
         moved = False
         for direction in DIRECTIONS:
@@ -129,15 +133,24 @@ def parse_json(path: Path, text: str) -> list[Record]:
             records += _direction_records(
                 src,
                 f"{name}.{direction}",
-                None,
+                _line_after(text, job_line, direction),
                 bw_kib / 1024.0,
                 iops,
                 lat_us,
                 dict(extra, io_bytes=io, runtime_ms=try_number(d.get("runtime"))),
             )
         if not moved:
-            records += _failed(src, name, None, "job moved no data in any direction", extra)
+            records += _failed(src, name, job_line, "job moved no data in any direction", extra)
     return records
+
+
+def _line_after(text: str, line: int | None, key: str) -> int | None:
+    """Line of the first JSON key `key` (as `"key" :`) at or after 1-based `line`."""
+    offset = 0
+    for _ in range((line or 1) - 1):
+        offset = text.find("\n", offset) + 1
+    m = re.compile(rf'"{re.escape(key)}"\s*:').search(text, offset)
+    return None if m is None else text.count("\n", 0, m.start()) + 1
 
 
 def parse_text(path: Path, text: str) -> list[Record]:

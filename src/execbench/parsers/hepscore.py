@@ -18,11 +18,12 @@ HS06 and DB12 sections of the suite report are re-emitted with the suite's own c
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
-from ._common import guarded_detect, guarded_parse, json_object, load_json, peek_text, try_number
+from ._common import guarded_detect, guarded_parse, json_object, line_of, load_json, peek_text, read_text, try_number
 
 RUN_KEY = re.compile(r"^run(\d+)$")
 
@@ -349,6 +350,34 @@ def suite_records(path: Path, report: dict) -> list[Record]:
     return records
 
 
+def locate(text: str, records: list[Record], suite: bool) -> list[Record]:
+    """Point each record at the JSON key it came from (approximate, by text search)."""
+    base = ('"profiles"', '"hepscore"') if suite else ()
+    out = []
+    for r in records:
+        extra = r.extra
+        if "workload" in extra:
+            needles = base + (f'"{extra["workload"]}"',)
+            if "repetition" in extra:
+                needles += (f'"run{extra["repetition"]}"',)
+            line = line_of(text, *needles)
+        elif r.benchmark == "host":
+            line = line_of(text, '"host"', '"MEMORY"' if r.metric == "memory_total" else '"CPU"')
+        elif "section" in extra:
+            needles = ('"profiles"', f'"{extra["section"]}"')
+            line = line_of(text, *needles, f'"{r.benchmark}"') if r.copy is not None else line_of(text, *needles)
+        elif r.metric == "score" and r.unit == "HEPscore":
+            line = line_of(text, *base) if suite else line_of(text, '"score"', last=True)
+        elif r.benchmark in ("DB12", "SPEC2017"):
+            line = line_of(text, '"profiles"', f'"{r.benchmark}"') or line_of(
+                text, '"profiles"', f'"{r.benchmark.lower()}"'
+            )
+        else:
+            line = r.source_line
+        out.append(replace(r, source_line=line) if line is not None and r.source_line is None else r)
+    return out
+
+
 def kind_of(data) -> str | None:
     if not isinstance(data, dict):
         return None
@@ -379,12 +408,13 @@ class HepscoreParser:
 
     @guarded_parse
     def parse(self, path: Path) -> list[Record]:
-        data = json_object(path, load_json(path), "the top level")
+        text = read_text(path)
+        data = json_object(path, load_json(path, text), "the top level")
         kind = kind_of(data)
         if kind == "suite":
-            return suite_records(path, data)
+            return locate(text, suite_records(path, data), suite=True)
         if kind == "hepscore":
-            return hepscore_records(path, data)
+            return locate(text, hepscore_records(path, data), suite=False)
         raise ParseError(
             path, 1, "a hep-benchmark-suite report ('host', 'profiles') or a HEPscore result ('benchmarks', 'score')"
         )

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
-from ._common import guarded_detect, guarded_parse, json_object, load_json, peek_text, read_text, try_number
+from ._common import guarded_detect, guarded_parse, json_object, line_of, load_json, peek_text, read_text, try_number
 
 INSTANCE_DIR_RE = re.compile(r"^(?:proc_|KV\.thr\.)(\d+)$")
 STATS_RE = re.compile(r"PerfMonSvc\s+INFO\s+Statistics for '(\w+)':\s*\(nbr entries\s*=\s*(\d+)\s*\)")
@@ -519,7 +519,9 @@ class KitValidationParser:
             if not _summary_kind(data):
                 raise ParseError(path, 1, "a hep-workloads summary JSON with 'wl-scores'")
             stem = path.stem.replace("_summary_new", "").replace("_summary", "")
-            return summary_records(path, data, stem if stem and stem != path.stem else "atlas-kv")
+            records = summary_records(path, data, stem if stem and stem != path.stem else "atlas-kv")
+            line = line_of(text, '"wl-scores"')
+            return [replace(r, source_line=line) for r in records]
         if text.startswith("host_ip:") or re.search(r"^[^\n:]*/[^\n:]*:.*PerfMonSvc", text[:65536], re.M):
             return parse_perfmon_summary(path, text)
         if not any(marker in text for marker in KV_MARKERS):
