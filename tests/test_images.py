@@ -1,6 +1,7 @@
 """Images stage: inputs hash, context staging, record writing, and a real
 build -> push -> delete -> pull by digest -> run against the local registry."""
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -269,3 +270,19 @@ def test_small_image_is_built_pushed_and_pulled_back_by_digest(tmp_path):
             pass
         registry_request("DELETE", f"/v2/{repo_path}/manifests/{record['digest']}")
 
+
+
+# --- what the Snakemake rule reads --------------------------------------------------------
+
+
+def test_rule_inputs_are_the_context_files_and_base_param_is_normalised(tmp_path):
+    spec = make_definition(tmp_path)
+    config = {"images": {"img": {"base": {"debootstrap": {}}, "definition": str(spec.definition)}}}
+    inputs = images.rule_input_files(config, "img")
+    # The rule's spec reads the package's own inimage dir, not the test's.
+    assert inputs[:2] == [str(spec.definition / "Dockerfile"), str(spec.definition / "greeting.txt")]
+    assert all(Path(p).is_file() for p in inputs)
+    assert any(p.endswith("inimage/execbench_launch.py") for p in inputs)
+    explicit = {"images": {"img": {"base": DEFAULT_BASE, "definition": str(spec.definition)}}}
+    assert images.rule_base_param(config, "img") == images.rule_base_param(explicit, "img")
+    assert json.loads(images.rule_base_param(config, "img")) == DEFAULT_BASE
