@@ -114,6 +114,9 @@ def test_ingested_runs_take_the_normal_parse_path(site):
     kv = parse_run_dir(results / "raw" / "kv" / "docker" / "4c" / "r1")
     wall = [r for r in kv["records"] if r["metric"] == "events_per_s_wall" and r["copy"] is None]
     assert wall[0]["value"] == pytest.approx(2.3) and wall[0]["status"] == "invalid"
+    from execbench.parsers import detect
+
+    assert detect(results / "raw" / "kv" / "docker" / "4c" / "r1").format == "ingested"
     failed_run = parse_run_dir(results / "raw" / "hs06" / "bare" / "2c" / "r2")
     assert failed_run["records"] == []
 

@@ -10,6 +10,7 @@ from .base import Parser
 # format name -> "module:attribute" of a Parser instance (imported lazily so one
 # broken or slow module cannot stop the others).
 PARSERS: dict[str, str] = {
+    "ingested": ".ingested:PARSER",  # first: a run dir written by execbench.ingest
     "hs06": ".hs06:PARSER",
     "kitvalidation": ".kitvalidation:PARSER",
     "hepscore": ".hepscore:PARSER",
@@ -20,7 +21,6 @@ PARSERS: dict[str, str] = {
     "cpusuite": ".cpusuite:PARSER",
     "hepchain": ".hepchain:PARSER",
     "hs06-legacy": ".hs06:LEGACY_PARSER",
-    "ingested": ".ingested:PARSER",
 }
 
 
