@@ -154,12 +154,17 @@ def test_requirements_drop_comments_and_blank_lines(tmp_path):
 
 
 def test_parse_os_release_unquotes_like_the_shell():
-    text = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n# comment\n\nEMPTY=\n'
+    text = (
+        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n# comment\n\nEMPTY=\n'
+        "NAME='Scientific Linux'\nBROKEN=\"unterminated\n"
+    )
     assert images.parse_os_release(text) == {
         "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)",
         "ID": "debian",
         "VERSION_ID": "12",
         "EMPTY": "",
+        "NAME": "Scientific Linux",
+        "BROKEN": "unterminated",
     }
 
 

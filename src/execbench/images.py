@@ -293,7 +293,10 @@ def stage_context(spec: ImageSpec, dest: Path, cache: Path) -> Path:
     lines = requirements(spec.definition)
     if lines:
         for wheel in download_wheels(lines, cache).glob("*.whl"):
-            shutil.copy2(wheel, wheels / wheel.name)
+            try:  # same filesystem as the cache: no need to copy ~50 MB per build
+                os.link(wheel, wheels / wheel.name)
+            except OSError:
+                shutil.copy2(wheel, wheels / wheel.name)
     return dest
 
 
@@ -324,8 +327,10 @@ def parse_os_release(text: str) -> dict:
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, value = line.split("=", 1)
-        words = shlex.split(value) if value else [""]
-        fields[key] = words[0] if len(words) == 1 else " ".join(words)
+        try:
+            fields[key] = " ".join(shlex.split(value))
+        except ValueError:  # unbalanced quote: keep the text as written
+            fields[key] = value.strip("\"'")
     return fields
 
 
