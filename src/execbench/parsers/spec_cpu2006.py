@@ -42,7 +42,7 @@ RESULT_NAME_RE = re.compile(r"^(CINT2006|CFP2006)\.(\d{3})\.(?:ref|train|test)\.
 LOG_NAME_RE = re.compile(r"^CPU2006\.(\d{3})\.log$")
 TXT_HEADER_RE = re.compile(r"SPEC(?:\(R\))?\s+(CINT2006|CFP2006)\s+Summary")
 MEAN_RE = re.compile(r"^\s*(Est\.\s+)?SPEC(int|fp)(?:\(R\))?_(rate_)?base2006\s+(\S+(?:\s+Run)?)")
-RSF_LINE_RE = re.compile(r"^([A-Za-z0-9_.\-]+):(?: (.*))?$")
+RSF_LINE_RE = re.compile(r"^([^\s:#][^\s:]*):\s?(.*)$")
 RSF_RESULT_PREFIX = "spec.cpu2006.results."
 LOG_START_RE = re.compile(r"^runspec v\d+ started at ")
 
