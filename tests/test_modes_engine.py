@@ -78,6 +78,9 @@ def test_docker_container_is_hardened(modes_image, shared_dir):
     results = DockerMode().run(make_spec(modes_image, "docker", PROBE_ARGV), out)
     assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
     assert_hardened(probe(out))
+    # the container's own cgroup saw at least the copy's CPU (python startup is not free)
+    assert results[0].env_cgroup_cpu_s is not None and results[0].cpu_s > 0
+    assert results[0].env_cgroup_cpu_s >= 0.5 * results[0].cpu_s
 
 
 @pytest.mark.podman
@@ -109,7 +112,9 @@ def test_same_binaries_in_bare_and_docker_and_bare_has_no_namespaces(modes_image
 
     out = shared_dir / "bare-probe"
     spec = make_spec(modes_image, "bare", PROBE_ARGV)
-    assert BareMode().run(spec, out)[0].exit_code == 0
+    result = BareMode().run(spec, out)[0]
+    assert result.exit_code == 0
+    assert result.env_cgroup_cpu_s is None  # no cgroup of its own: not the whole machine's either
     seen = probe(out)
     assert seen["uid"] == 10001 and int(seen["cap_eff"], 16) == 0
     assert seen["root_write"] == "EROFS"  # the cached image files cannot change between runs

@@ -113,7 +113,8 @@ def _versions(mode, settings: dict) -> dict:
 
 def _copy_dict(result: CopyResult) -> dict:
     return {"copy": result.copy, "exit_code": result.exit_code, "wall_s": result.wall_s,
-            "timed_out": result.timed_out, "cpu_s": result.cpu_s, "detail": result.detail}
+            "timed_out": result.timed_out, "cpu_s": result.cpu_s,
+            "env_cgroup_cpu_s": getattr(result, "env_cgroup_cpu_s", None), "detail": result.detail}
 
 
 class _Terminated(BaseException):
@@ -180,7 +181,10 @@ def _execute(config, cell, kind, mode_settings, payload_settings, out_dir, recor
     record["image"] = {"name": config["image"], "reference": image.get("reference"), "digest": image.get("digest")}
     record["versions"] = {}
     record["copies_result"] = []
-    availability = mode.available(mode_settings)
+    cache_dir = str(config.get("cache", ".execbench/cache"))
+    # a mode that keeps boot artefacts/verdicts in the cache (vm) takes it as cache_dir
+    takes_cache = "cache_dir" in inspect.signature(mode.available).parameters
+    availability = mode.available(mode_settings, cache_dir=cache_dir) if takes_cache else mode.available(mode_settings)
     if not availability.ok:
         record.update(status="unavailable", reason=availability.reason)
         return

@@ -52,6 +52,35 @@ def _die_with_parent() -> None:
         _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def cgroup_cpu_s() -> float | None:
+    """CPU seconds used so far by this environment's own cgroup (all its processes,
+    engine helpers included), or None where there is none of its own: bare chroot
+    (no cgroup file system inside) or a process in the hierarchy's root (rootless
+    podman on cgroup v1), where the number would be the whole machine's."""
+    try:
+        with open("/proc/self/cgroup") as fh:
+            paths = [line.rstrip("\n").split(":", 2) for line in fh]
+    except OSError:
+        return None
+    for _, controllers, path in paths:
+        if controllers == "" and path != "/":  # cgroup v2
+            try:
+                with open("/sys/fs/cgroup/cpu.stat") as fh:
+                    for line in fh:
+                        if line.startswith("usage_usec "):
+                            return int(line.split()[1]) / 1e6
+            except OSError:
+                return None
+        if "cpuacct" in controllers.split(",") and path != "/":  # cgroup v1
+            for name in ("cpuacct", "cpu,cpuacct", "cpuacct,cpu"):
+                try:
+                    with open(f"/sys/fs/cgroup/{name}/cpuacct.usage") as fh:
+                        return int(fh.read()) / 1e9
+                except OSError:
+                    continue
+    return None
+
+
 class Copy:
     def __init__(self, index: int, argv: list[str], run_dir: str, cpu: int | None):
         self.index = index
@@ -137,6 +166,7 @@ def main(args: list[str] | None = None) -> int:
         for i in indices
     ]
 
+    cgroup_start = cgroup_cpu_s()
     lag = opts.start_at - time.time()
     if lag > 0:
         time.sleep(lag)
@@ -152,7 +182,12 @@ def main(args: list[str] | None = None) -> int:
             c.kill()
     for c in copies:
         c.done.wait()
+    cgroup_end = cgroup_cpu_s()
+    for c in copies:
         c.result.setdefault("timed_out", False)
+        # the whole environment's (shared by the copies started here), not this copy's
+        c.result["env_cgroup_cpu_s"] = (cgroup_end - cgroup_start
+                                        if cgroup_start is not None and cgroup_end is not None else None)
         path = os.path.join(c.dir, LAUNCH_FILE)
         with open(path + ".tmp", "w") as fh:
             json.dump(c.result, fh, indent=1)

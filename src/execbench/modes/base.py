@@ -23,7 +23,10 @@ class CopyResult:
     exit_code: int | None
     wall_s: float | None  # measured inside the environment by the in-image launcher
     timed_out: bool = False
-    cpu_s: float | None = None  # cgroup CPU time where available
+    cpu_s: float | None = None  # user+sys CPU of the copy's process tree (wait4 rusage inside)
+    # CPU of the environment's own cgroup during the run, where it has one (a
+    # container on cgroup v1/v2); shared by the copies of one container
+    env_cgroup_cpu_s: float | None = None
     detail: str = ""
 
 

@@ -85,6 +85,7 @@ def collect(out_dir: Path, spec: RunSpec, env_exit: dict[int, int | None], kille
         results.append(CopyResult(
             copy=i, exit_code=data.get("exit_code"), wall_s=data.get("wall_s"),
             timed_out=bool(data.get("timed_out")) or i in killed, cpu_s=cpu,
+            env_cgroup_cpu_s=data.get("env_cgroup_cpu_s"),
             detail=f"start_lag_s={data.get('start_lag_s', 0.0):.4f}"))
     return results
 
