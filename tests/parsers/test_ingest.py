@@ -250,3 +250,16 @@ def test_input_containing_the_results_dir_is_refused(tmp_path):
     manifest.write_text("path,host,mode,payload,copies,repetition,label\n.,wn01,bare,stream,1,1,x\n")
     summary = ingest(manifest, tmp_path / "results")
     assert "outside the results directory" in summary["skipped"][0]["expected"]
+
+
+def test_example_manifest_ingests_every_fixture_kind(tmp_path):
+    # tests/fixtures/logs/manifest-example.csv: 11 rows, the last points nowhere
+    summary = ingest(FIXTURES / "manifest-example.csv", tmp_path / "results")
+    status = {run["rel_dir"]: run["status"] for run in summary["ingested"]}
+    assert len(status) == 11 and status["hs06/vm/2c/r1"] == "failed"
+    assert sum(s == "ok" for s in status.values()) == 10
+    assert [item["line"] for item in summary["skipped"]] == [12]
+    for rel_dir in status:
+        result = parse_run_dir(tmp_path / "results" / "raw" / rel_dir)
+        assert result["errors"] == []
+        json.dumps(result)  # parsed runs are written as JSON
