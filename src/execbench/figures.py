@@ -24,6 +24,9 @@ import pandas as pd  # noqa: E402
 
 from . import stats  # noqa: E402
 
+# Stable SVG element ids, so the same tables give byte-identical SVGs (diffable, cacheable).
+matplotlib.rcParams["svg.hashsalt"] = "execbench"
+
 # Stable colours per mode (colour-blind-safe Okabe-Ito palette).
 MODE_COLOURS = {"bare": "#000000", "docker": "#0072B2", "podman": "#E69F00", "vm": "#CC79A7",
                 "apptainer": "#009E73"}

@@ -94,9 +94,10 @@ class ReportData:
 
     def __init__(self, tables_dir: Path, figures_dir: Path, config_path: Path | None = None):
         self.tables_dir, self.figures_dir = Path(tables_dir), Path(figures_dir)
-        self.relative = pd.read_csv(self.tables_dir / "relative.csv", keep_default_na=True)
-        self.relative["flag"] = self.relative["flag"].fillna("")
-        self.relative["note"] = self.relative["note"].fillna("")
+        text_columns = {c: "str" for c in ("flag", "note", "geomean_of", "mode_runs", "bare_runs", "verdict")}
+        self.relative = pd.read_csv(self.tables_dir / "relative.csv", dtype=text_columns)
+        for column in text_columns:
+            self.relative[column] = self.relative[column].fillna("")
         self.relative_meta = json.loads((self.tables_dir / "relative.json").read_text())
         self.scaling = pd.read_csv(self.tables_dir / "scaling.csv")
         self.runs = pd.read_csv(self.tables_dir / "runs.csv", keep_default_na=False,
@@ -131,7 +132,7 @@ class ReportData:
         for r in self.relative.itertuples():
             verdict = (_verdict_html(r.verdict, r.flag) if fmt == "html"
                        else r.verdict + (f" — {r.flag}" if r.flag else ""))
-            note = r.note + (f" geomean of {r.geomean_of}" if isinstance(r.geomean_of, str) and r.geomean_of else "")
+            note = r.note + (f" geomean of {r.geomean_of}" if r.geomean_of else "")
             rows.append([_e(r.host), _e(r.payload), _e(r.benchmark), _e(r.metric), r.copies, _e(r.mode),
                          f"{r.mean_mode:.5g}", f"{r.mean_bare:.5g}", _e(r.unit), _pct(r.relative_performance),
                          _ci(r.perf_ci_low, r.perf_ci_high), _ratio_ci(r), f"{r.n_mode}/{r.n_bare}", verdict,

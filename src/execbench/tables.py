@@ -391,12 +391,12 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     }
     m.to_csv(files["measurements"], index=False)
     pd.DataFrame(parsed.runs, columns=RUN_COLUMNS).to_csv(files["runs"], index=False)
-    relative.to_csv(files["relative_csv"], index=False, float_format="%.6g")
+    relative.to_csv(files["relative_csv"], index=False, float_format="%.10g")
     files["relative_json"].write_text(json.dumps(
         {"method": stats.METHOD, "confidence": stats.CONFIDENCE, "baseline": BASELINE_MODE,
          "headline": headline, "rows": _json_ready(relative)}, indent=1) + "\n")
     files["relative_md"].write_text(relative_markdown(relative))
-    scaling.to_csv(files["scaling_csv"], index=False, float_format="%.6g")
+    scaling.to_csv(files["scaling_csv"], index=False, float_format="%.10g")
     files["scaling_json"].write_text(json.dumps({"rows": _json_ready(scaling)}, indent=1) + "\n")
     files["scaling_md"].write_text(scaling_markdown(scaling))
     files["excluded"].write_text(json.dumps(excluded, indent=1, default=str) + "\n")

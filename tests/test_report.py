@@ -1,0 +1,186 @@
+"""The report from (synthetic, fake) parsed runs: figures, self-contained HTML, Markdown, the Snakemake
+rules, `snakemake --report`, and a look in a real headless Chromium."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import synthetic_runs
+
+from execbench import figures, report
+from execbench.paths import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+import check_report_browser  # noqa: E402
+
+SKIPPED = [{"path": "site/hs06/2014-03/result/CFP2006.009.ref.txt", "row": 4,
+            "reason": "file missing: listed in manifest but not found"}]
+CONFIG_TEXT = "study: {name: synthetic-report-test, repetitions: 3, copies: [1, all], seed: 2015}\n"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fake_report")
+    paths = synthetic_runs.write_parsed_runs(root / "parsed")
+    (root / "ingest").mkdir()
+    (root / "ingest" / "skipped.json").write_text(json.dumps({"skipped": SKIPPED}))
+    config = root / "config.yaml"
+    config.write_text(CONFIG_TEXT)
+    out = report.build_all(paths, root, config_path=config)
+    return root, out
+
+
+def test_fake_figures_exist_as_png_and_svg(built):
+    root, out = built
+    names = [f.name for f in out["figures"]]
+    assert names == ["suite_vs_bare", "hepchain_vs_bare", "copies_scaling", "startup_latency"]
+    for fig in out["figures"]:
+        png, svg = Path(fig.files["png"]), Path(fig.files["svg"])
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert ET.parse(svg).getroot().tag.endswith("svg")
+        assert "synth-host" in fig.caption and "2026-11-29" in fig.caption
+    manifest = json.loads((root / "report" / "figures" / "figures.json").read_text())
+    assert [m["name"] for m in manifest] == names
+
+
+def test_fake_seed_chart_shows_both_copies_and_modes_with_error_bars(built):
+    _, out = built
+    svg = Path(out["figures"][0].files["svg"]).read_text()
+    # axis labels with units and the tick labels of the two copies groups, legend entries for the modes
+    for text in ("1 copy", "2 copies", "docker", "podman", "bare metal = 100 %", "% of bare metal",
+                 "copies run at once", "Fieller"):
+        assert text in svg, text
+
+
+def test_fake_report_html_is_self_contained(built):
+    root, out = built
+    html = Path(out["report"]["html"]).read_text()
+    srcs = re.findall(r'\b(?:src|href)="([^"]*)"', html)
+    assert srcs and all(s.startswith("data:image/png;base64,") or s.startswith("#") for s in srcs)
+    assert "<script" not in html and "<link" not in html
+    assert html.count("<figure") == 4
+
+
+def test_fake_report_holds_question_answer_provenance_and_exclusions(built):
+    root, out = built
+    html = Path(out["report"]["html"]).read_text()
+    for text in (
+        "Question.", "Fieller (Welch df)",  # question and method
+        "Synthetic CPU @ 2.20GHz", "6.1.0-synthetic", "Debian GNU/Linux 12",  # host provenance
+        "20.10.24", "4.3.1",  # engine versions
+        "127.0.0.1:5000/execbench/debian12@sha256:" + "ab" * 32,  # image by digest
+        "cd" * 32, "synthetic-report-test",  # config hash and the config file itself
+        "cpusuite-docker-2c-r2", "copy 1 exited with code 1",  # failed run and why
+        "cpusuite-vm-1c-r1", "no usable KVM",  # unavailable run and why
+        "a &#x27;reco&#x27; step entry with events_per_s",  # parse error
+        "output mismatch (VE)",  # failed record
+        "CFP2006.009.ref.txt", "file missing",  # skipped ingest input
+    ):
+        assert text in html, text
+    assert re.search(r"On synth-host, cpusuite \(cpusuite score\) in docker runs at 9\d\.\d\d %", html)
+
+
+def test_fake_report_markdown_links_existing_figures(built):
+    root, out = built
+    md = Path(out["report"]["md"]).read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert len(links) == 4
+    assert all((root / "report" / link).is_file() for link in links)
+    assert "| synth-host | cpusuite | cpusuite/score | 1 | docker |" in md
+    assert "copy 1 exited with code 1" in md
+
+
+def test_missing_payload_gives_placeholder_figure_not_a_crash(tmp_path):
+    paths = synthetic_runs.write_parsed_runs(tmp_path / "parsed", payloads=("cpusuite",), failed=False,
+                                             unavailable_vm=False)
+    out = report.build_all(paths, tmp_path)
+    chain = next(f for f in out["figures"] if f.name == "hepchain_vs_bare")
+    assert "no machine-level headline record for payload 'hepchain'" in chain.caption
+    assert Path(chain.files["png"]).is_file()
+    assert "hepchain" not in json.loads((tmp_path / "tables" / "relative.json").read_text())["headline"]
+
+
+def test_figures_are_reproducible_byte_for_byte(built, tmp_path):
+    root, out = built
+    again = figures.write_figures(root / "tables", tmp_path)
+    for first, second in zip(out["figures"], again):
+        assert Path(first.files["svg"]).read_bytes() == Path(second.files["svg"]).read_bytes()
+
+
+requires_chromium = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium not installed")
+
+
+@requires_chromium
+def test_fake_report_renders_in_headless_chromium(built):
+    root, out = built
+    shot = root / "report" / "index.screenshot.png"
+    result = check_report_browser.check_report(out["report"]["html"], shot)
+    assert result["ok"], result["problems"]
+    assert result["images"] == result["images_loaded"] == 4
+    assert result["min_natural_width"] > 300
+    assert result["headline_rows"] == 12 and result["relative_rows"] > 12
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # keep the screenshot where a human (and CI artefacts) can look at it
+    keep = REPO_ROOT / "results" / "test-artifacts"
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, keep / "report-fake.screenshot.png")
+
+
+@requires_chromium
+def test_browser_check_fails_on_a_broken_figure(built, tmp_path):
+    _, out = built
+    html = Path(out["report"]["html"]).read_text()
+    broken = tmp_path / "index.html"
+    broken.write_text(html.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA", 1))
+    result = check_report_browser.check_report(broken)
+    assert not result["ok"]
+    assert "1 of 4 images failed to load" in result["problems"]
+
+
+MINI_SNAKEFILE = """
+import sys
+from pathlib import Path
+
+config.setdefault("ingest", {{"manifest": None}})
+config.setdefault("study", {{"name": "synthetic"}})
+RESULTS = "results"
+PYTHON = sys.executable
+INGEST_SKIPPED = f"{{RESULTS}}/ingest/skipped.json"
+
+
+def parsed_runs():
+    return sorted(str(p) for p in Path(RESULTS, "parsed").rglob("*.json"))
+
+
+include: "{rules}"
+
+
+rule all:
+    default_target: True
+    input:
+        f"{{RESULTS}}/report/index.html",
+"""
+
+
+def test_fake_report_rules_run_in_snakemake_and_build_its_report(tmp_path):
+    """The real report.smk rules (combine -> figures -> report) driven by Snakemake on fake parsed runs,
+    then `snakemake --report` with the registered captions."""
+    synthetic_runs.write_parsed_runs(tmp_path / "results" / "parsed", payloads=("cpusuite", "startup"))
+    (tmp_path / "Snakefile").write_text(MINI_SNAKEFILE.format(rules=REPO_ROOT / "workflow/rules/report.smk"))
+    (tmp_path / "scripts").symlink_to(REPO_ROOT / "scripts")
+    snakemake = [sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none"]
+    run = subprocess.run(snakemake, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for rel in ("tables/measurements.csv", "tables/relative.csv", "report/figures/suite_vs_bare.svg",
+                "report/index.html", "report/report.md", "logs/report/combine_tables.log"):
+        assert (tmp_path / "results" / rel).is_file(), rel
+    rep = subprocess.run([*snakemake, "--report", "snakemake-report.html"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=600)
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    page = (tmp_path / "snakemake-report.html").read_text()
+    assert "Relative to bare metal" in page and "suite_vs_bare.png" in page

@@ -1,0 +1,127 @@
+"""Statistics of the report: Student t quantiles, Fieller-Welch ratio intervals, verdicts, geomean."""
+
+import math
+import random
+
+import pytest
+
+from execbench import stats
+
+
+@pytest.mark.parametrize(
+    ("df", "expected"),
+    # Two-sided 95 % critical values from any t table (e.g. NIST/SEMATECH e-Handbook 1.3.6.7.2).
+    [(1, 12.706), (2, 4.303), (3, 3.182), (5, 2.571), (10, 2.228), (30, 2.042), (1e7, 1.960)],
+)
+def test_t_quantile_matches_tables(df, expected):
+    assert stats.t_quantile(0.975, df) == pytest.approx(expected, abs=5e-4)
+
+
+def test_t_quantile_is_the_inverse_of_the_cdf_at_fractional_df():
+    for df in (1.5, 2.94, 7.3):
+        for p in (0.6, 0.9, 0.975, 0.999):
+            assert stats.t_cdf(stats.t_quantile(p, df), df) == pytest.approx(p, abs=1e-10)
+    assert stats.t_quantile(0.025, 4) == pytest.approx(-stats.t_quantile(0.975, 4))
+
+
+def test_summarize_by_hand():
+    s = stats.summarize([1.0, 2.0, 3.0, 4.0])
+    # mean 2.5; sd = sqrt((2.25+0.25+0.25+2.25)/3) = sqrt(5/3) = 1.29099; median 2.5;
+    # |x-2.5| = 1.5, 0.5, 0.5, 1.5 -> MAD 1.0; CI half width = t(0.975,3) * 1.29099 / 2 = 3.18245 * 0.645497 = 2.05426
+    assert (s.n, s.mean, s.median, s.mad) == (4, 2.5, 2.5, 1.0)
+    assert s.sd == pytest.approx(1.290994, rel=1e-6)
+    assert s.ci_low == pytest.approx(2.5 - 2.05426, abs=1e-4)
+    assert s.ci_high == pytest.approx(2.5 + 2.05426, abs=1e-4)
+
+
+def test_geometric_mean():
+    assert stats.geometric_mean([1.0, 4.0, 16.0]) == pytest.approx(4.0)  # (1*4*16)^(1/3) = 64^(1/3)
+    with pytest.raises(ValueError):
+        stats.geometric_mean([1.0, -2.0])
+
+
+def test_fieller_interval_by_hand():
+    # mode [98, 100, 102]: mean 100, s^2 = 4, va = 4/3; bare [99, 100, 101]: mean 100, s^2 = 1, vb = 1/3.
+    # R = 1; Welch df = (va + vb)^2 / (va^2/2 + vb^2/2) = (25/9) / (17/18) = 50/17 = 2.941.
+    # Fieller: [ab -+ t sqrt(a^2 vb + b^2 va - t^2 va vb)] / (b^2 - t^2 vb)
+    r = stats.ratio_ci([98, 100, 102], [99, 100, 101], higher_is_better=True)
+    assert r.df == pytest.approx(50 / 17)
+    t = stats.t_quantile(0.975, 50 / 17)
+    root = t * math.sqrt(1e4 / 3 + 1e4 * 4 / 3 - t * t * 4 / 9)
+    denom = 1e4 - t * t / 3
+    assert r.ratio == 1.0
+    assert r.ratio_ci_low == pytest.approx((1e4 - root) / denom)
+    assert r.ratio_ci_high == pytest.approx((1e4 + root) / denom)
+    assert r.verdict == "not significant"
+
+
+def test_one_percent_slower_is_detected_with_margin():
+    # n = 5 per side, noise CV 0.25 %: SE of the difference ~ 0.25 % * sqrt(2/5) = 0.16 %, so a 1 % shift
+    # is ~6 standard errors; the interval half width (t ~ 2.3) is ~0.37 %. Every seed must say "slower".
+    for seed in range(20):
+        rng = random.Random(seed)
+        bare = [rng.gauss(100.0, 0.25) for _ in range(5)]
+        mode = [rng.gauss(99.0, 0.25) for _ in range(5)]
+        r = stats.ratio_ci(mode, bare, higher_is_better=True)
+        assert r.verdict == "slower", (seed, r)
+        assert r.perf_ci_high < 1.0
+        assert 0.985 < r.relative_performance < 0.995
+
+
+def test_one_percent_longer_time_is_slower_and_performance_is_inverted():
+    rng = random.Random(7)
+    bare = [rng.gauss(10.0, 0.02) for _ in range(5)]
+    mode = [rng.gauss(10.1, 0.02) for _ in range(5)]  # times: 1 % longer
+    r = stats.ratio_ci(mode, bare, higher_is_better=False)
+    assert r.ratio > 1.0 and r.ratio_ci_low > 1.0
+    assert r.relative_performance == pytest.approx(1.0 / r.ratio)
+    assert r.perf_ci_low == pytest.approx(1.0 / r.ratio_ci_high)
+    assert r.perf_ci_high == pytest.approx(1.0 / r.ratio_ci_low)
+    assert r.verdict == "slower"
+
+
+def test_faster_verdict():
+    r = stats.ratio_ci([102.0, 102.2, 101.8], [100.0, 100.2, 99.8], higher_is_better=True)
+    assert r.verdict == "faster" and r.perf_ci_low > 1.0
+
+
+def test_identical_distributions_are_not_significant():
+    same = [100.0, 100.3, 99.7, 100.1, 99.9]
+    assert stats.ratio_ci(same, same, higher_is_better=True).verdict == "not significant"
+    rng = random.Random(2015)
+    false_alarms = 0
+    for _ in range(400):
+        a = [rng.gauss(100.0, 1.0) for _ in range(5)]
+        b = [rng.gauss(100.0, 1.0) for _ in range(5)]
+        false_alarms += stats.ratio_ci(a, b, higher_is_better=True).verdict != "not significant"
+    # At 95 % confidence about 5 % of same-distribution pairs are called different; Welch is a bit
+    # conservative. 400 pairs: expected ~16-20, binomial sd ~4.4.
+    assert false_alarms <= 32
+
+
+def test_n_equal_1_gives_no_interval_and_says_so():
+    r = stats.ratio_ci([99.0], [100.0, 100.1, 99.9], higher_is_better=True)
+    assert r.ratio == pytest.approx(99.0 / 100.0)
+    assert r.ratio_ci_low is None and r.ratio_ci_high is None and r.perf_ci_low is None
+    assert r.verdict == stats.NO_INTERVAL_N1 == "no interval (n=1)"
+    assert "n=1" in r.note and "mode" in r.note
+    r = stats.ratio_ci([99.0, 98.0], [100.0], higher_is_better=True)
+    assert r.verdict == "no interval (n=1)" and "bare" in r.note
+
+
+def test_unbounded_interval_when_bare_mean_is_indistinguishable_from_zero():
+    r = stats.ratio_ci([1.0, 1.1, 0.9], [0.1, -0.1, 0.2], higher_is_better=True)
+    assert r.ratio_ci_low is None and r.verdict == "not significant" and "unbounded" in r.note
+
+
+def test_fieller_coverage_at_three_repetitions():
+    # The reason for Fieller over a bootstrap (see stats.py): it keeps ~95 % coverage at n = 3.
+    rng = random.Random(1)
+    cells, covered = 600, 0
+    for _ in range(cells):
+        a = [rng.gauss(99.0, 2.0) for _ in range(3)]
+        b = [rng.gauss(100.0, 2.0) for _ in range(3)]
+        r = stats.ratio_ci(a, b, higher_is_better=True)
+        covered += r.ratio_ci_low <= 0.99 <= r.ratio_ci_high
+    # binomial sd at p=0.95, n=600 is 0.9 %; a percentile bootstrap lands near 81 %.
+    assert 0.92 <= covered / cells <= 0.99

@@ -1,0 +1,171 @@
+"""Tables from (synthetic, fake) parsed runs: measurements, ratios to bare metal, scaling, exclusions.
+
+Golden tables live in tests/golden/. After an intended change of the tables, regenerate them with
+    EXECBENCH_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/test_tables.py
+and review the diff before committing.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import synthetic_runs
+
+from execbench import stats, tables
+
+GOLDEN = Path(__file__).parent / "golden"
+REGEN = os.environ.get("EXECBENCH_REGEN_GOLDEN") == "1"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fake_parsed")
+    paths = synthetic_runs.write_parsed_runs(root / "parsed")
+    files = tables.write_tables(paths, root / "tables")
+    return root, paths, files
+
+
+def read(files, key):
+    return pd.read_csv(files[key if key in files else f"{key}_csv"])
+
+
+def test_fake_measurements_have_the_contract_columns_and_one_row_per_record(built):
+    _, paths, files = built
+    m = read(files, "measurements")
+    assert list(m.columns) == tables.MEASUREMENT_COLUMNS
+    n_records = sum(len(json.loads(Path(p).read_text())["records"]) for p in paths)
+    assert len(m) == n_records
+    failed = m[m["run_id"] == "cpusuite-docker-2c-r2"]
+    assert not failed.empty and set(failed["run_status"]) == {"failed"}
+    assert set(m["host"]) == {"synth-host"}
+    assert set(m["image_digest"]) == {"sha256:" + "ab" * 32}
+
+
+def test_fake_ratio_is_mean_over_mean_of_machine_level_values(built):
+    _, _, files = built
+    m, rel = read(files, "measurements"), read(files, "relative")
+
+    def machine_values(mode):
+        sel = m[(m["payload"] == "cpusuite") & (m["benchmark"] == "cpusuite") & (m["metric"] == "score")
+                & (m["copies"] == 1) & (m["mode"] == mode) & m["copy"].isna() & (m["run_status"] == "ok")]
+        return sel["value"].tolist()
+
+    docker, bare = machine_values("docker"), machine_values("bare")
+    assert len(docker) == len(bare) == 3
+    row = rel[(rel["payload"] == "cpusuite") & (rel["benchmark"] == "cpusuite") & (rel["copies"] == 1)
+              & (rel["mode"] == "docker")].iloc[0]
+    assert row["ratio"] == pytest.approx((sum(docker) / 3) / (sum(bare) / 3), rel=1e-5)
+    expected = stats.ratio_ci(docker, bare, higher_is_better=True)
+    assert row["ratio_ci_low"] == pytest.approx(expected.ratio_ci_low, rel=1e-5)
+    assert row["verdict"] == expected.verdict
+    # The generator's true docker factor is 0.99 (noise 0.4 % per value).
+    assert row["relative_performance"] == pytest.approx(0.99, abs=0.006)
+
+
+def test_fake_failed_and_unavailable_runs_are_excluded_and_listed(built):
+    _, _, files = built
+    rel = read(files, "relative")
+    cell = rel[(rel["payload"] == "cpusuite") & (rel["benchmark"] == "cpusuite") & (rel["copies"] == 2)
+               & (rel["mode"] == "docker")].iloc[0]
+    assert cell["n_mode"] == 2  # r2 failed: only r1 and r3 count
+    assert "cpusuite-docker-2c-r2" not in cell["mode_runs"]
+    assert "vm" not in set(rel["mode"])  # the only vm run was unavailable
+    excluded = json.loads(files["excluded"].read_text())
+    by_id = {r["run_id"]: r for r in excluded["runs_not_ok"]}
+    assert by_id["cpusuite-docker-2c-r2"]["status"] == "failed"
+    assert by_id["cpusuite-docker-2c-r2"]["reason"] == "copy 1 exited with code 1"
+    assert by_id["cpusuite-vm-1c-r1"]["status"] == "unavailable"
+    assert "KVM" in by_id["cpusuite-vm-1c-r1"]["reason"]
+    assert [e["line"] for e in excluded["parse_errors"]] == [7]
+    assert {r["benchmark"] for r in excluded["failed_records"]} == {"gcc"}
+
+
+def test_fake_geomean_row_equals_geomean_of_benchmark_ratios(built):
+    _, _, files = built
+    rel = read(files, "relative")
+    one = rel[(rel["payload"] == "cpusuite") & (rel["copies"] == 1) & (rel["mode"] == "podman")]
+    g = one[one["benchmark"] == "geomean"].iloc[0]
+    assert g["geomean_of"] == "bzip2,gcc,gobmk,hmmer,povray,xalan"
+    # At 1 copy the suite score is the geometric mean of the same ratios, so both rows agree.
+    score = one[one["benchmark"] == "cpusuite"].iloc[0]
+    assert g["ratio"] == pytest.approx(score["ratio"], rel=1e-9)
+    # Ratio of geometric means = geometric mean of per-benchmark ratios of means only approximately
+    # (means of products differ from products of means), within the noise here.
+    per_bench = one[~one["benchmark"].isin(["geomean", "cpusuite"])]
+    assert g["ratio"] == pytest.approx(stats.geometric_mean(per_bench["ratio"]), rel=1e-3)
+
+
+def test_fake_headlines_and_scaling(built):
+    _, _, files = built
+    meta = json.loads(files["relative_json"].read_text())
+    assert meta["headline"] == {"cpusuite": ["cpusuite", "score"], "hepchain": ["hepchain", "events_per_s"],
+                                "startup": ["startup", "latency_median"]}
+    assert meta["method"] == stats.METHOD
+    sc = read(files, "scaling")
+    bare = sc[(sc["payload"] == "cpusuite") & (sc["mode"] == "bare")].set_index("copies")
+    # Two copies of a CPU-bound suite on two cores: machine score doubles, efficiency ~100 %.
+    assert bare.loc[2, "mean"] == pytest.approx(2 * bare.loc[1, "mean"], rel=0.02)
+    assert bare.loc[2, "scaling_efficiency"] == pytest.approx(bare.loc[2, "mean"] / (2 * bare.loc[1, "mean"]), rel=1e-8)
+
+
+def test_fake_emulated_vm_rows_are_flagged(tmp_path):
+    paths = synthetic_runs.write_parsed_runs(tmp_path / "parsed", payloads=("cpusuite",), emulated_vm=True,
+                                             unavailable_vm=False)
+    rel, _ = tables.relative_table(tables.load_parsed_runs(paths).measurements)
+    vm = rel[rel["mode"] == "vm"]
+    assert not vm.empty and vm["emulated"].all()
+    assert set(vm["flag"]) == {"emulated (TCG) — not comparable to bare metal"}
+    assert set(rel[rel["mode"] != "vm"]["flag"]) == {""}
+    assert "not comparable" in tables.relative_markdown(rel)
+
+
+def test_fake_ratios_never_cross_hosts(tmp_path):
+    a = synthetic_runs.write_parsed_runs(tmp_path / "a", payloads=("cpusuite",), modes=("bare",),
+                                         failed=False, unavailable_vm=False)
+    b = synthetic_runs.write_parsed_runs(tmp_path / "b", payloads=("cpusuite",), modes=("docker",), failed=False,
+                                         unavailable_vm=False, host_suffix="-other")
+    rel, uncompared = tables.relative_table(tables.load_parsed_runs(a + b).measurements)
+    assert rel.empty
+    assert {(u["host"], u["mode"]) for u in uncompared} == {("synth-host-other", "docker")}
+    assert all("no 'bare' runs on this host" in u["reason"] for u in uncompared)
+
+
+def test_bad_parsed_file_is_listed_and_the_rest_goes_on(tmp_path):
+    good = synthetic_runs.write_parsed_runs(tmp_path / "parsed", payloads=("startup",), failed=False,
+                                            unavailable_vm=False)
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    no_payload = tmp_path / "no_payload.json"
+    no_payload.write_text(json.dumps({"run": {"rel_dir": "x/y/1c/r1"}, "records": [],
+                                      "errors": [{"path": "x/y/1c/r1/run.json", "line": None,
+                                                  "expected": "a readable run.json"}]}))
+    parsed = tables.load_parsed_runs(good + [garbage, no_payload])
+    reasons = {Path(u["path"]).name: u["reason"] for u in parsed.unreadable}
+    assert reasons["garbage.json"].startswith("JSONDecodeError")
+    assert "run.payload" in reasons["no_payload.json"]
+    assert any(e["expected"] == "a readable run.json" for e in parsed.parse_errors)
+    assert len(parsed.runs) == len(good)
+
+
+def test_n1_cell_says_no_interval(tmp_path):
+    paths = synthetic_runs.write_parsed_runs(tmp_path / "p", payloads=("hepchain",), reps=1, failed=False,
+                                             unavailable_vm=False, parse_error=False)
+    rel, _ = tables.relative_table(tables.load_parsed_runs(paths).measurements)
+    assert set(rel["verdict"]) == {"no interval (n=1)"}
+    assert rel["perf_ci_low"].isna().all()
+    assert "no interval" in tables.relative_markdown(rel)
+
+
+@pytest.mark.parametrize("name", ["relative.csv", "relative.md", "scaling.csv", "scaling.md", "measurements.csv"])
+def test_fake_golden_tables(built, name):
+    """The tables of the synthetic study, byte for byte (regenerate: EXECBENCH_REGEN_GOLDEN=1)."""
+    _, _, files = built
+    produced = (files["relative_csv"].parent / name).read_text()
+    golden = GOLDEN / name
+    if REGEN:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(produced)
+    assert golden.exists(), f"missing {golden}: run with EXECBENCH_REGEN_GOLDEN=1 once"
+    assert produced == golden.read_text(), f"{name} differs from {golden} (intended? regenerate and review)"
