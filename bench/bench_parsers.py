@@ -69,17 +69,19 @@ def main(argv=None) -> int:
         t_gen = time.perf_counter() - t0
         parser = get("spec-cpu2006")
         records = errors = 0
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         for path in paths:
             try:
                 records += len(parser.parse(path))
             except ParseError:
                 errors += 1
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         size = sum(p.stat().st_size for p in paths)
         print(f"generated {len(paths)} SPEC CPU2006 result files ({size / 1e6:.1f} MB) in {t_gen:.1f} s")
+        # wall time is what the target is about; CPU time shows what the parser itself costs
+        # when other work shares the machine (timings vary +-30 % here)
         print(
-            f"parsed {len(paths)} files in {elapsed:.2f} s = {len(paths) / elapsed:,.0f} files/s "
+            f"parsed {len(paths)} files in {elapsed:.2f} s wall ({cpu:.2f} s CPU) = {len(paths) / elapsed:,.0f} files/s "
             f"({records:,} records, {errors} parse errors); target: {opts.files} in < 10 s: "
             f"{'met' if elapsed < 10 else 'NOT met'}"
         )

@@ -43,6 +43,7 @@ LOG_NAME_RE = re.compile(r"^CPU2006\.(\d{3})\.log$")
 TXT_HEADER_RE = re.compile(r"SPEC(?:\(R\))?\s+(CINT2006|CFP2006)\s+Summary")
 MEAN_RE = re.compile(r"^\s*(Est\.\s+)?SPEC(int|fp)(?:\(R\))?_(rate_)?base2006\s+(\S+(?:\s+Run)?)")
 RSF_LINE_RE = re.compile(r"^([^\s:#][^\s:]*):\s?(.*)$")
+RSF_KEY_RE = re.compile(r"[^\s:#][^\s:]*\Z")
 RSF_RESULT_PREFIX = "spec.cpu2006.results."
 LOG_START_RE = re.compile(r"^runspec v\d+ started at ")
 
@@ -145,6 +146,15 @@ def _bits_from_text(text: str) -> int | None:
 
 
 # --------------------------------------------------------------------------- txt
+def _num(token: str) -> float | None:
+    """A finite number or None (inline-cheap version of try_number for table tokens)."""
+    try:
+        value = float(token)
+    except ValueError:
+        return None
+    return value if value - value == 0 else None  # rejects inf and nan
+
+
 def _txt_row(path: Path, lineno: int, line: str, kind: str) -> Iteration | str | None:
     """One table row: an Iteration, the benchmark name for an NR row, or None for a blank."""
     tokens = line.split()
@@ -154,18 +164,18 @@ def _txt_row(path: Path, lineno: int, line: str, kind: str) -> Iteration | str |
     # (cheap test first: this runs for every row of 10,000s of files)
     if not (len(name) > 4 and name[3] == "." and name[:3].isdigit()) or not BENCH_RE.match(name):
         raise ParseError(path, lineno, "a benchmark result row ('NNN.name ...') inside the results table")
-    rest = tokens[1:]
-    if not rest or rest[0] == "NR":
+    if len(tokens) == 1 or tokens[1] == "NR":
         return name
     nums: list[float] = []
-    i = 0
-    while i < len(rest) and len(nums) < 3:
-        value = try_number(rest[i])
+    marker = ""
+    for token in tokens[1:]:
+        value = _num(token)
         if value is None:
+            marker = token
+            break
+        if len(nums) == 3:  # a peak part follows an unmarked base part
             break
         nums.append(value)
-        i += 1
-    marker = rest[i] if i < len(rest) and try_number(rest[i]) is None else ""
     if marker in ("*", "S", "") and len(nums) == 3:
         selected = True if marker == "*" else (False if marker == "S" else None)
         return Iteration(name, 0, VALID, nums[2], nums[1], selected, lineno)
@@ -229,7 +239,7 @@ def parse_txt(path: Path, text: str) -> SpecResult:
     idx += 1
     while idx < len(lines):
         line = lines[idx]
-        m = MEAN_RE.match(line)
+        m = MEAN_RE.match(line) if "base2006" in line else None
         if m:
             mean = (m, idx + 1)
             break
@@ -302,10 +312,10 @@ def parse_rsf(path: Path, text: str) -> SpecResult:
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
-        m = RSF_LINE_RE.match(line.rstrip("\r"))
-        if not m:
+        key, sep, value = line.rstrip("\r").partition(":")
+        if not sep or not RSF_KEY_RE.match(key):
             raise ParseError(path, lineno, "a 'key: value' line of a SPEC raw result file")
-        key, value = m.group(1), (m.group(2) or "").strip()
+        value = value.strip()
         if key.startswith(RSF_RESULT_PREFIX):
             parts = key[len(RSF_RESULT_PREFIX) :].split(".", 3)
             if len(parts) != 4:
