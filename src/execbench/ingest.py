@@ -48,7 +48,7 @@ MODE_KINDS = {
     "qemu": "vm",
 }
 INGESTED_FORMAT = "ingested"
-NOT_AUTODETECTED = {INGESTED_FORMAT, "hs06-legacy"}  # chosen only when a manifest names them
+NOT_AUTODETECTED = {INGESTED_FORMAT, "hs06-legacy", "hs06-full-precision"}  # only when a manifest names them
 
 
 @dataclass(frozen=True)

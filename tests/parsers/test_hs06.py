@@ -95,3 +95,20 @@ def test_unreadable_copy_file_fails_that_copy_only(tmp_path):
     assert pick(records, "HS06", "score", 1).status == "invalid"
     bad = [r for r in records if r.metric == "result_file"]
     assert len(bad) == 1 and bad[0].extra["parse_error"]["path"].endswith("CINT2006.003.ref.txt")
+
+
+def test_full_precision_method_reads_the_rsf_when_both_exist(tmp_path):
+    import shutil
+
+    # add the rsf of a copy whose txt prints 20.0 for 447.dealII: the full-precision parser
+    # must take the rsf value (20.04) and say so; the default parser keeps the printed 20.0
+    run = tmp_path / "run"
+    shutil.copytree(SPEC / "hs06_valid_2copies", run)
+    rsf = (SPEC / "hs06_rsf_only_64bit" / "CFP2006.002.ref.rsf").read_text()
+    rsf = rsf.replace("447_dealII.base.000.ratio: 12.5", "447_dealII.base.000.ratio: 20.04")
+    (run / "CFP2006.002.ref.rsf").write_text(rsf)
+    precise = get("hs06-full-precision").parse(run)
+    dealii = pick(precise, "447.dealII", "ratio", 0)
+    assert dealii.value == 20.04 and dealii.extra["method"] == "full-precision" and dealii.extra["file_format"] == "rsf"
+    printed = pick(get("hs06").parse(run), "447.dealII", "ratio", 0)
+    assert printed.value == 20.0 and printed.extra["method"] == "printed"

@@ -21,6 +21,7 @@ PARSERS: dict[str, str] = {
     "cpusuite": ".cpusuite:PARSER",
     "hepchain": ".hepchain:PARSER",
     "hs06-legacy": ".hs06:LEGACY_PARSER",
+    "hs06-full-precision": ".hs06:FULL_PRECISION_PARSER",
 }
 
 

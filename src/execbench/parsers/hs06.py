@@ -116,7 +116,7 @@ class Hs06Parser:
             raise ValueError(f"method must be one of {sorted(FORMAT_PREFERENCE)}")
         self.legacy = legacy
         self.method = method
-        self.format = "hs06-legacy" if legacy else "hs06"
+        self.format = "hs06-legacy" if legacy else ("hs06" if method == "printed" else f"hs06-{method}")
 
     @guarded_detect
     def detect(self, path: Path) -> bool:
@@ -435,4 +435,5 @@ class Hs06Parser:
 
 
 PARSER = Hs06Parser()
+FULL_PRECISION_PARSER = Hs06Parser(method="full-precision")
 LEGACY_PARSER = Hs06Parser(legacy=True)
