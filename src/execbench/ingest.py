@@ -334,7 +334,7 @@ def _run_json(
     ok = bool(inputs)
     return {
         "schema_version": 1,
-        "run_id": "ingest:" + rel_dir,
+        "run_id": f"ingest-{first.payload}-{first.mode}-{first.copies}c-r{first.repetition}",
         "payload": first.payload,
         "mode": first.mode,
         "mode_kind": mode_kind(first.mode),
