@@ -111,7 +111,7 @@ def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
     assert runner(1, ["sh", "-c", "echo done r1"]).wait(timeout=120) == 0
     finished = results / f"raw/argv/{mode}/1c/r1"
     before = tree(finished)
-    killed = runner(2, ["sh", "-c", "echo started; sleep 60"])
+    killed = runner(2, ["sh", "-c", "echo started; sleep 61.5"])
     marker = results / f"raw/argv/{mode}/1c/r2/copy0/stdout.log"
     deadline = time.time() + 90
     while not (marker.exists() and marker.read_text()):
@@ -131,8 +131,54 @@ def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
     assert (aside / "copy0/stdout.log").read_text() == "started\n"  # the killed attempt's log is kept
     if mode == "docker":  # the killed attempt's container is gone
         assert docker.from_env().containers.list(all=True, filters={"label": f"execbench.run_id={rerun['run_id']}"}) == []
-    else:  # the killed attempt's mounts are gone
+    else:  # the killed attempt's mounts and processes (the orphaned `sleep`) are gone
         assert not [p for p in _mount_points() if "/var/tmp/execbench-test-cache/rootfs/" in p]
+        assert processes_with_cmdline(["sleep", "61.5"]) == []
+
+
+def processes_with_cmdline(cmdline: list[str]) -> list[int]:
+    """Host pids running exactly this argv (a payload's process outside any cleanup would show
+    here; after a lazy unmount /proc/<pid>/root no longer names the rootfs, argv still does)."""
+    wanted = "\0".join(cmdline).encode() + b"\0"
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == wanted:
+                pids.append(int(entry.name))
+        except OSError:
+            pass
+    return pids
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("mode", ["bare", "docker"])
+def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mode):
+    """SIGTERM (Snakemake stopping a job): no run.json, and no process, mount or container left,
+    not even a payload's grandchild (`sleep` under `sh`), which PDEATHSIG alone does not reach."""
+    import docker
+
+    from execbench.modes.bare import _mount_points
+
+    results = shared_dir / f"term-{mode}"
+    config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config_file = shared_dir / f"term-{mode}.json"
+    config_file.write_text(json.dumps(config))
+    driver = shared_dir / "term-driver.py"
+    driver.write_text(DRIVER.format(tests=str(TESTS), config=str(config_file)))
+    proc = subprocess.Popen([sys.executable, str(driver), mode, json.dumps(["sh", "-c", "echo started; sleep 61.5"]),
+                             "1"], cwd=REPO_ROOT, stderr=subprocess.PIPE)
+    marker = results / f"raw/argv/{mode}/1c/r1/copy0/stdout.log"
+    deadline = time.time() + 90
+    while not (marker.exists() and marker.read_text()):
+        assert time.time() < deadline and proc.poll() is None, "the payload never started"
+        time.sleep(0.2)
+    time.sleep(1.5)  # sh has forked its `sleep` by now
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    assert not (results / f"raw/argv/{mode}/1c/r1/run.json").exists()
+    assert not [p for p in _mount_points() if "/var/tmp/execbench-test-cache/rootfs/" in p]
+    assert processes_with_cmdline(["sleep", "61.5"]) == []
+    assert docker.from_env().containers.list(all=True, filters={"label": f"execbench.run_id=argv-{mode}-1c-r1"}) == []
 
 
 @pytest.mark.docker

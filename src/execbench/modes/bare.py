@@ -83,6 +83,23 @@ def unmount_below(root: Path) -> list[str]:
     return stale
 
 
+def kill_chrooted(root: Path) -> list[int]:
+    """SIGKILL every process whose root directory is this rootfs: what a container's
+    teardown does for free. Catches a payload's grandchildren that outlived their copy
+    (PDEATHSIG only reaches direct children) and leftovers of a killed harness."""
+    top, killed = str(root.resolve()), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "root") == top:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to see
+            continue
+    return killed
+
+
 def _mount(*args: str) -> None:
     proc = subprocess.run(["mount", *args], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -104,6 +121,7 @@ def environment_mounts(root: Path, run_dir: Path):
         _mount("-t", "tmpfs", "-o", "nosuid,nodev,mode=1777", "shm", str(root / "dev" / "shm"))
         yield
     finally:
+        kill_chrooted(root)
         unmount_below(root)
 
 
@@ -243,7 +261,8 @@ class BareMode:
                                 spec, out_dir, start_at)
         root, meta = export_rootfs(spec.image_ref, spec.cache_dir)
         with file_lock(root.parent / f"{root.name}.mounts.lock"):
-            unmount_below(root)  # a killed earlier run may have left its mounts
+            kill_chrooted(root)  # a killed earlier run may have left processes ...
+            unmount_below(root)  # ... and mounts
             with environment_mounts(root, out_dir):
                 start_at = start_barrier(1, 0.0, base_s=0.5)  # one process starts all copies: no container wait
                 argv = launcher_argv(spec, copies, start_at, pin=pin)
