@@ -166,3 +166,27 @@ def test_timed_out_payload_is_killed_and_its_container_removed(modes_image, shar
     assert 2.0 <= run["copies_result"][0]["wall_s"] < 10
     left = docker.from_env().containers.list(all=True, filters={"label": f"{RUN_LABEL}={run['run_id']}"})
     assert left == []
+
+
+@pytest.mark.docker
+def test_network_factor_reaches_the_container(modes_image, shared_dir):
+    out = shared_dir / "net-host"
+    spec = make_spec(modes_image, "docker", PROBE_ARGV, settings={"network": "host"})
+    assert DockerMode().factors(spec)["network"] == "host"
+    assert DockerMode().run(spec, out)[0].exit_code == 0
+    assert set(probe(out)["net"]) == set(os.listdir("/sys/class/net"))  # the host's interfaces
+
+
+def test_bare_variant_host_runs_host_binaries(shared_dir, tmp_path):
+    """variant host: no image, host binaries (recorded as such), still uid 10001."""
+    from _modes_image import make_config
+
+    config = make_config(shared_dir / "host-variant", {"name": "none", "reference": None, "digest": None},
+                         modes={"bare-host": {"kind": "bare", "variant": "host", "cpuset": "none"}})
+    payload = ArgvPayload(["sh", "-c", "id -u; sha256sum /usr/bin/sha256sum"])
+    run = run_cell(config, RunCell("argv", "bare-host", 1, 1, 0), payload=payload)
+    assert run["status"] == "ok", run["reason"]
+    assert run["factors"]["variant"] == "host" and "host binaries" in run["reason"]
+    out = (shared_dir / "host-variant/raw/argv/bare-host/1c/r1/copy0/stdout.log").read_text().splitlines()
+    assert out[0] == "10001"
+    assert out[1].split()[0] == hashlib.sha256(Path("/usr/bin/sha256sum").read_bytes()).hexdigest()

@@ -221,7 +221,7 @@ class BareMode:
         if os.geteuid() != 0:
             return Availability(False, "bare mode needs root (chroot and mounts on the host)")
         if settings.get("variant", "image-rootfs") == "host":
-            if shutil.which("python3") is None:
+            if shutil.which("python3", path=HOST_PATH) is None:
                 return Availability(False, "variant host: no python3 on the host for the launcher")
             return Availability(True, "host binaries (variant host)")
         for tool in ("mount", "umount", "tar"):
@@ -255,7 +255,7 @@ class BareMode:
         if self._variant_host(spec):
             spec = _host_paths(spec)
             start_at = start_barrier(1, 0.0, base_s=0.5)
-            argv = launcher_argv(spec, copies, start_at, pin=pin, python=shutil.which("python3"),
+            argv = launcher_argv(spec, copies, start_at, pin=pin, python=shutil.which("python3", path=HOST_PATH),
                                  launcher=str(INIMAGE / "execbench_launch.py"), run_dir=str(out_dir.resolve()))
             return self._launch(argv, None, str(out_dir.resolve()), {"PATH": HOST_PATH, **spec.env},
                                 spec, out_dir, start_at)
