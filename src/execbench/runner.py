@@ -21,6 +21,7 @@ import inspect
 import json
 import os
 import signal
+import threading
 import time
 import traceback
 from functools import cache
@@ -131,7 +132,8 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
     kind = mode_settings.get("kind", cell.mode)
     payload_settings = dict(config["payloads"].get(cell.payload, {}))
     out_dir = raw_dir(config, cell)
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    main_thread = threading.current_thread() is threading.main_thread()  # signals: main thread only
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         with benchmark_slot(config["results"]):
             moved = move_aside(out_dir, cell.run_id)
@@ -171,7 +173,8 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
             tmp.rename(out_dir / "run.json")
             return record
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _execute(config, cell, kind, mode_settings, payload_settings, out_dir, record, payload) -> None:
