@@ -106,3 +106,17 @@ def test_truncated_step_log_fails_the_step(tmp_path):
     records = parser.parse(path)
     assert all(r.status == "failed" for r in records)
     assert "truncated" in records[0].detail or "no PerfMonSvc" in records[0].detail
+
+
+def test_sw_mgr_layout_names_steps_from_the_data_dir(tmp_path):
+    # sw-mgr --tthreads 2: kvtest_<id>/KV.thr.<i>/data/<dir>/<logfile>, one dir per KV test
+    for thr, proc in ((1, 1), (2, 2)):
+        step_dir = tmp_path / "kvtest_1234" / f"KV.thr.{thr}" / "data" / "SimulHITS-17.8.0.9"
+        step_dir.mkdir(parents=True)
+        source = KV / "four_instances" / f"proc_{proc}" / f"out_{proc}.log"
+        shutil.copy(source, step_dir / "KitValidation-SimulHITS-17.8.0.9.log")
+    records = parser.parse(tmp_path)
+    # instances 1 and 2: <real> 1000 and 1250 ms -> 1.0 + 0.8 = 1.8 ev/s wall
+    wall = pick(records, "kv.SimulHITS-17.8.0.9", "events_per_s_wall", None)
+    assert wall.value == pytest.approx(1.8) and wall.status == "ok"
+    assert pick(records, "kv.SimulHITS-17.8.0.9", "cpu_per_event", 1).extra["instance"] == "2"
