@@ -2,6 +2,7 @@
 rules, `snakemake --report`, and a look in a real headless Chromium."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -184,3 +185,45 @@ def test_fake_report_rules_run_in_snakemake_and_build_its_report(tmp_path):
     assert rep.returncode == 0, rep.stderr[-3000:]
     page = (tmp_path / "snakemake-report.html").read_text()
     assert "Relative to bare metal" in page and "suite_vs_bare.png" in page
+
+
+FIXTURE_LOGS = REPO_ROOT / "tests" / "fixtures" / "logs" / "spec_cpu2006"
+
+
+def test_rebuild_from_raw_fixture_logs_through_manifest_ingest_to_report(tmp_path):
+    """Fixture HS06 logs -> manifest ingest -> `snakemake` with from_raw (parse, tables, figures, report),
+    no benchmark run. The tables are golden (regenerate: EXECBENCH_REGEN_GOLDEN=1)."""
+    from execbench.ingest import ingest
+
+    archive = tmp_path / "archive"
+    for name in ("bare-r1", "bare-r2", "docker-r1"):
+        shutil.copytree(FIXTURE_LOGS / "hs06_valid_2copies", archive / name)
+    shutil.copytree(FIXTURE_LOGS / "hs06_failed_benchmark", archive / "docker-r2")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "path,host,mode,payload,copies,repetition,label,format,copy\n"
+        "archive/bare-r1,wn01,bare,hs06,2,1,racf-2015,,\n"
+        "archive/bare-r2,wn01,bare,hs06,2,2,racf-2015,,\n"
+        "archive/docker-r1,wn01,docker,hs06,2,1,racf-2015,,\n"
+        "archive/docker-r2,wn01,docker,hs06,2,2,racf-2015,,\n"  # copy 1's 450.soplex fails
+        "archive/missing,wn01,docker,hs06,2,3,racf-2015,,\n"  # points nowhere -> skipped + failed run
+    )
+    results = tmp_path / "results"
+    ingest(manifest, results)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"from_raw: true\nresults: {results}\ningest: {{manifest: {manifest}}}\n")
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--configfile",
+                          str(REPO_ROOT / "config" / "config.yaml"), str(config)],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "run_payload" not in run.stderr and "build_image" not in run.stderr  # nothing was benchmarked
+    html = (results / "report" / "index.html").read_text()
+    assert "the manifest row points nowhere" in html  # the skipped input, from results/ingest/skipped.json
+    assert "450.soplex" in html  # the failed benchmark record
+    rel = (results / "tables" / "relative.csv").read_text()
+    for name, produced in (("from_raw_relative.csv", rel),
+                           ("from_raw_scaling.csv", (results / "tables" / "scaling.csv").read_text())):
+        golden = Path(__file__).parent / "golden" / name
+        if os.environ.get("EXECBENCH_REGEN_GOLDEN") == "1":
+            golden.write_text(produced)
+        assert produced == golden.read_text(), f"{name} differs from {golden} (regenerate and review)"

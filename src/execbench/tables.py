@@ -181,7 +181,8 @@ def _with_geomeans(values: pd.DataFrame) -> pd.DataFrame:
     extra = []
     group_keys = ["host", "payload", "metric", "unit", "higher_is_better", "copies"]
     for key, cell in values.groupby(group_keys, dropna=False, sort=True):
-        members = cell[cell["benchmark"] != cell["payload"]]  # the payload's own score is already a summary
+        # the payload's own score (cpusuite/score, HS06/score) is already a summary
+        members = cell[cell["benchmark"].str.lower() != cell["payload"].str.lower()]
         if members.empty or (members["value"] <= 0).any():
             continue
         per_run = members.groupby("run_id")["benchmark"].apply(frozenset)
@@ -257,12 +258,12 @@ def headline_keys(measurements: pd.DataFrame) -> dict[str, tuple[str, str]]:
     machine = measurements[measurements["copy"].isna() & (measurements["status"] == "ok")]
     out = {}
     for payload, rows in machine.groupby("payload", sort=True):
-        own = rows[rows["benchmark"] == payload]
+        own = rows[rows["benchmark"].str.lower() == payload.lower()]  # e.g. hs06 payload, HS06 record
         metrics = sorted(set(own["metric"]))
         if metrics:
             ranked = sorted(metrics, key=lambda m: (HEADLINE_METRICS.index(m) if m in HEADLINE_METRICS
                                                     else len(HEADLINE_METRICS), m))
-            out[payload] = (payload, ranked[0])
+            out[payload] = (own["benchmark"].iloc[0], ranked[0])
         else:
             by_count = rows.groupby("metric")["benchmark"].nunique().sort_values(ascending=False, kind="stable")
             if len(by_count) and by_count.iloc[0] >= 2:

@@ -3,9 +3,15 @@
 # results/raw alone. Needs from common.smk: RESULTS, PYTHON, parsed_runs(); from ingest.smk:
 # INGEST_SKIPPED. Figures and tables are registered with report() for `snakemake --report`.
 
+from pathlib import Path
+
 REPORT_TABLES = f"{RESULTS}/tables"
 REPORT_DIR = f"{RESULTS}/report"
 REPORT_FIGURES = f"{RESULTS}/report/figures"
+# The config files of this invocation (embedded in the report), each once.
+REPORT_CONFIGS = list(
+    dict.fromkeys(str(Path(c).resolve()) for c in workflow.configfiles)
+)
 
 
 rule combine_tables:
@@ -114,7 +120,7 @@ rule report_html:
         figures=rules.report_figures.output,
         relative=rules.combine_tables.output.relative,
         manifest=rules.report_figures.output.manifest,
-        configs=workflow.configfiles,
+        configs=REPORT_CONFIGS,
     output:
         html=report(
             f"{REPORT_DIR}/index.html",
@@ -129,7 +135,7 @@ rule report_html:
         "../../envs/execbench.yaml"
     params:
         python=PYTHON,
-        configs=" ".join(f"--config {c}" for c in workflow.configfiles),
+        configs=" ".join(f"--config '{c}'" for c in REPORT_CONFIGS),
     shell:
         "{params.python} scripts/report.py --tables $(dirname {input.relative:q})"
         " --figures $(dirname {input.manifest:q}) --out $(dirname {output.html:q})"
