@@ -9,6 +9,7 @@ MODES: dict[str, str] = {
     "bare": ".bare:BareMode",
     "docker": ".docker:DockerMode",
     "podman": ".podman:PodmanMode",
+    "vm": ".vm:VmMode",
 }
 
 

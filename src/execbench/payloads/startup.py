@@ -2,7 +2,10 @@
 
 Measured on the host around the mode's own start path (fork/chroot/exec for
 bare, create+start+wait+remove through the Docker API for docker, `podman run
---rm` as the rootless user for podman), hardened exactly like a payload run.
+--rm` as the rootless user for podman, boot a fresh guest, run, power off for vm),
+hardened exactly like a payload run. A mode may also time phases of a sample (vm:
+boot_to_ready_s, shutdown_s): they go in the detail column as name_s=<seconds> and
+parse into <name>_median records next to latency_median.
 Each sample starts `copies` environments at once (spin-up of a full node).
 Native log: copy<i>/startup_samples.csv, one row per sample; the first sample
 is a warm-up (first use of the image's files) and is kept but not counted.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import statistics
 import threading
 import time
@@ -60,7 +64,10 @@ class Startup:
                 started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
                 row = {"sample": sample, "warmup": int(sample == 0), "started_utc": started}
                 try:
-                    row.update(seconds=f"{mode.startup_sample(spec, spec.copy_argv[copy]):.6f}", status="ok", detail="")
+                    sample_value = mode.startup_sample(spec, spec.copy_argv[copy])
+                    # a mode may also time phases of the sample (vm: boot_to_ready_s, shutdown_s)
+                    seconds, phases = sample_value if isinstance(sample_value, tuple) else (sample_value, {})
+                    row.update(seconds=f"{seconds:.6f}", status="ok", detail=_phases_text(phases))
                 except Exception as err:  # recorded per sample: the run is then failed
                     row.update(seconds="", status="failed", detail=f"{type(err).__name__}: {err}"[:300])
                 outcome[copy] = row
@@ -97,13 +104,14 @@ class Startup:
     def parse(self, run_dir: Path) -> list[Record]:
         records: list[Record] = []
         counted: list[float] = []
+        phases_all: dict[str, list[float]] = {}
         for index, directory in copy_dirs(Path(run_dir)):
             log = directory / LOG_FILE
             if not log.is_file():
                 records.append(failed_record("startup", "latency_median", "s", False, log, index,
                                              f"no {LOG_FILE}: {copy_failure(directory)}"))
                 continue
-            values, problems = _read_samples(log)
+            values, problems, phases = _read_samples(log)
             if problems or not values:
                 records.append(failed_record("startup", "latency_median", "s", False, log, index,
                                              problems or "no counted samples"))
@@ -111,24 +119,42 @@ class Startup:
             counted += values
             records.append(Record("startup", "latency_median", statistics.median(values), "s", False, str(log),
                                   copy=index, detail=f"median of {len(values)} samples (warm-up excluded)"))
+            for phase, phase_values in phases.items():
+                phases_all.setdefault(phase, []).extend(phase_values)
+                records.append(Record("startup", f"{phase}_median", statistics.median(phase_values), "s", False,
+                                      str(log), copy=index,
+                                      detail=f"median of {len(phase_values)} samples (warm-up excluded)"))
         if counted and all(r.status == "ok" for r in records):
             records.append(Record("startup", "latency_median", statistics.median(counted), "s", False, str(run_dir),
                                   detail=f"median of {len(counted)} samples over all copies (warm-up excluded)"))
+            for phase, phase_values in phases_all.items():
+                records.append(Record("startup", f"{phase}_median", statistics.median(phase_values), "s", False,
+                                      str(run_dir), detail=f"median of {len(phase_values)} samples over all copies "
+                                                           "(warm-up excluded)"))
         else:
             records.append(failed_record("startup", "latency_median", "s", False, Path(run_dir), None,
                                          "not every copy has usable samples"))
         return records
 
 
-def _read_samples(path: Path) -> tuple[list[float], str]:
-    """Counted (non-warm-up) latencies; a failed sample makes the copy failed (returned as text).
+PHASE_RE = re.compile(r"^([a-z_]+)_s=([0-9.]+)$")
+
+
+def _phases_text(phases: dict) -> str:
+    """detail column of an ok sample: its timed phases, e.g. "boot_to_ready_s=9.1 shutdown_s=0.2"."""
+    return " ".join(f"{name}={value:.6f}" for name, value in phases.items() if value is not None)
+
+
+def _read_samples(path: Path) -> tuple[list[float], str, dict[str, list[float]]]:
+    """Counted (non-warm-up) latencies; a failed sample makes the copy failed (returned as text);
+    phases (name without _s -> counted values) where every counted sample has them.
     A malformed file raises ParseError naming the line."""
     with open(path, newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
         if header != COLUMNS:
             raise ParseError(path, 1, f"CSV header {','.join(COLUMNS)}")
-        values, problems = [], []
+        values, problems, phases, samples_with_phases = [], [], {}, 0
         for line, row in enumerate(reader, start=2):
             if len(row) != len(COLUMNS):
                 raise ParseError(path, line, f"{len(COLUMNS)} comma-separated fields ({','.join(COLUMNS)})")
@@ -144,4 +170,13 @@ def _read_samples(path: Path) -> tuple[list[float], str]:
                 raise ParseError(path, line, "0 or 1 in column 'warmup'")
             if item["warmup"] == "0":
                 values.append(seconds)
-    return values, "; ".join(problems)
+                found = [PHASE_RE.match(token) for token in item["detail"].split()]
+                if found and all(found):
+                    samples_with_phases += 1
+                    for match in found:
+                        phases.setdefault(match.group(1), []).append(float(match.group(2)))
+                elif found:
+                    raise ParseError(path, line, "phase timings as name_s=<seconds> in column 'detail'")
+    if samples_with_phases != len(values) or any(len(v) != len(values) for v in phases.values()):
+        phases = {}  # only where every counted sample timed the same phases
+    return values, "; ".join(problems), phases

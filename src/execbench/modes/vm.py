@@ -1,0 +1,469 @@
+"""VM mode: the same image (by digest) booted as a qemu guest.
+
+The guest boots a Debian kernel with our tiny initramfs (execbench.vmimage), which
+mounts the image's root filesystem read-only from a raw ext4 disk, the run dir over
+virtio-9p at /execbench/run, and runs the same launcher command as every other mode
+as uid 10001. No network device, no ssh: the command goes in on the kernel command
+line, the results come back through the share, and the serial console is kept in
+<run dir>/console.log.
+
+Tuning factors (config `modes.<name>`): vcpus (default: the run's copies), cpu_model
+(host = passthrough), pin_vcpus (each vCPU thread pinned to one host core, done over
+QMP while the guest is still paused), memory_mb.
+
+Before any run the mode boots a tiny guest under KVM and waits for its ready line
+(readiness check, verdict cached per host boot and kernel in <cache>/vm/readiness.json).
+Where KVM guests cannot boot (nested PVM here: qemu aborts or the guest hangs) the mode
+is unavailable, unless `allow_emulation: true`: then it runs under TCG and every run is
+flagged emulated: TCG numbers are never VM overhead.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import vmimage
+from .bare import file_lock
+from .base import Availability, CopyResult, ModeError, RunSpec
+from .common import (HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect, launcher_argv,
+                     prepare_run_dir)
+
+QEMU = "qemu-system-x86_64"
+DEFAULT_CACHE = ".execbench/cache"
+EMULATION_NOTE = "emulated (TCG) — not comparable to bare metal"
+READINESS_TIMEOUT_S = 45.0  # a KVM guest that has not said ready by then never will here
+BOOT_TIMEOUT_S = 180.0  # boot-to-ready allowance for a payload guest (TCG boots in ~10-20 s)
+SHUTDOWN_TIMEOUT_S = 30.0
+GUEST_BARRIER_S = 1.0  # copies start this long after the launcher starts, on the guest clock
+POLL_S = 0.02
+CONSOLE_LOG = "console.log"
+QEMU_LOG = "qemu.log"
+DETAIL_FILE = "vm.json"
+GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+KERNEL_ARGS = ["console=ttyS0", "quiet", "panic=-1", "nokaslr"]
+COMMAND_LINE_MAX = 2047  # x86 COMMAND_LINE_SIZE - 1
+
+
+@dataclass(frozen=True)
+class VmAvailability(Availability):
+    emulated: bool = False  # read by the runner: run.json "emulated"
+    accel: str = "kvm"
+
+
+def _utc() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def cpu_args(accel: str, cpu_model: str) -> list[str]:
+    if accel == "kvm":
+        return ["-accel", "kvm", "-cpu", cpu_model]
+    # TCG cannot pass the host CPU through; "max" is every feature TCG emulates
+    return ["-accel", "tcg", "-cpu", "max" if cpu_model == "host" else cpu_model]
+
+
+def kernel_cmdline(mode: str, guest_command: dict | None = None) -> str:
+    args = KERNEL_ARGS + [f"execbench.mode={mode}"]
+    if guest_command is not None:
+        encoded = base64.b64encode(json.dumps(guest_command, separators=(",", ":")).encode()).decode()
+        args.append(f"execbench.cmd={encoded}")
+    line = " ".join(args)
+    if len(line) > COMMAND_LINE_MAX:
+        raise ModeError(f"guest kernel command line is {len(line)} bytes, over the kernel's {COMMAND_LINE_MAX}")
+    return line
+
+
+def qemu_argv(*, name: str, kernel: str, initrd: str, cmdline: str, accel: str, cpu_model: str, vcpus: int,
+              memory_mb: int, console: Path, qmp: Path | None = None, disk: Path | None = None,
+              share: Path | None = None) -> list[str]:
+    argv = [QEMU, "-name", name, "-nodefaults", "-no-user-config", "-display", "none", "-machine", "q35",
+            *cpu_args(accel, cpu_model), "-smp", str(vcpus), "-m", str(memory_mb),
+            "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
+            "-chardev", f"file,id=console,path={console}", "-serial", "chardev:console",
+            "-nic", "none", "-no-reboot"]  # a guest reboot or panic ends qemu
+    if disk is not None:
+        argv += ["-drive", f"file={disk},format=raw,if=virtio,readonly=on"]
+    if share is not None:
+        argv += ["-virtfs", f"local,path={share},mount_tag=run,security_model=none"]
+    if qmp is not None:
+        argv += ["-qmp", f"unix:{qmp},server=on,wait=off", "-S"]  # paused until the vCPUs are pinned
+    return argv
+
+
+class Qmp:
+    """The few QMP commands we need, over qemu's unix socket."""
+
+    def __init__(self, path: Path, timeout_s: float = 20.0):
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(timeout_s)
+                self.sock.connect(str(path))
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise ModeError(f"no QMP socket at {path} after {timeout_s:g} s") from None
+                time.sleep(0.05)
+        self.reader = self.sock.makefile("r")
+        json.loads(self.reader.readline())  # greeting
+        self.execute("qmp_capabilities")
+
+    def execute(self, command: str) -> object:
+        self.sock.sendall(json.dumps({"execute": command}).encode() + b"\n")
+        while True:
+            reply = json.loads(self.reader.readline())
+            if "return" in reply:
+                return reply["return"]
+            if "error" in reply:
+                raise ModeError(f"QMP {command}: {reply['error']}")
+            # else an asynchronous event: skip
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
+def pin_vcpus(qmp: Qmp) -> dict:
+    """vCPU i's host thread -> the i-th usable host core (round robin)."""
+    cores = sorted(os.sched_getaffinity(0))
+    mapping = {}
+    for cpu in qmp.execute("query-cpus-fast"):
+        index, thread = cpu["cpu-index"], cpu["thread-id"]
+        core = cores[index % len(cores)]
+        os.sched_setaffinity(thread, {core})
+        mapping[str(index)] = {"thread_id": thread, "host_core": core}
+    return mapping
+
+
+@dataclass
+class GuestOutcome:
+    boot_to_ready_s: float | None = None
+    run_s: float | None = None  # ready line -> done line
+    shutdown_s: float | None = None  # done line -> qemu exited
+    guest_rc: int | None = None
+    qemu_exit: int | None = None
+    killed: bool = False
+    failure: str = ""  # the guest's own EXECBENCH-FAIL line, or what the host saw
+    pinning: dict | None = None
+
+
+def _console_lines(path: Path, offset: int) -> tuple[list[str], int]:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1  # only whole lines
+    return data[:end].decode(errors="replace").splitlines(), offset + end
+
+
+def boot_guest(argv: list[str], console: Path, qemu_log: Path, *, qmp: Path | None, ready_timeout_s: float,
+               run_timeout_s: float | None) -> GuestOutcome:
+    """Start qemu, (pin,) wait for the ready line, then (if run_timeout_s) for the done line,
+    then for qemu to exit. Kills qemu when a stage overruns. Times are host monotonic."""
+    outcome = GuestOutcome()
+    t0 = time.monotonic()
+    with open(qemu_log, "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        if qmp is not None:
+            client = Qmp(qmp)
+            try:
+                outcome.pinning = pin_vcpus(client)
+                client.execute("cont")
+            finally:
+                client.close()
+        offset, stage, t_ready, t_done = 0, "boot", None, None
+        deadline = t0 + ready_timeout_s
+        while True:
+            lines, offset = _console_lines(console, offset)
+            now = time.monotonic()
+            for line in lines:
+                if vmimage.READY_LINE in line and stage == "boot":
+                    t_ready, stage = now, "run" if run_timeout_s is not None else "shutdown"
+                    outcome.boot_to_ready_s = t_ready - t0
+                    deadline = now + (run_timeout_s if run_timeout_s is not None else SHUTDOWN_TIMEOUT_S)
+                elif vmimage.DONE_LINE in line and stage == "run":
+                    t_done, stage = now, "shutdown"
+                    outcome.run_s = t_done - t_ready
+                    match = re.search(r"rc=(\d+)", line)
+                    outcome.guest_rc = int(match.group(1)) if match else None
+                    deadline = now + SHUTDOWN_TIMEOUT_S
+                elif "EXECBENCH-FAIL" in line and not outcome.failure:
+                    outcome.failure = line.strip()
+            if proc.poll() is not None:
+                outcome.qemu_exit = proc.returncode
+                if stage == "shutdown":
+                    outcome.shutdown_s = time.monotonic() - (t_done or t_ready)
+                elif not outcome.failure:
+                    outcome.failure = (f"qemu exited {proc.returncode} during {stage} (see {console.name}, "
+                                       f"{qemu_log.name}): {_tail(qemu_log)}")
+                return outcome
+            if now > deadline:
+                _kill(proc)
+                outcome.killed, outcome.qemu_exit = True, proc.returncode
+                outcome.failure = outcome.failure or (
+                    f"guest killed by the host after {now - t0:.1f} s: no "
+                    + {"boot": "ready line", "run": "done line", "shutdown": "power-off"}[stage]
+                    + f" in time (hung or panicked; see {console.name})")
+                return outcome
+            time.sleep(POLL_S)
+    except BaseException:
+        _kill(proc)
+        raise
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _tail(path: Path, limit: int = 400) -> str:
+    try:
+        return path.read_text(errors="replace").strip()[-limit:]
+    except OSError:
+        return ""
+
+
+# --- readiness -----------------------------------------------------------------------
+
+def readiness(cache_dir: str | Path, accel: str, cpu_model: str) -> dict:
+    """Can a guest boot with this accelerator here? Boots the tiny guest once per host boot,
+    kernel and CPU model; the verdict is kept in <cache>/vm/readiness.json."""
+    base = Path(cache_dir).resolve() / "vm"
+    base.mkdir(parents=True, exist_ok=True)
+    kern = vmimage.kernel(cache_dir)
+    initrd, initrd_meta = vmimage.initramfs(cache_dir, kern)
+    key = f"{accel}:{cpu_model if accel == 'kvm' else 'max'}"
+    identity = {"boot_id": _boot_id(), "vmlinuz_sha256": kern.vmlinuz_sha256, "initramfs": initrd_meta["key"]}
+    verdicts_file = base / "readiness.json"
+    with file_lock(base / "readiness.lock"):
+        verdicts = json.loads(verdicts_file.read_text()) if verdicts_file.is_file() else {}
+        cached = verdicts.get(key)
+        if cached and all(cached.get(k) == v for k, v in identity.items()):
+            return dict(cached, cached=True)
+        tmp = tempfile.mkdtemp(prefix="execbench-vm-ready-")
+        console, log = Path(tmp) / CONSOLE_LOG, Path(tmp) / QEMU_LOG
+        argv = qemu_argv(name="execbench-readiness", kernel=kern.vmlinuz, initrd=str(initrd),
+                         cmdline=kernel_cmdline("ready"), accel=accel, cpu_model=cpu_model, vcpus=1,
+                         memory_mb=256, console=console)
+        if accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            verdict = {"ok": False, "reason": "/dev/kvm missing or not accessible", "seconds": 0.0}
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            try:
+                t0 = time.monotonic()
+                outcome = boot_guest(argv, console, log, qmp=None, ready_timeout_s=READINESS_TIMEOUT_S,
+                                     run_timeout_s=None)
+                seconds = time.monotonic() - t0
+                if outcome.boot_to_ready_s is not None:
+                    verdict = {"ok": True, "reason": "", "seconds": round(seconds, 3),
+                               "boot_to_ready_s": round(outcome.boot_to_ready_s, 3)}
+                elif outcome.killed:
+                    verdict = {"ok": False, "seconds": round(seconds, 3), "reason":
+                               f"{accel} guest did not reach its ready line within {READINESS_TIMEOUT_S:g} s "
+                               f"(hangs in early boot; console tail: {_tail(console, 200)!r})"}
+                else:
+                    verdict = {"ok": False, "seconds": round(seconds, 3), "reason":
+                               f"{accel} guest stopped before its ready line (qemu exit {outcome.qemu_exit}): "
+                               f"{_tail(log, 300) or _tail(console, 300)}"}
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        verdict.update(identity, accel=accel, cpu_model=cpu_model, checked_utc=_utc(),
+                       qemu_command=" ".join(argv).replace(tmp, "<tmp>"))
+        verdicts[key] = verdict
+        tmp_file = verdicts_file.with_suffix(".tmp")
+        tmp_file.write_text(json.dumps(verdicts, indent=1))
+        tmp_file.rename(verdicts_file)
+        return dict(verdict, cached=False)
+
+
+def _settings(settings: dict) -> dict:
+    return {"allow_emulation": bool(settings.get("allow_emulation", False)),
+            "cpu_model": str(settings.get("cpu_model", "host")),
+            "pin_vcpus": bool(settings.get("pin_vcpus", True)),
+            "memory_mb": int(settings.get("memory_mb", 2048)),
+            "vcpus": settings.get("vcpus")}
+
+
+def qemu_version() -> str:
+    try:
+        out = subprocess.run([QEMU, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"unknown ({err})"
+    return out.splitlines()[0].strip() if out else "unknown"
+
+
+class VmMode:
+    kind = "vm"
+
+    def __init__(self):
+        self._factors: dict | None = None
+        self._availability: dict[str, VmAvailability] = {}
+
+    def available(self, settings: dict, cache_dir: str | Path = DEFAULT_CACHE) -> Availability:
+        for tool in (QEMU, "apt-get", "dpkg", "cpio", "mkfs.ext4"):
+            if shutil.which(tool) is None:
+                return Availability(False, f"'{tool}' not found on the host")
+        if not Path(vmimage.BUSYBOX).is_file():
+            return Availability(False, f"{vmimage.BUSYBOX} missing (Debian package busybox-static)")
+        opts = _settings(settings)
+        try:
+            kvm = readiness(cache_dir, "kvm", opts["cpu_model"])
+            if kvm["ok"]:
+                return self._remember(cache_dir, VmAvailability(True, "", emulated=False, accel="kvm"))
+            if not opts["allow_emulation"]:
+                return Availability(False, f"KVM guests cannot boot on this host: {kvm['reason']} "
+                                           f"(checked in {kvm['seconds']:g} s). Set allow_emulation: true to run "
+                                           f"under qemu TCG, flagged '{EMULATION_NOTE}'.")
+            tcg = readiness(cache_dir, "tcg", opts["cpu_model"])
+            if not tcg["ok"]:
+                return Availability(False, f"neither KVM ({kvm['reason']}) nor TCG ({tcg['reason']}) guests boot")
+            return self._remember(cache_dir, VmAvailability(
+                True, f"{EMULATION_NOTE}; KVM unusable here: {kvm['reason']}"[:1000], emulated=True, accel="tcg"))
+        except ModeError as err:
+            return Availability(False, f"VM boot artefacts: {err}")
+
+    def _remember(self, cache_dir, availability: VmAvailability) -> VmAvailability:
+        self._availability[str(Path(cache_dir).resolve())] = availability
+        return availability
+
+    def _accel(self, settings: dict, cache_dir: str) -> VmAvailability:
+        known = self._availability.get(str(Path(cache_dir).resolve()))
+        availability = known or self.available(settings, cache_dir)
+        if not availability.ok:
+            raise ModeError(f"vm mode unavailable: {availability.reason}")
+        return availability
+
+    def versions(self, settings: dict | None = None) -> dict:
+        return {"engine": qemu_version(), "runtime": "qemu " + ("KVM" if not any(
+            a.emulated for a in self._availability.values()) else "TCG (emulated)")}
+
+    def factors(self, spec: RunSpec) -> dict:
+        """Configured factors now; run() adds what was applied (accelerator, pinning map,
+        kernel, disk, qemu command, kernel command line, boot/shutdown times)."""
+        opts = _settings(spec.mode_settings)
+        self._factors = {
+            "vcpus": int(opts["vcpus"] or spec.copies),
+            "cpu_model": opts["cpu_model"],
+            "pin_vcpus": opts["pin_vcpus"],
+            "memory_mb": opts["memory_mb"],
+            "network": "none (no network device)",
+            "user": f"{PAYLOAD_UID}:{PAYLOAD_GID}",
+            "rootfs": "image rootfs as a read-only ext4 virtio disk; /tmp and /dev/shm tmpfs",
+            "share": f"run dir over virtio-9p at {RUN_MOUNT}",
+            "copies_per_container": "all copies in one guest",
+        }
+        return self._factors
+
+    # --- one run ---------------------------------------------------------------------
+
+    def _artefacts(self, spec: RunSpec):
+        kern = vmimage.kernel(spec.cache_dir)
+        initrd, initrd_meta = vmimage.initramfs(spec.cache_dir, kern)
+        disk, disk_meta = vmimage.disk_image(spec.image_ref, spec.cache_dir)
+        return kern, initrd, initrd_meta, disk, disk_meta
+
+    def _image_env(self, disk_meta: dict, spec: RunSpec) -> dict:
+        env = {"PATH": GUEST_PATH}
+        for item in disk_meta.get("env", []):
+            key, _, value = item.partition("=")
+            env[key] = value
+        env.update(HOME="/home/execbench", USER="execbench", LOGNAME="execbench")
+        env.update(spec.env)
+        return env
+
+    def run(self, spec: RunSpec, out_dir: Path) -> list[CopyResult]:
+        if spec.needs_network:
+            raise ModeError("vm mode gives guests no network device; this payload needs one")
+        availability = self._accel(spec.mode_settings, spec.cache_dir)
+        factors = self._factors if self._factors is not None else self.factors(spec)
+        prepare_run_dir(out_dir, PAYLOAD_UID, PAYLOAD_GID)
+        kern, initrd, initrd_meta, disk, disk_meta = self._artefacts(spec)
+        copies = list(range(spec.copies))
+        guest_command = {
+            # start-at 0 is a placeholder: the guest sets it from its own clock (GUEST_BARRIER_S)
+            "argv": launcher_argv(spec, copies, 0.0, pin=False),
+            "env": self._image_env(disk_meta, spec),
+            "cwd": RUN_MOUNT, "uid": PAYLOAD_UID, "gid": PAYLOAD_GID,
+            "log": f"{RUN_MOUNT}/launcher-0.log", "start_in_s": GUEST_BARRIER_S,
+        }
+        cmdline = kernel_cmdline("run", guest_command)
+        out = out_dir.resolve()
+        with tempfile.TemporaryDirectory(prefix="execbench-vm-") as tmp:
+            qmp = Path(tmp) / "qmp.sock" if factors["pin_vcpus"] else None
+            argv = qemu_argv(name=f"execbench-{spec.run_id}", kernel=kern.vmlinuz, initrd=str(initrd),
+                             cmdline=cmdline, accel=availability.accel, cpu_model=factors["cpu_model"],
+                             vcpus=factors["vcpus"], memory_mb=factors["memory_mb"], console=out / CONSOLE_LOG,
+                             qmp=qmp, disk=disk, share=out)
+            factors.update(
+                accel=availability.accel, emulated=availability.emulated,
+                cpu_model_applied=cpu_args(availability.accel, factors["cpu_model"])[-1],
+                kernel=kern.record(), initramfs={k: initrd_meta[k] for k in ("key", "sha256", "size_bytes", "modules")},
+                disk={"digest": disk_meta["digest"], "size_bytes": disk_meta["size_bytes"],
+                      "format": "raw ext4, read-only"},
+                kernel_cmdline=cmdline, guest_command=guest_command,
+                qemu_command=argv)
+            outcome = boot_guest(argv, out / CONSOLE_LOG, out / QEMU_LOG, qmp=qmp,
+                                 ready_timeout_s=BOOT_TIMEOUT_S, run_timeout_s=spec.timeout_s + HOST_GRACE_S)
+        factors.update(
+            vcpu_pinning={"done": outcome.pinning is not None, "map": outcome.pinning or {}},
+            boot_to_ready_s=outcome.boot_to_ready_s, shutdown_s=outcome.shutdown_s, guest_run_s=outcome.run_s,
+            guest_exit=outcome.guest_rc, guest_failure=outcome.failure, killed_by_host=outcome.killed)
+        (out / DETAIL_FILE).write_text(json.dumps(factors, indent=1, default=str) + "\n")
+        killed = set(copies) if outcome.killed else set()
+        results = collect(out_dir, spec, {i: outcome.guest_rc for i in copies}, killed)
+        if outcome.failure:
+            for result in results:
+                if result.exit_code is None or result.timed_out:
+                    result.detail = f"{result.detail}; {outcome.failure}"[:1500]
+        return results
+
+    def startup_sample(self, spec: RunSpec, argv: list[str]) -> tuple[float, dict]:
+        """Boot a fresh guest, run argv in it as uid 10001, power it off: host seconds from
+        qemu start to qemu exit, with the boot-to-ready and shutdown phases."""
+        availability = self._accel(spec.mode_settings, spec.cache_dir)
+        opts = _settings(spec.mode_settings)
+        kern, initrd, _, disk, disk_meta = self._artefacts(spec)
+        guest_command = {"argv": list(argv), "env": self._image_env(disk_meta, spec), "cwd": "/",
+                         "uid": PAYLOAD_UID, "gid": PAYLOAD_GID, "log": None, "start_in_s": None}
+        with tempfile.TemporaryDirectory(prefix="execbench-vm-start-") as tmp:
+            console, log = Path(tmp) / CONSOLE_LOG, Path(tmp) / QEMU_LOG
+            qemu = qemu_argv(name=f"execbench-{spec.run_id}-startup", kernel=kern.vmlinuz, initrd=str(initrd),
+                             cmdline=kernel_cmdline("exec", guest_command), accel=availability.accel,
+                             cpu_model=opts["cpu_model"], vcpus=int(opts["vcpus"] or 1),
+                             memory_mb=opts["memory_mb"], console=console,
+                             qmp=Path(tmp) / "qmp.sock" if opts["pin_vcpus"] else None, disk=disk)
+            t0 = time.monotonic()
+            outcome = boot_guest(qemu, console, log, qmp=Path(tmp) / "qmp.sock" if opts["pin_vcpus"] else None,
+                                 ready_timeout_s=BOOT_TIMEOUT_S, run_timeout_s=spec.timeout_s)
+            total = time.monotonic() - t0
+            if outcome.failure or outcome.guest_rc != 0:
+                raise ModeError(f"startup guest: {outcome.failure or f'argv exited {outcome.guest_rc}'}; "
+                                f"console: {_tail(console, 300)!r}")
+        return total, {"boot_to_ready_s": outcome.boot_to_ready_s, "shutdown_s": outcome.shutdown_s}

@@ -1,0 +1,194 @@
+"""VM mode: readiness check, a real TCG guest booted from the test image's rootfs, faults.
+
+The guests are real (qemu, Debian's kernel, the image pulled by digest from the local
+registry); only the accelerator is TCG, because this host's /dev/kvm is a nested
+software layer (PVM) on which KVM guests cannot boot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from _modes_image import ArgvPayload, make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
+from execbench import vmimage
+from execbench.config import RunCell
+from execbench.modes import vm
+from execbench.modes.base import ModeError
+from execbench.runner import run_cell
+
+PVM_HOST = Path("/sys/module/kvm_pvm").exists()
+VM_SETTINGS = {"kind": "vm", "allow_emulation": True, "cpu_model": "host", "pin_vcpus": True,
+               "memory_mb": 512, "enabled": True}
+
+
+@pytest.fixture(scope="session")
+def vm_cache(shared_dir):
+    """One cache for the session: the kernel is downloaded and the initramfs built once."""
+    path = shared_dir / "vm-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _qemu_processes(marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if cmdline.startswith(vm.QEMU) and marker in cmdline:
+                found.append(int(proc.name))
+    return found
+
+
+def _vm_config(shared_dir: Path, name: str, image: dict, cache: Path, payloads: dict | None = None) -> dict:
+    return make_config(shared_dir / name / "results", image, modes={"vm": dict(VM_SETTINGS)},
+                       payloads=payloads or {"argv": {}}, cache=cache)
+
+
+# --- pure functions: no guest ----------------------------------------------------------
+
+def test_tcg_replaces_host_cpu_passthrough_and_kvm_keeps_the_configured_model():
+    assert vm.cpu_args("kvm", "host") == ["-accel", "kvm", "-cpu", "host"]
+    assert vm.cpu_args("kvm", "Skylake-Server") == ["-accel", "kvm", "-cpu", "Skylake-Server"]
+    assert vm.cpu_args("tcg", "host") == ["-accel", "tcg", "-cpu", "max"]
+
+
+def test_qemu_command_has_no_network_a_read_only_disk_and_only_the_run_dir_shared(tmp_path):
+    argv = vm.qemu_argv(name="t", kernel="/k", initrd="/i", cmdline="console=ttyS0", accel="tcg",
+                        cpu_model="host", vcpus=2, memory_mb=512, console=tmp_path / "c.log",
+                        qmp=tmp_path / "q.sock", disk=tmp_path / "d.ext4", share=tmp_path / "run")
+    assert argv[argv.index("-nic") + 1] == "none"
+    assert "-nodefaults" in argv and "-netdev" not in argv
+    assert argv[argv.index("-drive") + 1] == f"file={tmp_path / 'd.ext4'},format=raw,if=virtio,readonly=on"
+    assert [a for a in argv if a.startswith("local,")] == [
+        f"local,path={tmp_path / 'run'},mount_tag=run,security_model=none"]
+    assert argv[argv.index("-smp") + 1] == "2" and argv[argv.index("-m") + 1] == "512"
+    assert "-S" in argv  # paused until the vCPU threads are pinned
+
+
+def test_kernel_command_line_over_the_kernel_limit_is_refused():
+    with pytest.raises(ModeError, match="over the kernel's 2047"):
+        vm.kernel_cmdline("run", {"argv": ["x" * 2000]})
+
+
+def test_guest_command_round_trips_through_the_kernel_command_line():
+    command = {"argv": ["python3", "-c", "print('a b')"], "env": {"LANG": "C.UTF-8"}}
+    line = vm.kernel_cmdline("run", command)
+    encoded = line.split("execbench.cmd=", 1)[1]
+    assert " " not in encoded
+    import base64
+
+    assert json.loads(base64.b64decode(encoded)) == command
+
+
+# --- real guests -------------------------------------------------------------------------
+
+def test_guest_modules_load_dependencies_first(vm_cache):
+    kern = vmimage.kernel(vm_cache)
+    order = [p.stem for p in vmimage.module_load_order(kern.modules_dir, ["9p", "ext4"])]
+    # 9p depends on 9pnet, fscache (which depends on netfs) and netfs; ext4 on jbd2, mbcache, crc16
+    assert order.index("netfs") < order.index("fscache") < order.index("9p")
+    assert order.index("9pnet") < order.index("9p")
+    assert {"jbd2", "mbcache", "crc16"} < set(order[:order.index("ext4")])
+
+
+@pytest.mark.skipif(not PVM_HOST, reason="needs this kind of host: /dev/kvm backed by the kvm_pvm nested layer")
+def test_readiness_reports_kvm_unusable_here_within_its_timeout(vm_cache):
+    (vm_cache / "vm" / "readiness.json").unlink(missing_ok=True)
+    t0 = time.monotonic()
+    availability = vm.VmMode().available({"allow_emulation": False, "cpu_model": "host"}, cache_dir=vm_cache)
+    elapsed = time.monotonic() - t0
+    assert not availability.ok
+    assert "KVM guests cannot boot" in availability.reason and "allow_emulation" in availability.reason
+    assert elapsed < vm.READINESS_TIMEOUT_S + 30  # the kernel may be fetched on a cold cache
+    verdicts = json.loads((vm_cache / "vm" / "readiness.json").read_text())
+    assert verdicts["kvm:host"]["ok"] is False
+    assert verdicts["kvm:host"]["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    # the verdict is cached: asking again boots nothing
+    t1 = time.monotonic()
+    again = vm.readiness(vm_cache, "kvm", "host")
+    assert again["cached"] is True and again["ok"] is False and time.monotonic() - t1 < 5
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not PVM_HOST, reason="asserts the TCG fallback, taken only where KVM cannot boot")
+def test_tcg_guest_runs_the_launcher_in_the_image_rootfs_and_logs_come_back(modes_image, shared_dir, vm_cache):
+    probe = ("import json, os; open('probe.json', 'w').write(json.dumps({'uid': os.getuid(), 'gid': os.getgid(), "
+             "'cwd': os.getcwd(), 'root_writable': os.access('/usr', os.W_OK), "
+             "'os_release': open('/etc/os-release').read(), 'nproc': len(os.sched_getaffinity(0))}))")
+    config = _vm_config(shared_dir, "vm-ok", modes_image, vm_cache)
+    record = run_cell(config, RunCell("argv", "vm", 1, 1, 0), payload=ArgvPayload(["python3", "-c", probe]))
+    run_dir = Path(config["results"]) / "raw" / "argv" / "vm" / "1c" / "r1"
+
+    assert record["status"] == "ok", record["reason"]
+    assert record["emulated"] is True
+    assert record["reason"].startswith("emulated (TCG) — not comparable to bare metal")
+    factors = record["factors"]
+    assert factors["accel"] == "tcg" and factors["cpu_model_applied"] == "max"
+    assert factors["qemu_command"][0] == "qemu-system-x86_64" and "tcg" in factors["qemu_command"]
+    assert factors["kernel_cmdline"].startswith("console=ttyS0") and "execbench.mode=run" in factors["kernel_cmdline"]
+    assert factors["kernel"]["package"].startswith("linux-image-") and len(factors["kernel"]["deb_sha256"]) == 64
+    assert factors["disk"]["digest"] == modes_image["digest"]
+    assert factors["vcpus"] == 1 and factors["vcpu_pinning"]["done"] is True
+    assert len(factors["vcpu_pinning"]["map"]) == 1
+    assert factors["boot_to_ready_s"] > 0 and factors["shutdown_s"] >= 0
+    # the payload ran in the image as the payload user, in its copy dir on the share
+    probe_out = json.loads((run_dir / "copy0" / "probe.json").read_text())
+    assert probe_out == {**probe_out, "uid": 10001, "gid": 10001, "cwd": "/execbench/run/copy0",
+                         "root_writable": False, "nproc": 1}
+    assert 'VERSION_ID="12"' in probe_out["os_release"]
+    assert (run_dir / "copy0" / "probe.json").stat().st_uid == 10001  # written through 9p as that user
+    launch = json.loads((run_dir / "copy0" / "launch.json").read_text())
+    assert launch["exit_code"] == 0 and launch["timed_out"] is False
+    console = (run_dir / "console.log").read_text()
+    assert vmimage.READY_LINE in console and "EXECBENCH-DONE rc=0" in console
+    assert json.loads((run_dir / "vm.json").read_text())["guest_exit"] == 0
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not PVM_HOST, reason="asserts the TCG fallback, taken only where KVM cannot boot")
+def test_hung_guest_is_killed_at_the_timeout_with_its_console_log_kept(modes_image, shared_dir, vm_cache, monkeypatch):
+    # The payload stops its own launcher (SIGSTOP), so nothing inside the guest enforces
+    # the timeout any more: the guest hangs from the host's point of view.
+    monkeypatch.setattr(vm, "HOST_GRACE_S", 3.0)
+    config = _vm_config(shared_dir, "vm-hang", modes_image, vm_cache)
+    hang = ArgvPayload(["sh", "-c", "kill -STOP $PPID; sleep 600"], timeout_s=4.0)
+    t0 = time.monotonic()
+    record = run_cell(config, RunCell("argv", "vm", 1, 1, 0), payload=hang)
+    elapsed = time.monotonic() - t0
+    run_dir = Path(config["results"]) / "raw" / "argv" / "vm" / "1c" / "r1"
+
+    assert record["status"] == "failed"
+    assert record["copies_result"][0]["timed_out"] is True
+    assert "killed by the host" in record["reason"] and "console.log" in record["reason"]
+    assert record["factors"]["killed_by_host"] is True
+    console = (run_dir / "console.log").read_text()
+    assert vmimage.READY_LINE in console and vmimage.DONE_LINE not in console
+    assert elapsed < vm.BOOT_TIMEOUT_S  # killed at timeout + grace after ready, not at some later stage
+    assert _qemu_processes("execbench-argv-vm-1c-r1") == []
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not PVM_HOST, reason="asserts the TCG fallback, taken only where KVM cannot boot")
+def test_startup_payload_samples_vm_boot_and_shutdown_and_parses(modes_image, shared_dir, vm_cache):
+    from execbench.payloads.startup import Startup
+
+    config = _vm_config(shared_dir, "vm-startup", modes_image, vm_cache, payloads={"startup": {"samples": 1}})
+    record = run_cell(config, RunCell("startup", "vm", 1, 1, 0))
+    run_dir = Path(config["results"]) / "raw" / "startup" / "vm" / "1c" / "r1"
+    assert record["status"] == "ok", record["reason"]
+    assert record["emulated"] is True
+    records = {(r.metric, r.copy): r for r in Startup().parse(run_dir)}
+    latency = records[("latency_median", None)]
+    boot = records[("boot_to_ready_median", None)]
+    shutdown = records[("shutdown_median", None)]
+    assert latency.status == boot.status == shutdown.status == "ok"
+    # boot-to-ready and shutdown are parts of the whole start-run-stop sample
+    assert 0 < boot.value < latency.value and 0 <= shutdown.value < latency.value
