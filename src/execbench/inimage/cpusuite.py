@@ -410,6 +410,7 @@ def fmt(value, spec):
 
 
 def main(argv=None) -> int:
+    global INPUTS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="smoke")
     parser.add_argument("--iterations", type=int, default=1)
@@ -418,6 +419,7 @@ def main(argv=None) -> int:
     parser.add_argument("--inputs", type=Path, default=INPUTS, help="directory with expected.json, reference.json")
     parser.add_argument("--record-expected", action="store_true", help="(maintainers) rewrite expected hashes")
     args = parser.parse_args(argv)
+    INPUTS = args.inputs  # the prepare steps copy shipped inputs (scene, script, stylesheet) from here
 
     names = [n for n in args.benchmarks.split(",") if n] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
