@@ -194,3 +194,44 @@ def test_hostinfo_parsers(tmp_path):
     assert cpu_model(tmp_path / "cpuinfo") == "Test CPU @ 2.0GHz"
     (tmp_path / "os-release").write_text('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n')
     assert os_release(tmp_path / "os-release") == {"PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)", "ID": "debian"}
+
+
+def fake_rootfs(tmp_path: Path) -> Path:
+    root = tmp_path / "rootfs"
+    for sub in ("execbench/run", "proc", "sys", "dev/shm", "tmp"):
+        (root / sub).mkdir(parents=True)
+    for name in ("null", "zero", "random", "urandom"):
+        (root / "dev" / name).touch()
+    return root
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_bare_mounts_are_removed_even_when_the_run_raises(tmp_path):
+    from execbench.modes.bare import _mount_points, environment_mounts
+
+    root, run_dir = fake_rootfs(tmp_path), tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "marker").write_text("x")
+    under = lambda: [p for p in _mount_points() if p == str(root) or p.startswith(f"{root}/")]  # noqa: E731
+    with pytest.raises(RuntimeError, match="payload blew up"):
+        with environment_mounts(root, run_dir):
+            assert (root / "execbench/run/marker").read_text() == "x"  # the run dir is visible inside
+            assert (root / "proc/self").exists()
+            with pytest.raises(OSError):  # the image's files are read-only
+                (root / "newfile").write_text("no")
+            assert len(under()) == 10  # root(ro) run tmp proc sys 4 devices shm
+            raise RuntimeError("payload blew up")
+    assert under() == []
+    assert (run_dir / "marker").read_text() == "x"  # unmounting never touches the run's files
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_bare_mounts_half_done_are_undone(tmp_path):
+    from execbench.modes.bare import _mount_points, environment_mounts
+    from execbench.modes.base import ModeError
+
+    root = fake_rootfs(tmp_path)
+    with pytest.raises(ModeError, match="mount"):
+        with environment_mounts(root, tmp_path / "no-such-run-dir"):
+            pass
+    assert [p for p in _mount_points() if p == str(root) or p.startswith(f"{root}/")] == []
