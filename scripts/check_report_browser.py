@@ -97,6 +97,10 @@ def main(argv=None) -> int:
     ap.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
     args = ap.parse_args(argv)
     index = Path(args.index_html)
+    if not index.is_file():
+        print(f"{index}: no such report (build it first: snakemake, or scripts/report.py --rebuild)",
+              file=sys.stderr)
+        return 2
     shot = Path(args.screenshot) if args.screenshot else index.with_name("index.screenshot.png")
     result = check_report(index, shot.resolve())
     print(json.dumps(result, indent=1))

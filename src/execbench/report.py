@@ -230,13 +230,13 @@ class ReportData:
                 for r in g.sort_values("copies").itertuples():
                     where = f"at {r.copies} cop{'y' if r.copies == 1 else 'ies'}"
                     if hib:
-                        ci = ("no interval, n=1" if pd.isna(r.perf_ci_low)
-                              else f"95 % CI {_pct(r.perf_ci_low)}–{_pct(r.perf_ci_high)}")
-                        parts.append(f"{_pct(r.relative_performance)} {where} ({ci}; {r.verdict})")
+                        ci = ("" if pd.isna(r.perf_ci_low)
+                              else f"95 % CI {_pct(r.perf_ci_low)}–{_pct(r.perf_ci_high)}; ")
+                        parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict})")
                     else:  # a time: "N x bare metal" reads better than "0.4 % of bare-metal speed"
-                        ci = ("no interval, n=1" if pd.isna(r.ratio_ci_low)
-                              else f"95 % CI {_times(r.ratio_ci_low)}–{_times(r.ratio_ci_high)}")
-                        parts.append(f"{_times(r.ratio)} {where} ({ci}; {r.verdict})")
+                        ci = ("" if pd.isna(r.ratio_ci_low)
+                              else f"95 % CI {_times(r.ratio_ci_low)}–{_times(r.ratio_ci_high)}; ")
+                        parts.append(f"{_times(r.ratio)} {where} ({ci}{r.verdict})")
                 flag = f" [{g['flag'].iloc[0]}]" if g["flag"].iloc[0] else ""
                 what = "of bare-metal performance" if hib else f"the bare-metal {metric} ({g['unit'].iloc[0]})"
                 verb = "runs at" if hib else "takes"
@@ -269,7 +269,8 @@ CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
 color:#111;line-height:1.4}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.8em 0;font-size:.85em}
+table{border-collapse:collapse;margin:.8em 0;font-size:.85em;display:block;overflow-x:auto;max-width:100%}
+td:last-child{min-width:12em}
 th,td{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#eef}tbody tr:nth-child(even){background:#f8f8f8}
 .slower{color:#a00;font-weight:600}.faster{color:#060;font-weight:600}.ns{color:#555}
