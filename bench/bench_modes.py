@@ -36,6 +36,7 @@ from execbench.modes.base import RunSpec
 from execbench.modes.docker import DockerMode
 from execbench.modes.podman import PodmanMode
 from execbench.paths import REPO_ROOT
+from execbench.runner import benchmark_slot
 
 # Products of two primes of ~47-51 bits: Pollard rho in coreutils' factor is
 # deterministic, so the work is identical every time (~3 s here in total).
@@ -65,6 +66,22 @@ def make_spec(image: dict, mode: str, argv: list[str], cache: str, n: int, setti
                    payload="bench", copies=1, repetition=n, copy_argv=[argv], timeout_s=600, cache_dir=cache)
 
 
+def one_round(order: list[str], modes: dict, image: dict, cache: str, n: int, scratch: Path) -> dict:
+    seconds = {}
+    for name in order:
+        if name == "host":
+            t0 = time.perf_counter()
+            subprocess.run(COMMAND, check=True, stdout=subprocess.DEVNULL)
+            seconds[name] = time.perf_counter() - t0
+        else:
+            mode, settings = modes[name]
+            result = mode.run(make_spec(image, name, COMMAND, cache, n, settings), scratch / f"{name}-{n}")[0]
+            if result.exit_code != 0:
+                raise SystemExit(f"{name} round {n}: exit {result.exit_code} {result.detail}")
+            seconds[name] = result.wall_s
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5)
@@ -72,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-record")
     parser.add_argument("--cache", default=str(REPO_ROOT / ".execbench" / "cache"))
     parser.add_argument("--output")
+    parser.add_argument("--results", default=str(REPO_ROOT / "results"),
+                        help="whose global benchmark lock to take (each round holds it)")
     parser.add_argument("--seed", type=int, default=2015)
     args = parser.parse_args(argv)
 
@@ -98,17 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         order = ["host", *modes]
         rng.shuffle(order)
         seconds = {}
-        for name in order:
-            if name == "host":
-                t0 = time.perf_counter()
-                subprocess.run(COMMAND, check=True, stdout=subprocess.DEVNULL)
-                seconds[name] = time.perf_counter() - t0
-            else:
-                mode, settings = modes[name]
-                result = mode.run(make_spec(image, name, COMMAND, args.cache, n, settings), scratch / f"{name}-{n}")[0]
-                if result.exit_code != 0:
-                    raise SystemExit(f"{name} round {n}: exit {result.exit_code} {result.detail}")
-                seconds[name] = result.wall_s
+        with benchmark_slot(args.results):  # never next to a workflow run
+            seconds.update(one_round(order, modes, image, args.cache, n, scratch))
         rounds.append({"order": order, "seconds": seconds})
         print(f"round {n}: " + ", ".join(f"{k} {v:.3f} s" for k, v in seconds.items()), flush=True)
 
@@ -122,16 +132,17 @@ def main(argv: list[str] | None = None) -> int:
 
     startup = {}
     true_argv = ["/bin/true"]
-    t_host = []
-    for _ in range(args.startup_samples + 1):
-        t0 = time.perf_counter()
-        subprocess.run(true_argv, check=True)
-        t_host.append(time.perf_counter() - t0)
-    startup["host (fork/exec)"] = statistics.median(t_host[1:])
-    for name, (mode, settings) in modes.items():
-        spec = make_spec(image, name, true_argv, args.cache, 0, settings)
-        samples = [mode.startup_sample(spec, true_argv) for _ in range(args.startup_samples + 1)]
-        startup[name] = statistics.median(samples[1:])  # first = warm-up
+    with benchmark_slot(args.results):
+        t_host = []
+        for _ in range(args.startup_samples + 1):
+            t0 = time.perf_counter()
+            subprocess.run(true_argv, check=True)
+            t_host.append(time.perf_counter() - t0)
+        startup["host (fork/exec)"] = statistics.median(t_host[1:])
+        for name, (mode, settings) in modes.items():
+            spec = make_spec(image, name, true_argv, args.cache, 0, settings)
+            samples = [mode.startup_sample(spec, true_argv) for _ in range(args.startup_samples + 1)]
+            startup[name] = statistics.median(samples[1:])  # first = warm-up
 
     summary = {"host": host_info(), "image": image["reference"], "command": COMMAND,
                "command_sha256": {"host": host_sum, "image": image_sum}, "pairs": args.pairs,
