@@ -175,20 +175,50 @@ def test_hung_guest_is_killed_at_the_timeout_with_its_console_log_kept(modes_ima
     assert _qemu_processes("execbench-argv-vm-1c-r1") == []
 
 
+@pytest.mark.skipif(not PVM_HOST, reason="asserts the TCG fallback, taken only where KVM cannot boot")
+def test_panicking_guest_ends_at_once_as_a_failure_with_the_panic_on_its_console(vm_cache, tmp_path):
+    # A real kernel panic: no init at the path we name and no root= to fall back on.
+    kern = vmimage.kernel(vm_cache)
+    initrd, _ = vmimage.initramfs(vm_cache, kern)
+    console, log = tmp_path / "console.log", tmp_path / "qemu.log"
+    argv = vm.qemu_argv(name="execbench-panic-test", kernel=kern.vmlinuz, initrd=str(initrd),
+                        cmdline="console=ttyS0 panic=-1 rdinit=/no-such-init", accel="tcg", cpu_model="host",
+                        vcpus=1, memory_mb=256, console=console)
+    outcome = vm.boot_guest(argv, console, log, qmp=None, ready_timeout_s=vm.BOOT_TIMEOUT_S, run_timeout_s=60)
+    assert outcome.boot_to_ready_s is None and outcome.killed is False  # qemu ended by itself
+    assert "during boot" in outcome.failure and "console.log" in outcome.failure
+    assert "Kernel panic" in console.read_text()
+
+
 @pytest.mark.docker
 @pytest.mark.skipif(not PVM_HOST, reason="asserts the TCG fallback, taken only where KVM cannot boot")
-def test_startup_payload_samples_vm_boot_and_shutdown_and_parses(modes_image, shared_dir, vm_cache):
+def test_startup_payload_samples_vm_boot_and_shutdown_parses_and_is_flagged_in_the_table(
+        modes_image, shared_dir, vm_cache):
+    from execbench.parse import write_parsed
     from execbench.payloads.startup import Startup
+    from execbench.tables import EMULATED_FLAG, load_parsed_runs, relative_table
 
-    config = _vm_config(shared_dir, "vm-startup", modes_image, vm_cache, payloads={"startup": {"samples": 1}})
-    record = run_cell(config, RunCell("startup", "vm", 1, 1, 0))
-    run_dir = Path(config["results"]) / "raw" / "startup" / "vm" / "1c" / "r1"
-    assert record["status"] == "ok", record["reason"]
-    assert record["emulated"] is True
-    records = {(r.metric, r.copy): r for r in Startup().parse(run_dir)}
+    config = make_config(shared_dir / "vm-startup" / "results", modes_image, payloads={"startup": {"samples": 1}},
+                         modes={"vm": dict(VM_SETTINGS),
+                                "bare": {"kind": "bare", "variant": "image-rootfs", "cpuset": "none", "enabled": True}},
+                         cache=vm_cache)
+    parsed = []
+    for mode in ("bare", "vm"):
+        record = run_cell(config, RunCell("startup", mode, 1, 1, 0))
+        assert record["status"] == "ok", record["reason"]
+        run_dir = Path(config["results"]) / "raw" / "startup" / mode / "1c" / "r1"
+        parsed.append(write_parsed(run_dir, shared_dir / "vm-startup" / "parsed" / f"{mode}.json"))
+    assert [p["run"]["emulated"] for p in parsed] == [False, True]
+
+    records = {(r.metric, r.copy): r for r in Startup().parse(run_dir)}  # the vm run
     latency = records[("latency_median", None)]
     boot = records[("boot_to_ready_median", None)]
     shutdown = records[("shutdown_median", None)]
     assert latency.status == boot.status == shutdown.status == "ok"
     # boot-to-ready and shutdown are parts of the whole start-run-stop sample
     assert 0 < boot.value < latency.value and 0 <= shutdown.value < latency.value
+
+    runs = load_parsed_runs(sorted((shared_dir / "vm-startup" / "parsed").glob("*.json")))
+    table, _ = relative_table(runs.measurements)
+    row = table[(table["mode"] == "vm") & (table["metric"] == "latency_median")].iloc[0]
+    assert bool(row["emulated"]) is True and row["flag"] == EMULATED_FLAG

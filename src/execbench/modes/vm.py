@@ -53,7 +53,7 @@ CONSOLE_LOG = "console.log"
 QEMU_LOG = "qemu.log"
 DETAIL_FILE = "vm.json"
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-KERNEL_ARGS = ["console=ttyS0", "quiet", "panic=-1", "nokaslr"]
+KERNEL_ARGS = ["console=ttyS0", "quiet", "panic=-1"]  # panic: reboot at once, and -no-reboot ends qemu
 COMMAND_LINE_MAX = 2047  # x86 COMMAND_LINE_SIZE - 1
 
 
