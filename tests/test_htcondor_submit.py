@@ -232,3 +232,64 @@ def test_condor_submit_parser_passes_any_payload_argv_unchanged(tmp_path_factory
     ad = condor_job_ad(submit_description(job(iwd, payload_argv=argv)))
     # $(DOLLAR) must come back as a plain $: the payload sees its argv exactly
     assert split_raw_arguments(ad["Arguments"])[10:] == argv
+
+
+# --- the htcondor-docker mode ------------------------------------------------
+
+def run_spec(**changes):
+    from execbench.modes.base import RunSpec
+
+    fields = dict(run_id="db12-htcondor-2c-r1", image_ref=IMAGE, mode="htcondor",
+                  mode_settings={"kind": "htcondor-docker", "network": "none", "host": "wn042.example.org"},
+                  payload="db12", copies=2, repetition=1, copy_argv=[ARGV, ARGV], timeout_s=600)
+    fields.update(changes)
+    return RunSpec(**fields)
+
+
+def test_mode_writes_the_run_as_one_docker_job_for_its_host(tmp_path):
+    from execbench.modes.htcondor_docker import docker_job
+
+    ad = condor_job_ad(submit_description(docker_job(run_spec(), tmp_path)))
+    assert ad["DockerImage"] == IMAGE and ad["RequestCpus"] == 2 and ad["Iwd"] == str(tmp_path)
+    assert 'TARGET.Machine == "wn042.example.org"' in str(ad.lookup("Requirements"))
+    assert ad["ExecbenchRunId"] == "db12-htcondor-2c-r1"
+    # a payload that needs a network gets HTCondor's NAT, not none
+    assert docker_job(run_spec(needs_network=True), tmp_path).network == "nat"
+
+
+def test_mode_refuses_copies_whose_argv_differ(tmp_path):
+    from execbench.modes.base import ModeError
+    from execbench.modes.htcondor_docker import docker_job
+
+    with pytest.raises(ModeError, match="copy argvs differ"):
+        docker_job(run_spec(copy_argv=[ARGV, [*ARGV, "--other"]]), tmp_path)
+
+
+@pytest.mark.skipif(__import__("shutil").which("condor_submit") is not None, reason="an HTCondor AP: mode may be available")
+def test_mode_is_unavailable_without_an_access_point_and_says_why():
+    from execbench.modes.htcondor_docker import HTCondorDockerMode
+
+    availability = HTCondorDockerMode().available({})
+    assert availability.ok is False
+    assert "condor_submit not found" in availability.reason
+
+
+def test_htcondor_profile_requirements_is_a_valid_classad_expression():
+    import yaml
+
+    from execbench.paths import REPO_ROOT
+
+    os.environ.setdefault("CONDOR_CONFIG", "/dev/null")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        classad = pytest.importorskip("classad")
+    profile = yaml.safe_load((REPO_ROOT / "profiles" / "htcondor" / "config.yaml").read_text())
+    expression = profile["set-resources"]["run_payload"]["requirements"]
+    parsed = classad.ExprTree(expression)
+    # a whole free docker machine matches, a partly claimed one does not
+    free = classad.ClassAd({"HasDocker": True, "Cpus": 8, "TotalCpus": 8})
+    busy = classad.ClassAd({"HasDocker": True, "Cpus": 6, "TotalCpus": 8})
+    assert parsed.simplify(classad.ClassAd(), free).eval() is True
+    assert parsed.simplify(classad.ClassAd(), busy).eval() is False
+    with pytest.raises(Exception):
+        classad.ExprTree("(TARGET.HasDocker =?= true) && (")

@@ -1,0 +1,51 @@
+"""The shipped Snakemake profiles: every key is an option the pinned Snakemake
+(with its executor plugins) knows, and every key carries a comment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from execbench.paths import REPO_ROOT
+
+PROFILES = ["default", "slurm", "htcondor"]
+
+
+@pytest.fixture(scope="module")
+def snakemake_help() -> str:
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_profile_keys_are_known_snakemake_options(name, snakemake_help):
+    profile = yaml.safe_load((REPO_ROOT / "profiles" / name / "config.yaml").read_text())
+    executor = profile.get("executor")
+    if executor in ("slurm", "htcondor"):
+        # the plugin must be installed, or its settings are not options at all
+        assert f"{executor} executor plugin settings" in snakemake_help, f"snakemake-executor-plugin-{executor}?"
+    unknown = [key for key in profile if f"--{key}" not in snakemake_help]
+    assert not unknown, f"profiles/{name}: unknown options {unknown}"
+
+
+@pytest.mark.parametrize("name", ["slurm", "htcondor"])
+def test_every_profile_key_is_commented(name):
+    lines = (REPO_ROOT / "profiles" / name / "config.yaml").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        # a key: an inline comment, or a comment line right above it
+        above = next((lines[i] for i in range(number - 1, -1, -1) if lines[i].strip()), "")
+        assert " #" in line or above.lstrip().startswith("#"), (
+            f"profiles/{name}/config.yaml:{number + 1}: {line.strip()!r} has no comment")
+
+
+def test_slurm_profile_makes_benchmark_runs_exclusive_and_polls_squeue():
+    profile = yaml.safe_load((REPO_ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    assert profile["set-resources"]["run_payload"]["slurm_extra"] == "'--exclusive'"
+    assert profile["slurm-status-command"] == "squeue"  # no accounting database needed
+    assert profile["slurm-no-account"] is True
