@@ -65,9 +65,10 @@ class Mode(Protocol):
         """The factors this run really gets (network, pinning, containers, hardening),
         recorded in run.json next to the configured mode_settings."""
 
-    def startup_sample(self, spec: RunSpec, argv: list[str]) -> float:
+    def startup_sample(self, spec: RunSpec, argv: list[str]) -> float | tuple[float, dict]:
         """Seconds, measured on the host, to start argv in a fresh environment of this
-        mode and see it exit (the startup payload). Safe to call from several threads."""
+        mode and see it exit (the startup payload), optionally with {phase: seconds}.
+        Safe to call from several threads."""
 
 
 class ModeError(ExecbenchError):

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError, ParseError
-from ..modes.base import CopyResult, RunSpec
+from ..modes.base import CopyResult, ModeError, RunSpec
 from ..records import Record
 from ._common import copy_dirs, copy_failure, failed_record
 
@@ -53,6 +53,8 @@ class Startup:
         return float((settings or {}).get("timeout_s", DEFAULT_TIMEOUT_S))
 
     def run_host(self, mode, spec: RunSpec, out_dir: Path, settings: dict) -> list[CopyResult]:
+        if not callable(getattr(mode, "startup_sample", None)):
+            raise ModeError(f"mode kind {getattr(mode, 'kind', '?')!r} cannot measure startup (no startup_sample)")
         samples = self.samples(settings)
         rows: dict[int, list[dict]] = {i: [] for i in range(spec.copies)}
         timed_out: set[int] = set()
