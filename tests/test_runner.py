@@ -212,3 +212,10 @@ def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_di
     for earlier, later in zip(ordered, ordered[1:]):
         assert earlier["ended_utc"] <= later["started_utc"]  # one at a time
     assert [r["repetition"] for r in ordered] == [1, 1, 2, 2]  # every mode's r1 before any r2
+    # the startup payload's own log parses into per-copy and machine-level latencies
+    from execbench.payloads.startup import Startup
+
+    for mode in ("bare", "docker"):
+        records = Startup().parse(results / f"raw/startup/{mode}/1c/r1")
+        assert [(r.copy, r.status) for r in records] == [(0, "ok"), (None, "ok")]
+        assert 0 < records[1].value < 30
