@@ -9,7 +9,8 @@ For each of --pairs rounds (modes in a seeded shuffled order within a round):
   docker / podman : the same through the hardened container modes (timed inside).
 The host's and the image's `factor` must be the same file (sha256 checked, recorded), so
 the ratios compare environments, not builds. Reported: the median over rounds of the
-per-round ratios bare/host (harness overhead, target <= 1.005), docker/bare, podman/bare;
+per-round ratios bare/host (harness overhead, target <= 1.005), docker/bare, podman/bare,
+of wall time and (less sensitive to other load on the host) of user+sys CPU time;
 then the median startup latency of /bin/true per mode (host-measured, warm-up excluded).
 
   .venv/bin/python bench/bench_modes.py [--pairs 5] [--startup-samples 20]
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -66,20 +68,26 @@ def make_spec(image: dict, mode: str, argv: list[str], cache: str, n: int, setti
                    payload="bench", copies=1, repetition=n, copy_argv=[argv], timeout_s=600, cache_dir=cache)
 
 
-def one_round(order: list[str], modes: dict, image: dict, cache: str, n: int, scratch: Path) -> dict:
-    seconds = {}
+def one_round(order: list[str], modes: dict, image: dict, cache: str, n: int, scratch: Path) -> tuple[dict, dict]:
+    """Wall and CPU (user+sys) seconds of the command per environment."""
+    seconds, cpu = {}, {}
     for name in order:
         if name == "host":
             t0 = time.perf_counter()
-            subprocess.run(COMMAND, check=True, stdout=subprocess.DEVNULL)
+            proc = subprocess.Popen(COMMAND, stdout=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
             seconds[name] = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                raise SystemExit(f"host round {n}: exit {proc.returncode}")
+            cpu[name] = usage.ru_utime + usage.ru_stime
         else:
             mode, settings = modes[name]
             result = mode.run(make_spec(image, name, COMMAND, cache, n, settings), scratch / f"{name}-{n}")[0]
             if result.exit_code != 0:
                 raise SystemExit(f"{name} round {n}: exit {result.exit_code} {result.detail}")
-            seconds[name] = result.wall_s
-    return seconds
+            seconds[name], cpu[name] = result.wall_s, result.cpu_s
+    return seconds, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,19 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     for n in range(args.pairs):
         order = ["host", *modes]
         rng.shuffle(order)
-        seconds = {}
         with benchmark_slot(args.results):  # never next to a workflow run
-            seconds.update(one_round(order, modes, image, args.cache, n, scratch))
-        rounds.append({"order": order, "seconds": seconds})
-        print(f"round {n}: " + ", ".join(f"{k} {v:.3f} s" for k, v in seconds.items()), flush=True)
+            seconds, cpu = one_round(order, modes, image, args.cache, n, scratch)
+        rounds.append({"order": order, "seconds": seconds, "cpu_seconds": cpu})
+        print(f"round {n}: " + ", ".join(f"{k} {v:.3f} s (cpu {cpu[k]:.3f})" for k, v in seconds.items()), flush=True)
 
-    def median_ratio(num: str, den: str) -> float | None:
-        if not all(num in r["seconds"] and den in r["seconds"] for r in rounds):
+    def median_ratio(num: str, den: str, key: str = "seconds") -> float | None:
+        if not all(num in r[key] and den in r[key] for r in rounds):
             return None
-        return statistics.median(r["seconds"][num] / r["seconds"][den] for r in rounds)
+        return statistics.median(r[key][num] / r[key][den] for r in rounds)
 
-    ratios = {"bare/host": median_ratio("bare", "host"), "docker/bare": median_ratio("docker", "bare"),
-              "podman/bare": median_ratio("podman", "bare")}
+    pairs = [("bare", "host"), ("docker", "bare"), ("podman", "bare")]
+    ratios = {f"{a}/{b}": median_ratio(a, b) for a, b in pairs}
+    cpu_ratios = {f"{a}/{b}": median_ratio(a, b, "cpu_seconds") for a, b in pairs}
 
     startup = {}
     true_argv = ["/bin/true"]
@@ -146,11 +154,13 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = {"host": host_info(), "image": image["reference"], "command": COMMAND,
                "command_sha256": {"host": host_sum, "image": image_sum}, "pairs": args.pairs,
-               "rounds": rounds, "median_ratios": ratios, "startup_median_s": startup,
+               "rounds": rounds, "median_ratios": ratios, "median_cpu_ratios": cpu_ratios, "startup_median_s": startup,
                "startup_samples": args.startup_samples, "unavailable": unavailable}
-    print("\nmedian of per-round ratios (%d pairs):" % args.pairs)
+    print("\nmedian of per-round ratios (%d pairs):      wall      cpu(user+sys)" % args.pairs)
     for key, value in ratios.items():
-        print(f"  {key:12s} {'n/a' if value is None else f'{value:.4f}'}")
+        cpu_value = cpu_ratios[key]
+        print(f"  {key:12s} {'n/a' if value is None else f'{value:.4f}':>30s}"
+              f" {'n/a' if cpu_value is None else f'{cpu_value:.4f}':>10s}")
     print(f"median startup latency of /bin/true ({args.startup_samples} samples, warm-up excluded):")
     for key, value in startup.items():
         print(f"  {key:18s} {value * 1000:8.1f} ms")
