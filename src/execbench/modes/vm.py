@@ -294,6 +294,7 @@ def readiness(cache_dir: str | Path, accel: str, cpu_model: str) -> dict:
                                f"{_tail(log, 300) or _tail(console, 300)}"}
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+        verdict["reason"] = " ".join(verdict["reason"].split())  # one line in run.json and tables
         verdict.update(identity, accel=accel, cpu_model=cpu_model, checked_utc=_utc(),
                        qemu_command=" ".join(argv).replace(tmp, "<tmp>"))
         verdicts[key] = verdict
@@ -325,6 +326,7 @@ class VmMode:
     def __init__(self):
         self._factors: dict | None = None
         self._availability: dict[str, VmAvailability] = {}
+        self._kernel: vmimage.Kernel | None = None
 
     def available(self, settings: dict, cache_dir: str | Path = DEFAULT_CACHE) -> Availability:
         for tool in (QEMU, "apt-get", "dpkg", "cpio", "mkfs.ext4"):
@@ -351,6 +353,7 @@ class VmMode:
 
     def _remember(self, cache_dir, availability: VmAvailability) -> VmAvailability:
         self._availability[str(Path(cache_dir).resolve())] = availability
+        self._kernel = vmimage.kernel(cache_dir)  # cached by the readiness check
         return availability
 
     def _accel(self, settings: dict, cache_dir: str) -> VmAvailability:
@@ -361,8 +364,11 @@ class VmMode:
         return availability
 
     def versions(self, settings: dict | None = None) -> dict:
-        return {"engine": qemu_version(), "runtime": "qemu " + ("KVM" if not any(
-            a.emulated for a in self._availability.values()) else "TCG (emulated)")}
+        emulated = any(a.emulated for a in self._availability.values())
+        versions = {"engine": qemu_version(), "runtime": "TCG (emulated)" if emulated else "KVM"}
+        if self._kernel is not None:
+            versions["guest_kernel"] = f"{self._kernel.package} {self._kernel.version}"
+        return versions
 
     def factors(self, spec: RunSpec) -> dict:
         """Configured factors now; run() adds what was applied (accelerator, pinning map,
@@ -378,6 +384,8 @@ class VmMode:
             "rootfs": "image rootfs as a read-only ext4 virtio disk; /tmp and /dev/shm tmpfs",
             "share": f"run dir over virtio-9p at {RUN_MOUNT}",
             "copies_per_container": "all copies in one guest",
+            "startup_samples": "startup payload: one fresh guest per copy and sample, 1 vCPU unless vcpus "
+                               "is set, not pinned",
         }
         return self._factors
 
@@ -446,7 +454,9 @@ class VmMode:
 
     def startup_sample(self, spec: RunSpec, argv: list[str]) -> tuple[float, dict]:
         """Boot a fresh guest, run argv in it as uid 10001, power it off: host seconds from
-        qemu start to qemu exit, with the boot-to-ready and shutdown phases."""
+        qemu start to qemu exit, with the boot-to-ready and shutdown phases. Not pinned:
+        the startup payload boots `copies` guests at once, and pinning each one's vCPU 0
+        to core 0 would serialise them."""
         availability = self._accel(spec.mode_settings, spec.cache_dir)
         opts = _settings(spec.mode_settings)
         kern, initrd, _, disk, disk_meta = self._artefacts(spec)
@@ -457,11 +467,10 @@ class VmMode:
             qemu = qemu_argv(name=f"execbench-{spec.run_id}-startup", kernel=kern.vmlinuz, initrd=str(initrd),
                              cmdline=kernel_cmdline("exec", guest_command), accel=availability.accel,
                              cpu_model=opts["cpu_model"], vcpus=int(opts["vcpus"] or 1),
-                             memory_mb=opts["memory_mb"], console=console,
-                             qmp=Path(tmp) / "qmp.sock" if opts["pin_vcpus"] else None, disk=disk)
+                             memory_mb=opts["memory_mb"], console=console, disk=disk)
             t0 = time.monotonic()
-            outcome = boot_guest(qemu, console, log, qmp=Path(tmp) / "qmp.sock" if opts["pin_vcpus"] else None,
-                                 ready_timeout_s=BOOT_TIMEOUT_S, run_timeout_s=spec.timeout_s)
+            outcome = boot_guest(qemu, console, log, qmp=None, ready_timeout_s=BOOT_TIMEOUT_S,
+                                 run_timeout_s=spec.timeout_s)
             total = time.monotonic() - t0
             if outcome.failure or outcome.guest_rc != 0:
                 raise ModeError(f"startup guest: {outcome.failure or f'argv exited {outcome.guest_rc}'}; "
