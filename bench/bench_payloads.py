@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -46,6 +47,24 @@ def headline(records, payload_name):
                      f"{sorted({(r.benchmark, r.metric) for r in records if r.copy is None})}")
 
 
+def host_busy_s() -> float:
+    """Busy CPU seconds of the whole host so far (/proc/stat, all CPUs)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(records) -> float | None:
+    """Payload-reported CPU seconds of copy 0 (benchmark time only): less sensitive than wall
+    time to other load on a shared host, so it separates the payload's own noise from the host's."""
+    ratios = [r.extra.get("cpu_s") for r in records if r.copy == 0 and r.metric == "ratio"]
+    if ratios and all(isinstance(v, (int, float)) for v in ratios):
+        return sum(ratios)
+    chain = [r.value for r in records if r.copy == 0 and r.benchmark == "hepchain" and r.metric == "cpu_time"]
+    return chain[0] if chain else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="smoke", choices=("smoke", "standard"))
@@ -73,7 +92,7 @@ def main() -> int:
     for name in args.payloads.split(","):
         payload = payloads.get(name)
         settings = {"size": args.size}
-        values, walls, breakdown = [], [], []
+        values, walls, breakdown, cpu_values, others = [], [], [], [], []
         for rep in range(args.repetitions):
             with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
                 out = Path(tmp) / "run"
@@ -81,14 +100,17 @@ def main() -> int:
                                mode=args.mode, mode_settings=MODE_SETTINGS[args.mode], payload=name,
                                copies=args.copies, repetition=rep, copy_argv=payload.copy_argv(args.copies, settings),
                                timeout_s=payload.timeout_s(settings), cache_dir=str(cache))
-                t0 = time.perf_counter()
+                busy0, t0 = host_busy_s(), time.perf_counter()
                 results = mode.run(spec, out)
                 walls.append(time.perf_counter() - t0)
+                own = sum((r.cpu_s or 0.0) for r in results)
+                others.append(max(0.0, host_busy_s() - busy0 - own) / (walls[-1] * os.cpu_count()))
                 if any(r.exit_code != 0 for r in results):
                     raise SystemExit(f"{name} rep {rep}: exit codes {[r.exit_code for r in results]}")
                 (out / "run.json").write_text(json.dumps({"copies": args.copies}))
                 records = payload.parse(out)
                 values.append(headline(records, name))
+                cpu_values.append(cpu_seconds(records))
                 breakdown.append({f"{r.benchmark}/{r.metric}": r.value for r in records
                                   if r.copy is None and r.value is not None})
         mean = statistics.fmean(values)
@@ -98,11 +120,16 @@ def main() -> int:
             series = [b[key] for b in breakdown if key in b]
             if len(series) > 1 and statistics.fmean(series):
                 per_metric_cv[key] = statistics.stdev(series) / statistics.fmean(series)
+        cpu_cv = (statistics.stdev(cpu_values) / statistics.fmean(cpu_values)
+                  if len(cpu_values) > 1 and all(cpu_values) else None)
         summary["payloads"][name] = {"values": values, "mean": mean, "cv": cv, "wall_s": walls,
+                                     "cpu_s": cpu_values, "cpu_cv": cpu_cv, "host_busy_by_others": others,
                                      "wall_mean_s": statistics.fmean(walls), "cv_by_metric": per_metric_cv}
         bench, metric = HEADLINE[name]
         print(f"{name:9} {bench}/{metric}: mean {mean:.4g}  CV {100 * cv:.2f} %  "
-              f"wall per pass {statistics.fmean(walls):.1f} s  (n={len(values)})", flush=True)
+              f"wall per pass {statistics.fmean(walls):.1f} s  (n={len(values)})"
+              + (f"  [CPU-time CV {100 * cpu_cv:.2f} %]" if cpu_cv is not None else "")
+              + f"  host busy with other work: {100 * statistics.fmean(others):.0f} %", flush=True)
     out_json = args.json or REPO_ROOT / "bench" / "results" / f"payloads-{args.size}-{args.mode}.json"
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(summary, indent=1))
