@@ -19,8 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from execbench.htcondor import (SUBMIT_BLANKS, DockerJob, SubmitDescriptionError, launcher_arguments, quote_arguments,
-                                submit_description)
+from execbench.htcondor import (
+    SUBMIT_BLANKS,
+    DockerJob,
+    SubmitDescriptionError,
+    launcher_arguments,
+    quote_arguments,
+    submit_description,
+)
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 IMAGE = f"127.0.0.1:5000/execbench/debian12@{DIGEST}"
@@ -28,9 +34,15 @@ ARGV = ["python3", "/opt/execbench/db12.py", "--size", "smoke"]
 
 
 def job(tmp_path=None, **changes) -> DockerJob:
-    fields = dict(image_ref=IMAGE, copies=2, payload_argv=ARGV, timeout_s=600,
-                  initialdir=str(tmp_path) if tmp_path else "/shared/execbench/results/raw/db12/htcondor/2c/r1",
-                  host="wn042.example.org", attributes={"ExecbenchRunId": "db12-htcondor-2c-r1"})
+    fields = dict(
+        image_ref=IMAGE,
+        copies=2,
+        payload_argv=ARGV,
+        timeout_s=600,
+        initialdir=str(tmp_path) if tmp_path else "/shared/execbench/results/raw/db12/htcondor/2c/r1",
+        host="wn042.example.org",
+        attributes={"ExecbenchRunId": "db12-htcondor-2c-r1"},
+    )
     fields.update(changes)
     return DockerJob(**fields)
 
@@ -39,9 +51,22 @@ def job(tmp_path=None, **changes) -> DockerJob:
 
 # Submit commands this module may write (condor_submit man page), lower case.
 KNOWN_COMMANDS = {
-    "universe", "docker_image", "docker_network_type", "executable", "transfer_executable", "arguments",
-    "request_cpus", "request_memory", "requirements", "initialdir", "should_transfer_files",
-    "when_to_transfer_output", "transfer_output_files", "output", "error", "log",
+    "universe",
+    "docker_image",
+    "docker_network_type",
+    "executable",
+    "transfer_executable",
+    "arguments",
+    "request_cpus",
+    "request_memory",
+    "requirements",
+    "initialdir",
+    "should_transfer_files",
+    "when_to_transfer_output",
+    "transfer_output_files",
+    "output",
+    "error",
+    "log",
 }
 
 
@@ -89,7 +114,7 @@ def split_raw_arguments(raw: str) -> list[str]:
     while i < len(raw):
         ch = raw[i]
         if quoted:
-            if ch == "'" and raw[i + 1:i + 2] == "'":
+            if ch == "'" and raw[i + 1 : i + 2] == "'":
                 current.append("'")
                 i += 1
             elif ch == "'":
@@ -150,15 +175,26 @@ def test_submit_description_keys_values_and_queue_documented_syntax():
     assert commands["should_transfer_files"] == "YES"
     assert commands["MY.ExecbenchRunId"] == '"db12-htcondor-2c-r1"'
     assert split_new_style_arguments(commands["arguments"]) == [
-        "/opt/execbench/execbench_launch.py", "--run-dir", ".", "--copies", "3", "--timeout", "600",
-        "--pin", "none", "--", *ARGV]
+        "/opt/execbench/execbench_launch.py",
+        "--run-dir",
+        ".",
+        "--copies",
+        "3",
+        "--timeout",
+        "600",
+        "--pin",
+        "none",
+        "--",
+        *ARGV,
+    ]
 
 
 def test_arguments_quoting_of_blanks_and_quotes_documented_syntax():
     # The manual's rules: ' inside single quotes doubled, every " doubled,
     # a blank-holding or empty argument in single quotes; $ as $(DOLLAR).
     assert quote_arguments(["a b", "it's", 'say "hi"', "", "$(HOME)"]) == (
-        '"\'a b\' \'it\'\'s\' \'say ""hi""\' \'\' $(DOLLAR)(HOME)"')
+        "\"'a b' 'it''s' 'say \"\"hi\"\"' '' $(DOLLAR)(HOME)\""
+    )
 
 
 def test_bad_inputs_are_refused_with_what_was_expected():
@@ -182,9 +218,10 @@ def test_bad_inputs_are_refused_with_what_was_expected():
 
 # Printable text: control characters are refused (see the test above).
 # (C1 controls, NEL, U+2028 and Unicode blanks do pass unchanged and are included.)
-ARG_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",),
-                                          blacklist_characters="".join(map(chr, [*range(32), 127]))),
-                   max_size=12)
+ARG_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="".join(map(chr, [*range(32), 127]))),
+    max_size=12,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -196,6 +233,7 @@ def test_any_payload_argv_round_trips_through_the_documented_syntax(argv):
 
 
 # --- HTCondor's own submit-language implementation (offline) ---------------
+
 
 def condor_job_ad(text: str):
     """The job ClassAd condor_submit would queue for this text (no schedd needed)."""
@@ -236,12 +274,21 @@ def test_condor_submit_parser_passes_any_payload_argv_unchanged(tmp_path_factory
 
 # --- the htcondor-docker mode ------------------------------------------------
 
+
 def run_spec(**changes):
     from execbench.modes.base import RunSpec
 
-    fields = dict(run_id="db12-htcondor-2c-r1", image_ref=IMAGE, mode="htcondor",
-                  mode_settings={"kind": "htcondor-docker", "network": "none", "host": "wn042.example.org"},
-                  payload="db12", copies=2, repetition=1, copy_argv=[ARGV, ARGV], timeout_s=600)
+    fields = dict(
+        run_id="db12-htcondor-2c-r1",
+        image_ref=IMAGE,
+        mode="htcondor",
+        mode_settings={"kind": "htcondor-docker", "network": "none", "host": "wn042.example.org"},
+        payload="db12",
+        copies=2,
+        repetition=1,
+        copy_argv=[ARGV, ARGV],
+        timeout_s=600,
+    )
     fields.update(changes)
     return RunSpec(**fields)
 
@@ -265,7 +312,9 @@ def test_mode_refuses_copies_whose_argv_differ(tmp_path):
         docker_job(run_spec(copy_argv=[ARGV, [*ARGV, "--other"]]), tmp_path)
 
 
-@pytest.mark.skipif(__import__("shutil").which("condor_submit") is not None, reason="an HTCondor AP: mode may be available")
+@pytest.mark.skipif(
+    __import__("shutil").which("condor_submit") is not None, reason="an HTCondor AP: mode may be available"
+)
 def test_mode_is_unavailable_without_an_access_point_and_says_why():
     from execbench.modes.htcondor_docker import HTCondorDockerMode
 

@@ -40,8 +40,9 @@ def test_every_profile_key_is_commented(name):
             continue
         # a key: an inline comment, or a comment line right above it
         above = next((lines[i] for i in range(number - 1, -1, -1) if lines[i].strip()), "")
-        assert " #" in line or above.lstrip().startswith("#"), (
-            f"profiles/{name}/config.yaml:{number + 1}: {line.strip()!r} has no comment")
+        assert " #" in line or above.lstrip().startswith(
+            "#"
+        ), f"profiles/{name}/config.yaml:{number + 1}: {line.strip()!r} has no comment"
 
 
 def test_slurm_profile_makes_benchmark_runs_exclusive_and_polls_squeue():

@@ -70,7 +70,10 @@ def test_sbatch_wrap_job_runs_on_the_node_and_finishes(slurm_node, tmp_path):
     out = tmp_path / "job.out"
     submitted = subprocess.run(
         ["sbatch", "--parsable", "--wait", "-o", str(out), "--wrap", 'echo "node=$(hostname -s) job=$SLURM_JOB_ID"'],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
     job_id = submitted.stdout.strip().split(";")[0]
     assert out.read_text().strip() == f"node={slurm_node} job={job_id}"
@@ -81,7 +84,10 @@ def test_sbatch_wrap_job_runs_on_the_node_and_finishes(slurm_node, tmp_path):
 def test_failing_job_is_reported_failed_with_its_exit_code(slurm_node, tmp_path):
     submitted = subprocess.run(
         ["sbatch", "--parsable", "--wait", "-o", str(tmp_path / "fail.out"), "--wrap", "exit 3"],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert submitted.returncode == 3, submitted.stdout + submitted.stderr
     job_id = submitted.stdout.strip().split(";")[0]
     assert _job_field(job_id, "JobState") == "FAILED"
@@ -95,11 +101,25 @@ def test_smoke_matrix_through_the_slurm_profile_end_to_end(slurm_node, tmp_path)
     results = tmp_path / "results"
     slurm_logs = tmp_path / "slurm-logs"
     run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm",
-         "--configfile", "config/examples/slurm-smoke.yaml",
-         "--config", f"results={results}", "--slurm-logdir", str(slurm_logs)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200,
-        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--profile",
+            "profiles/slurm",
+            "--configfile",
+            "config/examples/slurm-smoke.yaml",
+            "--config",
+            f"results={results}",
+            "--slurm-logdir",
+            str(slurm_logs),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-5000:]
 

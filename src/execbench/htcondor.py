@@ -75,7 +75,8 @@ def quote_argument(arg: str) -> str:
         # condor_submit reads lines and drops or mangles control characters
         # (a lone form feed argument vanishes): refuse rather than pass another argv
         raise SubmitDescriptionError(
-            f"argument {arg!r}: expected printable text (no newline or other control character)")
+            f"argument {arg!r}: expected printable text (no newline or other control character)"
+        )
     # `$(NAME)` is macro expansion in the submit language; $(DOLLAR) is a literal $.
     arg = arg.replace("$", "$(DOLLAR)")
     arg = arg.replace('"', '""')
@@ -91,7 +92,9 @@ def quote_arguments(argv: list[str]) -> str:
 def classad_string(value: str) -> str:
     """A ClassAd string literal (backslash escapes)."""
     if CONTROL.search(value):
-        raise SubmitDescriptionError(f"value {value!r}: expected printable text (no newline or other control character)")
+        raise SubmitDescriptionError(
+            f"value {value!r}: expected printable text (no newline or other control character)"
+        )
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -116,15 +119,27 @@ def requirements(job: DockerJob) -> str:
 def launcher_arguments(job: DockerJob) -> list[str]:
     """The in-image launcher's argv (without the interpreter), as every mode runs it."""
     # No --start-at: the copies share one container, so they start together.
-    return [job.launcher, "--run-dir", ".", "--copies", str(job.copies),
-            "--timeout", f"{job.timeout_s:g}", "--pin", "none", "--", *job.payload_argv]
+    return [
+        job.launcher,
+        "--run-dir",
+        ".",
+        "--copies",
+        str(job.copies),
+        "--timeout",
+        f"{job.timeout_s:g}",
+        "--pin",
+        "none",
+        "--",
+        *job.payload_argv,
+    ]
 
 
 def submit_description(job: DockerJob) -> str:
     """The submit description text for one run, ending in `queue 1`."""
     if not DIGEST_REFERENCE.match(job.image_ref):
         raise SubmitDescriptionError(
-            f"image {job.image_ref!r}: expected a reference by digest, <registry>/<repo>@sha256:<64 hex>")
+            f"image {job.image_ref!r}: expected a reference by digest, <registry>/<repo>@sha256:<64 hex>"
+        )
     if job.copies < 1:
         raise SubmitDescriptionError(f"copies {job.copies}: expected an integer >= 1")
     if job.network not in DOCKER_NETWORKS:

@@ -42,11 +42,17 @@ def docker_job(spec: RunSpec, out_dir: Path) -> DockerJob:
         # one container runs every copy through the launcher's {copy} template
         raise ModeError(f"payload {spec.payload}: copy argvs differ beyond '{{copy}}': {sorted(argvs)}")
     return DockerJob(
-        image_ref=spec.image_ref, copies=spec.copies, payload_argv=spec.copy_argv[0],
-        timeout_s=spec.timeout_s, initialdir=str(out_dir.resolve()), host=spec.mode_settings.get("host"),
-        network=_network(spec), request_memory_mb=spec.mode_settings.get("request_memory_mb"),
+        image_ref=spec.image_ref,
+        copies=spec.copies,
+        payload_argv=spec.copy_argv[0],
+        timeout_s=spec.timeout_s,
+        initialdir=str(out_dir.resolve()),
+        host=spec.mode_settings.get("host"),
+        network=_network(spec),
+        request_memory_mb=spec.mode_settings.get("request_memory_mb"),
         extra_requirements=spec.mode_settings.get("requirements"),
-        attributes={"ExecbenchRunId": spec.run_id})
+        attributes={"ExecbenchRunId": spec.run_id},
+    )
 
 
 class HTCondorDockerMode:
@@ -82,16 +88,20 @@ class HTCondorDockerMode:
         out_dir.mkdir(parents=True, exist_ok=True)
         submit_file = out_dir / SUBMIT_FILE
         submit_file.write_text(submit_description(docker_job(spec, out_dir)))
-        submitted = subprocess.run(["condor_submit", "-terse", str(submit_file)],
-                                   capture_output=True, text=True, timeout=300)
+        submitted = subprocess.run(
+            ["condor_submit", "-terse", str(submit_file)], capture_output=True, text=True, timeout=300
+        )
         if submitted.returncode != 0:
             raise ModeError(f"condor_submit failed: {submitted.stderr.strip()}")
         cluster = submitted.stdout.strip().split(".")[0]  # -terse prints "<cluster>.<first>-<cluster>.<last>"
         # Queue wait counts against the limit too: a run that never starts fails visibly.
         limit_s = spec.timeout_s + HOST_GRACE_S + float(spec.mode_settings.get("queue_wait_s", 3600))
         started = time.monotonic()
-        waited = subprocess.run(["condor_wait", "-wait", str(int(limit_s)), str(out_dir / EVENT_LOG), cluster],
-                                capture_output=True, text=True)
+        waited = subprocess.run(
+            ["condor_wait", "-wait", str(int(limit_s)), str(out_dir / EVENT_LOG), cluster],
+            capture_output=True,
+            text=True,
+        )
         killed: set[int] = set()
         if waited.returncode != 0:
             subprocess.run(["condor_rm", cluster], capture_output=True, text=True, timeout=120)
@@ -104,8 +114,9 @@ class HTCondorDockerMode:
 
     @staticmethod
     def _job_exit_code(cluster: str) -> int | None:
-        history = subprocess.run(["condor_history", cluster, "-limit", "1", "-af", "ExitCode"],
-                                 capture_output=True, text=True, timeout=120)
+        history = subprocess.run(
+            ["condor_history", cluster, "-limit", "1", "-af", "ExitCode"], capture_output=True, text=True, timeout=120
+        )
         value = history.stdout.strip()
         return int(value) if value.isdigit() else None
 
