@@ -155,7 +155,7 @@ def test_n1_cell_says_no_interval(tmp_path):
     rel, _ = tables.relative_table(tables.load_parsed_runs(paths).measurements)
     assert set(rel["verdict"]) == {"no interval (n=1)"}
     assert rel["perf_ci_low"].isna().all()
-    assert "no interval" in tables.relative_markdown(rel)
+    assert "no interval (n=1)" in tables.relative_markdown(rel)
 
 
 @pytest.mark.parametrize("name", ["relative.csv", "relative.md", "scaling.csv", "scaling.md", "measurements.csv"])

@@ -119,7 +119,7 @@ def percent_of_bare_chart(relative: pd.DataFrame, runs: pd.DataFrame, headline, 
         copies = sorted(h["copies"].unique())
         shown = sorted({copies[0], copies[-1]})
         width = 0.8 / max(len(modes), 1)
-        lows = []
+        ys, ci_lows, ci_highs, labels = [], [], [], []
         for i, mode in enumerate(modes):
             for j, c in enumerate(shown):
                 r = h[(h["mode"] == mode) & (h["copies"] == c)]
@@ -129,33 +129,45 @@ def percent_of_bare_chart(relative: pd.DataFrame, runs: pd.DataFrame, headline, 
                 x = j + (i - (len(modes) - 1) / 2) * width
                 y = 100 * r["relative_performance"]
                 has_ci = pd.notna(r["perf_ci_low"]) and np.isfinite(r["perf_ci_high"])
-                err = ([[y - 100 * r["perf_ci_low"]], [100 * r["perf_ci_high"] - y]] if has_ci else None)
                 ax.bar(x, y, width * 0.92, color=mode_colour(mode, modes), hatch="//" if r["emulated"] else None,
                        edgecolor="black", linewidth=0.5,
                        label=(mode + (" (emulated, TCG)" if r["emulated"] else "")) if j == 0 else None)
-                if err is not None:
-                    ax.errorbar(x, y, yerr=err, fmt="none", ecolor="black", capsize=3, linewidth=1)
-                    lows.append(100 * r["perf_ci_low"])
-                lows.append(y)
-                label = f"{y:.1f}" + ("" if has_ci else "\n(n=1)")
-                ax.annotate(label, (x, (100 * r["perf_ci_high"]) if has_ci else y), textcoords="offset points",
-                            xytext=(0, 3), ha="center", fontsize=7)
+                if has_ci:
+                    lo, hi = 100 * r["perf_ci_low"], 100 * r["perf_ci_high"]
+                    ax.errorbar(x, y, yerr=[[y - lo], [hi - y]], fmt="none", ecolor="black", capsize=3, linewidth=1)
+                    ci_lows.append(lo)
+                    ci_highs.append(hi)
+                    text = f"{y:.1f}\n[{lo:.1f}, {hi:.1f}]"
+                else:
+                    text = f"{y:.1f}\n" + ("(n=1)" if r["verdict"] == stats.NO_INTERVAL_N1 else "(unbounded)")
+                ys.append(y)
+                labels.append((x, text))
         ax.axhline(100, color="black", linestyle="--", linewidth=1, label="bare metal = 100 %")
         ax.set_xticks(range(len(shown)), [f"{c} cop{'y' if c == 1 else 'ies'}" for c in shown])
-        # Zoomed so that 1 % differences are visible; the dashed line marks bare metal.
-        low = min(lows + [100]) if lows else 90
-        ax.set_ylim(max(0, min(low - 3, 95)), 103 if max(lows + [100]) <= 101 else max(lows) + 3)
+        # Zoomed so that 1 % differences are visible (the dashed line marks bare metal), but never so
+        # far that one uninformative interval squashes the bars: such error bars run off the axis,
+        # and the printed numbers under each bar give the interval anyway.
+        top_data = max(ys + [100.0])
+        top = min(max(ci_highs + [top_data]) + 2, top_data * 1.25 + 2)
+        bottom_data = min(ys + [100.0])
+        bottom = max(min(ci_lows + [bottom_data]) - 2, bottom_data * 0.75 - 2)
+        bottom = 0.0 if bottom < 50 else bottom
+        ax.set_ylim(bottom, max(top, 101.5))
+        for x, text in labels:
+            ax.annotate(text, (x, bottom), textcoords="offset points", xytext=(0, 4), ha="center", va="bottom",
+                        fontsize=6.5, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0})
         ax.set_ylabel(f"{benchmark} {metric} as % of bare metal (higher = better)")
         ax.set_xlabel("copies run at once")
         ax.set_title(host, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="lower left")
+    axes[0][0].legend(fontsize=8, loc="upper right", framealpha=0.9)
     fig.suptitle(title, fontsize=10)
     prov = provenance_line(runs, hosts)
     caption = (f"Performance relative to bare metal on the same host, per execution mode, at 1 copy "
                f"and at the maximum copies; error bars are the {int(stats.CONFIDENCE * 100)} % "
                f"{stats.METHOD} interval of the ratio of means over repetitions. {prov}.")
-    fig.text(0.01, -0.02, _wrap(prov + f"; error bars: 95 % {stats.METHOD} CI", 110), fontsize=7, va="top")
+    fig.text(0.01, -0.02, _wrap(prov + f"; error bars and [bracketed] numbers: 95 % {stats.METHOD} CI",
+                                110), fontsize=7, va="top")
     return Figure(name, title, caption, _save(fig, out_dir, name))
 
 
@@ -216,6 +228,10 @@ def startup_chart(measurements: pd.DataFrame, runs: pd.DataFrame, out_dir: Path,
     # Per-copy records (e.g. a copy's median over its samples); machine-level ones only if none.
     per_copy = sel[sel["copy"].notna() & (sel["unit"] == "s")]
     sel = per_copy if not per_copy.empty else sel[sel["unit"] == "s"]
+    # One metric only: raw samples ("latency") if a parser emits them, else the per-copy medians.
+    metrics = set(sel["metric"])
+    if len(metrics) > 1:
+        sel = sel[sel["metric"] == ("latency" if "latency" in metrics else sorted(metrics)[0])]
     if sel.empty:
         why = f"no ok '{STARTUP_PAYLOAD}' samples"
         return Figure(name, title, why, _placeholder(out_dir, name, title, why))

@@ -47,16 +47,16 @@ def _times(x) -> str:
     return f"{x:.4g}×"
 
 
-def _ci(lo, hi) -> str:
+def _ci(lo, hi, verdict: str = stats.NO_INTERVAL_N1) -> str:
     if lo is None or (isinstance(lo, float) and math.isnan(lo)):
-        return "no interval"
+        return "no interval (n=1)" if verdict == stats.NO_INTERVAL_N1 else "unbounded"
     return f"[{_pct(lo)}, {_pct(hi)}]"
 
 
 def _ratio_ci(r) -> str:
     """The metric's own ratio (e.g. 1.012× the bare-metal time) with its interval."""
     if pd.isna(r.ratio_ci_low):
-        return f"{_times(r.ratio)} (no interval)"
+        return f"{_times(r.ratio)} ({_ci(None, None, r.verdict)})"
     return f"{_times(r.ratio)} [{_times(r.ratio_ci_low)}, {_times(r.ratio_ci_high)}]"
 
 
@@ -121,7 +121,7 @@ class ReportData:
                 verdict = (_verdict_html(r.verdict, r.flag) if fmt == "html"
                            else r.verdict + (f" — {r.flag}" if r.flag else ""))
                 rows.append([_e(r.host), _e(payload), _e(f"{benchmark}/{metric}"), r.copies, _e(r.mode),
-                             _pct(r.relative_performance), _ci(r.perf_ci_low, r.perf_ci_high),
+                             _pct(r.relative_performance), _ci(r.perf_ci_low, r.perf_ci_high, r.verdict),
                              _ratio_ci(r), f"{r.n_mode}/{r.n_bare}", verdict])
         return headers, rows
 
@@ -135,7 +135,7 @@ class ReportData:
             note = r.note + (f" geomean of {r.geomean_of}" if r.geomean_of else "")
             rows.append([_e(r.host), _e(r.payload), _e(r.benchmark), _e(r.metric), r.copies, _e(r.mode),
                          f"{r.mean_mode:.5g}", f"{r.mean_bare:.5g}", _e(r.unit), _pct(r.relative_performance),
-                         _ci(r.perf_ci_low, r.perf_ci_high), _ratio_ci(r), f"{r.n_mode}/{r.n_bare}", verdict,
+                         _ci(r.perf_ci_low, r.perf_ci_high, r.verdict), _ratio_ci(r), f"{r.n_mode}/{r.n_bare}", verdict,
                          _e(note)])
         return headers, rows
 
@@ -230,11 +230,13 @@ class ReportData:
                 for r in g.sort_values("copies").itertuples():
                     where = f"at {r.copies} cop{'y' if r.copies == 1 else 'ies'}"
                     if hib:
-                        ci = ("" if pd.isna(r.perf_ci_low)
+                        ci = ("" if pd.isna(r.perf_ci_low) and r.verdict == stats.NO_INTERVAL_N1
+                              else "unbounded interval; " if pd.isna(r.perf_ci_low)
                               else f"95 % CI {_pct(r.perf_ci_low)}–{_pct(r.perf_ci_high)}; ")
                         parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict})")
                     else:  # a time: "N x bare metal" reads better than "0.4 % of bare-metal speed"
-                        ci = ("" if pd.isna(r.ratio_ci_low)
+                        ci = ("" if pd.isna(r.ratio_ci_low) and r.verdict == stats.NO_INTERVAL_N1
+                              else "unbounded interval; " if pd.isna(r.ratio_ci_low)
                               else f"95 % CI {_times(r.ratio_ci_low)}–{_times(r.ratio_ci_high)}; ")
                         parts.append(f"{_times(r.ratio)} {where} ({ci}{r.verdict})")
                 flag = f" [{g['flag'].iloc[0]}]" if g["flag"].iloc[0] else ""

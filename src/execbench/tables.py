@@ -336,6 +336,11 @@ def _pct(x) -> str:
     return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else f"{100 * x:.2f}"
 
 
+def _no_interval(verdict: str) -> str:
+    """Why a cell has no interval: one repetition on a side, or Fieller's interval is unbounded."""
+    return "no interval (n=1)" if verdict == stats.NO_INTERVAL_N1 else "unbounded"
+
+
 def relative_markdown(table: pd.DataFrame) -> str:
     """hyperfine/pyperf-style comparison table: performance as % of bare metal with its 95 % CI."""
     lines = [
@@ -343,7 +348,7 @@ def relative_markdown(table: pd.DataFrame) -> str:
         "|---|---|---|---|---:|---|---:|---|---|---|",
     ]
     for r in table.itertuples():
-        ci = "no interval" if pd.isna(r.perf_ci_low) else f"[{_pct(r.perf_ci_low)}, {_pct(r.perf_ci_high)}]"
+        ci = _no_interval(r.verdict) if pd.isna(r.perf_ci_low) else f"[{_pct(r.perf_ci_low)}, {_pct(r.perf_ci_high)}]"
         verdict = r.verdict + (f" — {r.flag}" if r.flag else "")
         lines.append(
             f"| {r.host} | {r.payload} | {r.benchmark} | {r.metric} | {r.copies} | {r.mode} | "
