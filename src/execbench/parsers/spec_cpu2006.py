@@ -155,8 +155,22 @@ def _num(token: str) -> float | None:
     return value if value - value == 0 else None  # rejects inf and nan
 
 
+# the common row "NNN.name  <ref|copies>  <time>  <ratio> *|S" in one C-level match (fast path;
+# anything else goes through the general token walk below)
+ROW_OK_RE = re.compile(r"(\d{3}\.\w+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([*S])(?=\s|$)")
+
+
 def _txt_row(path: Path, lineno: int, line: str, kind: str) -> Iteration | str | None:
     """One table row: an Iteration, the benchmark name for an NR row, or None for a blank."""
+    m = ROW_OK_RE.match(line)
+    if m:
+        try:
+            run_time, ratio = float(m[3]), float(m[4])
+            float(m[2])
+        except ValueError:  # e.g. "1.2.3": let the general path name the problem
+            pass
+        else:
+            return Iteration(m[1], 0, VALID, ratio, run_time, m[5] == "*", lineno)
     tokens = line.split()
     if not tokens:
         return None
@@ -235,6 +249,7 @@ def parse_txt(path: Path, text: str) -> SpecResult:
         idx += 1
 
     selected_rows: dict[str, Iteration | str] = {}
+    marked = {it.benchmark for it in iterations if it.selected}
     mean = None
     idx += 1
     while idx < len(lines):
@@ -243,9 +258,11 @@ def parse_txt(path: Path, text: str) -> SpecResult:
         if m:
             mean = (m, idx + 1)
             break
-        row = _txt_row(path, idx + 1, line, kind)
-        if row is not None:
-            selected_rows[row if isinstance(row, str) else row.benchmark] = row
+        head = line.split(None, 1)
+        if not (head and head[0] in marked):  # a benchmark whose full-table '*' already says it all
+            row = _txt_row(path, idx + 1, line, kind)
+            if row is not None:
+                selected_rows[row if isinstance(row, str) else row.benchmark] = row
         idx += 1
     if mean is None:
         raise ParseError(
@@ -326,7 +343,7 @@ def parse_rsf(path: Path, text: str) -> SpecResult:
         else:
             short = key[len("spec.cpu2006.") :] if key.startswith("spec.cpu2006.") else key
             top[short] = (value, lineno)
-            if re.fullmatch(r"errors\d+", short) and value:
+            if value and short.startswith("errors") and short[6:].isdigit():
                 errors.append(value)
     if "metric" not in top:
         raise ParseError(path, None, "the key 'spec.cpu2006.metric' (CINT2006 or CFP2006)")
