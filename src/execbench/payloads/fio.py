@@ -13,7 +13,7 @@ from pathlib import Path
 from ..records import Record
 from ._common import INIMAGE_DIR, parse_copies, size_of
 
-DEFAULT_TIMEOUT_S = {"smoke": 300.0, "standard": 1800.0}
+DEFAULT_TIMEOUT_S = {"smoke": 900.0, "standard": 3600.0}
 
 
 class Fio:

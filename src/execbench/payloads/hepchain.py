@@ -13,7 +13,7 @@ from pathlib import Path
 from ..records import Record
 from ._common import INIMAGE_DIR, VENV_PYTHON, parse_copies, size_of
 
-DEFAULT_TIMEOUT_S = {"smoke": 600.0, "standard": 3600.0}
+DEFAULT_TIMEOUT_S = {"smoke": 1200.0, "standard": 3 * 3600.0}
 
 
 class HepChain:

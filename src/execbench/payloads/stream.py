@@ -15,7 +15,7 @@ from ._common import parse_copies, size_of
 BINARY = "/usr/local/bin/execbench-stream"
 # (array elements, repetitions per kernel)
 SIZES = {"smoke": (20_000_000, 10), "standard": (40_000_000, 200)}
-DEFAULT_TIMEOUT_S = {"smoke": 300.0, "standard": 1800.0}
+DEFAULT_TIMEOUT_S = {"smoke": 900.0, "standard": 3600.0}
 
 
 class Stream:
