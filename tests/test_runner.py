@@ -219,3 +219,54 @@ def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_di
         records = Startup().parse(results / f"raw/startup/{mode}/1c/r1")
         assert [(r.copy, r.status) for r in records] == [(0, "ok"), (None, "ok")]
         assert 0 < records[1].value < 30
+
+
+@pytest.mark.docker
+def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir):
+    """SIGKILL the whole Snakemake process group mid-run, run again with --rerun-incomplete:
+    finished runs are kept byte for byte, the interrupted one is redone, its half is set aside."""
+    work = shared_dir / "snakemake-kill"
+    results = work / "results"
+    config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config["payloads"] = {"startup": {"samples": 3}}
+    for settings in config["modes"].values():
+        settings.pop("enabled", None)
+    config.pop("from_raw"), config.pop("ingest")
+    (work / "config.yaml").write_text(json.dumps(config))
+    (work / "Snakefile").write_text(textwrap.dedent(f"""
+        include: "{REPO_ROOT}/workflow/rules/common.smk"
+        include: "{REPO_ROOT}/workflow/rules/run.smk"
+
+        rule all:
+            default_target: True
+            input: [raw_run_json(cell) for cell in MATRIX]
+    """))
+    snakemake = [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "--configfile", "config.yaml"]
+    first = subprocess.Popen(snakemake, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    deadline = time.time() + 300
+    while True:
+        dirs = list(results.glob("raw/startup/*/1c/r*"))
+        done = [d for d in dirs if (d / "run.json").exists()]
+        if done and len(dirs) > len(done):  # the runner makes a run's dir first, run.json last
+            break
+        assert first.poll() is None and time.time() < deadline, "no moment with a finished and a running run"
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    finished = {d: tree(d) for d in done}
+    interrupted = [d for d in dirs if d not in done]
+
+    # a hard kill leaves Snakemake's own directory lock: the operator unlocks once, then reruns
+    subprocess.run([*snakemake, "--unlock"], cwd=work, capture_output=True, check=True)
+    second = subprocess.run([*snakemake, "--rerun-incomplete"], cwd=work, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    for run_dir, files in finished.items():
+        assert tree(run_dir) == files  # finished raw logs untouched
+    runs = [json.loads(p.read_text()) for p in results.glob("raw/startup/*/1c/r*/run.json")]
+    assert len(runs) == 4 and all(r["status"] == "ok" for r in runs)
+    for run_dir in interrupted:
+        redone = json.loads((run_dir / "run.json").read_text())
+        assert redone["previous_attempt"] and Path(redone["previous_attempt"]).is_dir()
+    again = subprocess.run([*snakemake, "-n"], cwd=work, capture_output=True, text=True)
+    assert "Nothing to be done" in again.stdout + again.stderr
