@@ -207,6 +207,8 @@ def scaling_chart(scaling: pd.DataFrame, runs: pd.DataFrame, out_dir: Path, name
         ax.set_xlabel("copies run at once")
         ax.set_ylabel(f"{p['benchmark'].iloc[0]} {p['metric'].iloc[0]} [{unit}] (machine total)")
         ax.set_xticks(sorted(p["copies"].unique()))
+        if (p["mean"] > 0).all():  # a score or a rate cannot be negative, whatever a t interval says
+            ax.set_ylim(bottom=0)
         ax.set_title(f"{payload} — {host}", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
