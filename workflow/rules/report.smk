@@ -113,7 +113,7 @@ rule report_figures:
         " > {log:q} 2>&1"
 
 
-rule report_html:
+rule report:
     """Tables + figures + provenance -> results/report/index.html (self-contained) and report.md."""
     input:
         tables=rules.combine_tables.output,
