@@ -169,3 +169,17 @@ def test_fake_golden_tables(built, name):
         golden.write_text(produced)
     assert golden.exists(), f"missing {golden}: run with EXECBENCH_REGEN_GOLDEN=1 once"
     assert produced == golden.read_text(), f"{name} differs from {golden} (intended? regenerate and review)"
+
+
+def test_fake_baseline_is_the_hosts_only_bare_kind_mode_when_none_is_named_bare(tmp_path):
+    # Ingested site logs may call bare metal "native" (mode_kind "bare"): it is the baseline there.
+    paths = synthetic_runs.write_parsed_runs(tmp_path / "p", payloads=("cpusuite",), failed=False,
+                                             unavailable_vm=False)
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        if doc["run"]["mode"] == "bare":
+            doc["run"]["mode"] = "native"
+            Path(path).write_text(json.dumps(doc))
+    rel, uncompared = tables.relative_table(tables.load_parsed_runs(paths).measurements)
+    assert not uncompared and set(rel["mode"]) == {"docker", "podman"}
+    assert "native" not in set(rel["mode"])

@@ -206,15 +206,28 @@ def _fmt_list(xs) -> str:
     return ",".join(str(x) for x in xs)
 
 
+def baseline_modes(measurements: pd.DataFrame, baseline: str = BASELINE_MODE) -> dict[str, str]:
+    """host -> the mode that is bare metal there: the mode named `baseline` if the host has one,
+    else its only mode of kind "bare" (e.g. ingested logs labelled "native")."""
+    out = {}
+    for host, rows in measurements.groupby("host", sort=True):
+        modes = set(rows["mode"])
+        bare_kind = sorted(set(rows.loc[rows["mode_kind"] == "bare", "mode"]))
+        out[host] = baseline if baseline in modes or len(bare_kind) != 1 else bare_kind[0]
+    return out
+
+
 def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE) -> tuple[pd.DataFrame, list[dict]]:
-    """Ratios of every mode to the baseline mode on the same host, per cell.
+    """Ratios of every mode to the bare-metal mode on the same host, per cell.
 
     Returns (table, uncompared) where uncompared lists cells with no baseline runs."""
     values = _with_geomeans(comparable_values(measurements))
+    base_of = baseline_modes(measurements, baseline)
     rows, uncompared = [], []
     cell_keys = ["host", "payload", "benchmark", "metric", "unit", "higher_is_better", "copies"]
     for key, cell in values.groupby(cell_keys, dropna=False, sort=True):
         cell_info = dict(zip(cell_keys, key))
+        baseline = base_of.get(cell_info["host"], BASELINE_MODE)
         bare = cell[cell["mode"] == baseline]
         for mode, side in cell[cell["mode"] != baseline].groupby("mode", sort=True):
             if bare.empty:
