@@ -117,6 +117,20 @@ def test_readiness_reports_kvm_unusable_here_within_its_timeout(vm_cache):
     assert again["cached"] is True and again["ok"] is False and time.monotonic() - t1 < 5
 
 
+@pytest.mark.skipif(not PVM_HOST, reason="needs this kind of host: /dev/kvm backed by the kvm_pvm nested layer")
+def test_readiness_kills_a_kvm_guest_that_hangs_in_early_boot_at_its_timeout(vm_cache, monkeypatch):
+    # With a named CPU model (qemu64) qemu starts here, but the KVM guest never prints a line.
+    monkeypatch.setattr(vm, "READINESS_TIMEOUT_S", 8.0)
+    vmimage.initramfs(vm_cache, vmimage.kernel(vm_cache))  # fetch/build outside the timed part
+    t0 = time.monotonic()
+    verdict = vm.readiness(vm_cache, "kvm", "qemu64")
+    elapsed = time.monotonic() - t0
+    assert verdict["ok"] is False and verdict["cached"] is False
+    assert "did not reach its ready line within 8 s" in verdict["reason"]
+    assert 8.0 <= verdict["seconds"] < elapsed + 0.1 and elapsed < 8.0 + 10  # killed at the timeout, not later
+    assert _qemu_processes("execbench-readiness") == []
+
+
 @pytest.mark.docker
 @pytest.mark.skipif(not PVM_HOST, reason="asserts the TCG fallback, taken only where KVM cannot boot")
 def test_tcg_guest_runs_the_launcher_in_the_image_rootfs_and_logs_come_back(modes_image, shared_dir, vm_cache):
