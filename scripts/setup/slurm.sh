@@ -56,11 +56,16 @@ install_missing() {
 # The controller and the node both answer on the short host name, which must
 # mean loopback: slurmd registers with the address it resolves for its name.
 ensure_hostname_loopback() {
-    local host
+    local host address
     host=$(short_host)
-    if [ "$(getent ahostsv4 "$host" | awk 'NR==1{print $1}')" != 127.0.0.1 ]; then
+    address=$(getent ahostsv4 "$host" | awk 'NR==1{print $1}')
+    if [ -z "$address" ]; then
         say "adding '127.0.0.1 $host' to /etc/hosts"
         printf '127.0.0.1 %s\n' "$host" >>/etc/hosts
+    elif [ "$address" != 127.0.0.1 ]; then
+        # Not ours to reorder: a machine whose name means another address is
+        # not one to run a loopback-only test cluster on without a decision.
+        die "'$host' resolves to $address; the loopback cluster needs 127.0.0.1 (put '127.0.0.1 $host' first in /etc/hosts)"
     fi
 }
 
