@@ -14,6 +14,14 @@ RUN_SCRIPT = str(
 )
 
 
+# The interpreter that runs Snakemake, spelled one way (python vs python3 in a venv).
+RUN_PYTHON = (
+    str(Path(PYTHON).with_name("python"))
+    if Path(PYTHON).with_name("python").exists()
+    else PYTHON
+)
+
+
 # Each run waits for the one before it in the interleaved order. ancient():
 # a finished earlier run never makes a later finished run out of date.
 RUN_ORDER = sorted(MATRIX, key=lambda c: c.order_index)
@@ -54,7 +62,9 @@ rule run_payload:
     resources:
         benchmark_slot=1,
     params:
-        python=PYTHON,
+        # params are a rerun trigger: keep them stable so a finished benchmark is not
+        # redone just because Snakemake was started as `python` instead of `python3`
+        python=RUN_PYTHON,
         script=RUN_SCRIPT,
     shell:
         "{params.python:q} {params.script:q} --validated-config {input.config:q} --payload {wildcards.payload:q}"
