@@ -155,16 +155,24 @@ def test_failing_payload_yields_failed_run_with_logs(modes_image, shared_dir):
 
 
 @pytest.mark.docker
-def test_timed_out_payload_is_killed_and_its_container_removed(modes_image, shared_dir):
+@pytest.mark.parametrize("engine", ["docker", pytest.param("podman", marks=pytest.mark.podman)])
+def test_timed_out_payload_is_killed_and_its_container_removed(modes_image, shared_dir, engine):
     import docker
 
-    config = make_config(shared_dir / "timeout-results", modes_image)
+    mode = DockerMode() if engine == "docker" else podman_or_skip()
+    config = make_config(shared_dir / f"timeout-{engine}", modes_image, modes={
+        "docker": {"kind": "docker", "network": "none", "cpuset": "none", "copies_per_container": "all"},
+        "podman": {"kind": "podman", "user": "execbench", "network": "none", "cpuset": "none",
+                   "copies_per_container": "one"}})
     config["payloads"] = {"argv": {}}
-    run = run_cell(config, cell("docker"), payload=ArgvPayload(["sleep", "60"], timeout_s=2))
+    run = run_cell(config, cell(engine), payload=ArgvPayload(["sleep", "60"], timeout_s=2))
     assert run["status"] == "failed" and "timed out" in run["reason"]
     assert run["copies_result"][0]["timed_out"] is True
     assert 2.0 <= run["copies_result"][0]["wall_s"] < 10
-    left = docker.from_env().containers.list(all=True, filters={"label": f"{RUN_LABEL}={run['run_id']}"})
+    if engine == "docker":
+        left = docker.from_env().containers.list(all=True, filters={"label": f"{RUN_LABEL}={run['run_id']}"})
+    else:
+        left = mode.podman({"user": "execbench"}, "ps", "-aq", "--filter", f"label={RUN_LABEL}={run['run_id']}").stdout.split()
     assert left == []
 
 
