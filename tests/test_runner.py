@@ -3,7 +3,6 @@ lock, kill-and-rerun, and the interleaved order through Snakemake with run.smk."
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from _modes_image import ArgvPayload, make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
+from _modes_image import make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
 from execbench.config import RunCell
 from execbench.paths import REPO_ROOT
 from execbench.runner import LOCK_FILE, benchmark_slot, run_cell

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..paths import INIMAGE
 from .base import Availability, CopyResult, ModeError, RunSpec
-from .common import (HOST_GRACE_S, LAUNCHER, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
+from .common import (HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
                      launcher_argv, prepare_run_dir, start_barrier)
 
 DEVICES = ("null", "zero", "random", "urandom")
