@@ -11,8 +11,12 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tarfile
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from execbench.paths import INIMAGE
 
@@ -77,11 +81,6 @@ def ensure_test_image(results_dir: Path, name: str = "modes-test") -> dict:
 
 
 # --- fixtures shared by the mode/runner tests (imported into each test module) ---------
-
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
