@@ -8,7 +8,6 @@ software layer (PVM) on which KVM guests cannot boot.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 

@@ -114,7 +114,7 @@ def qemu_argv(*, name: str, kernel: str, initrd: str, cmdline: str, accel: str, 
 class Qmp:
     """The few QMP commands we need, over qemu's unix socket."""
 
-    def __init__(self, path: Path, timeout_s: float = 20.0):
+    def __init__(self, path: Path, proc: subprocess.Popen, timeout_s: float = 20.0):
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -124,6 +124,8 @@ class Qmp:
                 break
             except OSError:
                 self.sock.close()
+                if proc.poll() is not None:
+                    raise ModeError(f"qemu exited {proc.returncode} before its QMP socket opened") from None
                 if time.monotonic() > deadline:
                     raise ModeError(f"no QMP socket at {path} after {timeout_s:g} s") from None
                 time.sleep(0.05)
@@ -192,7 +194,7 @@ def boot_guest(argv: list[str], console: Path, qemu_log: Path, *, qmp: Path | No
                                 start_new_session=True)
     try:
         if qmp is not None:
-            client = Qmp(qmp)
+            client = Qmp(qmp, proc)
             try:
                 outcome.pinning = pin_vcpus(client)
                 client.execute("cont")
@@ -201,6 +203,7 @@ def boot_guest(argv: list[str], console: Path, qemu_log: Path, *, qmp: Path | No
         offset, stage, t_ready, t_done = 0, "boot", None, None
         deadline = t0 + ready_timeout_s
         while True:
+            exited = proc.poll() is not None  # before reading: every line written before the exit is seen
             lines, offset = _console_lines(console, offset)
             now = time.monotonic()
             for line in lines:
@@ -216,7 +219,7 @@ def boot_guest(argv: list[str], console: Path, qemu_log: Path, *, qmp: Path | No
                     deadline = now + SHUTDOWN_TIMEOUT_S
                 elif "EXECBENCH-FAIL" in line and not outcome.failure:
                     outcome.failure = line.strip()
-            if proc.poll() is not None:
+            if exited:
                 outcome.qemu_exit = proc.returncode
                 if stage == "shutdown":
                     outcome.shutdown_s = time.monotonic() - (t_done or t_ready)
