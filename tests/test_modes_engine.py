@@ -27,14 +27,20 @@ try:
     open("/usr/execbench-probe", "w"); root_write = "ok"
 except OSError as err:
     root_write = errno.errorcode[err.errno]
-open("/tmp/scratch", "w").write("x")
+writable = []
+for d in ("/tmp", "/var/tmp", "/run", "/home/execbench", "/dev/shm", "/opt/execbench"):
+    try:
+        open(f"{d}/probe-{os.getpid()}", "w").close()
+        writable.append(d)
+    except OSError:
+        pass
 print(json.dumps({
     "uid": os.getuid(), "gid": os.getgid(), "cap_eff": status["CapEff"].strip(),
     "no_new_privs": status["NoNewPrivs"].strip(), "root_write": root_write,
     "root_opts": [m[3] for m in mounts if m[1] == "/"],
     "net": sorted(os.listdir("/sys/class/net")), "cwd": os.getcwd(),
     "run_mounted": any(m[1] == "/execbench/run" for m in mounts),
-    "cpus": sorted(os.sched_getaffinity(0)),
+    "cpus": sorted(os.sched_getaffinity(0)), "writable": writable,
     "ns": {n: os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "mnt", "net", "user")},
 }))
 """
@@ -60,6 +66,7 @@ def assert_hardened(seen: dict) -> None:
     assert seen["root_write"] == "EROFS" and "ro" in seen["root_opts"][-1].split(",")
     assert seen["net"] == ["lo"]
     assert seen["cwd"] == "/execbench/run/copy0" and seen["run_mounted"]
+    assert seen["writable"] == ["/tmp", "/dev/shm"]  # scratch only, the same in every mode
 
 
 def podman_or_skip() -> PodmanMode:
@@ -118,6 +125,7 @@ def test_same_binaries_in_bare_and_docker_and_bare_has_no_namespaces(modes_image
     seen = probe(out)
     assert seen["uid"] == 10001 and int(seen["cap_eff"], 16) == 0
     assert seen["root_write"] == "EROFS"  # the cached image files cannot change between runs
+    assert seen["writable"] == ["/tmp", "/dev/shm"]  # as in the containers
     assert seen["cwd"] == "/execbench/run/copy0" and seen["run_mounted"]
     assert seen["ns"] == {n: os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "mnt", "net", "user")}
     root, _ = export_rootfs(spec.image_ref, spec.cache_dir)

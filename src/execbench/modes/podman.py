@@ -48,7 +48,8 @@ def host_id_for(container_id: int, user: str, path: str) -> int:
 
 def hardened_options(spec: RunSpec, out_dir: Path | None) -> list[str]:
     opts = ["--user", HARDENING["user"], "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "--read-only", "--network", effective_network(spec), "--label", f"{RUN_LABEL}={spec.run_id}"]
+            # only our /tmp tmpfs is writable, as in docker (podman would add /run, /var/tmp)
+            "--read-only", "--read-only-tmpfs=false", "--network", effective_network(spec), "--label", f"{RUN_LABEL}={spec.run_id}"]
     for path, options in HARDENING["tmpfs"].items():
         opts += ["--tmpfs", f"{path}:{options}"]
     for key, value in spec.env.items():
