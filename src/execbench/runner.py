@@ -156,7 +156,12 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
                 "reason": "",
                 "emulated": False,
                 "host": host_info(),
+                "versions": {},
+                "image": {"name": config["image"], "reference": None, "digest": None},
                 "started_utc": utc_now(),
+                "ended_utc": None,
+                "wall_s": None,
+                "copies_result": [],
                 "previous_attempt": str(moved) if moved else None,
             }
             t0 = time.monotonic()
@@ -167,7 +172,11 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
                 (out_dir / "harness-error.log").write_text(traceback.format_exc())
             record["ended_utc"] = utc_now()
             record["wall_s"] = time.monotonic() - t0
-            validate_run(record)
+            try:
+                validate_run(record)
+            except jsonschema.ValidationError as err:  # a harness bug: still record the run, failed
+                record.update(status="failed", reason=f"run.json failed its schema: {err.message}"[:2000])
+                validate_run(record)
             tmp = out_dir / "run.json.tmp"
             tmp.write_text(json.dumps(record, indent=1, sort_keys=False) + "\n")
             tmp.rename(out_dir / "run.json")
@@ -181,9 +190,7 @@ def _execute(config, cell, kind, mode_settings, payload_settings, out_dir, recor
     mode = modes_registry.get(kind)
     payload = payload or payloads_registry.get(cell.payload)
     image = image_record(config) or {}
-    record["image"] = {"name": config["image"], "reference": image.get("reference"), "digest": image.get("digest")}
-    record["versions"] = {}
-    record["copies_result"] = []
+    record["image"].update(reference=image.get("reference"), digest=image.get("digest"))
     cache_dir = str(config.get("cache", ".execbench/cache"))
     # a mode that keeps boot artefacts/verdicts in the cache (vm) takes it as cache_dir
     takes_cache = "cache_dir" in inspect.signature(mode.available).parameters
