@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", default=str(REPO_ROOT / "results"),
                         help="whose global benchmark lock to take (each round holds it)")
     parser.add_argument("--seed", type=int, default=2015)
+    parser.add_argument("--modes", default="bare,docker,podman",
+                        help="comma-separated subset (e.g. 'bare' for many quick host/bare pairs)")
     args = parser.parse_args(argv)
 
     scratch = Path(tempfile.mkdtemp(prefix="execbench-bench-", dir="/var/tmp"))
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     modes = {"bare": (BareMode(), {}), "docker": (DockerMode(), {"network": "none"}),
              "podman": (PodmanMode(), {"user": "execbench", "network": "none"})}
+    modes = {name: modes[name] for name in args.modes.split(",")}
     unavailable = {}
     for name, (mode, settings) in list(modes.items()):
         availability = mode.available(settings)
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             return None
         return statistics.median(r[key][num] / r[key][den] for r in rounds)
 
-    pairs = [("bare", "host"), ("docker", "bare"), ("podman", "bare")]
+    pairs = [(a, b) for a, b in (("bare", "host"), ("docker", "bare"), ("podman", "bare")) if a in modes]
     ratios = {f"{a}/{b}": median_ratio(a, b) for a, b in pairs}
     cpu_ratios = {f"{a}/{b}": median_ratio(a, b, "cpu_seconds") for a, b in pairs}
 
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                "startup_samples": args.startup_samples, "unavailable": unavailable}
     print("\nmedian of per-round ratios (%d pairs):      wall      cpu(user+sys)" % args.pairs)
     for key, value in ratios.items():
-        cpu_value = cpu_ratios[key]
+        cpu_value = cpu_ratios.get(key)
         print(f"  {key:12s} {'n/a' if value is None else f'{value:.4f}':>30s}"
               f" {'n/a' if cpu_value is None else f'{cpu_value:.4f}':>10s}")
     print(f"median startup latency of /bin/true ({args.startup_samples} samples, warm-up excluded):")
