@@ -52,12 +52,12 @@ SIZES = {
         "400.perl": {"messages": 100000},
         "401.bzip2": {"megabytes": 16, "passes": 16},
         "403.gcc": {"functions": 200, "passes": 6},
-        "445.gnugo": {"moves": 50},
-        "453.povray": {"width": 2560, "height": 1920},
+        "445.gnugo": {"moves": 80},
+        "453.povray": {"width": 3200, "height": 2400},
         "456.hmmer": {"sequences": 50000},
-        "458.stockfish": {"depth": 19},
-        "464.x264": {"frames": 1200, "preset": "veryslow"},
-        "483.xalan": {"items": 80000, "passes": 1},
+        "458.stockfish": {"depth": 20},
+        "464.x264": {"frames": 1800, "preset": "veryslow"},
+        "483.xalan": {"items": 100000, "passes": 1},
     },
 }
 LANGUAGE = {
