@@ -9,6 +9,10 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# the description `snakemake --report` puts on its front page
+report: "workflow/report/workflow.rst"
+
+
 # common.smk validates the config against workflow/schemas/config.schema.yaml
 # (plus the checks a schema cannot express) before any job is scheduled.
 include: "workflow/rules/common.smk"

@@ -143,3 +143,37 @@ def test_payload_copies_override(raw_default):
     config = load_config(raw_default)
     startup = {c.copies for c in run_matrix(config, cores=2) if c.payload == "startup"}
     assert startup == {1}
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "full.yaml"])
+def test_loading_a_loaded_config_changes_nothing(name):
+    # Snakemake hands common.smk a config that may already be a loaded one
+    # (run-config.json): defaults must not pile up or turn invalid.
+    once = load_config(REPO_ROOT / "config" / name)
+    assert load_config(once) == once
+
+
+def test_registry_base_gets_no_debootstrap_default(raw_default):
+    raw_default["images"]["debian12"]["base"] = {"reference": "example.org/sl6@sha256:ab"}
+    loaded = load_config(raw_default)
+    assert loaded["images"]["debian12"]["base"] == {"reference": "example.org/sl6@sha256:ab"}
+    assert load_config(loaded) == loaded
+
+
+def test_optional_factors_have_no_default_and_are_checked(raw_default):
+    raw_default["modes"]["vm"] = {"kind": "vm"}
+    assert "vcpus" not in load_config(raw_default)["modes"]["vm"]
+    raw_default["modes"]["vm"]["vcpus"] = 4
+    assert load_config(raw_default)["modes"]["vm"]["vcpus"] == 4
+    raw_default["modes"]["vm"]["vcpus"] = 0
+    with pytest.raises(ConfigError, match=r"modes\.vm\.vcpus"):
+        load_config(raw_default)
+
+
+def test_htcondor_docker_mode_is_a_known_kind_with_its_own_factors(raw_default):
+    raw_default["modes"]["condor"] = {"kind": "htcondor-docker", "host": "wn001", "request_memory_mb": 2000}
+    mode = load_config(raw_default)["modes"]["condor"]
+    assert mode["network"] == "none" and mode["queue_wait_s"] == 3600 and mode["host"] == "wn001"
+    raw_default["modes"]["condor"]["cpuset"] = "per-copy"
+    with pytest.raises(ConfigError, match=r"modes\.condor\.cpuset"):
+        load_config(raw_default)

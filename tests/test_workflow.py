@@ -35,7 +35,7 @@ def test_dry_run_of_default_config_schedules_every_run_and_the_report(tmp_path):
             counts[parts[0]] = int(parts[1])
     assert counts.get("run_payload") == len(cells), out
     assert counts.get("parse_run") == len(cells), out
-    assert "build_image" in counts and "report" in counts, out
+    assert "image" in counts and "report" in counts, out
 
 
 def test_bad_config_stops_before_any_job_naming_the_key(tmp_path):

@@ -34,6 +34,14 @@ MODE_KIND_DEFAULTS: dict[str, dict] = {
     "docker": {"network": "none", "cpuset": "none", "copies_per_container": "all"},
     "podman": {"user": "execbench", "network": "none", "cpuset": "none", "copies_per_container": "all"},
     "vm": {"allow_emulation": False, "cpu_model": "host", "pin_vcpus": True, "memory_mb": 2048},
+    # the batch system starts the image itself (HTCondor docker universe)
+    "htcondor-docker": {"network": "none", "queue_wait_s": 3600},
+}
+# Factors a kind understands that have no default (absent = the mode decides:
+# vcpus = the run's copies; no extra requirements / memory request).
+MODE_KIND_OPTIONAL: dict[str, set[str]] = {
+    "vm": {"vcpus"},
+    "htcondor-docker": {"host", "requirements", "request_memory_mb"},
 }
 MODE_COMMON_KEYS = {"kind", "enabled"}
 BASELINE_MODE = "bare"
@@ -136,7 +144,7 @@ def _check_modes(config: dict) -> None:
         key = f"modes.{name}"
         if kind not in MODE_KIND_DEFAULTS:
             raise ConfigError(f"{key}.kind", f"one of {sorted(MODE_KIND_DEFAULTS)} (or a mode named after one)", kind)
-        allowed = MODE_COMMON_KEYS | set(MODE_KIND_DEFAULTS[kind])
+        allowed = MODE_COMMON_KEYS | set(MODE_KIND_DEFAULTS[kind]) | MODE_KIND_OPTIONAL.get(kind, set())
         for factor in settings:
             if factor not in allowed:
                 raise ConfigError(f"{key}.{factor}", f"a factor of kind '{kind}' ({sorted(allowed)})")

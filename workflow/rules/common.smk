@@ -18,8 +18,17 @@ config.clear()
 config.update(_validated)
 
 RESULTS = config["results"]
-# Rules run the package with the interpreter that runs Snakemake (the venv's).
-PYTHON = sys.executable
+# Rules run the package with the interpreter that runs Snakemake (the venv's),
+# spelled one way (python vs python3 in a venv): rules pass it as a param, and
+# params are a rerun trigger, so a finished benchmark is not redone just because
+# Snakemake was started differently.
+_python = Path(sys.executable)
+PYTHON = str(
+    _python.with_name("python") if _python.with_name("python").exists() else _python
+)
+# Thin entry points the rules call, found from the Snakefile so any working
+# directory works.
+SCRIPTS = Path(workflow.basedir, "scripts").resolve()
 MATRIX = run_matrix(config)
 IMAGE = config["image"]
 
@@ -53,7 +62,8 @@ def raw_runs_on_disk():
 def parsed_runs():
     """Parsed-run JSONs the report is built from."""
     if config["from_raw"]:
-        rel_dirs = raw_runs_on_disk()
+        # runs already on disk, plus what this invocation's ingest brings in
+        rel_dirs = raw_runs_on_disk() + ingested_rel_dirs()
     else:
         rel_dirs = [cell.rel_dir for cell in MATRIX] + ingested_rel_dirs()
     return [parsed_run_json(d) for d in dict.fromkeys(rel_dirs)]

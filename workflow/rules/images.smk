@@ -1,12 +1,4 @@
-from pathlib import Path
-
 from execbench.images import rule_base_param, rule_input_files
-
-# Found from this file so any working directory works (definitions resolve
-# against the repository too).
-BUILD_IMAGE_SCRIPT = str(
-    Path(workflow.current_basedir, "..", "..", "scripts", "build_image.py").resolve()
-)
 
 
 # Rebuild triggers: a context file's content (or the set of files) changes
@@ -31,8 +23,10 @@ rule image:
         ),
         registry=config["registry"]["address"],
         cache=config["cache"],
+        python=PYTHON,
+        script=SCRIPTS / "build_image.py",
     shell:
-        "{PYTHON} {BUILD_IMAGE_SCRIPT:q} --name {wildcards.image:q}"
+        "{params.python:q} {params.script:q} --name {wildcards.image:q}"
         " --definition {params.definition:q} --base {params.base:q}"
         " --description {params.description:q} --registry {params.registry:q}"
         " --cache {params.cache:q} --output {output:q} > {log} 2>&1"

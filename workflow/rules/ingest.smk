@@ -13,14 +13,20 @@ if config["ingest"]["manifest"]:
             manifest=config["ingest"]["manifest"],
         output:
             skipped=INGEST_SKIPPED,
-            runs=[f"{RESULTS}/raw/{rel_dir}/run.json" for rel_dir in ingested_rel_dirs()],
+            runs=[
+                f"{RESULTS}/raw/{rel_dir}/run.json" for rel_dir in ingested_rel_dirs()
+            ],
         log:
             f"{RESULTS}/logs/ingest.log",
         conda:
             "../../envs/execbench.yaml"
+        params:
+            python=PYTHON,
+            script=SCRIPTS / "ingest.py",
+            results=RESULTS,
         shell:
-            "{PYTHON} scripts/ingest.py --manifest {input.manifest:q} --results {RESULTS:q}"
-            " --skipped {output.skipped:q} > {log} 2>&1"
+            "{params.python:q} {params.script:q} --manifest {input.manifest:q}"
+            " --results {params.results:q} --skipped {output.skipped:q} > {log} 2>&1"
 
     if not config["from_raw"]:
 

@@ -8,5 +8,8 @@ rule parse_run:
         f"{RESULTS}/logs/parse/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}.log",
     conda:
         "../../envs/execbench.yaml"
+    params:
+        python=PYTHON,
+        script=SCRIPTS / "parse_run.py",
     shell:
-        "{PYTHON} scripts/parse_run.py {input.run} {output} > {log} 2>&1"
+        "{params.python:q} {params.script:q} {input.run:q} {output:q} > {log} 2>&1"

@@ -51,9 +51,10 @@ rule combine_tables:
         "../../envs/execbench.yaml"
     params:
         python=PYTHON,
+        script=SCRIPTS / "combine.py",
         skipped=INGEST_SKIPPED,
     shell:
-        "{params.python} scripts/combine.py --out $(dirname {output.measurements:q})"
+        "{params.python:q} {params.script:q} --out $(dirname {output.measurements:q})"
         " --skipped {params.skipped:q}"
         " {input.parsed:q} > {log:q} 2>&1"
 
@@ -107,8 +108,9 @@ rule report_figures:
         "../../envs/execbench.yaml"
     params:
         python=PYTHON,
+        script=SCRIPTS / "figures.py",
     shell:
-        "MPLBACKEND=Agg {params.python} scripts/figures.py --tables $(dirname {input.relative:q})"
+        "MPLBACKEND=Agg {params.python:q} {params.script:q} --tables $(dirname {input.relative:q})"
         " --out $(dirname {output.manifest:q})"
         " > {log:q} 2>&1"
 
@@ -135,8 +137,9 @@ rule report:
         "../../envs/execbench.yaml"
     params:
         python=PYTHON,
+        script=SCRIPTS / "report.py",
         configs=" ".join(f"--config '{c}'" for c in REPORT_CONFIGS),
     shell:
-        "{params.python} scripts/report.py --tables $(dirname {input.relative:q})"
+        "{params.python:q} {params.script:q} --tables $(dirname {input.relative:q})"
         " --figures $(dirname {input.manifest:q}) --out $(dirname {output.html:q})"
         " {params.configs} > {log:q} 2>&1"

@@ -8,20 +8,6 @@ from pathlib import Path
 # run still writes its run.json: the chain and the DAG go on.
 
 
-# The runner's entry point, found from this file so any working directory works.
-RUN_SCRIPT = str(
-    Path(workflow.current_basedir, "..", "..", "scripts", "run_payload.py").resolve()
-)
-
-
-# The interpreter that runs Snakemake, spelled one way (python vs python3 in a venv).
-RUN_PYTHON = (
-    str(Path(PYTHON).with_name("python"))
-    if Path(PYTHON).with_name("python").exists()
-    else PYTHON
-)
-
-
 # Each run waits for the one before it in the interleaved order. ancient():
 # a finished earlier run never makes a later finished run out of date.
 RUN_ORDER = sorted(MATRIX, key=lambda c: c.order_index)
@@ -29,6 +15,9 @@ PREVIOUS_RUN = {
     cell.rel_dir: ([ancient(raw_run_json(RUN_ORDER[i - 1]))] if i else [])
     for i, cell in enumerate(RUN_ORDER)
 }
+
+
+BENCHMARK_THREADS = workflow.cores if workflow.local_exec and workflow._cores else 1
 
 
 rule run_config:
@@ -59,13 +48,14 @@ rule run_payload:
         f"{RESULTS}/logs/run/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}.log",
     conda:
         "../../envs/execbench.yaml"
+    # All of the local cores: no parse or report job shares the host while a
+    # payload is measured. (On a cluster, the profile's --exclusive does that.)
+    threads: BENCHMARK_THREADS
     resources:
         benchmark_slot=1,
     params:
-        # params are a rerun trigger: keep them stable so a finished benchmark is not
-        # redone just because Snakemake was started as `python` instead of `python3`
-        python=RUN_PYTHON,
-        script=RUN_SCRIPT,
+        python=PYTHON,
+        script=SCRIPTS / "run_payload.py",
     shell:
         "{params.python:q} {params.script:q} --validated-config {input.config:q} --payload {wildcards.payload:q}"
         " --mode {wildcards.mode:q} --copies {wildcards.copies} --rep {wildcards.rep} > {log} 2>&1"

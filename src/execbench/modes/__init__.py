@@ -10,6 +10,7 @@ MODES: dict[str, str] = {
     "docker": ".docker:DockerMode",
     "podman": ".podman:PodmanMode",
     "vm": ".vm:VmMode",
+    "htcondor-docker": ".htcondor_docker:HTCondorDockerMode",
 }
 
 
