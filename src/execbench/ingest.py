@@ -29,10 +29,14 @@ import json
 import re
 import shutil
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+import jsonschema
 
 from . import parsers
 from .errors import ParseError
+from .paths import SCHEMAS
 
 REQUIRED = ("path", "host", "mode", "payload", "copies", "repetition", "label")
 OPTIONAL = ("format", "copy")
@@ -489,6 +493,7 @@ def ingest(manifest, results, skipped_path=None) -> dict:
             "rel_dir": rel_dir,
             "inputs": inputs,
         }
+        check_ingested_run(run)
         _write_json(run_dir / "ingest.json", provenance)
         _write_json(run_dir / "run.json", run)
         ingested.append({"rel_dir": rel_dir, "status": run["status"], "inputs": len(inputs)})
@@ -496,6 +501,19 @@ def ingest(manifest, results, skipped_path=None) -> dict:
     out = Path(skipped_path) if skipped_path else results / "ingest" / "skipped.json"
     _write_json(out, summary)
     return summary
+
+
+@cache
+def _ingested_run_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads((SCHEMAS / "ingested-run.schema.json").read_text()))
+
+
+def check_ingested_run(run: dict) -> None:
+    """An ingested run.json must match workflow/schemas/ingested-run.schema.json (a bug here otherwise)."""
+    error = jsonschema.exceptions.best_match(_ingested_run_validator().iter_errors(run))
+    if error is not None:
+        where = "/".join(map(str, error.absolute_path)) or "(top level)"
+        raise ValueError(f"ingested run.json of {run.get('run_id')}: key '{where}': {error.message}")
 
 
 def _write_json(path: Path, data) -> None:

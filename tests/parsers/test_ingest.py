@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from execbench.errors import ParseError
-from execbench.ingest import ingest, manifest_rel_dirs, mode_kind
+from execbench.ingest import check_ingested_run, ingest, manifest_rel_dirs, mode_kind
 from execbench.parse import parse_run_dir
 
 from _parser_helpers import FIXTURES
@@ -263,3 +263,13 @@ def test_example_manifest_ingests_every_fixture_kind(tmp_path):
         result = parse_run_dir(tmp_path / "results" / "raw" / rel_dir)
         assert result["errors"] == []
         json.dumps(result)  # parsed runs are written as JSON
+
+
+def test_ingested_run_json_matches_its_schema_and_a_broken_one_is_caught(tmp_path):
+    summary = ingest(FIXTURES / "manifest-example.csv", tmp_path / "results")
+    runs = [json.loads((tmp_path / "results" / "raw" / r["rel_dir"] / "run.json").read_text()) for r in summary["ingested"]]
+    for run in runs:
+        check_ingested_run(run)  # raises on a mismatch
+    broken = dict(runs[0], copies=0)
+    with pytest.raises(ValueError, match="key 'copies'"):
+        check_ingested_run(broken)
