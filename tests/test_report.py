@@ -151,6 +151,7 @@ config.setdefault("ingest", {{"manifest": None}})
 config.setdefault("study", {{"name": "synthetic"}})
 RESULTS = "results"
 PYTHON = sys.executable
+SCRIPTS = Path("{scripts}")
 INGEST_SKIPPED = f"{{RESULTS}}/ingest/skipped.json"
 
 
@@ -172,8 +173,8 @@ def test_fake_report_rules_run_in_snakemake_and_build_its_report(tmp_path):
     """The real report.smk rules (combine -> figures -> report) driven by Snakemake on fake parsed runs,
     then `snakemake --report` with the registered captions."""
     synthetic_runs.write_parsed_runs(tmp_path / "results" / "parsed", payloads=("cpusuite", "startup"))
-    (tmp_path / "Snakefile").write_text(MINI_SNAKEFILE.format(rules=REPO_ROOT / "workflow/rules/report.smk"))
-    (tmp_path / "scripts").symlink_to(REPO_ROOT / "scripts")
+    (tmp_path / "Snakefile").write_text(MINI_SNAKEFILE.format(rules=REPO_ROOT / "workflow/rules/report.smk", scripts=REPO_ROOT / "scripts")
+    )
     snakemake = [sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none"]
     run = subprocess.run(snakemake, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -26,9 +26,10 @@ _python = Path(sys.executable)
 PYTHON = str(
     _python.with_name("python") if _python.with_name("python").exists() else _python
 )
-# Thin entry points the rules call, found from the Snakefile so any working
-# directory works.
-SCRIPTS = Path(workflow.basedir, "scripts").resolve()
+# Thin entry points the rules call, found from this file (not from the main
+# Snakefile, which may be a site's own that includes these rules), so any
+# working directory works.
+SCRIPTS = Path(workflow.current_basedir, "..", "..", "scripts").resolve()
 MATRIX = run_matrix(config)
 IMAGE = config["image"]
 
