@@ -213,3 +213,14 @@ def test_htcondor_docker_mode_is_a_known_kind_with_its_own_factors(raw_default):
     raw_default["modes"]["condor"]["cpuset"] = "per-copy"
     with pytest.raises(ConfigError, match=r"modes\.condor\.cpuset"):
         load_config(raw_default)
+
+
+def test_cluster_example_fans_out_over_its_two_nodes():
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO_ROOT / "config/examples/cluster-two-nodes.yaml").read_text()))
+    cells = run_matrix(load_config(config), cores=2)
+    # 2 payloads x 2 modes x 2 copies counts (1, 4) x 3 repetitions = 24 per node
+    assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 24, "wn002": 24}
+    assert len(cells) == 48

@@ -107,11 +107,13 @@ def test_dry_run_with_two_hosts_and_group_pairing_is_one_job_group_per_host_chai
         expected = sorted(f"{results}/raw/{c.payload}/{c.mode}/{c.copies}c/r{c.repetition}@{host}/run.json"
                           for c in cells)
         assert sorted(groups[f"runs-{host}"]) == expected
-    assert "slurm_extra='--exclusive'" in out and "--nodelist" not in out
+    # the group job is pinned to its host like each of its runs
+    assert out.count("slurm_extra='--exclusive --nodelist=nodeA'") == len(cells)
+    assert out.count("slurm_extra='--exclusive --nodelist=nodeB'") == len(cells)
     assert "--host nodeA" in out and "--host nodeB" in out
 
 
-def test_dry_run_with_nodelist_pairing_pins_each_run_to_its_host(tmp_path):
+def test_dry_run_with_nodelist_pairing_is_one_pinned_job_per_run(tmp_path):
     result = _snakemake("-n", "--config", f"results={tmp_path / 'results'}", TWO_HOSTS % "nodelist")
     out = result.stdout + result.stderr
     assert result.returncode == 0, out

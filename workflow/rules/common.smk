@@ -72,17 +72,14 @@ def previous_run(wildcards):
 # Keeping a host's runs on that host (cluster.pairing). group: the host's whole
 # chain is one job group, which a batch executor submits as ONE job (one
 # allocation, every mode of every cell on the same node). nodelist: each run is
-# its own batch job pinned to the host. Either way the job has the node to
-# itself (--exclusive): nothing else runs there while a payload is measured.
+# its own batch job. Either way the job is pinned to its host (--nodelist) and
+# has the node to itself (--exclusive): nothing else runs there while a payload
+# is measured.
 RUN_GROUP = "runs-{host}" if CLUSTER_HOSTS and PAIRING == "group" else None
 
 
 def run_slurm_extra(wildcards):
-    pin = (
-        f" --nodelist={wildcards.host}"
-        if CLUSTER_HOSTS and PAIRING == "nodelist"
-        else ""
-    )
+    pin = f" --nodelist={wildcards.host}" if CLUSTER_HOSTS else ""
     return f"'--exclusive{pin}'"
 
 
