@@ -38,7 +38,7 @@ def test_dry_run_of_default_config_schedules_every_run_and_the_report(tmp_path):
     assert "image" in counts and "report" in counts, out
     # one host: no job groups, every run exclusive on its node (run.smk's slurm_extra)
     assert "Group job" not in out
-    assert out.count("slurm_extra='--exclusive'") == len(cells)
+    assert out.count("slurm_extra=--exclusive\n") == len(cells)
 
 
 def test_bad_config_stops_before_any_job_naming_the_key(tmp_path):
@@ -108,8 +108,8 @@ def test_dry_run_with_two_hosts_and_group_pairing_is_one_job_group_per_host_chai
                           for c in cells)
         assert sorted(groups[f"runs-{host}"]) == expected
     # the group job is pinned to its host like each of its runs
-    assert out.count("slurm_extra='--exclusive --nodelist=nodeA'") == len(cells)
-    assert out.count("slurm_extra='--exclusive --nodelist=nodeB'") == len(cells)
+    assert out.count("slurm_extra=--exclusive --nodelist=nodeA\n") == len(cells)
+    assert out.count("slurm_extra=--exclusive --nodelist=nodeB\n") == len(cells)
     assert "--host nodeA" in out and "--host nodeB" in out
 
 
@@ -121,8 +121,8 @@ def test_dry_run_with_nodelist_pairing_is_one_pinned_job_per_run(tmp_path):
     assert _job_counts(out).get("run_payload") == 2 * len(cells)
     assert "Group job" not in out  # each run its own batch job
     extras = [line.split("slurm_extra=", 1)[1] for line in out.splitlines() if "slurm_extra=" in line]
-    assert sorted(set(extras)) == ["'--exclusive --nodelist=nodeA'", "'--exclusive --nodelist=nodeB'"]
-    assert extras.count("'--exclusive --nodelist=nodeA'") == len(cells)
+    assert sorted(set(extras)) == ["--exclusive --nodelist=nodeA", "--exclusive --nodelist=nodeB"]
+    assert extras.count("--exclusive --nodelist=nodeA") == len(cells)
 
 
 def test_from_raw_dry_run_parses_runs_of_every_host_on_disk(tmp_path):

@@ -79,8 +79,10 @@ RUN_GROUP = "runs-{host}" if CLUSTER_HOSTS and PAIRING == "group" else None
 
 
 def run_slurm_extra(wildcards):
+    # Unquoted: the plugin appends it to the sbatch command line as is (a
+    # profile's "'--exclusive'" is a Python expression, evaluated to this).
     pin = f" --nodelist={wildcards.host}" if CLUSTER_HOSTS else ""
-    return f"'--exclusive{pin}'"
+    return f"--exclusive{pin}"
 
 
 def parsed_run_json(rel_dir):
