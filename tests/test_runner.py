@@ -80,6 +80,13 @@ def test_benchmark_slot_excludes_other_processes(tmp_path):
     assert subprocess.run([sys.executable, "-c", try_lock]).returncode == 0
 
 
+def test_benchmark_lock_file_is_usable_by_every_user_of_the_host(tmp_path):
+    # root's bare runs and a batch user's runs on one host must share the one slot
+    with benchmark_slot():
+        pass
+    assert (tmp_path / "benchmark.lock").stat().st_mode & 0o777 == 0o666
+
+
 def test_benchmark_lock_is_host_local_not_in_results(monkeypatch):
     # results/ may be shared by every node of a cluster: the lock must live on the host
     monkeypatch.delenv(LOCK_ENV, raising=False)

@@ -82,7 +82,13 @@ def benchmark_slot(path: str | Path | None = None):
     """The host's one benchmark slot (fcntl lock: released by the kernel if we die)."""
     path = Path(path) if path else lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:
+        raise ExecbenchError(f"cannot open the host's benchmark lock {path} ({err}); set {LOCK_ENV}") from None
+    with contextlib.suppress(OSError):  # every user of the host takes the same slot (root, batch users)
+        os.fchmod(fd, 0o666)
+    with open(fd, "r+") as fh:
         fcntl.lockf(fh, fcntl.LOCK_EX)
         try:
             fh.seek(0)
