@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run one cell of the matrix and write its raw record (results/raw/.../run.json).
 
-  run_payload.py --config CONFIG --payload P --mode M --copies N --rep R
+  run_payload.py --config CONFIG --payload P --mode M --copies N --rep R [--host H]
   run_payload.py --validated-config RUN_CONFIG_JSON ...   (the workflow's already-checked config)
 
 Exits 0 whenever run.json was written, also for a failed or unavailable run:
@@ -26,13 +26,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--mode", required=True)
     parser.add_argument("--copies", type=int, required=True)
     parser.add_argument("--rep", type=int, required=True)
+    parser.add_argument("--host", default=None, help="the cluster.hosts entry this run is meant for (fan-out)")
     args = parser.parse_args(argv)
     try:
         if args.validated_config:
             config = json.loads(Path(args.validated_config).read_text())
         else:
             config = load_config(args.config)
-        cell = find_cell(config, args.payload, args.mode, args.copies, args.rep)
+        cell = find_cell(config, args.payload, args.mode, args.copies, args.rep, args.host)
     except ExecbenchError as err:
         print(f"run_payload: {err}", file=sys.stderr)
         return 2

@@ -55,6 +55,11 @@ BAD_CONFIGS = [
     ("registry without port", "registry.address", "127.0.0.1", "registry.address", "host:port"),
     ("image not defined", "image", "sl6", "image", "a key of images"),
     ("unknown image key", "images.debian12.dockerfile", "x", "images.debian12.dockerfile", "no unknown key"),
+    ("cluster hosts not a list", "cluster.hosts", "wn001", "cluster.hosts", "type array"),
+    ("cluster host not a name", "cluster.hosts", ["wn001", "a/b"], "cluster.hosts[1]", "a node name"),
+    ("cluster host twice", "cluster.hosts", ["wn001", "wn001"], "cluster.hosts", "non-unique"),
+    ("unknown pairing", "cluster.pairing", "srun", "cluster.pairing", "['group', 'nodelist']"),
+    ("unknown cluster key", "cluster.nodes", 4, "cluster.nodes", "no unknown key"),
 ]
 
 
@@ -139,6 +144,37 @@ def test_mode_order_is_shuffled_by_the_recorded_seed(raw_default):
     assert len(blocks) > 1
 
 
+def test_cluster_defaults_to_no_fan_out(raw_default):
+    config = load_config(raw_default)
+    assert config["cluster"] == {"hosts": [], "pairing": "group"}
+    assert {c.host for c in run_matrix(config, cores=2)} == {None}
+    assert all("@" not in c.rel_dir and "@" not in c.run_id for c in run_matrix(config, cores=2))
+
+
+def test_matrix_with_two_hosts_is_one_full_interleaved_chain_per_host(raw_default):
+    single = run_matrix(load_config(raw_default), cores=2)
+    modes = sorted({c.mode for c in single})
+    raw_default["cluster"] = {"hosts": ["wn001", "wn002"]}
+    cells = run_matrix(load_config(raw_default), cores=2)
+    assert len(cells) == 2 * len(single)
+    for host in ("wn001", "wn002"):
+        chain = [c for c in cells if c.host == host]
+        # its own order from 0, every run of the single-host matrix exactly once
+        assert [c.order_index for c in chain] == list(range(len(single)))
+        assert sorted((c.payload, c.mode, c.copies, c.repetition) for c in chain) == sorted(
+            (c.payload, c.mode, c.copies, c.repetition) for c in single)
+        # interleaved as ever: repetitions in order, each (rep, payload, copies) block holds every mode once
+        assert [c.repetition for c in chain] == sorted(c.repetition for c in chain)
+        for _, block in itertools.groupby(chain, key=lambda c: (c.repetition, c.payload, c.copies)):
+            assert sorted(c.mode for c in block) == modes
+        assert all(c.rel_dir == f"{c.payload}/{c.mode}/{c.copies}c/r{c.repetition}@{host}" for c in chain)
+        assert all(c.run_id.endswith(f"-r{c.repetition}@{host}") for c in chain)
+    # each host is shuffled with its own seed: the two chains do not share one mode order
+    orders = {h: [c.mode for c in cells if c.host == h] for h in ("wn001", "wn002")}
+    assert orders["wn001"] != orders["wn002"]
+    assert len({c.rel_dir for c in cells}) == len(cells)
+
+
 def test_payload_copies_override(raw_default):
     config = load_config(raw_default)
     startup = {c.copies for c in run_matrix(config, cores=2) if c.payload == "startup"}
@@ -177,3 +213,14 @@ def test_htcondor_docker_mode_is_a_known_kind_with_its_own_factors(raw_default):
     raw_default["modes"]["condor"]["cpuset"] = "per-copy"
     with pytest.raises(ConfigError, match=r"modes\.condor\.cpuset"):
         load_config(raw_default)
+
+
+def test_cluster_example_fans_out_over_its_two_nodes():
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO_ROOT / "config/examples/cluster-two-nodes.yaml").read_text()))
+    cells = run_matrix(load_config(config), cores=2)
+    # 2 payloads x 2 modes x 2 copies counts (1, 4) x 3 repetitions = 24 per node
+    assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 24, "wn002": 24}
+    assert len(cells) == 48

@@ -17,10 +17,17 @@ import pytest
 from _modes_image import make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
 from execbench.config import RunCell
 from execbench.paths import REPO_ROOT
-from execbench.runner import LOCK_FILE, benchmark_slot, run_cell
+from execbench.runner import LOCK_ENV, batch_context, benchmark_slot, lock_path, pairing, run_cell
 
 TESTS = Path(__file__).parent
 FAKE_IMAGE = {"name": "fake", "reference": "127.0.0.1:5000/none@sha256:" + "0" * 64, "digest": "sha256:" + "0" * 64}
+
+
+@pytest.fixture(autouse=True)
+def own_benchmark_lock(tmp_path, monkeypatch):
+    """Each test its own lock file (as when the lock lived in the test's results dir): a test
+    here never waits for, nor holds up, a real benchmark on this host."""
+    monkeypatch.setenv(LOCK_ENV, str(tmp_path / "benchmark.lock"))
 
 
 def cell(payload: str, mode: str, rep: int = 1, order: int = 0) -> RunCell:
@@ -59,17 +66,80 @@ def test_half_written_run_dir_is_moved_aside_not_deleted(tmp_path):
 
 
 def test_benchmark_slot_excludes_other_processes(tmp_path):
+    lock = tmp_path / "benchmark.lock"  # own_benchmark_lock
     try_lock = textwrap.dedent(f"""
         import fcntl, sys
-        with open({str(tmp_path / LOCK_FILE)!r}, "a") as fh:
+        with open({str(lock)!r}, "a") as fh:
             try:
                 fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 sys.exit(7)
     """)
-    with benchmark_slot(tmp_path):
+    with benchmark_slot():
         assert subprocess.run([sys.executable, "-c", try_lock]).returncode == 7
     assert subprocess.run([sys.executable, "-c", try_lock]).returncode == 0
+
+
+def test_benchmark_lock_file_is_usable_by_every_user_of_the_host(tmp_path):
+    # root's bare runs and a batch user's runs on one host must share the one slot
+    with benchmark_slot():
+        pass
+    assert (tmp_path / "benchmark.lock").stat().st_mode & 0o777 == 0o666
+
+
+def test_benchmark_lock_is_host_local_not_in_results(monkeypatch):
+    # results/ may be shared by every node of a cluster: the lock must live on the host
+    monkeypatch.delenv(LOCK_ENV, raising=False)
+    expected_dir = "/run/lock" if os.access("/run/lock", os.W_OK) else "/tmp"
+    assert lock_path() == Path(expected_dir, "execbench-benchmark.lock")
+    monkeypatch.setattr("execbench.runner.LOCK_DIRS", ("/proc/no-such-dir", "/tmp"))
+    assert lock_path() == Path("/tmp/execbench-benchmark.lock")  # fallback when /run/lock is not writable
+    monkeypatch.setenv(LOCK_ENV, "/somewhere/else.lock")
+    assert lock_path() == Path("/somewhere/else.lock")
+
+
+def test_batch_context_from_slurm_environment():
+    env = {"SLURM_JOB_ID": "4711", "SLURMD_NODENAME": "wn001"}
+    assert batch_context(env) == {"system": "slurm", "job_id": "4711", "node": "wn001"}
+    assert batch_context({}) == {"system": None, "job_id": None, "node": None}
+
+
+def test_batch_context_from_htcondor_job_ad(tmp_path):
+    ad = tmp_path / ".job.ad"
+    ad.write_text('ClusterId = 123\nProcId = 4\nOwner = "alice"\nRemoteHost = "slot1@wn002.example.org"\n')
+    assert batch_context({"_CONDOR_JOB_AD": str(ad)}) == {
+        "system": "htcondor", "job_id": "123.4", "node": "slot1@wn002.example.org"}
+    ad.write_text("ClusterId = 123\n")  # no ProcId, no RemoteHost
+    assert batch_context({"_CONDOR_JOB_AD": str(ad)}) == {"system": "htcondor", "job_id": "123", "node": None}
+
+
+def test_pairing_is_broken_only_when_the_run_left_its_cluster_host():
+    no_batch = {"system": None, "job_id": None, "node": None}
+    assert pairing(None, {"hostname": "wn001"}, no_batch) is None  # no fan-out
+    assert pairing("wn001", {"hostname": "wn001"}, no_batch) == "ok"
+    assert pairing("wn001", {"hostname": "wn001.example.org"}, no_batch) == "ok"  # short name counts
+    slurm_node = {"system": "slurm", "job_id": "1", "node": "wn001"}
+    assert pairing("wn001", {"hostname": "ip-10-0-0-7"}, slurm_node) == "ok"  # SLURM's node name counts
+    assert pairing("wn001", {"hostname": "wn002"}, {**slurm_node, "node": "wn002"}) == "broken"
+    condor = {"system": "htcondor", "job_id": "1.0", "node": "slot1@wn003.example.org"}
+    assert pairing("wn003", {"hostname": "x"}, condor) == "ok"
+
+
+def test_run_json_records_batch_context_and_broken_pairing(tmp_path, monkeypatch):
+    # an unavailable mode: run.json is written (and schema-checked) without running any payload
+    monkeypatch.setenv("SLURM_JOB_ID", "99")
+    monkeypatch.setenv("SLURMD_NODENAME", "elsewhere")
+    monkeypatch.setattr("execbench.runner.host_info", lambda: {
+        "hostname": "elsewhere", "cpu_model": "cpu", "logical_cores": 2, "kernel": "Linux", "os": "Debian"})
+    config = make_config(tmp_path / "results", FAKE_IMAGE, modes={
+        "podman": {"kind": "podman", "user": "no-such-user-here", "enabled": True}})
+    config["cluster"] = {"hosts": ["wn001"], "pairing": "nodelist"}
+    run = run_cell(config, RunCell("startup", "podman", 1, 1, 0, host="wn001"))
+    written = json.loads((tmp_path / "results/raw/startup/podman/1c/r1@wn001/run.json").read_text())
+    assert written == run
+    assert run["run_id"] == "startup-podman-1c-r1@wn001"
+    assert run["batch"] == {"system": "slurm", "job_id": "99", "node": "elsewhere"}
+    assert run["cluster_host"] == "wn001" and run["pairing"] == "broken"
 
 
 DRIVER = """

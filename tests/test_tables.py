@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import synthetic_runs
 
-from execbench import stats, tables
+from execbench import report, stats, tables
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("EXECBENCH_REGEN_GOLDEN") == "1"
@@ -183,3 +183,47 @@ def test_fake_baseline_is_the_hosts_only_bare_kind_mode_when_none_is_named_bare(
     rel, uncompared = tables.relative_table(tables.load_parsed_runs(paths).measurements)
     assert not uncompared and set(rel["mode"]) == {"docker", "podman"}
     assert "native" not in set(rel["mode"])
+
+
+def test_fake_run_that_left_its_cluster_host_is_kept_but_never_compared(tmp_path):
+    # Two fan-out hosts, 3 repetitions each of bare/docker/podman cpusuite at 1 copy. Host A's
+    # docker r1 was meant for A but SLURM ran it on B (run.json pairing "broken", hostname B).
+    paths = []
+    for label in ("A", "B"):
+        paths += synthetic_runs.write_parsed_runs(
+            tmp_path / "parsed" / label, payloads=("cpusuite",), copies=(1,), host_suffix=f"-{label}",
+            failed=False, unavailable_vm=False, parse_error=False)
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        host = doc["run"]["host"]["hostname"]  # synth-host-A / synth-host-B
+        doc["run"].update(cluster_host=host, pairing="ok")
+        if doc["run"]["run_id"] == "cpusuite-docker-1c-r1-A":
+            doc["run"]["host"]["hostname"] = "synth-host-B"
+            doc["run"]["pairing"] = "broken"
+        Path(path).write_text(json.dumps(doc))
+    files = tables.write_tables(paths, tmp_path / "tables")
+
+    excluded = json.loads(files["excluded"].read_text())
+    assert [r["run_id"] for r in excluded["runs_pairing_broken"]] == ["cpusuite-docker-1c-r1-A"]
+    reason = excluded["runs_pairing_broken"][0]["reason"]
+    assert "'synth-host-A'" in reason and "'synth-host-B'" in reason and "pairing broken" in reason
+    rel = read(files, "relative")
+    score = rel[(rel["benchmark"] == "cpusuite") & (rel["mode"] == "docker")].set_index("host")
+    # A: r2 and r3 only. B: its own 3 runs, not 4 (the stray run measured on B stays out).
+    assert score.loc["synth-host-A", "n_mode"] == 2
+    assert "cpusuite-docker-1c-r1-A" not in score.loc["synth-host-A", "mode_runs"]
+    assert score.loc["synth-host-B", "n_mode"] == 3
+    assert "cpusuite-docker-1c-r1-A" not in score.loc["synth-host-B", "mode_runs"]
+    # the run itself is still in the measurements and in runs.csv, flagged
+    assert "cpusuite-docker-1c-r1-A" in set(read(files, "measurements")["run_id"])
+    runs = read(files, "runs").set_index("run_id")
+    assert runs.loc["cpusuite-docker-1c-r1-A", "pairing"] == "broken"
+    assert runs.loc["cpusuite-docker-1c-r1-A", "cluster_host"] == "synth-host-A"
+    # and the report lists it under "Left out, and why"
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "figures.json").write_text("{}")
+    sections = {title: rows for title, _, rows in
+                report.ReportData(tmp_path / "tables", tmp_path / "figures").excluded_sections()}
+    broken = next(rows for title, rows in sections.items() if "pairing broken" in title)
+    assert [row[0] for row in broken] == ["cpusuite-docker-1c-r1-A"]
+    assert broken[0][-2:] == ["synth-host-A", "synth-host-B"]

@@ -36,6 +36,9 @@ def test_dry_run_of_default_config_schedules_every_run_and_the_report(tmp_path):
     assert counts.get("run_payload") == len(cells), out
     assert counts.get("parse_run") == len(cells), out
     assert "image" in counts and "report" in counts, out
+    # one host: no job groups, every run exclusive on its node (run.smk's slurm_extra)
+    assert "Group job" not in out
+    assert out.count("slurm_extra=--exclusive\n") == len(cells)
 
 
 def test_bad_config_stops_before_any_job_naming_the_key(tmp_path):
@@ -57,3 +60,79 @@ def test_snakefmt_check_is_clean():
     files = ["Snakefile", *map(str, sorted((REPO_ROOT / "workflow" / "rules").glob("*.smk")))]
     result = subprocess.run([snakefmt, "--check", *files], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _job_counts(out: str) -> dict[str, int]:
+    """Snakemake's job-count table of a dry run: rule -> jobs."""
+    counts = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def _group_outputs(out: str) -> dict[str, list[str]]:
+    """Group job id -> outputs of its member jobs, from a dry run's log. A group's jobs are
+    printed indented after its 'Group job <id> (...)' line; the next unindented rule ends it."""
+    groups, current = {}, None
+    for line in out.splitlines():
+        if "] Group job " in line:
+            current = line.split("] Group job ", 1)[1].split()[0]
+            groups[current] = []
+        elif line.startswith("rule "):
+            current = None
+        elif current and line.strip().startswith("output: "):
+            groups[current].append(line.strip().removeprefix("output: "))
+    return groups
+
+
+TWO_HOSTS = "cluster={hosts: [nodeA, nodeB], pairing: %s}"
+
+
+def test_dry_run_with_two_hosts_and_group_pairing_is_one_job_group_per_host_chain(tmp_path):
+    results = tmp_path / "results"
+    result = _snakemake("-n", "--config", f"results={results}", TWO_HOSTS % "group")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    cells = run_matrix(load_config(REPO_ROOT / "config" / "config.yaml"))
+    counts = _job_counts(out)
+    assert counts.get("run_payload") == 2 * len(cells), out[-3000:]
+    assert counts.get("parse_run") == 2 * len(cells)
+    assert counts.get("report") == 1  # every host in one report
+    groups = _group_outputs(out)
+    assert sorted(groups) == ["runs-nodeA", "runs-nodeB"], out[-3000:]
+    for host in ("nodeA", "nodeB"):
+        # the host's whole chain, and only its runs, in its group
+        expected = sorted(f"{results}/raw/{c.payload}/{c.mode}/{c.copies}c/r{c.repetition}@{host}/run.json"
+                          for c in cells)
+        assert sorted(groups[f"runs-{host}"]) == expected
+    # the group job is pinned to its host like each of its runs
+    assert out.count("slurm_extra=--exclusive --nodelist=nodeA\n") == len(cells)
+    assert out.count("slurm_extra=--exclusive --nodelist=nodeB\n") == len(cells)
+    assert "--host nodeA" in out and "--host nodeB" in out
+
+
+def test_dry_run_with_nodelist_pairing_is_one_pinned_job_per_run(tmp_path):
+    result = _snakemake("-n", "--config", f"results={tmp_path / 'results'}", TWO_HOSTS % "nodelist")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    cells = run_matrix(load_config(REPO_ROOT / "config" / "config.yaml"))
+    assert _job_counts(out).get("run_payload") == 2 * len(cells)
+    assert "Group job" not in out  # each run its own batch job
+    extras = [line.split("slurm_extra=", 1)[1] for line in out.splitlines() if "slurm_extra=" in line]
+    assert sorted(set(extras)) == ["--exclusive --nodelist=nodeA", "--exclusive --nodelist=nodeB"]
+    assert extras.count("--exclusive --nodelist=nodeA") == len(cells)
+
+
+def test_from_raw_dry_run_parses_runs_of_every_host_on_disk(tmp_path):
+    results = tmp_path / "results"
+    for rel in ("db12/bare/1c/r1@nodeA", "db12/docker/1c/r1@nodeA", "db12/bare/1c/r1"):
+        (results / "raw" / rel).mkdir(parents=True)
+        (results / "raw" / rel / "run.json").write_text("{}")
+    result = _snakemake("-n", "--config", f"results={results}", "from_raw=True")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert _job_counts(out).get("parse_run") == 3
+    for rel in ("db12/bare/1c/r1@nodeA", "db12/docker/1c/r1@nodeA", "db12/bare/1c/r1"):
+        assert f"output: {results}/parsed/{rel}.json" in out

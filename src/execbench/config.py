@@ -50,21 +50,29 @@ LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 @dataclass(frozen=True)
 class RunCell:
-    """One run of the matrix: (payload, mode, copies, repetition) and its place in the order."""
+    """One run of the matrix: (payload, mode, copies, repetition[, host]) and its place in the order.
+
+    `host` is set only when the study fans out over cluster.hosts; it is then part of the run's
+    id and directory (r<rep>@<host>), and order_index counts within that host's own chain."""
 
     payload: str
     mode: str
     copies: int
     repetition: int  # 1-based
-    order_index: int  # 0-based position in the executed order
+    order_index: int  # 0-based position in the executed order (of this host's chain)
+    host: str | None = None
+
+    @property
+    def _at_host(self) -> str:
+        return f"@{self.host}" if self.host else ""
 
     @property
     def run_id(self) -> str:
-        return f"{self.payload}-{self.mode}-{self.copies}c-r{self.repetition}"
+        return f"{self.payload}-{self.mode}-{self.copies}c-r{self.repetition}{self._at_host}"
 
     @property
     def rel_dir(self) -> str:
-        return f"{self.payload}/{self.mode}/{self.copies}c/r{self.repetition}"
+        return f"{self.payload}/{self.mode}/{self.copies}c/r{self.repetition}{self._at_host}"
 
 
 @cache
@@ -124,7 +132,8 @@ def _explain(error: jsonschema.ValidationError) -> ConfigError:
     if kind == "required":
         return ConfigError(key, error.message)
     if kind == "pattern":
-        return ConfigError(key, f"a string matching {schema['pattern']} (host:port)", error.instance)
+        hint = schema.get("description", "host:port")
+        return ConfigError(key, f"a string matching {schema['pattern']} ({hint})", error.instance)
     return ConfigError(key, error.message)
 
 
@@ -227,13 +236,20 @@ def enabled(section: dict) -> list[str]:
 
 
 def run_matrix(config: dict, cores: int | None = None) -> list[RunCell]:
-    """Every run in execution order.
+    """Every run in execution order (per host, when the study fans out over cluster.hosts).
 
     Blocks: repetition -> payload -> copies -> modes in a seeded shuffle. All
     modes of one (payload, copies) run back to back, and repetition r of every
     mode finishes before r+1 starts, so slow drift of the machine lands on
-    every mode alike instead of masquerading as overhead.
+    every mode alike instead of masquerading as overhead. Each host of
+    cluster.hosts gets the whole matrix as its own chain (order_index from 0),
+    shuffled with the host in the seed; the hosts run in parallel.
     """
+    hosts = config.get("cluster", {}).get("hosts") or [None]
+    return [cell for host in hosts for cell in _host_chain(config, host, cores)]
+
+
+def _host_chain(config: dict, host: str | None, cores: int | None) -> list[RunCell]:
     study = config["study"]
     payload_names = enabled(config["payloads"])
     mode_names = enabled(config["modes"])
@@ -243,9 +259,10 @@ def run_matrix(config: dict, cores: int | None = None) -> list[RunCell]:
             copies_list = config["payloads"][payload].get("copies", study["copies"])
             for copies in resolve_copies(copies_list, cores):
                 order = list(mode_names)
-                random.Random(f"{study['seed']}/{rep}/{payload}/{copies}").shuffle(order)
+                seed = f"{study['seed']}/{rep}/{payload}/{copies}" + (f"/{host}" if host else "")
+                random.Random(seed).shuffle(order)
                 for mode in order:
-                    cells.append(RunCell(payload, mode, copies, rep, len(cells)))
+                    cells.append(RunCell(payload, mode, copies, rep, len(cells), host))
     return cells
 
 

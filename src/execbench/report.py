@@ -200,6 +200,11 @@ class ReportData:
                     ["run", "payload", "mode", "copies", "rep", "status", "reason"],
                     [[_e(r["run_id"]), _e(r["payload"]), _e(r["mode"]), r["copies"], r["repetition"],
                       _e(r["status"]), _e(r["reason"])] for r in ex["runs_not_ok"]]))
+        if ex.get("runs_pairing_broken"):  # fan-out studies only
+            out.append(("Runs that left their cluster host (pairing broken: never compared across nodes)",
+                        ["run", "payload", "mode", "copies", "rep", "meant for", "ran on"],
+                        [[_e(r["run_id"]), _e(r["payload"]), _e(r["mode"]), r["copies"], r["repetition"],
+                          _e(r["cluster_host"]), _e(r["host"])] for r in ex["runs_pairing_broken"]]))
         out.append(("Parse errors (the rest of each log went on)", ["run", "file", "line", "expected"],
                     [[_e(r["run_id"]), _e(r["path"]), _e(r["line"]), _e(r["expected"])]
                      for r in ex["parse_errors"]]))

@@ -8,8 +8,14 @@ results/raw/.incomplete/<run_id>-<UTC>/ (never deleted) before starting over.
 
 A payload failure (non-zero exit, timeout) or an unavailable mode is a result,
 not an error: run.json says so and the workflow goes on. Benchmarks never
-overlap: every run holds one global lock (results/.benchmark.lock) for its whole
-duration, across Snakemake processes.
+overlap on a host: every run holds the host's benchmark lock for its whole
+duration, across Snakemake processes. The lock lives on the host itself
+(/run/lock, else /tmp; EXECBENCH_BENCHMARK_LOCK overrides), not in results/:
+on a filesystem shared by many nodes a lock there would serialise every node.
+
+run.json also records the batch job around the run (SLURM or HTCondor) and,
+when the study fans out over cluster.hosts, the host the run was meant for and
+whether it really ran there (pairing "ok" or "broken").
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ from .hostinfo import host_info
 from .modes.base import CopyResult, RunSpec
 from .paths import SCHEMAS
 
-LOCK_FILE = ".benchmark.lock"
+LOCK_ENV = "EXECBENCH_BENCHMARK_LOCK"
+LOCK_NAME = "execbench-benchmark.lock"
+LOCK_DIRS = ("/run/lock", "/tmp")
 INCOMPLETE = ".incomplete"
 
 
@@ -49,19 +57,38 @@ def raw_dir(config: dict, cell: RunCell) -> Path:
     return Path(config["results"]) / "raw" / cell.rel_dir
 
 
-def find_cell(config: dict, payload: str, mode: str, copies: int, repetition: int) -> RunCell:
+def find_cell(config: dict, payload: str, mode: str, copies: int, repetition: int,
+              host: str | None = None) -> RunCell:
+    wanted = (payload, mode, copies, repetition, host or None)
     for cell in run_matrix(config):
-        if (cell.payload, cell.mode, cell.copies, cell.repetition) == (payload, mode, copies, repetition):
+        if (cell.payload, cell.mode, cell.copies, cell.repetition, cell.host) == wanted:
             return cell
-    raise ExecbenchError(f"no run {payload}/{mode}/{copies}c/r{repetition} in this config's matrix")
+    at_host = f"@{host}" if host else ""
+    raise ExecbenchError(f"no run {payload}/{mode}/{copies}c/r{repetition}{at_host} in this config's matrix")
+
+
+def lock_path() -> Path:
+    """The host-local benchmark lock: $EXECBENCH_BENCHMARK_LOCK, else /run/lock/..., else /tmp/..."""
+    if os.environ.get(LOCK_ENV):
+        return Path(os.environ[LOCK_ENV])
+    for directory in LOCK_DIRS:
+        if os.access(directory, os.W_OK):
+            return Path(directory) / LOCK_NAME
+    return Path(LOCK_DIRS[-1]) / LOCK_NAME
 
 
 @contextlib.contextmanager
-def benchmark_slot(results: str | Path):
+def benchmark_slot(path: str | Path | None = None):
     """The host's one benchmark slot (fcntl lock: released by the kernel if we die)."""
-    path = Path(results) / LOCK_FILE
+    path = Path(path) if path else lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:
+        raise ExecbenchError(f"cannot open the host's benchmark lock {path} ({err}); set {LOCK_ENV}") from None
+    with contextlib.suppress(OSError):  # every user of the host takes the same slot (root, batch users)
+        os.fchmod(fd, 0o666)
+    with open(fd, "r+") as fh:
         fcntl.lockf(fh, fcntl.LOCK_EX)
         try:
             fh.seek(0)
@@ -83,6 +110,49 @@ def move_aside(run_dir: Path, run_id: str) -> Path | None:
     target.parent.mkdir(parents=True, exist_ok=True)
     run_dir.rename(target)
     return target
+
+
+def batch_context(environ=None) -> dict:
+    """The batch job around this run: {system: slurm|htcondor|None, job_id, node}."""
+    env = os.environ if environ is None else environ
+    if env.get("SLURM_JOB_ID"):
+        return {"system": "slurm", "job_id": env["SLURM_JOB_ID"], "node": env.get("SLURMD_NODENAME")}
+    job_ad = env.get("_CONDOR_JOB_AD")
+    if job_ad:
+        ad = _classad_values(Path(job_ad))
+        cluster, proc = ad.get("ClusterId"), ad.get("ProcId")
+        job_id = f"{cluster}.{proc}" if cluster is not None and proc is not None else cluster
+        return {"system": "htcondor", "job_id": job_id, "node": ad.get("RemoteHost")}
+    return {"system": None, "job_id": None, "node": None}
+
+
+def _classad_values(path: Path) -> dict[str, str]:
+    """`Name = value` lines of a job ClassAd file (strings unquoted); {} when unreadable."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return {}
+    values = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            values[name.strip()] = value.strip().strip('"')
+    return values
+
+
+def pairing(cluster_host: str | None, host: dict, batch: dict) -> str | None:
+    """"ok" if the run ran on the host it was meant for, "broken" if not, None without fan-out.
+
+    The host name (full or short) and the batch system's node name (SLURMD_NODENAME, or
+    HTCondor's RemoteHost without its slot@) all count as that host."""
+    if not cluster_host:
+        return None
+    names = set()
+    for name in (host.get("hostname"), batch.get("node")):
+        if name:
+            machine = str(name).split("@")[-1]
+            names |= {machine, machine.split(".")[0]}
+    return "ok" if cluster_host in names else "broken"
 
 
 def image_record(config: dict) -> dict | None:
@@ -135,7 +205,7 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
     main_thread = threading.current_thread() is threading.main_thread()  # signals: main thread only
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
-        with benchmark_slot(config["results"]):
+        with benchmark_slot():
             moved = move_aside(out_dir, cell.run_id)
             out_dir.mkdir(parents=True)
             record = {
@@ -156,6 +226,9 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
                 "reason": "",
                 "emulated": False,
                 "host": host_info(),
+                "batch": batch_context(),
+                "cluster_host": cell.host,
+                "pairing": None,
                 "versions": {},
                 "image": {"name": config["image"], "reference": None, "digest": None},
                 "started_utc": utc_now(),
@@ -164,6 +237,7 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
                 "copies_result": [],
                 "previous_attempt": str(moved) if moved else None,
             }
+            record["pairing"] = pairing(cell.host, record["host"], record["batch"])
             t0 = time.monotonic()
             try:
                 _execute(config, cell, kind, mode_settings, payload_settings, out_dir, record, payload)

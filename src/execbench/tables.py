@@ -4,14 +4,18 @@
                      ├► runs.csv        (one row per run: status, host, versions, image digest)
                      ├► relative.*      (mode ÷ bare metal on the same host, 95 % CI, verdict)
                      ├► scaling.*       (headline score against copies, per mode)
-                     └► excluded.json   (failed/unavailable runs, parse errors, failed records,
-                                         unreadable inputs: everything not in a ratio, with why)
+                     └► excluded.json   (failed/unavailable runs, runs off their cluster host,
+                                         parse errors, failed records, unreadable inputs:
+                                         everything not in a ratio, with why)
 
 What is compared: machine-level records (copy = None) of runs whose status is
 "ok"; the unit of replication is the run (repetition).  Per-copy records are
 kept in measurements.csv for distributions.  Suite summaries are geometric
 means over the benchmarks that share a metric (SPEC-style); the ratio of
-geometric means is the geometric mean of the per-benchmark ratios.
+geometric means is the geometric mean of the per-benchmark ratios.  A run of
+a fan-out study that ran on another node than its cluster host (run.json
+pairing "broken") stays in measurements.csv but enters no ratio: its cell's
+other modes ran on another machine.
 """
 
 from __future__ import annotations
@@ -35,12 +39,13 @@ RUN_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "order_index",
     "status", "reason", "emulated", "cpu_model", "logical_cores", "kernel", "os", "versions",
     "image_name", "image_reference", "image_digest", "started_utc", "ended_utc", "wall_s",
-    "config_sha256", "parsed_file",
+    "config_sha256", "parsed_file", "cluster_host", "pairing",
 ]
 RELATIVE_KEY = ["host", "payload", "benchmark", "metric", "copies", "mode"]
 EMULATED_FLAG = "emulated (TCG) — not comparable to bare metal"
 GEOMEAN = "geomean"
 BASELINE_MODE = "bare"
+PAIRING_BROKEN = "broken"
 # Which metric of the payload-named machine record is the headline, in order of preference.
 HEADLINE_METRICS = ("score", "events_per_s", "throughput", "bandwidth", "iops", "latency_median", "latency")
 
@@ -93,6 +98,8 @@ def _run_row(run: dict, parsed_file: str) -> dict:
         "wall_s": run.get("wall_s"),
         "config_sha256": run.get("config_sha256", ""),
         "parsed_file": parsed_file,
+        "cluster_host": run.get("cluster_host") or "",
+        "pairing": run.get("pairing") or "",  # "" without fan-out
     }
 
 
@@ -145,6 +152,13 @@ def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
                 })
     out.measurements = _typed_measurements(pd.DataFrame(rows, columns=MEASUREMENT_COLUMNS))
     return out
+
+
+def paired_measurements(parsed: ParsedRuns) -> pd.DataFrame:
+    """The measurements that may enter a comparison: without runs whose pairing is broken
+    (a fan-out run that ran on another node than its cluster host)."""
+    broken = {r["run_id"] for r in parsed.runs if r["pairing"] == PAIRING_BROKEN}
+    return parsed.measurements[~parsed.measurements["run_id"].isin(broken)]
 
 
 def _typed_measurements(df: pd.DataFrame) -> pd.DataFrame:
@@ -320,6 +334,13 @@ def excluded_inputs(parsed: ParsedRuns, uncompared: list[dict], skipped_json: Pa
         {k: r[k] for k in ("run_id", "payload", "mode", "copies", "repetition", "status", "reason", "parsed_file")}
         for r in parsed.runs if r["status"] != "ok"
     ]
+    off_host = [
+        {**{k: r[k] for k in ("run_id", "payload", "mode", "copies", "repetition", "cluster_host", "host",
+                              "parsed_file")},
+         "reason": f"pairing broken: meant for cluster host {r['cluster_host']!r}, ran on {r['host']!r}; "
+                   "not compared across nodes"}
+        for r in parsed.runs if r["pairing"] == PAIRING_BROKEN
+    ]
     m = parsed.measurements
     bad = m[m["status"] != "ok"] if m is not None else m
     failed_records = [] if bad is None else [
@@ -334,6 +355,7 @@ def excluded_inputs(parsed: ParsedRuns, uncompared: list[dict], skipped_json: Pa
         skipped = doc.get("skipped", doc) if isinstance(doc, dict) else doc
     return {
         "runs_not_ok": not_ok,
+        "runs_pairing_broken": off_host,
         "parse_errors": parsed.parse_errors,
         "failed_records": failed_records,
         "unreadable_parsed_files": parsed.unreadable,
@@ -397,10 +419,11 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     parsed = load_parsed_runs(parsed_paths)
     m = parsed.measurements
-    relative, uncompared = relative_table(m)
-    scaling = scaling_table(m)
+    comparable = paired_measurements(parsed)
+    relative, uncompared = relative_table(comparable)
+    scaling = scaling_table(comparable)
     excluded = excluded_inputs(parsed, uncompared, Path(skipped_json) if skipped_json else None)
-    headline = {p: list(k) for p, k in headline_keys(m).items()}
+    headline = {p: list(k) for p, k in headline_keys(comparable).items()}
     files = {
         "measurements": out / "measurements.csv", "runs": out / "runs.csv",
         "relative_csv": out / "relative.csv", "relative_json": out / "relative.json",

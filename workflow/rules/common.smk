@@ -32,6 +32,11 @@ PYTHON = str(
 SCRIPTS = Path(workflow.current_basedir, "..", "..", "scripts").resolve()
 MATRIX = run_matrix(config)
 IMAGE = config["image"]
+# Fan-out over cluster.hosts: every host runs the whole matrix as its own chain,
+# under r<rep>@<host>/. Without hosts, one chain and the paths as always.
+CLUSTER_HOSTS = config["cluster"]["hosts"]
+PAIRING = config["cluster"]["pairing"]
+RUN_PATTERN = "{payload}/{mode}/{copies}c/r{rep}" + ("@{host}" if CLUSTER_HOSTS else "")
 
 
 wildcard_constraints:
@@ -39,11 +44,46 @@ wildcard_constraints:
     mode=r"[^/]+",
     copies=r"\d+",
     rep=r"\d+",
+    host=r"[A-Za-z0-9][A-Za-z0-9._-]*",
+    # a run's last path part: r<rep>, or r<rep>@<host> (fan-out; any such dir on disk)
+    run=r"r\d+(@[A-Za-z0-9][A-Za-z0-9._-]*)?",
     image=r"[^/]+",
 
 
 def raw_run_json(cell):
     return f"{RESULTS}/raw/{cell.rel_dir}/run.json"
+
+
+# Each run waits for the one before it in its host's interleaved order (one
+# chain per host of cluster.hosts, else one chain). ancient(): a finished
+# earlier run never makes a later finished run out of date.
+PREVIOUS_RUN = {}
+for _host in dict.fromkeys(cell.host for cell in MATRIX):
+    _chain = sorted((c for c in MATRIX if c.host == _host), key=lambda c: c.order_index)
+    for _i, _cell in enumerate(_chain):
+        PREVIOUS_RUN[_cell.rel_dir] = (
+            [ancient(raw_run_json(_chain[_i - 1]))] if _i else []
+        )
+
+
+def previous_run(wildcards):
+    return PREVIOUS_RUN.get(RUN_PATTERN.format(**dict(wildcards.items())), [])
+
+
+# Keeping a host's runs on that host (cluster.pairing). group: the host's whole
+# chain is one job group, which a batch executor submits as ONE job (one
+# allocation, every mode of every cell on the same node). nodelist: each run is
+# its own batch job. Either way the job is pinned to its host (--nodelist) and
+# has the node to itself (--exclusive): nothing else runs there while a payload
+# is measured.
+RUN_GROUP = "runs-{host}" if CLUSTER_HOSTS and PAIRING == "group" else None
+
+
+def run_slurm_extra(wildcards):
+    # Unquoted: the plugin appends it to the sbatch command line as is (a
+    # profile's "'--exclusive'" is a Python expression, evaluated to this).
+    pin = f" --nodelist={wildcards.host}" if CLUSTER_HOSTS else ""
+    return f"--exclusive{pin}"
 
 
 def parsed_run_json(rel_dir):

@@ -1,11 +1,11 @@
 rule parse_run:
     """Native logs of one run -> schema-checked tidy records (raw files are only read)."""
     input:
-        run=f"{RESULTS}/raw/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}/run.json",
+        run=f"{RESULTS}/raw/{{payload}}/{{mode}}/{{copies}}c/{{run}}/run.json",
     output:
-        f"{RESULTS}/parsed/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}.json",
+        f"{RESULTS}/parsed/{{payload}}/{{mode}}/{{copies}}c/{{run}}.json",
     log:
-        f"{RESULTS}/logs/parse/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}.log",
+        f"{RESULTS}/logs/parse/{{payload}}/{{mode}}/{{copies}}c/{{run}}.log",
     conda:
         "../../envs/execbench.yaml"
     params:

@@ -8,15 +8,6 @@ from pathlib import Path
 # run still writes its run.json: the chain and the DAG go on.
 
 
-# Each run waits for the one before it in the interleaved order. ancient():
-# a finished earlier run never makes a later finished run out of date.
-RUN_ORDER = sorted(MATRIX, key=lambda c: c.order_index)
-PREVIOUS_RUN = {
-    cell.rel_dir: ([ancient(raw_run_json(RUN_ORDER[i - 1]))] if i else [])
-    for i, cell in enumerate(RUN_ORDER)
-}
-
-
 BENCHMARK_THREADS = workflow.cores if workflow.local_exec and workflow._cores else 1
 
 
@@ -39,23 +30,26 @@ rule run_payload:
     input:
         config=ancient(f"{RESULTS}/.execbench/run-config.json"),
         image=f"{RESULTS}/images/{IMAGE}.json",
-        previous=lambda w: PREVIOUS_RUN.get(
-            f"{w.payload}/{w.mode}/{w.copies}c/r{w.rep}", []
-        ),
+        previous=previous_run,
     output:
-        f"{RESULTS}/raw/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}/run.json",
+        f"{RESULTS}/raw/{RUN_PATTERN}/run.json",
     log:
-        f"{RESULTS}/logs/run/{{payload}}/{{mode}}/{{copies}}c/r{{rep}}.log",
+        f"{RESULTS}/logs/run/{RUN_PATTERN}.log",
+    group:
+        RUN_GROUP
     conda:
         "../../envs/execbench.yaml"
     # All of the local cores: no parse or report job shares the host while a
-    # payload is measured. (On a cluster, the profile's --exclusive does that.)
+    # payload is measured. (On a cluster, slurm_extra's --exclusive does that.)
     threads: BENCHMARK_THREADS
     resources:
         benchmark_slot=1,
+        slurm_extra=run_slurm_extra,
     params:
         python=PYTHON,
         script=SCRIPTS / "run_payload.py",
+        host=lambda w: f"--host {w.host}" if CLUSTER_HOSTS else "",
     shell:
         "{params.python:q} {params.script:q} --validated-config {input.config:q} --payload {wildcards.payload:q}"
-        " --mode {wildcards.mode:q} --copies {wildcards.copies} --rep {wildcards.rep} > {log} 2>&1"
+        " --mode {wildcards.mode:q} --copies {wildcards.copies} --rep {wildcards.rep} {params.host}"
+        " > {log} 2>&1"
