@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 SIZES = {
-    "smoke": {"file_size": "64M", "runtime": 1},
+    "smoke": {"file_size": "32M", "runtime": "500ms"},
     "standard": {"file_size": "1G", "runtime": 20},
 }
 JOBS = [("seq-write", "write", "1M"), ("seq-read", "read", "1M"),
