@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 SIZES = {
-    "smoke": {"file_size": "32M", "runtime": "500ms"},
+    "smoke": {"file_size": "16M", "runtime": "500ms"},
     "standard": {"file_size": "1G", "runtime": 20},
 }
 JOBS = [("seq-write", "write", "1M"), ("seq-read", "read", "1M"),

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 from .base import Availability, CopyResult, ModeError, RunSpec
-from .common import (HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
+from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
                      container_groups, effective_network, launcher_argv, prepare_run_dir,
                      start_barrier)
 
 RUN_LABEL = "execbench.run_id"
 # Container create+start takes ~0.3-1 s here; the barrier leaves room for each.
-START_S_PER_CONTAINER = 1.0
+START_S_PER_CONTAINER = 0.5  # docker run of a pulled image: ~0.3 s here (startup payload)
 
 
 def _client():
@@ -113,7 +113,7 @@ class DockerMode:
         groups = container_groups(spec)
         per_copy = spec.mode_settings.get("cpuset", "none") == "per-copy"
         one = spec.mode_settings.get("copies_per_container", "all") == "one"
-        start_at = start_barrier(len(groups), START_S_PER_CONTAINER)
+        start_at = start_barrier(len(groups), START_S_PER_CONTAINER, base_s=BARRIER_BASE_S)
         cpus = sorted(os.sched_getaffinity(0))
         containers, env_exit, killed = [], {}, set()
         try:

@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 from .base import Availability, CopyResult, ModeError, RunSpec
-from .common import (HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
+from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
                      container_groups, effective_network, launcher_argv, prepare_run_dir,
                      start_barrier)
 
 RUN_LABEL = "execbench.run_id"
-START_S_PER_CONTAINER = 1.5  # podman starts are slower than docker's (no daemon, slirp/conmon)
+START_S_PER_CONTAINER = 0.75  # rootless podman run: ~0.2-0.6 s here (no daemon, conmon)
 
 
 def subordinate_start(user: str, path: str = "/etc/subuid") -> int | None:
@@ -160,7 +160,7 @@ class PodmanMode:
         self._check_reachable(user, out_dir)
         groups = container_groups(spec)
         pin = settings.get("cpuset", "none") == "per-copy"
-        start_at = start_barrier(len(groups), START_S_PER_CONTAINER)
+        start_at = start_barrier(len(groups), START_S_PER_CONTAINER, base_s=BARRIER_BASE_S)
         procs, env_exit, killed = [], {}, set()
         try:
             for k, copies in enumerate(groups):
