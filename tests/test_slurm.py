@@ -141,3 +141,45 @@ def test_smoke_matrix_through_the_slurm_profile_end_to_end(slurm_node, tmp_path)
         hosts = {row["host"] for row in csv.DictReader(handle)}
     assert hosts == {slurm_node}
     assert (results / "report" / "index.html").stat().st_size > 0
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_fan_out_to_a_named_host_runs_its_chain_as_one_pinned_group_job(slurm_node, tmp_path):
+    """cluster.hosts fan-out with pairing 'group' on the real cluster: the host's whole run
+    chain is ONE sbatch job pinned to that node; every run records that job and pairing ok."""
+    results = tmp_path / "results"
+    slurm_logs = tmp_path / "slurm-logs"
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "snakemake", "--profile", "profiles/slurm",
+            "--configfile", "config/examples/slurm-smoke.yaml",
+            "--config", f"results={results}", f"cluster={{hosts: [{slurm_node}], pairing: group}}",
+            "--slurm-logdir", str(slurm_logs),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-5000:]
+    run_jsons = sorted(results.glob("raw/*/*/*c/r*/run.json"))
+    assert [p.parent.name for p in run_jsons] == [f"r1@{slurm_node}"] * 2, run_jsons
+    records = [json.loads(p.read_text()) for p in run_jsons]
+    assert {r["mode"] for r in records} == {"bare", "docker"}
+    for record in records:
+        assert record["status"] == "ok", record.get("reason")
+        assert record["batch"]["system"] == "slurm" and record["batch"]["node"] == slurm_node
+        assert record["cluster_host"] == slurm_node and record["pairing"] == "ok"
+    # one group job for the host's chain: both runs inside the same SLURM job, which was exclusive
+    job_ids = {r["batch"]["job_id"] for r in records}
+    assert len(job_ids) == 1, job_ids
+    job_id = job_ids.pop()
+    assert _job_field(job_id, "NodeList") == slurm_node
+    assert _job_field(job_id, "OverSubscribe") == "NO"
+    with open(results / "tables" / "runs.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["pairing"] for row in rows} == {"ok"}
+    assert (results / "report" / "index.html").stat().st_size > 0
