@@ -168,3 +168,21 @@ def _write(root, run, records, errors):
 def _suffix(run):
     host = run["host"]["hostname"]
     return "" if host == "synth-host" else f"-{host}"
+
+
+def write_fixed_value_runs(root, host, values, *, emulated_modes=()):
+    """One machine-level cpusuite/score record per run, no noise: values = {mode: [rep 1, rep 2, ...]}.
+
+    For tests whose per-host ratios are computed by hand. Runs go under root like write_parsed_runs';
+    host names the machine (run ids get "-<host>" appended unless it is "synth-host")."""
+    root = Path(root)
+    paths, order = [], 0
+    for mode, reps in values.items():
+        for rep, value in enumerate(reps, start=1):
+            order += 1
+            run = _run("cpusuite", mode, 1, rep, emulated=mode in emulated_modes, order=order)
+            run["host"]["hostname"] = host
+            run["run_id"] += _suffix(run)
+            record = _rec("cpusuite", "score", value, "score", True, "copy*/cpusuite.log")
+            paths.append(_write(root, run, [record], []))
+    return paths

@@ -96,6 +96,42 @@ def test_fake_report_markdown_links_existing_figures(built):
     assert "copy 1 exited with code 1" in md
 
 
+def test_fake_single_host_report_says_cross_host_summary_needs_two_hosts(built):
+    root, out = built
+    sentence = ("A cross-host summary needs per-host comparisons from at least 2 hosts; this study has them "
+                "from 1 host (synth-host).")
+    html = Path(out["report"]["html"]).read_text()
+    assert "<h2 id='across-hosts'>Across hosts</h2>" in html and sentence in html
+    assert 'class="cross-hosts"' not in html
+    assert "class='host'" not in html  # one host: the answer keeps its single table, no per-host heading
+    md = Path(out["report"]["md"]).read_text()
+    assert "## Across hosts\n\n" + sentence in md and "### Host " not in md
+
+
+def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(tmp_path):
+    # Per-host ratios by hand (tests/test_tables.py, TWO_HOSTS): A 98 % (not significant), B 95 % (slower);
+    # median (95 + 98)/2 = 96.5 %, min 95 %, max 98 %.
+    paths = synthetic_runs.write_fixed_value_runs(
+        tmp_path / "parsed" / "A", "synth-host-A", {"bare": [9.9, 10.0, 10.1], "docker": [9.7, 9.8, 9.9]})
+    paths += synthetic_runs.write_fixed_value_runs(
+        tmp_path / "parsed" / "B", "synth-host-B", {"bare": [19.8, 20.0, 20.2], "docker": [18.8, 19.0, 19.2]})
+    out = report.build_all(paths, tmp_path)
+    html = Path(out["report"]["html"]).read_text()
+    answer = html[html.index("<h2 id='answer'>"):html.index("<h2 id='across-hosts'>")]
+    a, b = answer.index("<h3 class='host'>Host synth-host-A</h3>"), answer.index("<h3 class='host'>Host synth-host-B</h3>")
+    assert a < answer.index("On synth-host-A, cpusuite") < b < answer.index("On synth-host-B, cpusuite")
+    assert "synth-host-B" not in answer[a:b]  # A's section holds only A's rows
+    across = html[html.index("<h2 id='across-hosts'>"):html.index("<h2 id='figures'>")]
+    assert 'class="cross-hosts"' in across and "needs per-host comparisons" not in across
+    row = ("<td>cpusuite</td><td>cpusuite/score</td><td>1</td><td>docker</td><td>2</td><td>96.50 %</td>"
+           "<td>95.00 %</td><td>98.00 %</td><td>— (needs ≥ 4 hosts)</td>"
+           "<td>1 slower, 0 faster, 1 not significant, 0 no interval</td><td>synth-host-A, synth-host-B</td>")
+    assert row in across
+    md = Path(out["report"]["md"]).read_text()
+    assert md.index("### Host synth-host-A") < md.index("### Host synth-host-B") < md.index("## Across hosts")
+    assert "| cpusuite | cpusuite/score | 1 | docker | 2 | 96.50 % | 95.00 % | 98.00 % |" in md
+
+
 def test_missing_payload_gives_placeholder_figure_not_a_crash(tmp_path):
     paths = synthetic_runs.write_parsed_runs(tmp_path / "parsed", payloads=("cpusuite",), failed=False,
                                              unavailable_vm=False)

@@ -227,3 +227,84 @@ def test_fake_run_that_left_its_cluster_host_is_kept_but_never_compared(tmp_path
     broken = next(rows for title, rows in sections.items() if "pairing broken" in title)
     assert [row[0] for row in broken] == ["cpusuite-docker-1c-r1-A"]
     assert broken[0][-2:] == ["synth-host-A", "synth-host-B"]
+
+
+# --- cross-host summary ---------------------------------------------------------------------
+# Host A: bare 9.9/10.0/10.1 (mean 10.0), docker 9.7/9.8/9.9 (mean 9.8)   -> 9.8/10.0  = 98 %
+# Host B: bare 19.8/20.0/20.2 (mean 20.0), docker 18.8/19.0/19.2 (mean 19.0) -> 19.0/20.0 = 95 %
+# Across hosts: median of {95, 98} = (95 + 98)/2 = 96.5, min 95, max 98. Pooling the raw values
+# instead would give (9.8 + 19.0)/2 ÷ (10.0 + 20.0)/2 = 14.4/15.0 = 96.0, so 96.5 shows it was not.
+# Verdicts (Fieller, t ≈ 2.78 at ~4 df): A ±~2.3 % -> [95.8, 100.3] contains 100 -> not significant;
+# B ±~2.2 % -> [92.8, 97.2] -> slower.
+TWO_HOSTS = {"synth-host-A": {"bare": [9.9, 10.0, 10.1], "docker": [9.7, 9.8, 9.9]},
+             "synth-host-B": {"bare": [19.8, 20.0, 20.2], "docker": [18.8, 19.0, 19.2]}}
+
+
+def _two_host_paths(root, emulated_on=None):
+    paths = []
+    for host, values in TWO_HOSTS.items():
+        values = dict(values, vm=[v * 0.05 for v in values["bare"]]) if emulated_on else values
+        paths += synthetic_runs.write_fixed_value_runs(
+            root / host, host, values, emulated_modes=("vm",) if host == emulated_on else ())
+    return paths
+
+
+def test_fake_cross_host_row_summarises_per_host_ratios_computed_by_hand(tmp_path):
+    files = tables.write_tables(_two_host_paths(tmp_path / "parsed"), tmp_path / "tables")
+    rel = read(files, "relative").set_index("host")
+    assert rel.loc["synth-host-A", "percent_of_bare"] == pytest.approx(98.0, rel=1e-9)
+    assert rel.loc["synth-host-B", "percent_of_bare"] == pytest.approx(95.0, rel=1e-9)
+    assert rel["verdict"].to_dict() == {"synth-host-A": "not significant", "synth-host-B": "slower"}
+
+    cross = read(files, "cross_hosts")
+    assert list(cross.columns) == tables.CROSS_HOST_COLUMNS
+    assert len(cross) == 1  # one cell (cpusuite/score, 1 copy, docker) over two hosts
+    row = cross.iloc[0]
+    assert (row["payload"], row["benchmark"], row["metric"], row["copies"], row["mode"]) == (
+        "cpusuite", "cpusuite", "score", 1, "docker")
+    assert row["hosts"] == 2
+    assert row["median_percent_of_bare"] == pytest.approx(96.5, rel=1e-9)
+    assert row["min_percent_of_bare"] == pytest.approx(95.0, rel=1e-9)
+    assert row["max_percent_of_bare"] == pytest.approx(98.0, rel=1e-9)
+    assert pd.isna(row["q25_percent_of_bare"]) and pd.isna(row["q75_percent_of_bare"])  # < 4 hosts
+    assert (row["n_slower"], row["n_faster"], row["n_not_significant"], row["n_no_interval"]) == (1, 0, 1, 0)
+    assert not row["emulated"]
+    assert row["host_list"] == "synth-host-A,synth-host-B"
+    doc = json.loads(files["cross_hosts_json"].read_text())
+    assert len(doc["rows"]) == 1 and doc["rows"][0]["median_percent_of_bare"] == pytest.approx(96.5)
+    assert "never pooled" in doc["summarises"]
+    md = files["cross_hosts_md"].read_text()
+    assert "| cpusuite | cpusuite | score | 1 | docker | 2 | 96.50 | 95.00 | 98.00 | — | 1/0/1/0 |" in md
+
+
+def test_fake_cross_host_emulated_flag_carries_from_any_host(tmp_path):
+    # vm on A is emulated (TCG), vm on B is not: the cross-host vm row must say emulated.
+    rel, _ = tables.relative_table(
+        tables.load_parsed_runs(_two_host_paths(tmp_path, emulated_on="synth-host-A")).measurements)
+    cross = tables.cross_host_table(rel).set_index("mode")
+    assert cross.loc["vm", "hosts"] == 2
+    assert cross.loc["vm", "emulated"] and cross.loc["vm", "flag"] == tables.EMULATED_FLAG
+    assert not cross.loc["docker", "emulated"] and cross.loc["docker", "flag"] == ""
+    # 5 % of bare on both hosts (vm values = 0.05 x bare, rep by rep)
+    assert cross.loc["vm", "median_percent_of_bare"] == pytest.approx(5.0, rel=1e-9)
+
+
+def _relative_rows(percents, verdict="slower"):
+    return pd.DataFrame([
+        {"host": f"h{i}", "payload": "db12", "benchmark": "db12", "metric": "score", "unit": "score",
+         "higher_is_better": True, "copies": 1, "mode": "docker", "percent_of_bare": p, "verdict": verdict,
+         "emulated": False} for i, p in enumerate(percents)])
+
+
+def test_cross_host_quartiles_only_from_four_hosts():
+    # 5 hosts, sorted 90 95 97 99 100: median 97; linear quartiles at positions (5-1)*0.25 = 1 and
+    # (5-1)*0.75 = 3 of the sorted list -> q25 = 95, q75 = 99.
+    row = tables.cross_host_table(_relative_rows([99.0, 90.0, 100.0, 95.0, 97.0])).iloc[0]
+    assert (row["hosts"], row["median_percent_of_bare"], row["min_percent_of_bare"], row["max_percent_of_bare"]) == (
+        5, 97.0, 90.0, 100.0)
+    assert (row["q25_percent_of_bare"], row["q75_percent_of_bare"]) == (95.0, 99.0)
+    assert row["n_slower"] == 5 and row["host_list"] == "h0,h1,h2,h3,h4"
+    three = tables.cross_host_table(_relative_rows([90.0, 95.0, 97.0], verdict=stats.NO_INTERVAL_N1)).iloc[0]
+    assert three["hosts"] == 3 and three["median_percent_of_bare"] == 95.0
+    assert pd.isna(three["q25_percent_of_bare"]) and pd.isna(three["q75_percent_of_bare"])
+    assert (three["n_no_interval"], three["n_slower"]) == (3, 0)

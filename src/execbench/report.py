@@ -1,7 +1,8 @@
 """The report: results/report/index.html (one self-contained file) and report.md.
 
 index.html embeds every figure (base64 PNG), so it can be mailed or archived alone. It holds the
-question, the answer tables (from relative.csv), the figures, provenance (hosts, CPUs, kernels,
+question, the answer tables (from relative.csv; one sub-section per host when there are several),
+the cross-host summary (from cross_hosts.csv: the spread of the per-host ratios), the figures, provenance (hosts, CPUs, kernels,
 engine/runtime versions, image digests, config) and everything that was left out with the reason
 (failed and unavailable runs, parse errors, failed records, skipped ingest inputs).
 
@@ -39,6 +40,13 @@ def _pct(x) -> str:
     if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
         return "—"
     return f"{100 * x:.2f} %"
+
+
+def _pct_points(x) -> str:
+    """A value already in percent (cross_hosts.csv)."""
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "—"
+    return f"{x:.2f} %"
 
 
 def _times(x) -> str:
@@ -100,6 +108,9 @@ class ReportData:
             self.relative[column] = self.relative[column].fillna("")
         self.relative_meta = json.loads((self.tables_dir / "relative.json").read_text())
         self.scaling = pd.read_csv(self.tables_dir / "scaling.csv")
+        self.cross_hosts = pd.read_csv(self.tables_dir / "cross_hosts.csv", dtype={"flag": str, "host_list": str})
+        for column in ("flag", "host_list"):
+            self.cross_hosts[column] = self.cross_hosts[column].fillna("")
         self.runs = pd.read_csv(self.tables_dir / "runs.csv", keep_default_na=False,
                                 dtype={"reason": str, "versions": str})
         self.measurements = pd.read_csv(self.tables_dir / "measurements.csv", dtype={"copy": "Int64"})
@@ -110,13 +121,22 @@ class ReportData:
 
     # --- sections as (headers, rows) so HTML and Markdown share them -------------------------
 
-    def headline_rows(self, fmt: str):
+    def compared_hosts(self) -> list[str]:
+        """The hosts with at least one comparison with their own bare metal."""
+        return sorted(set(self.relative["host"].astype(str)))
+
+    def _headline_cells(self, payload: str, benchmark: str, metric: str, host: str | None) -> pd.DataFrame:
+        rel = self.relative
+        sel = rel[(rel["payload"] == payload) & (rel["benchmark"] == benchmark) & (rel["metric"] == metric)]
+        return sel if host is None else sel[sel["host"].astype(str) == host]
+
+    def headline_rows(self, fmt: str, host: str | None = None):
+        """The headline comparisons, of one host or (host=None) of all."""
         headers = ["host", "payload", "headline", "copies", "mode", "% of bare metal", "95 % CI",
                    "mode ÷ bare [95 % CI]", "n (mode/bare)", "verdict"]
         rows = []
         for payload, (benchmark, metric) in sorted(self.relative_meta.get("headline", {}).items()):
-            sel = self.relative[(self.relative["payload"] == payload) & (self.relative["benchmark"] == benchmark)
-                                & (self.relative["metric"] == metric)]
+            sel = self._headline_cells(payload, benchmark, metric, host)
             for r in sel.itertuples():
                 verdict = (_verdict_html(r.verdict, r.flag) if fmt == "html"
                            else r.verdict + (f" — {r.flag}" if r.flag else ""))
@@ -124,6 +144,35 @@ class ReportData:
                              _pct(r.relative_performance), _ci(r.perf_ci_low, r.perf_ci_high, r.verdict),
                              _ratio_ci(r), f"{r.n_mode}/{r.n_bare}", verdict])
         return headers, rows
+
+    def cross_host_rows(self):
+        """The cross-host summary of the headline cells: spread of the hosts' own % of bare metal."""
+        headers = ["payload", "headline", "copies", "mode", "hosts", "median % of bare metal", "min", "max",
+                   "q25–q75", "per-host verdicts", "host list"]
+        ch = self.cross_hosts
+        rows = []
+        for payload, (benchmark, metric) in sorted(self.relative_meta.get("headline", {}).items()):
+            sel = ch[(ch["payload"] == payload) & (ch["benchmark"] == benchmark) & (ch["metric"] == metric)]
+            for r in sel.itertuples():
+                iqr = ("— (needs ≥ 4 hosts)" if pd.isna(r.q25_percent_of_bare)
+                       else f"{_pct_points(r.q25_percent_of_bare)}–{_pct_points(r.q75_percent_of_bare)}")
+                verdicts = (f"{r.n_slower} slower, {r.n_faster} faster, {r.n_not_significant} not significant, "
+                            f"{r.n_no_interval} no interval")
+                mode = r.mode + (f" ({r.flag})" if r.flag else "")
+                rows.append([_e(payload), _e(f"{benchmark}/{metric}"), r.copies, _e(mode), r.hosts,
+                             _pct_points(r.median_percent_of_bare), _pct_points(r.min_percent_of_bare),
+                             _pct_points(r.max_percent_of_bare), iqr, verdicts,
+                             _e(r.host_list.replace(",", ", "))])
+        return headers, rows
+
+    def cross_host_note(self) -> str | None:
+        """The sentence that stands for the summary when fewer than 2 hosts have comparisons, else None."""
+        hosts = self.compared_hosts()
+        if len(hosts) > 1:
+            return None
+        which = f" ({hosts[0]})" if hosts else ""
+        return (f"A cross-host summary needs per-host comparisons from at least 2 hosts; this study has them "
+                f"from {len(hosts)} host{'' if len(hosts) == 1 else 's'}{which}.")
 
     def relative_rows(self, fmt: str):
         headers = ["host", "payload", "benchmark", "metric", "copies", "mode", "mean (mode)", "mean (bare)",
@@ -223,12 +272,11 @@ class ReportData:
                     [[_e(s.get(k, "")) if isinstance(s, dict) else _e(s) for k in keys] for s in skipped]))
         return out
 
-    def answer_sentences(self) -> list[str]:
-        """One plain sentence per (host, headline payload, mode) at the largest copies count."""
+    def answer_sentences(self, host: str | None = None) -> list[str]:
+        """One plain sentence per (host, headline payload, mode), of one host or (host=None) of all."""
         out = []
         for payload, (benchmark, metric) in sorted(self.relative_meta.get("headline", {}).items()):
-            sel = self.relative[(self.relative["payload"] == payload) & (self.relative["benchmark"] == benchmark)
-                                & (self.relative["metric"] == metric)]
+            sel = self._headline_cells(payload, benchmark, metric, host)
             for (host, mode), g in sel.groupby(["host", "mode"], sort=True):
                 parts = []
                 hib = bool(g["higher_is_better"].iloc[0])
@@ -272,6 +320,14 @@ METHOD_TEXT = (
     "Failed and unavailable runs are never in a ratio; they are listed below with the reason."
 )
 
+CROSS_HOSTS_TEXT = (
+    "Each host is compared only with its own bare metal (above). This summarises those per-host numbers: for "
+    "each headline cell and mode, the median, minimum and maximum over the hosts of their % of bare metal "
+    "(quartiles, linear interpolation, with 4 hosts or more) and how many hosts' own verdicts were slower, faster, "
+    "not significant or without an interval. Raw values are never pooled across hosts. Every benchmark: "
+    "tables/cross_hosts.csv."
+)
+
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
 color:#111;line-height:1.4}
@@ -299,12 +355,24 @@ def render_html(data: ReportData, generated_utc: str) -> str:
         f'<p class="q"><b>Question.</b> {_e(QUESTION)}</p>',
         "<h2 id='answer'>Answer</h2>",
     ]
-    sentences = data.answer_sentences()
-    parts.append("<ul>" + "".join(f"<li>{_e(s)}</li>" for s in sentences) + "</ul>" if sentences
-                 else '<p class="empty">No mode could be compared with bare metal.</p>')
-    h, rows = data.headline_rows("html")
-    parts.append(_html_table(h, rows, "headline") if rows else '<p class="empty">No headline comparisons.</p>')
+    hosts = data.compared_hosts()
+    for host in hosts if len(hosts) > 1 else [None]:  # one host: no sub-heading
+        if host is not None:
+            parts.append(f"<h3 class='host'>Host {_e(host)}</h3>")
+        sentences = data.answer_sentences(host)
+        parts.append("<ul>" + "".join(f"<li>{_e(s)}</li>" for s in sentences) + "</ul>" if sentences
+                     else '<p class="empty">No mode could be compared with bare metal.</p>')
+        h, rows = data.headline_rows("html", host)
+        parts.append(_html_table(h, rows, "headline") if rows else '<p class="empty">No headline comparisons.</p>')
     parts.append(f"<p><b>Method.</b> {_e(METHOD_TEXT)}</p>")
+    parts.append("<h2 id='across-hosts'>Across hosts</h2>")
+    note = data.cross_host_note()
+    if note:
+        parts.append(f'<p class="empty">{_e(note)}</p>')
+    else:
+        h, rows = data.cross_host_rows()
+        parts.append(f"<p>{_e(CROSS_HOSTS_TEXT)}</p>")
+        parts.append(_html_table(h, rows, "cross-hosts") if rows else '<p class="empty">No headline comparisons.</p>')
     parts.append("<h2 id='figures'>Figures</h2>")
     for fig in data.figures:
         png = data.figures_dir / fig["files"]["png"]
@@ -345,9 +413,21 @@ def _md_plain(rows):
 def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "figures") -> str:
     out = ["# execbench: the cost of containers and VMs relative to bare metal", "", f"**Question.** {QUESTION}",
            "", "## Answer", ""]
-    out += [f"- {s}" for s in data.answer_sentences()] or ["No mode could be compared with bare metal."]
-    h, rows = data.headline_rows("md")
-    out += ["", _md_table(h, _md_plain(rows)), f"**Method.** {METHOD_TEXT}", "", "## Figures", ""]
+    hosts = data.compared_hosts()
+    for host in hosts if len(hosts) > 1 else [None]:  # one host: no sub-heading
+        if host is not None:
+            out += [f"### Host {host}", ""]
+        out += [f"- {s}" for s in data.answer_sentences(host)] or ["No mode could be compared with bare metal."]
+        h, rows = data.headline_rows("md", host)
+        out += ["", _md_table(h, _md_plain(rows))]
+    out += [f"**Method.** {METHOD_TEXT}", "", "## Across hosts", ""]
+    note = data.cross_host_note()
+    if note:
+        out += [note, ""]
+    else:
+        h, rows = data.cross_host_rows()
+        out += [CROSS_HOSTS_TEXT, "", _md_table(h, _md_plain(rows)) if rows else "No headline comparisons.", ""]
+    out += ["## Figures", ""]
     for fig in data.figures:
         out += [f"![{fig['title']}]({figures_rel}/{fig['files']['png']})", "", f"*{fig['caption']}*", ""]
     for title, (h, rows) in (("All comparisons with bare metal", data.relative_rows("md")),

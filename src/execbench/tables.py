@@ -4,6 +4,7 @@
                      ├► runs.csv        (one row per run: status, host, versions, image digest)
                      ├► relative.*      (mode ÷ bare metal on the same host, 95 % CI, verdict)
                      ├► scaling.*       (headline score against copies, per mode)
+                     ├► cross_hosts.*   (distribution over hosts of the per-host ratios)
                      └► excluded.json   (failed/unavailable runs, runs off their cluster host,
                                          parse errors, failed records, unreadable inputs:
                                          everything not in a ratio, with why)
@@ -276,6 +277,45 @@ def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE) ->
     return table, uncompared
 
 
+CROSS_HOST_KEY = ["payload", "benchmark", "metric", "unit", "higher_is_better", "copies", "mode"]
+QUARTILES_MIN_HOSTS = 4  # below this a quartile is just an interpolation between 2-3 hosts
+CROSS_HOST_COLUMNS = [
+    *CROSS_HOST_KEY, "hosts", "median_percent_of_bare", "min_percent_of_bare", "max_percent_of_bare",
+    "q25_percent_of_bare", "q75_percent_of_bare", "n_slower", "n_faster", "n_not_significant",
+    "n_no_interval", "emulated", "flag", "host_list",
+]
+
+
+def cross_host_table(relative: pd.DataFrame) -> pd.DataFrame:
+    """Distribution over hosts of the per-host ratios in `relative` (relative_table's output).
+
+    One row per (payload, benchmark, metric, unit, higher_is_better, copies, mode) over the hosts
+    that have a per-host row for it. Every input number is already one host's mode ÷ bare metal
+    on that same host; this summarises those ratios only (median, min, max, and the quartiles,
+    linear interpolation, with >= QUARTILES_MIN_HOSTS hosts) and counts the per-host verdicts.
+    Raw values are never pooled, averaged or divided across hosts: a host's bare metal is never
+    another host's baseline. `emulated` is true if any host's row is emulated."""
+    rows = []
+    for key, cell in relative.groupby(CROSS_HOST_KEY, dropna=False, sort=True):
+        pct = cell["percent_of_bare"].astype(float)
+        verdicts = cell["verdict"].value_counts()
+        quartiles = len(cell) >= QUARTILES_MIN_HOSTS
+        emulated = bool(cell["emulated"].astype(bool).any())
+        rows.append({
+            **dict(zip(CROSS_HOST_KEY, key)), "copies": int(key[CROSS_HOST_KEY.index("copies")]),
+            "hosts": len(cell), "median_percent_of_bare": float(pct.median()),
+            "min_percent_of_bare": float(pct.min()), "max_percent_of_bare": float(pct.max()),
+            "q25_percent_of_bare": float(pct.quantile(0.25)) if quartiles else None,
+            "q75_percent_of_bare": float(pct.quantile(0.75)) if quartiles else None,
+            "n_slower": int(verdicts.get("slower", 0)), "n_faster": int(verdicts.get("faster", 0)),
+            "n_not_significant": int(verdicts.get("not significant", 0)),
+            "n_no_interval": int(verdicts.get(stats.NO_INTERVAL_N1, 0)),
+            "emulated": emulated, "flag": EMULATED_FLAG if emulated else "",
+            "host_list": _fmt_list(sorted(cell["host"])),
+        })
+    return pd.DataFrame(rows, columns=CROSS_HOST_COLUMNS)
+
+
 def headline_keys(measurements: pd.DataFrame) -> dict[str, tuple[str, str]]:
     """payload -> (benchmark, metric) of its headline machine-level number.
 
@@ -408,6 +448,26 @@ def scaling_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pct_num(x) -> str:
+    """A percent_of_bare value (already in %)."""
+    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else f"{x:.2f}"
+
+
+def cross_host_markdown(table: pd.DataFrame) -> str:
+    """The cross-host summary: per cell and mode, the spread of the hosts' own % of bare metal."""
+    lines = ["| payload | benchmark | metric | copies | mode | hosts | median % of bare metal | min | max | "
+             "q25–q75 | slower/faster/not significant/no interval | host list |",
+             "|---|---|---|---:|---|---:|---:|---:|---:|---|---|---|"]
+    for r in table.itertuples():
+        iqr = "—" if pd.isna(r.q25_percent_of_bare) else f"{_pct_num(r.q25_percent_of_bare)}–{_pct_num(r.q75_percent_of_bare)}"
+        flag = f" — {r.flag}" if r.flag else ""
+        lines.append(f"| {r.payload} | {r.benchmark} | {r.metric} | {r.copies} | {r.mode}{flag} | {r.hosts} | "
+                     f"{_pct_num(r.median_percent_of_bare)} | {_pct_num(r.min_percent_of_bare)} | "
+                     f"{_pct_num(r.max_percent_of_bare)} | {iqr} | "
+                     f"{r.n_slower}/{r.n_faster}/{r.n_not_significant}/{r.n_no_interval} | {r.host_list} |")
+    return "\n".join(lines) + "\n"
+
+
 def _json_ready(df: pd.DataFrame) -> list[dict]:
     return json.loads(df.to_json(orient="records", double_precision=15))
 
@@ -422,6 +482,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     comparable = paired_measurements(parsed)
     relative, uncompared = relative_table(comparable)
     scaling = scaling_table(comparable)
+    cross_hosts = cross_host_table(relative)
     excluded = excluded_inputs(parsed, uncompared, Path(skipped_json) if skipped_json else None)
     headline = {p: list(k) for p, k in headline_keys(comparable).items()}
     files = {
@@ -429,7 +490,8 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
         "relative_csv": out / "relative.csv", "relative_json": out / "relative.json",
         "relative_md": out / "relative.md", "scaling_csv": out / "scaling.csv",
         "scaling_json": out / "scaling.json", "scaling_md": out / "scaling.md",
-        "excluded": out / "excluded.json",
+        "cross_hosts_csv": out / "cross_hosts.csv", "cross_hosts_json": out / "cross_hosts.json",
+        "cross_hosts_md": out / "cross_hosts.md", "excluded": out / "excluded.json",
     }
     m.to_csv(files["measurements"], index=False)
     pd.DataFrame(parsed.runs, columns=RUN_COLUMNS).to_csv(files["runs"], index=False)
@@ -441,5 +503,12 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     scaling.to_csv(files["scaling_csv"], index=False, float_format="%.10g")
     files["scaling_json"].write_text(json.dumps({"rows": _json_ready(scaling)}, indent=1) + "\n")
     files["scaling_md"].write_text(scaling_markdown(scaling))
+    cross_hosts.to_csv(files["cross_hosts_csv"], index=False, float_format="%.10g")
+    files["cross_hosts_json"].write_text(json.dumps(
+        {"summarises": "per-host percent_of_bare of relative.csv (each host's mode ÷ its own bare metal); "
+                       "raw values are never pooled across hosts",
+         "quartiles_min_hosts": QUARTILES_MIN_HOSTS, "headline": headline,
+         "rows": _json_ready(cross_hosts)}, indent=1) + "\n")
+    files["cross_hosts_md"].write_text(cross_host_markdown(cross_hosts))
     files["excluded"].write_text(json.dumps(excluded, indent=1, default=str) + "\n")
     return files

@@ -15,7 +15,8 @@ REPORT_CONFIGS = list(
 
 
 rule combine_tables:
-    """Parsed runs -> measurements.csv (tidy), relative.* (mode / bare metal, 95 % CI), scaling.*."""
+    """Parsed runs -> measurements.csv (tidy), relative.* (mode / bare metal, 95 % CI), scaling.*,
+    cross_hosts.* (spread over hosts of the per-host ratios)."""
     input:
         parsed=parsed_runs(),
         # the ingest's skipped-inputs list, when this study ingests logs
@@ -44,6 +45,14 @@ rule combine_tables:
         ),
         scaling_json=f"{REPORT_TABLES}/scaling.json",
         scaling_md=f"{REPORT_TABLES}/scaling.md",
+        cross_hosts=report(
+            f"{REPORT_TABLES}/cross_hosts.csv",
+            caption="../report/cross_hosts_table.rst",
+            category="Tables",
+            labels={"table": "across hosts (spread of per-host ratios)"},
+        ),
+        cross_hosts_json=f"{REPORT_TABLES}/cross_hosts.json",
+        cross_hosts_md=f"{REPORT_TABLES}/cross_hosts.md",
         excluded=f"{REPORT_TABLES}/excluded.json",
     log:
         f"{RESULTS}/logs/report/combine_tables.log",
