@@ -97,8 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-record")
     parser.add_argument("--cache", default=str(REPO_ROOT / ".execbench" / "cache"))
     parser.add_argument("--output")
-    parser.add_argument("--results", default=str(REPO_ROOT / "results"),
-                        help="whose global benchmark lock to take (each round holds it)")
     parser.add_argument("--seed", type=int, default=2015)
     parser.add_argument("--modes", default="bare,docker,podman",
                         help="comma-separated subset (e.g. 'bare' for many quick host/bare pairs)")
@@ -127,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in range(args.pairs):
         order = ["host", *modes]
         rng.shuffle(order)
-        with benchmark_slot(args.results):  # never next to a workflow run
+        with benchmark_slot():  # the host's lock: never next to a workflow run
             seconds, cpu = one_round(order, modes, image, args.cache, n, scratch)
         rounds.append({"order": order, "seconds": seconds, "cpu_seconds": cpu})
         print(f"round {n}: " + ", ".join(f"{k} {v:.3f} s (cpu {cpu[k]:.3f})" for k, v in seconds.items()), flush=True)
@@ -143,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
     startup = {}
     true_argv = ["/bin/true"]
-    with benchmark_slot(args.results):
+    with benchmark_slot():
         t_host = []
         for _ in range(args.startup_samples + 1):
             t0 = time.perf_counter()
