@@ -250,13 +250,8 @@ def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mo
     assert docker.from_env().containers.list(all=True, filters={"label": f"execbench.run_id=argv-{mode}-1c-r1"}) == []
 
 
-@pytest.mark.docker
-def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_dir):
-    work = shared_dir / "snakemake"
-    results = work / "results"
-    config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
-    config["payloads"] = {"startup": {"samples": 1}}
-    config["images"][config["image"]]["base"] = {"reference": "execbench-dev/bookworm-minbase:dev"}
+def _write_run_stage_workflow(work: Path, config: dict) -> None:
+    """A Snakefile holding only the real common + run rules, and its config, in `work`."""
     for settings in config["modes"].values():
         settings.pop("enabled", None)
     config.pop("from_raw"), config.pop("ingest")
@@ -269,6 +264,16 @@ def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_di
             default_target: True
             input: [raw_run_json(cell) for cell in MATRIX]
     """))
+
+
+@pytest.mark.docker
+def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_dir):
+    work = shared_dir / "snakemake"
+    results = work / "results"
+    config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config["payloads"] = {"startup": {"samples": 1}}
+    config["images"][config["image"]]["base"] = {"reference": "execbench-dev/bookworm-minbase:dev"}
+    _write_run_stage_workflow(work, config)
     snakemake = Path(sys.executable).parent / "snakemake"
     proc = subprocess.run([str(snakemake), "--cores", "2", "--configfile", "config.yaml"], cwd=work,
                           capture_output=True, text=True, timeout=600)
@@ -298,18 +303,7 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
     results = work / "results"
     config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
     config["payloads"] = {"startup": {"samples": 3}}
-    for settings in config["modes"].values():
-        settings.pop("enabled", None)
-    config.pop("from_raw"), config.pop("ingest")
-    (work / "config.yaml").write_text(json.dumps(config))
-    (work / "Snakefile").write_text(textwrap.dedent(f"""
-        include: "{REPO_ROOT}/workflow/rules/common.smk"
-        include: "{REPO_ROOT}/workflow/rules/run.smk"
-
-        rule all:
-            default_target: True
-            input: [raw_run_json(cell) for cell in MATRIX]
-    """))
+    _write_run_stage_workflow(work, config)
     snakemake = [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "--configfile", "config.yaml"]
     first = subprocess.Popen(snakemake, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)

@@ -94,26 +94,12 @@ def test_failing_job_is_reported_failed_with_its_exit_code(slurm_node, tmp_path)
     assert _job_field(job_id, "ExitCode") == "3:0"
 
 
-@pytest.mark.docker
-@pytest.mark.slow
-def test_smoke_matrix_through_the_slurm_profile_end_to_end(slurm_node, tmp_path):
-    """Every job through sbatch; raw logs land; the report builds with the SLURM node as host."""
-    results = tmp_path / "results"
-    slurm_logs = tmp_path / "slurm-logs"
+def _smoke_matrix_through_slurm(results: Path, slurm_logs: Path, *config: str) -> str:
+    """config/examples/slurm-smoke.yaml through `--profile profiles/slurm`; Snakemake's output."""
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--profile",
-            "profiles/slurm",
-            "--configfile",
-            "config/examples/slurm-smoke.yaml",
-            "--config",
-            f"results={results}",
-            "--slurm-logdir",
-            str(slurm_logs),
-        ],
+        [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm",
+         "--configfile", "config/examples/slurm-smoke.yaml",
+         "--config", f"results={results}", *config, "--slurm-logdir", str(slurm_logs)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -122,6 +108,16 @@ def test_smoke_matrix_through_the_slurm_profile_end_to_end(slurm_node, tmp_path)
     )
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-5000:]
+    return log
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_smoke_matrix_through_the_slurm_profile_end_to_end(slurm_node, tmp_path):
+    """Every job through sbatch; raw logs land; the report builds with the SLURM node as host."""
+    results = tmp_path / "results"
+    slurm_logs = tmp_path / "slurm-logs"
+    log = _smoke_matrix_through_slurm(results, slurm_logs)
 
     run_jsons = sorted(results.glob("raw/*/*/*c/r*/run.json"))
     assert {p.relative_to(results / "raw").parts[1] for p in run_jsons} == {"bare", "docker"}, run_jsons
@@ -149,22 +145,7 @@ def test_fan_out_to_a_named_host_runs_its_chain_as_one_pinned_group_job(slurm_no
     """cluster.hosts fan-out with pairing 'group' on the real cluster: the host's whole run
     chain is ONE sbatch job pinned to that node; every run records that job and pairing ok."""
     results = tmp_path / "results"
-    slurm_logs = tmp_path / "slurm-logs"
-    run = subprocess.run(
-        [
-            sys.executable, "-m", "snakemake", "--profile", "profiles/slurm",
-            "--configfile", "config/examples/slurm-smoke.yaml",
-            "--config", f"results={results}", f"cluster={{hosts: [{slurm_node}], pairing: group}}",
-            "--slurm-logdir", str(slurm_logs),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-    )
-    log = run.stdout + run.stderr
-    assert run.returncode == 0, log[-5000:]
+    _smoke_matrix_through_slurm(results, tmp_path / "slurm-logs", f"cluster={{hosts: [{slurm_node}], pairing: group}}")
     run_jsons = sorted(results.glob("raw/*/*/*c/r*/run.json"))
     assert [p.parent.name for p in run_jsons] == [f"r1@{slurm_node}"] * 2, run_jsons
     records = [json.loads(p.read_text()) for p in run_jsons]

@@ -204,8 +204,9 @@ def export_rootfs(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
         return root, meta
 
 
-def image_environment(meta: dict, spec: RunSpec) -> dict:
-    env = {"PATH": HOST_PATH}
+def image_environment(meta: dict, spec: RunSpec, path: str = HOST_PATH) -> dict:
+    """The image's own ENV (from its config), the payload user's identity, then the run's env."""
+    env = {"PATH": path}
     for item in meta.get("env", []):
         key, _, value = item.partition("=")
         env[key] = value

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import vmimage
-from .bare import file_lock
+from .bare import file_lock, image_environment
 from .base import Availability, CopyResult, ModeError, RunSpec
 from .common import (HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect, launcher_argv,
                      prepare_run_dir)
@@ -403,13 +403,7 @@ class VmMode:
         return kern, initrd, initrd_meta, disk, disk_meta
 
     def _image_env(self, disk_meta: dict, spec: RunSpec) -> dict:
-        env = {"PATH": GUEST_PATH}
-        for item in disk_meta.get("env", []):
-            key, _, value = item.partition("=")
-            env[key] = value
-        env.update(HOME="/home/execbench", USER="execbench", LOGNAME="execbench")
-        env.update(spec.env)
-        return env
+        return image_environment(disk_meta, spec, path=GUEST_PATH)
 
     def run(self, spec: RunSpec, out_dir: Path) -> list[CopyResult]:
         if spec.needs_network:

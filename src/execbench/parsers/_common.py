@@ -163,3 +163,10 @@ def json_object(path: Path, data, where: str, line: int | None = None) -> dict:
     if not isinstance(data, dict):
         raise ParseError(path, line, f"{where} as a JSON object, got {type(data).__name__}")
     return data
+
+
+def unparsable_file_record(benchmark: str, metric: str, source: Path, exc: ParseError, copy: int | None) -> Record:
+    """A failed record standing for a file that could not be parsed, so the error reaches the report."""
+    return Record(benchmark, metric, None, "", True, str(source), copy=copy, status="failed",
+                  source_line=exc.line, detail=str(exc),
+                  extra={"parse_error": {"path": exc.path, "line": exc.line, "expected": exc.expected}})

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
-from ._common import geomean, guarded_detect, guarded_parse, read_text
+from ._common import geomean, guarded_detect, guarded_parse, read_text, unparsable_file_record
 from .spec_cpu2006 import LOG_NAME_RE, RESULT_NAME_RE, SpecResult, read_result
 
 ALL_CPP = (
@@ -167,21 +167,7 @@ class Hs06Parser:
                 result: SpecResult = read_result(file)
             except ParseError as exc:
                 failures.append(f"{suite}.{rs.run_number}: unreadable ({exc})")
-                records.append(
-                    Record(
-                        f"{suite}.{rs.run_number}",
-                        "result_file",
-                        None,
-                        "",
-                        True,
-                        str(file),
-                        copy=copy,
-                        status="failed",
-                        source_line=exc.line,
-                        detail=str(exc),
-                        extra={"parse_error": {"path": exc.path, "line": exc.line, "expected": exc.expected}},
-                    )
-                )
+                records.append(unparsable_file_record(f"{suite}.{rs.run_number}", "result_file", file, exc, copy))
                 continue
             kinds.add(result.kind)
             if result.bits:

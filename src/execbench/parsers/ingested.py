@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
-from ._common import guarded_detect, guarded_parse
+from ._common import guarded_detect, guarded_parse, unparsable_file_record
 
 PER_ITERATION_KEYS = ("iteration", "repetition")
 
@@ -82,21 +82,7 @@ class IngestedRunParser:
             try:
                 found = get(entry["format"]).parse(target)
             except ParseError as exc:
-                records.append(
-                    Record(
-                        entry["format"],
-                        "input",
-                        None,
-                        "",
-                        True,
-                        str(target),
-                        copy=copy,
-                        status="failed",
-                        source_line=exc.line,
-                        detail=str(exc),
-                        extra={"parse_error": {"path": exc.path, "line": exc.line, "expected": exc.expected}},
-                    )
-                )
+                records.append(unparsable_file_record(entry["format"], "input", target, exc, copy))
                 continue
             if copy is not None:
                 per_copy = True
