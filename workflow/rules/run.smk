@@ -8,7 +8,13 @@ from pathlib import Path
 # run still writes its run.json: the chain and the DAG go on.
 
 
-BENCHMARK_THREADS = workflow.cores if workflow.local_exec and workflow._cores else 1
+# A local run job takes every core Snakemake was given (--cores); with a batch
+# executor (no local cores) the job asks for 1 and --exclusive gives it the node.
+BENCHMARK_THREADS = (
+    workflow.resource_settings.cores
+    if workflow.local_exec and workflow.resource_settings.cores
+    else 1
+)
 
 
 rule run_config:
