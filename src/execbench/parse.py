@@ -56,7 +56,20 @@ def _error_dict(error: ParseError) -> dict:
 
 
 def write_parsed(run_dir: Path, out_path: Path) -> dict:
-    result = parse_run_dir(run_dir)
+    return _write(parse_run_dir(run_dir), out_path)
+
+
+def write_parse_failure(run_dir: Path, out_path: Path, exc: Exception) -> dict:
+    """The parsed result of a run whose parsing raised unexpectedly: no records, the error listed."""
+    try:
+        run = json.loads((Path(run_dir) / "run.json").read_text())
+    except (OSError, ValueError):
+        run = {"rel_dir": str(run_dir)}
+    error = {"path": str(run_dir), "line": None, "expected": f"a parsable run (internal error: {type(exc).__name__}: {exc})"}
+    return _write({"run": run, "records": [], "errors": [error]}, out_path)
+
+
+def _write(result: dict, out_path: Path) -> dict:
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".tmp")

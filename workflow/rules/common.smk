@@ -100,14 +100,19 @@ def raw_runs_on_disk():
     )
 
 
-def parsed_runs():
-    """Parsed-run JSONs the report is built from."""
+def parsed_rel_dirs():
+    """rel_dirs of the runs the report is built from."""
     if config["from_raw"]:
         # runs already on disk, plus what this invocation's ingest brings in
         rel_dirs = raw_runs_on_disk() + ingested_rel_dirs()
     else:
         rel_dirs = [cell.rel_dir for cell in MATRIX] + ingested_rel_dirs()
-    return [parsed_run_json(d) for d in dict.fromkeys(rel_dirs)]
+    return list(dict.fromkeys(rel_dirs))
+
+
+def parsed_runs():
+    """Parsed-run JSONs the report is built from."""
+    return [parsed_run_json(d) for d in parsed_rel_dirs()]
 
 
 def ingested_rel_dirs():
