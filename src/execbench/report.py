@@ -37,9 +37,8 @@ def _e(x) -> str:
 
 
 def _pct(x) -> str:
-    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
-        return "—"
-    return f"{100 * x:.2f} %"
+    """A fraction (1.0 = bare metal) as a percent."""
+    return _pct_points(None if x is None else 100 * x)
 
 
 def _pct_points(x) -> str:

@@ -408,7 +408,8 @@ def excluded_inputs(parsed: ParsedRuns, uncompared: list[dict], skipped_json: Pa
 
 
 def _pct(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else f"{100 * x:.2f}"
+    """A fraction (1.0 = bare metal) as a percent."""
+    return _percent_num(None if x is None else 100 * x)
 
 
 def _no_interval(verdict: str) -> str:
@@ -448,8 +449,8 @@ def scaling_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pct_num(x) -> str:
-    """A percent_of_bare value (already in %)."""
+def _percent_num(x) -> str:
+    """A value already in % (e.g. percent_of_bare)."""
     return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else f"{x:.2f}"
 
 
@@ -459,11 +460,11 @@ def cross_host_markdown(table: pd.DataFrame) -> str:
              "q25–q75 | slower/faster/not significant/no interval | host list |",
              "|---|---|---|---:|---|---:|---:|---:|---:|---|---|---|"]
     for r in table.itertuples():
-        iqr = "—" if pd.isna(r.q25_percent_of_bare) else f"{_pct_num(r.q25_percent_of_bare)}–{_pct_num(r.q75_percent_of_bare)}"
+        iqr = "—" if pd.isna(r.q25_percent_of_bare) else f"{_percent_num(r.q25_percent_of_bare)}–{_percent_num(r.q75_percent_of_bare)}"
         flag = f" — {r.flag}" if r.flag else ""
         lines.append(f"| {r.payload} | {r.benchmark} | {r.metric} | {r.copies} | {r.mode}{flag} | {r.hosts} | "
-                     f"{_pct_num(r.median_percent_of_bare)} | {_pct_num(r.min_percent_of_bare)} | "
-                     f"{_pct_num(r.max_percent_of_bare)} | {iqr} | "
+                     f"{_percent_num(r.median_percent_of_bare)} | {_percent_num(r.min_percent_of_bare)} | "
+                     f"{_percent_num(r.max_percent_of_bare)} | {iqr} | "
                      f"{r.n_slower}/{r.n_faster}/{r.n_not_significant}/{r.n_no_interval} | {r.host_list} |")
     return "\n".join(lines) + "\n"
 
