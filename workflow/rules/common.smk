@@ -1,4 +1,5 @@
 import sys
+from functools import cache
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -100,6 +101,9 @@ def raw_runs_on_disk():
     )
 
 
+# Cached: the parse and report rules both ask while the DAG is built (one glob of
+# results/raw and one manifest read, not one per caller).
+@cache
 def parsed_rel_dirs():
     """rel_dirs of the runs the report is built from."""
     if config["from_raw"]:
@@ -115,6 +119,7 @@ def parsed_runs():
     return [parsed_run_json(d) for d in parsed_rel_dirs()]
 
 
+@cache
 def ingested_rel_dirs():
     """rel_dirs the ingest manifest (if any) brings into results/raw."""
     manifest = config["ingest"]["manifest"]
