@@ -4,8 +4,9 @@
 Runs in the current directory (the copy's output dir), stdlib only. Each benchmark:
   prepare  generate its fixed inputs (seeded, not timed) and check them against recorded hashes
   run      run the program(s) single-threaded; wall time = the benchmark's run time
-  verify   compare a digest of the output with the one recorded for this size (like SPEC's
-           compare step: a wrong answer is status VE, never a silent number)
+  verify   compare the benchmark's answer with the one recorded for this size (like SPEC's
+           compare step: a wrong answer is status VE, never a silent number); how each answer is
+           made the same on every x86-64 CPU is said at ANSWERS below
 Scoring as SPEC CPU2006 speed runs / HEP-SPEC06: ratio = reference seconds / run seconds,
 median iteration selected (lower median), copy score = geometric mean of the ratios, valid only
 when every benchmark is valid; the machine score (sum over copies) is computed by the parser.
@@ -24,6 +25,7 @@ import math
 import os
 import platform
 import random
+import re
 import resource
 import shutil
 import subprocess
@@ -33,7 +35,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 INPUTS = HERE / "inputs" / "cpusuite"
-FORMAT_VERSION = 1
+X264_ASM = ""  # --x264-asm: x264's own CPU dispatch restricted to these flags ("" = all it finds)
+FORMAT_VERSION = 1  # of cpusuite.log / cpusuite.json
+# The suite itself (work and checks): 2 = 464.x264 with --cpu-independent, answers compared per
+# benchmark (exact / image / hits). Written in the log header as suite=<n>.
+SUITE_VERSION = 2
 
 # Work per size. smoke: ~0.5 s per benchmark on a 2020s x86 core (the default study runs
 # it 18 times); standard: >= 30 s.
@@ -323,8 +329,13 @@ def x264_prepare(work, p):
 
 
 def x264_execute(work, p):
+    # --cpu-independent: x264 still runs its SIMD code (as fast as without the flag), but the few
+    # functions whose results differ between instruction sets (AVX-512 vs AVX2 vs SSE2) use their
+    # exact variants, so the bitstream is the same on every CPU. --asm (maintainers and the ISA
+    # masking test only) restricts x264's own CPU dispatch to a subset.
+    asm = ["--asm", X264_ASM] if X264_ASM else []
     run(["x264", "--threads", "1", "--lookahead-threads", "1", "--preset", p["preset"], "--crf", "23",
-         "--no-progress", "--quiet", "-o", "clip.264", "clip.y4m"], work)
+         "--cpu-independent", *asm, "--no-progress", "--quiet", "-o", "clip.264", "clip.y4m"], work)
 
 
 def xalan_prepare(work, p):
@@ -346,16 +357,140 @@ def stockfish_digest(work: Path) -> str:
     return sha256_bytes(lines[0].encode())
 
 
+# ---------------------------------------------------------------- ANSWERS
+# A benchmark's answer must get the same verdict on every x86-64 CPU (x86-64-v2 and up) the suite
+# runs on, whatever SIMD code paths the programs and glibc (libm and string functions are chosen
+# per CPU through ifuncs; FMA changes floating-point results) pick at run time. None of povray,
+# hmmsearch, stockfish, gnugo or Xalan does its own CPU dispatch (Debian builds them for the
+# x86-64 baseline); x264 does. tests/payloads/test_isa_masking.py runs the suite with the CPU
+# features masked down to x86-64-v3 and -v2 and asserts the same verdicts and answers. Per benchmark:
+#   exact  sha256 of an output with no floating-point rounding in it: integer work and text (perl,
+#          bzip2, Xalan), a compiler's assembly (gcc, no -march=native), GNU Go's moves, Stockfish's
+#          node count (integer search and evaluation, one thread), x264's bitstream with
+#          --cpu-independent;
+#   image  POV-Ray renders through libm: the image is compared as block means within a tolerance,
+#          for the reason SPEC CPU2017's 511.povray_r compares its image per 8x8 block (SSIM >= 0.996)
+#          instead of byte by byte;
+#   hits   HMMER's answer is its significant hits: the same sequences, bit scores within a tolerance,
+#          as SPEC's specdiff compares numbers with relative/absolute tolerances.
+
+IMAGE_GRID = (32, 24)  # blocks across, down (independent of the render size)
+IMAGE_TOLERANCE = 1.0  # largest allowed difference of a block's mean, in levels of 255
+HITS_EVALUE = 1e-5  # the hits recorded: full-sequence E-value at most this
+HITS_TOLERANCE = (0.2, 1e-3)  # bit score: absolute, relative
+
+
+def read_ppm(path: Path) -> tuple[int, int, bytes]:
+    """(width, height, RGB bytes) of a binary PPM (P6, maxval 255) as POV-Ray writes it with +FP
+    (its # comment lines hold the render date). Raises BenchmarkError VE on anything else."""
+    data = path.read_bytes()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        while pos < len(data) and data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos) + 1
+            continue
+        end = pos
+        while end < len(data) and not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise BenchmarkError("VE", f"scene.ppm is not a P6 PPM with maxval 255 ({fields[0]!r}, {fields[3]!r})")
+    width, height = int(fields[1]), int(fields[2])
+    pixels = data[pos + 1:pos + 1 + 3 * width * height]
+    if len(pixels) != 3 * width * height:
+        raise BenchmarkError("VE", f"scene.ppm holds {len(pixels)} bytes of pixels, expected {3 * width * height}")
+    return width, height, pixels
+
+
+def image_answer(path: Path) -> dict:
+    """The render as {width, height, grid, means}: means = per block (row-major over IMAGE_GRID) and
+    channel (R, G, B), the mean level x 100, rounded to an integer."""
+    width, height, pixels = read_ppm(path)
+    gx, gy = IMAGE_GRID
+    xs = [width * i // gx for i in range(gx + 1)]
+    ys = [height * j // gy for j in range(gy + 1)]
+    sums = [0] * (gx * gy * 3)
+    for y in range(height):
+        by = next(j for j in range(gy) if ys[j] <= y < ys[j + 1])
+        row = pixels[3 * width * y:3 * width * (y + 1)]
+        for bx in range(gx):
+            part = row[3 * xs[bx]:3 * xs[bx + 1]]
+            base = 3 * (by * gx + bx)
+            for channel in range(3):
+                sums[base + channel] += sum(part[channel::3])
+    means = []
+    for by in range(gy):
+        for bx in range(gx):
+            count = (xs[bx + 1] - xs[bx]) * (ys[by + 1] - ys[by])
+            means += [round(100 * sums[3 * (by * gx + bx) + c] / count) if count else 0 for c in range(3)]
+    return {"width": width, "height": height, "grid": [gx, gy], "means": means}
+
+
+def image_check(got: dict, want: dict) -> str | None:
+    if (got["width"], got["height"], got["grid"]) != (want["width"], want["height"], want["grid"]):
+        return (f"image {got['width']}x{got['height']} (grid {got['grid']}) differs from the recorded "
+                f"{want['width']}x{want['height']} (grid {want['grid']})")
+    worst = max(range(len(want["means"])), key=lambda i: abs(got["means"][i] - want["means"][i]))
+    delta = abs(got["means"][worst] - want["means"][worst]) / 100
+    if delta > IMAGE_TOLERANCE:
+        block, channel = divmod(worst, 3)
+        return (f"image differs from the recorded answer: block {block} channel {'RGB'[channel]} mean off by "
+                f"{delta:.2f} levels (tolerance {IMAGE_TOLERANCE})")
+    return None
+
+
+def hits_answer(path: Path, evalue_max: float = HITS_EVALUE) -> dict:
+    """HMMER --tblout: {target name: full-sequence bit score} of the hits with E-value <= evalue_max."""
+    hits = {}
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split()
+        try:
+            evalue, score = float(cols[4]), float(cols[5])
+        except (IndexError, ValueError):
+            raise BenchmarkError("VE", f"hits.tbl line not in HMMER's tblout layout: {line[:80]!r}") from None
+        if evalue <= evalue_max:
+            hits[cols[0]] = score
+    return {"evalue_max": evalue_max, "hits": hits}
+
+
+def hits_check(got: dict, want: dict) -> str | None:
+    missing = sorted(set(want["hits"]) - set(got["hits"]))
+    extra = sorted(set(got["hits"]) - set(want["hits"]))
+    if missing or extra:
+        return f"significant hits differ from the recorded answer: missing {missing[:5]}, extra {extra[:5]}"
+    absolute, relative = HITS_TOLERANCE
+    for name, score in sorted(want["hits"].items()):
+        if abs(got["hits"][name] - score) > absolute + relative * abs(score):
+            return f"hit {name} bit score {got['hits'][name]} differs from the recorded {score} (tolerance {absolute} + {relative:g} x score)"
+    return None
+
+
+def exact_check(got: str, want: str) -> str | None:
+    if got == want:
+        return None
+    return f"output sha256 {got[:16]}... differs from the recorded answer {str(want)[:16]}..."
+
+
+def file_sha256(name: str):
+    return lambda work: sha256_file(work / name)
+
+
+# name: (prepare, execute, answer(work) -> JSON value, check(got, want) -> None or why not)
 BENCHMARKS = {
-    "400.perl": (perl_prepare, perl_execute, lambda w: sha256_file(w / "perl.out")),
-    "401.bzip2": (bzip2_prepare, bzip2_execute, lambda w: sha256_file(w / "input.bz2")),
-    "403.gcc": (gcc_prepare, gcc_execute, lambda w: sha256_file(w / "unit.s")),
-    "445.gnugo": (gnugo_prepare, gnugo_execute, lambda w: sha256_file(w / "gnugo.out")),
-    "453.povray": (povray_prepare, povray_execute, lambda w: sha256_file(w / "scene.ppm", skip_hash_lines=True)),
-    "456.hmmer": (hmmer_prepare, hmmer_execute, lambda w: sha256_file(w / "hits.tbl", skip_hash_lines=True)),
-    "458.stockfish": (stockfish_prepare, stockfish_execute, stockfish_digest),
-    "464.x264": (x264_prepare, x264_execute, lambda w: sha256_file(w / "clip.264")),
-    "483.xalan": (xalan_prepare, xalan_execute, lambda w: sha256_file(w / "catalog.html")),
+    "400.perl": (perl_prepare, perl_execute, file_sha256("perl.out"), exact_check),
+    "401.bzip2": (bzip2_prepare, bzip2_execute, file_sha256("input.bz2"), exact_check),
+    "403.gcc": (gcc_prepare, gcc_execute, file_sha256("unit.s"), exact_check),
+    "445.gnugo": (gnugo_prepare, gnugo_execute, file_sha256("gnugo.out"), exact_check),
+    "453.povray": (povray_prepare, povray_execute, lambda w: image_answer(w / "scene.ppm"), image_check),
+    "456.hmmer": (hmmer_prepare, hmmer_execute, lambda w: hits_answer(w / "hits.tbl"), hits_check),
+    "458.stockfish": (stockfish_prepare, stockfish_execute, stockfish_digest, exact_check),
+    "464.x264": (x264_prepare, x264_execute, file_sha256("clip.264"), exact_check),
+    "483.xalan": (xalan_prepare, xalan_execute, file_sha256("catalog.html"), exact_check),
 }
 
 
@@ -366,7 +501,7 @@ def children_cpu() -> float:
 
 def run_iteration(name: str, params: dict, work_root: Path, expected: dict | None) -> dict:
     """One timed iteration; expected=None records hashes instead of checking them."""
-    prepare, execute, digest = BENCHMARKS[name]
+    prepare, execute, answer, check = BENCHMARKS[name]
     work = work_root / name
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -384,14 +519,15 @@ def run_iteration(name: str, params: dict, work_root: Path, expected: dict | Non
         execute(work, params)
         result["seconds"] = time.perf_counter() - t0
         result["cpu_seconds"] = children_cpu() - cpu0
-        got = digest(work)
-        result["output_sha256"] = got
+        got = answer(work)
+        result["answer"] = got
         if expected is None:
             return result
-        if "output" not in expected:
-            raise BenchmarkError("VE", "no recorded output hash for this size")
-        if got != expected["output"]:
-            raise BenchmarkError("VE", f"output sha256 {got[:16]}... != expected {expected['output'][:16]}...")
+        if "answer" not in expected:
+            raise BenchmarkError("VE", "no recorded answer for this size")
+        why = check(got, expected["answer"])
+        if why:
+            raise BenchmarkError("VE", why)
     except BenchmarkError as err:
         result["status"], result["reason"] = err.status, err.reason
     except OSError as err:  # a missing program or unwritable dir is a run-time error
@@ -399,6 +535,16 @@ def run_iteration(name: str, params: dict, work_root: Path, expected: dict | Non
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def dump_answers(answers: dict) -> str:
+    """expected.json's text: indented, but a list of numbers on one line (an image's block means
+    would otherwise take thousands of lines)."""
+    text = json.dumps(answers, indent=1, sort_keys=True)
+    def one_line(match):
+        return "[" + ", ".join(item.strip(",") for item in match.group(0)[1:-1].split()) + "]"
+
+    return re.sub(r"\[[\s\d.,eE+-]+\]", one_line, text) + "\n"
 
 
 def lower_median_index(values: list[float]) -> int:
@@ -411,16 +557,19 @@ def fmt(value, spec):
 
 
 def main(argv=None) -> int:
-    global INPUTS
+    global INPUTS, X264_ASM
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="smoke")
     parser.add_argument("--iterations", type=int, default=1)
     parser.add_argument("--copy", default="0")
     parser.add_argument("--benchmarks", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--inputs", type=Path, default=INPUTS, help="directory with expected.json, reference.json")
-    parser.add_argument("--record-expected", action="store_true", help="(maintainers) rewrite expected hashes")
+    parser.add_argument("--record-expected", action="store_true", help="(maintainers) rewrite recorded answers")
+    parser.add_argument("--x264-asm", default="", metavar="FLAGS",
+                        help="(tests) x264 --asm: restrict its CPU dispatch, e.g. SSE2,SSSE3,SSE4.2")
     args = parser.parse_args(argv)
     INPUTS = args.inputs  # the prepare steps copy shipped inputs (scene, script, stylesheet) from here
+    X264_ASM = args.x264_asm
 
     names = [n for n in args.benchmarks.split(",") if n] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -456,8 +605,8 @@ def main(argv=None) -> int:
                 print(f"{name}: {it['reason']}", file=sys.stderr)
                 return 1
             print(f"{name}: {it['seconds']:.2f} s", file=sys.stderr)
-            expected_all[args.size][name] = {"inputs": it.get("inputs") or {}, "output": it.get("output_sha256", "")}
-        expected_path.write_text(json.dumps(expected_all, indent=1, sort_keys=True) + "\n")
+            expected_all[args.size][name] = {"inputs": it.get("inputs") or {}, "answer": it.get("answer")}
+        expected_path.write_text(dump_answers(expected_all))
         return 0
 
     write_reports(args, names, results, reference, started, ended)
@@ -486,7 +635,7 @@ def write_reports(args, names, results, reference, started, ended) -> None:
 
     head = "Benchmark        Lang  Iter    Ref(s)    Run(s)     Ratio    CPU(s)  Status"
     lines = [f"execbench cpusuite {FORMAT_VERSION} size={args.size} copy={args.copy} "
-             f"iterations={args.iterations} started={started}",
+             f"iterations={args.iterations} suite={SUITE_VERSION} started={started}",
              f"# open SPEC CPU2006-like suite; ratio = reference seconds / run seconds; host={platform.node()}",
              head, "-" * len(head)]
 
@@ -507,7 +656,8 @@ def write_reports(args, names, results, reference, started, ended) -> None:
     lines.append(f"ended={ended}")
     Path("cpusuite.log").write_text("\n".join(lines) + "\n")
     Path("cpusuite.json").write_text(json.dumps({
-        "format": "execbench-cpusuite", "version": FORMAT_VERSION, "size": args.size, "copy": args.copy,
+        "format": "execbench-cpusuite", "version": FORMAT_VERSION, "suite_version": SUITE_VERSION,
+        "size": args.size, "copy": args.copy,
         "iterations": args.iterations, "started_utc": started, "ended_utc": ended,
         "score": score, "valid": all_valid,
         "benchmarks": {n: {"language": LANGUAGE[n], "params": SIZES[args.size][n], "iterations": results[n]}

@@ -2,12 +2,12 @@
 
 Shape (SPEC CPU2006 ASCII-report-like; columns split on whitespace):
 
-    execbench cpusuite 1 size=smoke copy=0 iterations=1 started=2026-...
+    execbench cpusuite 1 size=smoke copy=0 iterations=1 suite=2 started=2026-...
     # comment lines
     Benchmark        Lang  Iter    Ref(s)    Run(s)     Ratio    CPU(s)  Status
     -----------------------------------------------------------------------------
     400.perl         C        1     1.300     1.290    1.0078     1.280  S      <- one per iteration
-    ! 401.bzip2 iteration 1: VE: output sha256 ... != expected ...          <- why an iteration failed
+    ! 401.bzip2 iteration 1: VE: output sha256 ... differs from the recorded answer ...  <- why it failed
     =============================================================================
     400.perl         C        *     1.300     1.290    1.0078     1.280  S      <- selected iteration
     Score (geometric mean of 9 ratios): 1.0234      (or: --)
