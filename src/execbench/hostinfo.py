@@ -7,6 +7,8 @@ import platform
 import socket
 from pathlib import Path
 
+from .isa import cpu_flags, isa_level
+
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     try:
@@ -47,11 +49,16 @@ def cgroup_version() -> int:
 
 
 def host_info() -> dict:
+    """The host part of run.json (workflow/schemas/run.schema.json `host`)."""
     uname = platform.uname()
     release = os_release()
+    flags = cpu_flags()
     return {
         "hostname": socket.gethostname(),
         "cpu_model": cpu_model(),
+        # payload answers must not depend on these (isa.py); recorded so a reader can check
+        "isa_level": isa_level(flags),
+        "cpu_flags": flags,
         "logical_cores": os.cpu_count() or 1,
         "usable_cores": len(os.sched_getaffinity(0)),
         "kernel": uname.release,
