@@ -25,59 +25,84 @@ import yaml
 from . import modes as modes_registry
 from . import payloads as payloads_registry
 from .errors import ConfigError
+from .layout import RunKey
 from .paths import SCHEMAS
 
-# Factors each mode kind understands, with their defaults. A factor given to a
-# kind that ignores it is an error: it would be recorded but have no effect.
-MODE_KIND_DEFAULTS: dict[str, dict] = {
-    "bare": {"variant": "image-rootfs", "cpuset": "none"},
-    "docker": {"network": "none", "cpuset": "none", "copies_per_container": "all"},
-    "podman": {"user": "execbench", "network": "none", "cpuset": "none", "copies_per_container": "all"},
-    "vm": {"allow_emulation": False, "cpu_model": "host", "pin_vcpus": True, "memory_mb": 2048},
-    # the batch system starts the image itself (HTCondor docker universe)
-    "htcondor-docker": {"network": "none", "queue_wait_s": 3600},
-}
-# Factors a kind understands that have no default (absent = the mode decides:
-# vcpus = the run's copies; no extra requirements / memory request).
-MODE_KIND_OPTIONAL: dict[str, set[str]] = {
-    "vm": {"vcpus"},
-    "htcondor-docker": {"host", "requirements", "request_memory_mb"},
-}
-MODE_COMMON_KEYS = {"kind", "enabled"}
 BASELINE_MODE = "bare"
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
 @dataclass(frozen=True)
-class RunCell:
-    """One run of the matrix: (payload, mode, copies, repetition[, host]) and its place in the order.
+class RunCell(RunKey):
+    """One run of the matrix (a layout.RunKey) and its place in the executed order.
 
     `host` is set only when the study fans out over cluster.hosts; it is then part of the run's
     id and directory (r<rep>@<host>), and order_index counts within that host's own chain."""
 
-    payload: str
-    mode: str
-    copies: int
-    repetition: int  # 1-based
-    order_index: int  # 0-based position in the executed order (of this host's chain)
-    host: str | None = None
+    order_index: int = 0  # 0-based position in the executed order (of this host's chain)
 
-    @property
-    def _at_host(self) -> str:
-        return f"@{self.host}" if self.host else ""
 
-    @property
-    def run_id(self) -> str:
-        return f"{self.payload}-{self.mode}-{self.copies}c-r{self.repetition}{self._at_host}"
+COMMON_MODE_SETTINGS = {
+    "kind": {"description": "How copies are started: a registered mode kind; defaults to the mode's name."},
+    "enabled": {"type": "boolean", "default": True, "description": "Run this mode."},
+}
+COMMON_PAYLOAD_SETTINGS = {
+    "enabled": {"type": "boolean", "default": True, "description": "Run this payload."},
+    "copies": {"$ref": "#/definitions/copies_list",
+               "description": "Copy counts for this payload only (default: study.copies)."},
+    "timeout_s": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 7 * 86400, "default": None,
+                  "description": "Seconds before a copy is killed and the run marked failed "
+                                 "(null: the payload's own default for its size)."},
+}
+SIZE_SETTING = {"description": "smoke: seconds per benchmark (CI, quick study); standard: >= 30 s per benchmark.",
+                "default": "smoke"}
 
-    @property
-    def rel_dir(self) -> str:
-        return f"{self.payload}/{self.mode}/{self.copies}c/r{self.repetition}{self._at_host}"
+
+def _mode_schema() -> dict:
+    """definitions.mode: kind and enabled, then per kind (if/then) exactly that kind's factors, each
+    with its default: a factor given to a kind that ignores it is an error."""
+    kinds = modes_registry.MODES.names()
+    branches = []
+    for kind in kinds:
+        cls = modes_registry.MODES.load(kind)
+        properties = {"kind": {"const": kind}, "enabled": COMMON_MODE_SETTINGS["enabled"], **cls.settings_schema}
+        branches.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                         "then": {"description": f"kind {kind}: {cls.description}", "properties": properties,
+                                  "x-expected": f"a factor of kind '{kind}'",
+                                  "additionalProperties": False}})
+    return {"type": "object", "description": "One execution mode instance. Factors not used by its kind are rejected.",
+            "required": ["kind"],
+            "properties": {"kind": {"enum": kinds, **COMMON_MODE_SETTINGS["kind"]},
+                           "enabled": COMMON_MODE_SETTINGS["enabled"]},
+            "allOf": branches}
+
+
+def _payload_schema(name: str) -> dict:
+    cls = payloads_registry.PAYLOADS.load(name)
+    properties = dict(COMMON_PAYLOAD_SETTINGS)
+    if cls.sizes:
+        properties["size"] = {"enum": list(cls.sizes), **SIZE_SETTING}
+    properties.update(cls.settings_schema)
+    return {"type": "object", "description": f"{name}: {cls.description}", "additionalProperties": False,
+            "properties": properties}
 
 
 @cache
 def _schema() -> dict:
-    return yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text())
+    """The whole config schema: workflow/schemas/config.schema.yaml plus what each registered mode
+    and payload says about its own settings (settings_schema)."""
+    schema = yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text())
+    schema["definitions"]["mode"] = _mode_schema()
+    payloads = schema["properties"]["payloads"]
+    payloads["properties"] = {name: _payload_schema(name) for name in payloads_registry.PAYLOADS}
+    payloads["additionalProperties"] = False
+    payloads["x-expected"] = "a registered payload"  # the message of an unknown name (_explain)
+    return schema
+
+
+def config_schema() -> dict:
+    """A copy of the assembled config schema (for documentation: execbench.schema_doc)."""
+    return copy_module.deepcopy(_schema())
 
 
 def _validator_filling_defaults():
@@ -116,7 +141,8 @@ def _explain(error: jsonschema.ValidationError) -> ConfigError:
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
         where = f"{key}." if error.absolute_path else ""
-        return ConfigError(f"{where}{extra[0] if extra else '?'}", f"no unknown key (allowed here: {allowed})")
+        what = schema.get("x-expected", "no unknown key")  # e.g. "a registered payload"
+        return ConfigError(f"{where}{extra[0] if extra else '?'}", f"{what} (allowed here: {allowed})")
     if kind == "enum":
         return ConfigError(key, f"one of {schema['enum']}", error.instance)
     if kind == "const":
@@ -147,21 +173,17 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def _check_modes(config: dict) -> None:
-    for name, settings in config["modes"].items():
-        kind = settings.setdefault("kind", name)
-        key = f"modes.{name}"
-        if kind not in MODE_KIND_DEFAULTS:
-            raise ConfigError(f"{key}.kind", f"one of {sorted(MODE_KIND_DEFAULTS)} (or a mode named after one)", kind)
-        allowed = MODE_COMMON_KEYS | set(MODE_KIND_DEFAULTS[kind]) | MODE_KIND_OPTIONAL.get(kind, set())
-        for factor in settings:
-            if factor not in allowed:
-                raise ConfigError(f"{key}.{factor}", f"a factor of kind '{kind}' ({sorted(allowed)})")
-        for factor, default in MODE_KIND_DEFAULTS[kind].items():
-            settings.setdefault(factor, default)
-        settings.setdefault("enabled", True)
-        if settings["enabled"] and kind not in modes_registry.MODES:
-            raise ConfigError(f"{key}.kind", f"a mode kind implemented here {sorted(modes_registry.MODES)}", kind)
+def _fill_mode_kinds(config: dict) -> None:
+    """A mode's kind defaults to its name (before validation: the schema's per-kind factors hang on it)."""
+    for name, settings in (config.get("modes") or {}).items():
+        if isinstance(settings, dict) and "kind" not in settings:
+            if name not in modes_registry.MODES:
+                raise ConfigError(f"modes.{name}.kind", f"one of {modes_registry.MODES.names()} "
+                                                        "(or a mode named after one)")
+            settings["kind"] = name
+
+
+def _check_baseline(config: dict) -> None:
     baseline = config["modes"].get(BASELINE_MODE)
     if not baseline or baseline["kind"] != "bare" or not baseline["enabled"]:
         raise ConfigError(
@@ -172,9 +194,6 @@ def _check_modes(config: dict) -> None:
 def _check_names(config: dict) -> None:
     if config["image"] not in config["images"]:
         raise ConfigError("image", f"a key of images ({sorted(config['images'])})", config["image"])
-    for name in config["payloads"]:
-        if name not in payloads_registry.PAYLOADS:
-            raise ConfigError(f"payloads.{name}", f"a known payload ({sorted(payloads_registry.PAYLOADS)})")
     if not is_loopback(config["registry"]["address"]) and not config["registry"]["allow_non_loopback"]:
         raise ConfigError(
             "registry.address",
@@ -203,10 +222,11 @@ def load_config(source: str | Path | dict, *, source_name: str | None = None) ->
     if not isinstance(data, dict):
         raise ConfigError("(top level)", "a mapping of keys", type(data).__name__, source=name)
     try:
+        _fill_mode_kinds(data)
         errors = sorted(_validator_filling_defaults()(_schema()).iter_errors(data), key=lambda e: list(e.absolute_path))
         if errors:
             raise _explain(errors[0])
-        _check_modes(data)
+        _check_baseline(data)
         _check_names(data)
         if not run_matrix(data):
             raise ConfigError("payloads/modes", "at least one enabled payload and one enabled mode (the matrix is empty)")
@@ -262,7 +282,7 @@ def _host_chain(config: dict, host: str | None, cores: int | None) -> list[RunCe
                 seed = f"{study['seed']}/{rep}/{payload}/{copies}" + (f"/{host}" if host else "")
                 random.Random(seed).shuffle(order)
                 for mode in order:
-                    cells.append(RunCell(payload, mode, copies, rep, len(cells), host))
+                    cells.append(RunCell(payload, mode, copies, rep, host, order_index=len(cells)))
     return cells
 
 

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import stats  # noqa: E402
+from .tables import read_tables  # noqa: E402
 
 # Stable SVG element ids, so the same tables give byte-identical SVGs (diffable, cacheable).
 matplotlib.rcParams["svg.hashsalt"] = "execbench"
@@ -270,11 +271,9 @@ def write_figures(tables_dir: str | Path, out_dir: str | Path, seed_charts=SEED_
     """Figures from results/tables/* into out_dir; writes out_dir/figures.json (name, title, caption, files)."""
     tables_dir, out_dir = Path(tables_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    relative = pd.read_csv(tables_dir / "relative.csv")
-    relative_json = json.loads((tables_dir / "relative.json").read_text())
-    scaling = pd.read_csv(tables_dir / "scaling.csv")
-    measurements = pd.read_csv(tables_dir / "measurements.csv", dtype={"copy": "Int64"})
-    runs = pd.read_csv(tables_dir / "runs.csv")
+    tables = read_tables(tables_dir)
+    relative, relative_json, scaling = tables.relative, tables.relative_meta, tables.scaling
+    measurements, runs = tables.measurements, tables.runs
     figures = []
     for name, candidates, titles in seed_charts:
         payload = next((p for p in candidates if _headline(relative_json, p)), candidates[0])

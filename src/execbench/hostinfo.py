@@ -1,4 +1,4 @@
-"""Provenance of the machine a run happened on (host part of run.json)."""
+"""Provenance of the machine a run happened on: the host part of run.json and the batch job around it."""
 
 from __future__ import annotations
 
@@ -68,3 +68,31 @@ def host_info() -> dict:
         "memory_kb": memory_total_kb(),
         "cgroup_version": cgroup_version(),
     }
+
+
+def batch_context(environ=None) -> dict:
+    """The batch job around this run: {system: slurm|htcondor|None, job_id, node}."""
+    env = os.environ if environ is None else environ
+    if env.get("SLURM_JOB_ID"):
+        return {"system": "slurm", "job_id": env["SLURM_JOB_ID"], "node": env.get("SLURMD_NODENAME")}
+    job_ad = env.get("_CONDOR_JOB_AD")
+    if job_ad:
+        ad = _classad_values(Path(job_ad))
+        cluster, proc = ad.get("ClusterId"), ad.get("ProcId")
+        job_id = f"{cluster}.{proc}" if cluster is not None and proc is not None else cluster
+        return {"system": "htcondor", "job_id": job_id, "node": ad.get("RemoteHost")}
+    return {"system": None, "job_id": None, "node": None}
+
+
+def _classad_values(path: Path) -> dict[str, str]:
+    """`Name = value` lines of a job ClassAd file (strings unquoted); {} when unreadable."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return {}
+    values = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            values[name.strip()] = value.strip().strip('"')
+    return values

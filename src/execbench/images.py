@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ConfigError, ExecbenchError
+from .fsutil import atomic_write_json
 from .paths import INIMAGE, REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -175,13 +176,6 @@ def docker_client():
     import docker  # imported late: unit tests of hashing need no engine
 
     return docker.from_env(version=DOCKER_API_VERSION, timeout=DOCKER_TIMEOUT_S)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # --- 1. base --------------------------------------------------------------------------
@@ -426,7 +420,7 @@ def write_record(record: dict, path: Path) -> None:
         raise ExecbenchError(f"image record for {path}: missing keys {missing}")
     if record["reference"] != f"{record['tag'].rsplit(':', 1)[0]}@{record['digest']}":
         raise ExecbenchError(f"image record for {path}: reference {record['reference']!r} is not repo@digest")
-    _atomic_write_text(Path(path), json.dumps(record, indent=2, sort_keys=True) + "\n")
+    atomic_write_json(path, record, indent=2, sort_keys=True)
 
 
 def read_record(path: Path) -> dict:

@@ -15,6 +15,7 @@ import jsonschema
 
 from . import parsers, payloads
 from .errors import ExecbenchError, ParseError
+from .fsutil import atomic_write_json
 from .records import validate_record
 
 
@@ -70,9 +71,5 @@ def write_parse_failure(run_dir: Path, out_path: Path, exc: Exception) -> dict:
 
 
 def _write(result: dict, out_path: Path) -> dict:
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1, sort_keys=True))
-    tmp.replace(out_path)
+    atomic_write_json(out_path, result, sort_keys=True)
     return result

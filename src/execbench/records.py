@@ -8,8 +8,10 @@ later from the run's run.json, so parsers need not know how a log was made.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
+from pathlib import Path
 
 import jsonschema
 
@@ -34,6 +36,58 @@ class Record:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def with_copy(self, copy: int) -> "Record":
+        """This record attributed to copy `copy` (a parser of one copy's log does not know it); a
+        copy index the log itself gave is kept in extra["inner_copy"]."""
+        extra = self.extra if self.copy is None else dict(self.extra, inner_copy=self.copy)
+        return replace(self, copy=copy, extra=extra)
+
+
+def failed_record(benchmark: str, metric: str, unit: str, higher_is_better: bool, source, copy: int | None,
+                  detail: str) -> Record:
+    """A number that could not be measured: value None, status failed, `detail` says why."""
+    return Record(benchmark=benchmark, metric=metric, value=None, unit=unit, higher_is_better=higher_is_better,
+                  source_file=str(source), copy=copy, status="failed", detail=detail)
+
+
+def machine_level(per_copy: list[Record], copies: int, metrics: set[str] | None = None,
+                  source: str | Path | None = None) -> list[Record]:
+    """Machine-level records (copy=None) from the per-copy records of `copies` copies run at once.
+
+    For each (benchmark, metric) — those in `metrics`, or every one when None — the sum over the
+    copies for a higher-is-better number (HEP-SPEC06's rule for the score: the machine's score is
+    the sum of the copies' scores; likewise events/s, MB/s, IOPS) and the mean for a time.
+    A copy that is missing or not ok makes the machine value not ok too, with value None: no
+    partial sums (a sum over fewer copies than ran would read as a slower machine). Its status is
+    failed when a copy failed or left no value, invalid when a copy's number is invalid.
+    `source` (default: the run directory above the first record's copy dir) is the record's
+    source_file."""
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for record in per_copy:
+        if record.copy is not None and (metrics is None or record.metric in metrics):
+            groups.setdefault((record.benchmark, record.metric), []).append(record)
+    out = []
+    for (benchmark, metric), records in groups.items():
+        first = records[0]
+        how = "sum" if first.higher_is_better else "mean"
+        where = str(source) if source is not None else str(Path(first.source_file).parent.parent)
+        by_copy = {r.copy: r for r in records}
+        bad = [by_copy[i] for i in sorted(by_copy) if by_copy[i].status != "ok"]
+        missing = [i for i in range(copies) if i not in by_copy]
+        extra = {"aggregate": how, "copies": copies}
+        if bad or missing:
+            why = "; ".join([f"copy {r.copy}: {r.detail or r.status}" for r in bad] +
+                            [f"copy {i}: no value" for i in missing])
+            status = "failed" if missing or any(r.status == "failed" for r in bad) else "invalid"
+            out.append(replace(first, copy=None, value=None, status=status, source_line=None, source_file=where,
+                               detail=f"{how} over {copies} copies not available: {why}", extra=extra))
+            continue
+        values = [by_copy[i].value for i in range(copies)]
+        value = math.fsum(values) if how == "sum" else math.fsum(values) / copies
+        out.append(replace(first, copy=None, value=value, source_line=None, source_file=where,
+                           detail=f"{how} over {copies} copies", extra=extra))
+    return out
 
 
 @cache

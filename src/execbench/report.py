@@ -6,8 +6,7 @@ the cross-host summary (from cross_hosts.csv: the spread of the per-host ratios)
 engine/runtime versions, image digests, config) and everything that was left out with the reason
 (failed and unavailable runs, parse errors, failed records, skipped ingest inputs).
 
-`build_all()` is the rebuild-from-parsed-runs path: parsed run JSONs -> tables -> figures -> report,
-running no benchmark.
+Rebuilding from raw logs alone is the workflow's `--config from_raw=true`: the only rebuild path.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import html
 import json
 import math
 import subprocess
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -101,19 +99,10 @@ class ReportData:
 
     def __init__(self, tables_dir: Path, figures_dir: Path, config_path: Path | None = None):
         self.tables_dir, self.figures_dir = Path(tables_dir), Path(figures_dir)
-        text_columns = {c: "str" for c in ("flag", "note", "geomean_of", "mode_runs", "bare_runs", "verdict")}
-        self.relative = pd.read_csv(self.tables_dir / "relative.csv", dtype=text_columns)
-        for column in text_columns:
-            self.relative[column] = self.relative[column].fillna("")
-        self.relative_meta = json.loads((self.tables_dir / "relative.json").read_text())
-        self.scaling = pd.read_csv(self.tables_dir / "scaling.csv")
-        self.cross_hosts = pd.read_csv(self.tables_dir / "cross_hosts.csv", dtype={"flag": str, "host_list": str})
-        for column in ("flag", "host_list"):
-            self.cross_hosts[column] = self.cross_hosts[column].fillna("")
-        self.runs = pd.read_csv(self.tables_dir / "runs.csv", keep_default_na=False,
-                                dtype={"reason": str, "versions": str})
-        self.measurements = pd.read_csv(self.tables_dir / "measurements.csv", dtype={"copy": "Int64"})
-        self.excluded = json.loads((self.tables_dir / "excluded.json").read_text())
+        read = tables.read_tables(self.tables_dir)
+        self.relative, self.relative_meta, self.scaling = read.relative, read.relative_meta, read.scaling
+        self.cross_hosts, self.runs, self.measurements = read.cross_hosts, read.runs, read.measurements
+        self.excluded = read.excluded
         self.figures = json.loads((self.figures_dir / "figures.json").read_text())
         paths = [] if not config_path else [config_path] if isinstance(config_path, (str, Path)) else config_path
         self.configs = [(str(p), Path(p).read_text()) for p in paths if Path(p).is_file()]
@@ -458,18 +447,3 @@ def write_report(tables_dir, figures_dir, out_dir, config_path=None, generated_u
         figures_rel = str(rel)
     md.write_text(render_markdown(data, stamp, figures_rel))
     return {"html": index, "md": md}
-
-
-def build_all(parsed_paths: Iterable[str | Path], results_root: str | Path, config_path=None,
-              skipped_json=None) -> dict:
-    """Rebuild tables, figures and report from parsed-run JSONs alone (no benchmark runs).
-
-    Writes <results_root>/tables/*, <results_root>/report/figures/*, <results_root>/report/{index.html,report.md}.
-    If skipped_json is None, <results_root>/ingest/skipped.json is used when present."""
-    root = Path(results_root)
-    if skipped_json is None and (root / "ingest" / "skipped.json").exists():
-        skipped_json = root / "ingest" / "skipped.json"
-    files = tables.write_tables(parsed_paths, root / "tables", skipped_json)
-    figs = figures.write_figures(root / "tables", root / "report" / "figures")
-    rep = write_report(root / "tables", root / "report" / "figures", root / "report", config_path)
-    return {"tables": files, "figures": figs, "report": rep}

@@ -21,9 +21,7 @@ whether it really ran there (pairing "ok" or "broken").
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import fcntl
-import inspect
 import json
 import os
 import signal
@@ -35,26 +33,19 @@ from pathlib import Path
 
 import jsonschema
 
+from . import layout
 from . import modes as modes_registry
 from . import payloads as payloads_registry
 from .config import RunCell, config_sha256, run_matrix
 from .errors import ExecbenchError
-from .hostinfo import host_info
-from .modes.base import CopyResult, RunSpec
+from .fsutil import atomic_write_json, utc_now, utc_stamp
+from .hostinfo import batch_context, host_info
+from .modes.base import ModeContext, RunContext, RunOutcome
 from .paths import SCHEMAS
 
 LOCK_ENV = "EXECBENCH_BENCHMARK_LOCK"
 LOCK_NAME = "execbench-benchmark.lock"
 LOCK_DIRS = ("/run/lock", "/tmp")
-INCOMPLETE = ".incomplete"
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def raw_dir(config: dict, cell: RunCell) -> Path:
-    return Path(config["results"]) / "raw" / cell.rel_dir
 
 
 def find_cell(config: dict, payload: str, mode: str, copies: int, repetition: int,
@@ -100,44 +91,15 @@ def benchmark_slot(path: str | Path | None = None):
             fcntl.lockf(fh, fcntl.LOCK_UN)
 
 
-def move_aside(run_dir: Path, run_id: str) -> Path | None:
+def move_aside(results: str | Path, cell: RunCell) -> Path | None:
     """A run dir left by an earlier attempt goes to raw/.incomplete/, never deleted."""
+    run_dir = layout.raw_dir(results, cell)
     if not run_dir.exists():
         return None
-    raw = run_dir.parents[3]  # raw/<payload>/<mode>/<copies>c/r<rep>
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    target = raw / INCOMPLETE / f"{run_id}-{stamp}"
+    target = layout.incomplete_dir(results) / f"{cell.run_id}-{utc_stamp()}"
     target.parent.mkdir(parents=True, exist_ok=True)
     run_dir.rename(target)
     return target
-
-
-def batch_context(environ=None) -> dict:
-    """The batch job around this run: {system: slurm|htcondor|None, job_id, node}."""
-    env = os.environ if environ is None else environ
-    if env.get("SLURM_JOB_ID"):
-        return {"system": "slurm", "job_id": env["SLURM_JOB_ID"], "node": env.get("SLURMD_NODENAME")}
-    job_ad = env.get("_CONDOR_JOB_AD")
-    if job_ad:
-        ad = _classad_values(Path(job_ad))
-        cluster, proc = ad.get("ClusterId"), ad.get("ProcId")
-        job_id = f"{cluster}.{proc}" if cluster is not None and proc is not None else cluster
-        return {"system": "htcondor", "job_id": job_id, "node": ad.get("RemoteHost")}
-    return {"system": None, "job_id": None, "node": None}
-
-
-def _classad_values(path: Path) -> dict[str, str]:
-    """`Name = value` lines of a job ClassAd file (strings unquoted); {} when unreadable."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return {}
-    values = {}
-    for line in text.splitlines():
-        name, sep, value = line.partition("=")
-        if sep:
-            values[name.strip()] = value.strip().strip('"')
-    return values
 
 
 def pairing(cluster_host: str | None, host: dict, batch: dict) -> str | None:
@@ -174,18 +136,11 @@ def validate_run(data: dict) -> dict:
     return data
 
 
-def _versions(mode, settings: dict) -> dict:
+def _versions(mode, ctx: ModeContext) -> dict:
     try:
-        params = inspect.signature(mode.versions).parameters
-        return mode.versions(settings) if params else mode.versions()
+        return mode.versions(ctx)
     except Exception as err:  # provenance must not kill the run; say what is missing
         return {"error": f"{type(err).__name__}: {err}"[:300]}
-
-
-def _copy_dict(result: CopyResult) -> dict:
-    return {"copy": result.copy, "exit_code": result.exit_code, "wall_s": result.wall_s,
-            "timed_out": result.timed_out, "cpu_s": result.cpu_s,
-            "env_cgroup_cpu_s": getattr(result, "env_cgroup_cpu_s", None), "detail": result.detail}
 
 
 class _Terminated(BaseException):
@@ -199,14 +154,15 @@ def _raise_terminated(signum, frame):
 def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
     """Run one cell, write and return its run.json. `payload` overrides the registry (tests)."""
     mode_settings = dict(config["modes"][cell.mode])
-    kind = mode_settings.get("kind", cell.mode)
+    kind = mode_settings["kind"]
     payload_settings = dict(config["payloads"].get(cell.payload, {}))
-    out_dir = raw_dir(config, cell)
+    results = config["results"]
+    out_dir = layout.raw_dir(results, cell)
     main_thread = threading.current_thread() is threading.main_thread()  # signals: main thread only
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         with benchmark_slot():
-            moved = move_aside(out_dir, cell.run_id)
+            moved = move_aside(results, cell)
             out_dir.mkdir(parents=True)
             record = {
                 "schema_version": 1,
@@ -240,7 +196,7 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
             record["pairing"] = pairing(cell.host, record["host"], record["batch"])
             t0 = time.monotonic()
             try:
-                _execute(config, cell, kind, mode_settings, payload_settings, out_dir, record, payload)
+                _execute(config, cell, mode_settings, payload_settings, out_dir, record, payload)
             except Exception as err:
                 record.update(status="failed", reason=f"{type(err).__name__}: {err}"[:2000])
                 (out_dir / "harness-error.log").write_text(traceback.format_exc())
@@ -251,61 +207,47 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
             except jsonschema.ValidationError as err:  # a harness bug: still record the run, failed
                 record.update(status="failed", reason=f"run.json failed its schema: {err.message}"[:2000])
                 validate_run(record)
-            tmp = out_dir / "run.json.tmp"
-            tmp.write_text(json.dumps(record, indent=1, sort_keys=False) + "\n")
-            tmp.rename(out_dir / "run.json")
+            atomic_write_json(out_dir / layout.RUN_JSON, record)
             return record
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _execute(config, cell, kind, mode_settings, payload_settings, out_dir, record, payload) -> None:
-    mode = modes_registry.get(kind)
+def _execute(config, cell, mode_settings, payload_settings, out_dir, record, payload) -> None:
+    mode = modes_registry.get(mode_settings["kind"])
     payload = payload or payloads_registry.get(cell.payload)
     image = image_record(config) or {}
     record["image"].update(reference=image.get("reference"), digest=image.get("digest"))
-    cache_dir = str(config.get("cache", ".execbench/cache"))
-    # a mode that keeps boot artefacts/verdicts in the cache (vm) takes it as cache_dir
-    takes_cache = "cache_dir" in inspect.signature(mode.available).parameters
-    availability = mode.available(mode_settings, cache_dir=cache_dir) if takes_cache else mode.available(mode_settings)
+    mode_ctx = ModeContext(name=cell.mode, kind=mode_settings["kind"], settings=mode_settings,
+                           cache_dir=Path(config["cache"]))
+    availability = mode.available(mode_ctx)
     if not availability.ok:
         record.update(status="unavailable", reason=availability.reason)
         return
-    record["emulated"] = bool(getattr(availability, "emulated", False))
-    record["versions"] = _versions(mode, mode_settings)
-    needs_image = not (kind == "bare" and mode_settings.get("variant") == "host")
-    if needs_image and not image.get("reference"):
+    record["emulated"] = availability.emulated
+    record["versions"] = _versions(mode, mode_ctx)
+    if mode.needs_image(mode_ctx) and not image.get("reference"):
         images_json = Path(config["results"]) / "images" / f"{config['image']}.json"
         record.update(status="failed", reason=f"no image record {images_json} (run the images stage first)")
         return
-    spec = RunSpec(
-        run_id=cell.run_id,
-        image_ref=image.get("reference") or "",
-        mode=cell.mode,
-        mode_settings=mode_settings,
-        payload=cell.payload,
-        copies=cell.copies,
-        repetition=cell.repetition,
-        copy_argv=payload.copy_argv(cell.copies, payload_settings),
-        timeout_s=payload.timeout_s(payload_settings),
-        needs_network=bool(getattr(payload, "needs_network", False)),
-        cache_dir=str(config.get("cache", ".execbench/cache")),
-    )
-    record["timeout_s"] = spec.timeout_s
-    record["copy_argv"] = spec.copy_argv
-    record["factors"] = mode.factors(spec) if hasattr(mode, "factors") else {}
-    if getattr(payload, "host_driven", False):
-        results = payload.run_host(mode, spec, out_dir, payload_settings)
-    else:
-        results = mode.run(spec, out_dir)
-    record["copies_result"] = [_copy_dict(r) for r in results]
-    bad = [r for r in results if r.exit_code != 0 or r.timed_out]
-    if len(results) != cell.copies:
-        record.update(status="failed", reason=f"{len(results)} copy results for {cell.copies} copies")
+    ctx = RunContext(mode=mode_ctx, run_id=cell.run_id, image_ref=image.get("reference") or "",
+                     payload=cell.payload, copies=cell.copies, repetition=cell.repetition,
+                     argv=payload.argv(payload_settings), timeout_s=payload.timeout_s(payload_settings),
+                     out_dir=out_dir, needs_network=payload.needs_network)
+    record["timeout_s"] = ctx.timeout_s
+    record["argv"] = list(ctx.argv)
+    record["factors"] = mode.factors(ctx)
+    outcome: RunOutcome = (payload.run_host(mode, ctx, payload_settings) if payload.host_driven else mode.run(ctx))
+    record["factors"].update(outcome.factors)
+    record["emulated"] = record["emulated"] or outcome.emulated
+    record["copies_result"] = [r.to_dict() for r in outcome.copies]
+    bad = [r for r in outcome.copies if not r.ok]
+    if len(outcome.copies) != cell.copies:
+        record.update(status="failed", reason=f"{len(outcome.copies)} copy results for {cell.copies} copies")
     elif bad:
         record.update(status="failed", reason="; ".join(
-            f"copy {r.copy}: " + ("timed out" if r.timed_out else f"exit code {r.exit_code}") + (f" ({r.detail})" if r.exit_code is None else "")
-            for r in bad)[:2000])
+            f"copy {r.copy}: " + ("timed out" if r.timed_out else f"exit code {r.exit_code}")
+            + (f" ({r.detail})" if r.exit_code is None else "") for r in bad)[:2000])
     else:
         record.update(status="ok", reason=availability.reason)

@@ -1,15 +1,17 @@
 """Render config/README.md from the config JSON Schema, so the docs name every key.
 
-    python -m execbench.schema_doc > config/README.md
+The schema is the assembled one (execbench.config.config_schema): the shared keys from
+workflow/schemas/config.schema.yaml plus each registered mode's and payload's own settings, so a
+new plugin's settings appear here without editing this page by hand.
+
+    python -m execbench schema-doc > config/README.md
 """
 
 from __future__ import annotations
 
 import json
 
-import yaml
-
-from .paths import SCHEMAS
+from .config import config_schema
 
 HEADER = """# Configuration
 
@@ -23,8 +25,9 @@ job runs: an unknown key, a wrong type, an unknown mode kind or payload, an
 empty matrix, copies < 1, or a registry off loopback without
 `registry.allow_non_loopback` stops the workflow with a message naming the key.
 
-This page is generated from the schema (`python -m execbench.schema_doc >
-config/README.md`); a test checks it is current.
+This page is generated from the schema and the registered modes and payloads
+(`python -m execbench schema-doc > config/README.md`); a test checks it is
+current.
 
 | key | type | default | description |
 |---|---|---|---|
@@ -53,25 +56,34 @@ def _type(schema: dict, root: dict) -> str:
     return " or ".join(kind) if isinstance(kind, list) else str(kind)
 
 
-def _rows(schema: dict, root: dict, prefix: str):
+def _row(key: str, sub: dict, root: dict, note: str = "") -> str:
+    default = f"`{json.dumps(sub['default'])}`" if "default" in sub else ""
+    desc = " ".join(f"{note}{sub.get('description', '')}".split())
+    return f"| `{key}` | {_type(sub, root)} | {default} | {desc} |"
+
+
+def _rows(schema: dict, root: dict, prefix: str, skip: frozenset = frozenset()):
     for name, sub in schema.get("properties", {}).items():
+        if name in skip:
+            continue
         sub = _resolve(sub, root)
         key = f"{prefix}{name}"
-        default = f"`{json.dumps(sub['default'])}`" if "default" in sub else ""
-        desc = " ".join(str(sub.get("description", "")).split())
-        yield f"| `{key}` | {_type(sub, root)} | {default} | {desc} |"
+        yield _row(key, sub, root)
         yield from _rows(sub, root, f"{key}.")
         extra = sub.get("additionalProperties")
         if isinstance(extra, dict):
             extra = _resolve(extra, root)
             yield f"| `{key}.<name>` | {_type(extra, root)} | | {' '.join(str(extra.get('description', '')).split())} |"
             yield from _rows(extra, root, f"{key}.<name>.")
+            # a plugin's own settings (modes: per kind, in if/then branches)
+            for branch in extra.get("allOf", []):
+                then = branch.get("then", {})
+                kind = branch.get("if", {}).get("properties", {}).get("kind", {}).get("const", "?")
+                for factor, factor_schema in then.get("properties", {}).items():
+                    if factor not in ("kind", "enabled"):
+                        yield _row(f"{key}.<name>.{factor}", _resolve(factor_schema, root), root, f"kind {kind}: ")
 
 
 def render() -> str:
-    root = yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text())
+    root = config_schema()
     return HEADER + "\n".join(_rows(root, root, "")) + "\n"
-
-
-if __name__ == "__main__":
-    print(render(), end="")

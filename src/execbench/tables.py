@@ -513,3 +513,42 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     files["cross_hosts_md"].write_text(cross_host_markdown(cross_hosts))
     files["excluded"].write_text(json.dumps(excluded, indent=1, default=str) + "\n")
     return files
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The tables write_tables wrote, read back with their column types (the one read path of
+    the figures and the report)."""
+
+    relative: pd.DataFrame
+    relative_meta: dict  # relative.json without its rows: method, confidence, baseline, headline
+    scaling: pd.DataFrame
+    cross_hosts: pd.DataFrame
+    runs: pd.DataFrame
+    measurements: pd.DataFrame
+    excluded: dict
+
+
+RELATIVE_TEXT_COLUMNS = ("flag", "note", "geomean_of", "mode_runs", "bare_runs", "verdict")
+
+
+def read_tables(tables_dir: str | Path) -> Tables:
+    """results/tables/* as written by write_tables; text columns are strings ("" where empty)."""
+    tables_dir = Path(tables_dir)
+    relative = pd.read_csv(tables_dir / "relative.csv", dtype={c: "str" for c in RELATIVE_TEXT_COLUMNS})
+    for column in RELATIVE_TEXT_COLUMNS:
+        relative[column] = relative[column].fillna("")
+    cross_hosts = pd.read_csv(tables_dir / "cross_hosts.csv", dtype={"flag": str, "host_list": str})
+    for column in ("flag", "host_list"):
+        cross_hosts[column] = cross_hosts[column].fillna("")
+    meta = json.loads((tables_dir / "relative.json").read_text())
+    meta.pop("rows", None)
+    return Tables(
+        relative=relative,
+        relative_meta=meta,
+        scaling=pd.read_csv(tables_dir / "scaling.csv"),
+        cross_hosts=cross_hosts,
+        runs=pd.read_csv(tables_dir / "runs.csv", keep_default_na=False, dtype={"reason": str, "versions": str}),
+        measurements=pd.read_csv(tables_dir / "measurements.csv", dtype={"copy": "Int64"}),
+        excluded=json.loads((tables_dir / "excluded.json").read_text()),
+    )

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from execbench import layout
 from execbench.config import load_config, run_matrix
 from execbench.errors import ConfigError
 
@@ -27,32 +28,23 @@ _python = Path(sys.executable)
 PYTHON = str(
     _python.with_name("python") if _python.with_name("python").exists() else _python
 )
-# Thin entry points the rules call, found from this file (not from the main
-# Snakefile, which may be a site's own that includes these rules), so any
-# working directory works.
-SCRIPTS = Path(workflow.current_basedir, "..", "..", "scripts").resolve()
 MATRIX = run_matrix(config)
 IMAGE = config["image"]
 # Fan-out over cluster.hosts: every host runs the whole matrix as its own chain,
 # under r<rep>@<host>/. Without hosts, one chain and the paths as always.
 CLUSTER_HOSTS = config["cluster"]["hosts"]
 PAIRING = config["cluster"]["pairing"]
-RUN_PATTERN = "{payload}/{mode}/{copies}c/r{rep}" + ("@{host}" if CLUSTER_HOSTS else "")
+# The run part of every raw/parsed path: execbench.layout is its one spelling.
+RUN_PATTERN = layout.RUN_WILDCARDS_AT_HOST if CLUSTER_HOSTS else layout.RUN_WILDCARDS
 
 
 wildcard_constraints:
-    payload=r"[^/]+",
-    mode=r"[^/]+",
-    copies=r"\d+",
-    rep=r"\d+",
-    host=r"[A-Za-z0-9][A-Za-z0-9._-]*",
-    # a run's last path part: r<rep>, or r<rep>@<host> (fan-out; any such dir on disk)
-    run=r"r\d+(@[A-Za-z0-9][A-Za-z0-9._-]*)?",
-    image=r"[^/]+",
+    image=layout.NAME_PATTERN,
+    **layout.WILDCARD_CONSTRAINTS,
 
 
-def raw_run_json(cell):
-    return f"{RESULTS}/raw/{cell.rel_dir}/run.json"
+def raw_run_json(key):
+    return str(layout.run_json(RESULTS, key))
 
 
 # Each run waits for the one before it in its host's interleaved order (one
@@ -88,17 +80,12 @@ def run_slurm_extra(wildcards):
 
 
 def parsed_run_json(rel_dir):
-    return f"{RESULTS}/parsed/{rel_dir}.json"
+    return str(layout.parsed_json(RESULTS, layout.RunKey.from_rel_dir(rel_dir)))
 
 
 def raw_runs_on_disk():
     """rel_dirs of every run already under results/raw (finished or ingested)."""
-    raw = Path(RESULTS) / "raw"
-    return sorted(
-        str(p.parent.relative_to(raw))
-        for p in raw.glob("*/*/*c/r*/run.json")
-        if ".incomplete" not in p.parts
-    )
+    return [key.rel_dir for key in layout.runs_on_disk(RESULTS)]
 
 
 # Cached: the parse and report rules both ask while the DAG is built (one glob of

@@ -24,9 +24,8 @@ rule image:
         registry=config["registry"]["address"],
         cache=config["cache"],
         python=PYTHON,
-        script=SCRIPTS / "build_image.py",
     shell:
-        "{params.python:q} {params.script:q} --name {wildcards.image:q}"
+        "{params.python:q} -m execbench build-image --name {wildcards.image:q}"
         " --definition {params.definition:q} --base {params.base:q}"
         " --description {params.description:q} --registry {params.registry:q}"
-        " --cache {params.cache:q} --output {output:q} > {log} 2>&1"
+        " --cache {params.cache:q} --output {output:q} > {log:q} 2>&1"

@@ -14,7 +14,8 @@ if config["ingest"]["manifest"]:
         output:
             skipped=INGEST_SKIPPED,
             runs=[
-                f"{RESULTS}/raw/{rel_dir}/run.json" for rel_dir in ingested_rel_dirs()
+                raw_run_json(layout.RunKey.from_rel_dir(rel_dir))
+                for rel_dir in ingested_rel_dirs()
             ],
         log:
             f"{RESULTS}/logs/ingest.log",
@@ -22,11 +23,10 @@ if config["ingest"]["manifest"]:
             "../../envs/execbench.yaml"
         params:
             python=PYTHON,
-            script=SCRIPTS / "ingest.py",
             results=RESULTS,
         shell:
-            "{params.python:q} {params.script:q} --manifest {input.manifest:q}"
-            " --results {params.results:q} --skipped {output.skipped:q} > {log} 2>&1"
+            "{params.python:q} -m execbench ingest --manifest {input.manifest:q}"
+            " --results {params.results:q} --skipped {output.skipped:q} > {log:q} 2>&1"
 
     if not config["from_raw"]:
 

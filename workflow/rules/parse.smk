@@ -9,7 +9,7 @@ if FROM_RAW_RUNS:
     rule parse_raw_runs:
         """from_raw: every raw run's native logs -> its schema-checked records, in one process."""
         input:
-            runs=[f"{RESULTS}/raw/{rel_dir}/run.json" for rel_dir in FROM_RAW_RUNS],
+            runs=[raw_run_json(layout.RunKey.from_rel_dir(rel_dir)) for rel_dir in FROM_RAW_RUNS],
         output:
             [parsed_run_json(rel_dir) for rel_dir in FROM_RAW_RUNS],
         log:
@@ -18,9 +18,8 @@ if FROM_RAW_RUNS:
             "../../envs/execbench.yaml"
         params:
             python=PYTHON,
-            script=SCRIPTS / "parse_run.py",
         shell:
-            "{params.python:q} {params.script:q} --runs {input.runs:q} --outputs {output:q} > {log} 2>&1"
+            "{params.python:q} -m execbench parse --runs {input.runs:q} --outputs {output:q} > {log:q} 2>&1"
 
     # the per-run rule below could make the same files: here the batch does
     ruleorder: parse_raw_runs > parse_run
@@ -38,6 +37,5 @@ rule parse_run:
         "../../envs/execbench.yaml"
     params:
         python=PYTHON,
-        script=SCRIPTS / "parse_run.py",
     shell:
-        "{params.python:q} {params.script:q} {input.run:q} {output:q} > {log} 2>&1"
+        "{params.python:q} -m execbench parse --runs {input.run:q} --outputs {output:q} > {log:q} 2>&1"

@@ -60,10 +60,10 @@ rule combine_tables:
         "../../envs/execbench.yaml"
     params:
         python=PYTHON,
-        script=SCRIPTS / "combine.py",
         skipped=INGEST_SKIPPED,
+        tables=REPORT_TABLES,
     shell:
-        "{params.python:q} {params.script:q} --out $(dirname {output.measurements:q})"
+        "{params.python:q} -m execbench tables --out {params.tables:q}"
         " --skipped {params.skipped:q}"
         " {input.parsed:q} > {log:q} 2>&1"
 
@@ -117,11 +117,11 @@ rule report_figures:
         "../../envs/execbench.yaml"
     params:
         python=PYTHON,
-        script=SCRIPTS / "figures.py",
+        tables=REPORT_TABLES,
+        figures=REPORT_FIGURES,
     shell:
-        "MPLBACKEND=Agg {params.python:q} {params.script:q} --tables $(dirname {input.relative:q})"
-        " --out $(dirname {output.manifest:q})"
-        " > {log:q} 2>&1"
+        "MPLBACKEND=Agg {params.python:q} -m execbench figures --tables {params.tables:q}"
+        " --out {params.figures:q} > {log:q} 2>&1"
 
 
 rule report:
@@ -146,9 +146,11 @@ rule report:
         "../../envs/execbench.yaml"
     params:
         python=PYTHON,
-        script=SCRIPTS / "report.py",
-        configs=" ".join(f"--config '{c}'" for c in REPORT_CONFIGS),
+        tables=REPORT_TABLES,
+        figures=REPORT_FIGURES,
+        out=REPORT_DIR,
+        configs=[arg for c in REPORT_CONFIGS for arg in ("--config", c)],
     shell:
-        "{params.python:q} {params.script:q} --tables $(dirname {input.relative:q})"
-        " --figures $(dirname {input.manifest:q}) --out $(dirname {output.html:q})"
-        " {params.configs} > {log:q} 2>&1"
+        "{params.python:q} -m execbench report --tables {params.tables:q}"
+        " --figures {params.figures:q} --out {params.out:q}"
+        " {params.configs:q} > {log:q} 2>&1"

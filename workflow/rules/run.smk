@@ -53,9 +53,8 @@ rule run_payload:
         slurm_extra=run_slurm_extra,
     params:
         python=PYTHON,
-        script=SCRIPTS / "run_payload.py",
-        host=lambda w: f"--host {w.host}" if CLUSTER_HOSTS else "",
+        host=lambda w: ["--host", w.host] if CLUSTER_HOSTS else [],
     shell:
-        "{params.python:q} {params.script:q} --validated-config {input.config:q} --payload {wildcards.payload:q}"
-        " --mode {wildcards.mode:q} --copies {wildcards.copies} --rep {wildcards.rep} {params.host}"
-        " > {log} 2>&1"
+        "{params.python:q} -m execbench run --validated-config {input.config:q} --payload {wildcards.payload:q}"
+        " --mode {wildcards.mode:q} --copies {wildcards.copies:q} --rep {wildcards.rep:q} {params.host:q}"
+        " > {log:q} 2>&1"

@@ -614,7 +614,7 @@ def main(argv=None) -> int:
 
 
 def write_reports(args, names, results, reference, started, ended) -> None:
-    rows, selected = [], {}
+    selected = {}
     for name in names:
         its = results[name]
         ref = reference.get(name)

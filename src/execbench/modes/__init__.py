@@ -1,22 +1,15 @@
-"""Execution modes. Register a new mode kind with one line in MODES."""
+"""Execution modes: one module each (a modes.base.Mode subclass), one line in MODES (by kind)."""
 
 from __future__ import annotations
 
-import importlib
+from ..registry import Registry
 
 # mode kind -> "module:class"
-MODES: dict[str, str] = {
+MODES = Registry(__name__, "mode kind", {
     "bare": ".bare:BareMode",
     "docker": ".docker:DockerMode",
     "podman": ".podman:PodmanMode",
     "vm": ".vm:VmMode",
     "htcondor-docker": ".htcondor_docker:HTCondorDockerMode",
-}
-
-
-def get(kind: str):
-    try:
-        module_name, attr = MODES[kind].split(":")
-    except KeyError:
-        raise KeyError(f"unknown mode kind {kind!r}; known: {sorted(MODES)}") from None
-    return getattr(importlib.import_module(module_name, __name__), attr)()
+})
+get = MODES.get

@@ -1,25 +1,20 @@
 """Bare-metal mode: the image's own files, entered with chroot on the host.
 
-variant image-rootfs (the control): the image (by digest) is exported once to
-<cache>/rootfs/<digest-hex>/ and each run chroots into it as uid 10001, with no
-namespaces and no cgroup limits, so the payload uses exactly the binaries and
-libraries the containers use and only the execution environment differs.
-Mounted for the run and always unmounted afterwards: the rootfs itself
-read-only (so no run can change the image's files or leave state for the
-next one, as in a container), the run dir at /execbench/run, a fresh /tmp
-tmpfs, /proc, /sys (read-only), /dev/{null,zero,random,urandom} and a
-/dev/shm tmpfs (what a container also gets).
+variant image-rootfs (the control): the image (by digest) is exported once (execbench.rootfs)
+and each run chroots into it as uid 10001, with no namespaces and no cgroup limits, so the
+payload uses exactly the binaries and libraries the containers use and only the execution
+environment differs. Mounted for the run and always unmounted afterwards: the rootfs itself
+read-only (so no run can change the image's files or leave state for the next one, as in a
+container), the run dir at /execbench/run, a fresh /tmp tmpfs, /proc, /sys (read-only),
+/dev/{null,zero,random,urandom} and a /dev/shm tmpfs (what a container also gets).
 
-variant host: host binaries (a site's native install), recorded as such; the
-launcher and payload scripts come from the repository's src/execbench/inimage.
+variant host: host binaries (a site's native install), recorded as such; the launcher and
+payload scripts come from the repository's src/execbench/inimage.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import fcntl
-import json
 import os
 import shutil
 import signal
@@ -27,13 +22,13 @@ import subprocess
 import time
 from pathlib import Path
 
+from ..fsutil import file_lock
 from ..paths import INIMAGE
-from .base import Availability, CopyResult, ModeError, RunSpec
-from .common import (HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
-                     launcher_argv, prepare_run_dir, start_barrier)
-
-DEVICES = ("null", "zero", "random", "urandom")
-HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+from ..rootfs import DEVICES, HOST_PATH, export_rootfs, image_environment, kill_chrooted, unmount_below
+from .base import (CPUSET_SETTING, Availability, Mode, ModeContext, ModeError, RunContext, RunOutcome,
+                   StartupSample)
+from .common import (HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect, launcher_argv, prepare_run_dir,
+                     start_barrier)
 
 
 def _load_prctl():
@@ -65,41 +60,6 @@ def enter(root: str | None, cwd: str):
     return preexec
 
 
-def _mount_points() -> list[str]:
-    points = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4]
-        points.append(point.encode().decode("unicode_escape"))  # \040 -> space
-    return points
-
-
-def unmount_below(root: Path) -> list[str]:
-    """Unmount root and everything under it (deepest first); leftovers of a killed run included."""
-    top = str(root.resolve())
-    stale = sorted((p for p in _mount_points() if p == top or p.startswith(top + "/")), key=len, reverse=True)
-    for point in stale:
-        if subprocess.run(["umount", point], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", point], check=True, capture_output=True)
-    return stale
-
-
-def kill_chrooted(root: Path) -> list[int]:
-    """SIGKILL every process whose root directory is this rootfs: what a container's
-    teardown does for free. Catches a payload's grandchildren that outlived their copy
-    (PDEATHSIG only reaches direct children) and leftovers of a killed harness."""
-    top, killed = str(root.resolve()), []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.readlink(entry / "root") == top:
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours to see
-            continue
-    return killed
-
-
 def _mount(*args: str) -> None:
     proc = subprocess.run(["mount", *args], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -125,103 +85,30 @@ def environment_mounts(root: Path, run_dir: Path):
         unmount_below(root)
 
 
-@contextlib.contextmanager
-def file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.lockf(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.lockf(fh, fcntl.LOCK_UN)
+def host_paths(argv: tuple[str, ...]) -> list[str]:
+    """variant host: the in-image script paths point at the repository's copy."""
+    prefix = "/opt/execbench/"
+    return [str(INIMAGE / arg[len(prefix):]) if arg.startswith(prefix) else arg for arg in argv]
 
 
-def digest_hex(reference: str) -> str:
-    if "@sha256:" not in reference:
-        raise ModeError(f"bare mode needs an image reference by digest (repo@sha256:...), got {reference!r}")
-    return reference.rsplit("@sha256:", 1)[1]
-
-
-def export_rootfs(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
-    """The image's root filesystem under <cache>/rootfs/<digest-hex>/, exported once.
-
-    Returns (root, meta) where meta (also in <hex>.json next to it) holds the
-    image's Config.Env, so bare runs see the same environment variables."""
-    hexdigest = digest_hex(reference)
-    base = Path(cache_dir).resolve() / "rootfs"
-    root, meta_file = base / hexdigest, base / f"{hexdigest}.json"
-    with file_lock(base / f"{hexdigest}.lock"):
-        if meta_file.exists() and root.is_dir():
-            return root, json.loads(meta_file.read_text())
-        import docker
-
-        client = docker.from_env(timeout=600)
-        try:
-            image = client.images.get(reference)
-        except docker.errors.ImageNotFound:
-            try:
-                client.api.pull(reference)
-            except docker.errors.APIError as err:
-                raise ModeError(f"cannot pull {reference}: {err.explanation or err}") from None
-            image = client.images.get(reference)
-        partial = base / f"{hexdigest}.partial"
-        if partial.exists():  # an export that was interrupted: redo it
-            unmount_below(partial)
-            shutil.rmtree(partial)
-        partial.mkdir(parents=True)
-        container = client.containers.create(reference, ["true"])
-        try:
-            tar = subprocess.Popen(["tar", "-x", "-C", str(partial), "--numeric-owner", "-p"],
-                                   stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-            for chunk in container.export(chunk_size=1 << 20):
-                tar.stdin.write(chunk)
-            tar.stdin.close()
-            if tar.wait() != 0:
-                raise ModeError(f"tar extract of {reference}: {tar.stderr.read().decode()[-500:]}")
-        finally:
-            container.remove(force=True)
-        # mount points and the few device paths the environment provides
-        for sub in (RUN_MOUNT.lstrip("/"), "proc", "sys", "dev/shm"):
-            (partial / sub).mkdir(parents=True, exist_ok=True)
-        for name in DEVICES:
-            dev = partial / "dev" / name
-            if dev.is_symlink() or dev.exists():
-                dev.unlink()
-            dev.touch()
-        for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-            if not (partial / "dev" / link).is_symlink():
-                (partial / "dev" / link).symlink_to(target)
-        (partial / "tmp").chmod(0o1777)
-        meta = {
-            "reference": reference,
-            "digest": f"sha256:{hexdigest}",
-            "env": image.attrs.get("Config", {}).get("Env") or [],
-            "exported_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
-        }
-        partial.rename(root)
-        meta_file.write_text(json.dumps(meta, indent=1))
-        return root, meta
-
-
-def image_environment(meta: dict, spec: RunSpec, path: str = HOST_PATH) -> dict:
-    """The image's own ENV (from its config), the payload user's identity, then the run's env."""
-    env = {"PATH": path}
-    for item in meta.get("env", []):
-        key, _, value = item.partition("=")
-        env[key] = value
-    env.update(HOME="/home/execbench", USER="execbench", LOGNAME="execbench")
-    env.update(spec.env)
-    return env
-
-
-class BareMode:
+class BareMode(Mode):
     kind = "bare"
+    description = "chroot into the image's own root filesystem: no namespaces, no cgroups (the baseline)"
+    settings_schema = {
+        "variant": {"enum": ["image-rootfs", "host"], "default": "image-rootfs",
+                    "description": "image-rootfs (chroot into the image's own files, the control) or host "
+                                   "(host binaries, recorded as such)."},
+        "cpuset": CPUSET_SETTING,
+    }
 
-    def available(self, settings: dict) -> Availability:
+    @staticmethod
+    def _host_variant(ctx) -> bool:
+        return ctx.settings["variant"] == "host"
+
+    def available(self, ctx: ModeContext) -> Availability:
         if os.geteuid() != 0:
             return Availability(False, "bare mode needs root (chroot and mounts on the host)")
-        if settings.get("variant", "image-rootfs") == "host":
+        if self._host_variant(ctx):
             if shutil.which("python3", path=HOST_PATH) is None:
                 return Availability(False, "variant host: no python3 on the host for the launcher")
             return Availability(True, "host binaries (variant host)")
@@ -230,15 +117,18 @@ class BareMode:
                 return Availability(False, f"'{tool}' not found on the host")
         return Availability(True)
 
-    def versions(self, settings: dict | None = None) -> dict:
+    def needs_image(self, ctx: ModeContext) -> bool:
+        return not self._host_variant(ctx)
+
+    def versions(self, ctx: ModeContext) -> dict:
         return {"engine": "chroot (no namespaces, no cgroup limits)", "runtime": f"kernel {os.uname().release}"}
 
-    def factors(self, spec: RunSpec) -> dict:
-        per_copy = spec.mode_settings.get("cpuset", "none") == "per-copy"
+    def factors(self, ctx: RunContext) -> dict:
+        per_copy = ctx.settings["cpuset"] == "per-copy"
         return {
-            "variant": spec.mode_settings.get("variant", "image-rootfs"),
+            "variant": ctx.settings["variant"],
             "network": "host (no namespace)",
-            "cpuset": spec.mode_settings.get("cpuset", "none"),
+            "cpuset": ctx.settings["cpuset"],
             "pinning": "sched_setaffinity inside (as taskset)" if per_copy else "none",
             "copies_per_container": "n/a",
             "user": f"{PAYLOAD_UID}:{PAYLOAD_GID}",
@@ -246,68 +136,56 @@ class BareMode:
             "cgroup_limits": "none",
         }
 
-    def _variant_host(self, spec: RunSpec) -> bool:
-        return spec.mode_settings.get("variant", "image-rootfs") == "host"
-
-    def run(self, spec: RunSpec, out_dir: Path) -> list[CopyResult]:
+    def run(self, ctx: RunContext) -> RunOutcome:
+        out_dir = ctx.out_dir
         prepare_run_dir(out_dir, PAYLOAD_UID, PAYLOAD_GID)
-        pin = spec.mode_settings.get("cpuset", "none") == "per-copy"
-        copies = list(range(spec.copies))
-        if self._variant_host(spec):
-            spec = _host_paths(spec)
+        pin = ctx.settings["cpuset"] == "per-copy"
+        copies = list(range(ctx.copies))
+        if self._host_variant(ctx):
             start_at = start_barrier(1, 0.0, base_s=0.5)
-            argv = launcher_argv(spec, copies, start_at, pin=pin, python=shutil.which("python3", path=HOST_PATH),
-                                 launcher=str(INIMAGE / "execbench_launch.py"), run_dir=str(out_dir.resolve()))
-            return self._launch(argv, None, str(out_dir.resolve()), {"PATH": HOST_PATH, **spec.env},
-                                spec, out_dir, start_at)
-        root, meta = export_rootfs(spec.image_ref, spec.cache_dir)
+            argv = launcher_argv(ctx, copies, start_at, pin=pin, python=shutil.which("python3", path=HOST_PATH),
+                                 launcher=str(INIMAGE / "execbench_launch.py"), run_dir=str(out_dir.resolve()),
+                                 payload_argv=host_paths(ctx.argv))
+            results = self._launch(argv, None, str(out_dir.resolve()), {"PATH": HOST_PATH}, ctx, start_at)
+            return RunOutcome(results, self.factors(ctx))
+        root, meta = export_rootfs(ctx.image_ref, ctx.mode.cache_dir)
         with file_lock(root.parent / f"{root.name}.mounts.lock"):
             kill_chrooted(root)  # a killed earlier run may have left processes ...
             unmount_below(root)  # ... and mounts
             with environment_mounts(root, out_dir):
                 start_at = start_barrier(1, 0.0, base_s=0.5)  # one process starts all copies: no container wait
-                argv = launcher_argv(spec, copies, start_at, pin=pin)
-                return self._launch(argv, str(root), RUN_MOUNT, image_environment(meta, spec),
-                                    spec, out_dir, start_at)
+                argv = launcher_argv(ctx, copies, start_at, pin=pin)
+                results = self._launch(argv, str(root), RUN_MOUNT, image_environment(meta), ctx, start_at)
+        return RunOutcome(results, self.factors(ctx))
 
-    def _launch(self, argv, root, cwd, env, spec, out_dir, start_at) -> list[CopyResult]:
+    def _launch(self, argv, root, cwd, env, ctx: RunContext, start_at):
         killed = set()
-        with open(out_dir / "launcher-0.log", "wb") as log:
+        with open(ctx.out_dir / "launcher-0.log", "wb") as log:
             proc = subprocess.Popen(argv, preexec_fn=enter(root, cwd), env=env, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             try:
-                proc.wait(timeout=max(1.0, start_at + spec.timeout_s + HOST_GRACE_S - time.time()))
+                proc.wait(timeout=max(1.0, start_at + ctx.timeout_s + HOST_GRACE_S - time.time()))
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)  # the copies follow (PDEATHSIG)
                 proc.wait()
-                killed = set(range(spec.copies))
+                killed = set(range(ctx.copies))
             except BaseException:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise
-        return collect(out_dir, spec, {i: proc.returncode for i in range(spec.copies)}, killed)
+        return collect(ctx.out_dir, ctx.copies, {i: proc.returncode for i in range(ctx.copies)}, killed)
 
-    def startup_sample(self, spec: RunSpec, argv: list[str]) -> float:
+    def startup_sample(self, ctx: RunContext, argv: list[str]) -> StartupSample:
         """fork, chroot, drop to uid 10001, exec argv, wait: timed on the host."""
-        if self._variant_host(spec):
+        if self._host_variant(ctx):
             root, env = None, {"PATH": HOST_PATH}
         else:
-            root_path, meta = export_rootfs(spec.image_ref, spec.cache_dir)
-            root, env = str(root_path), image_environment(meta, spec)
+            root_path, meta = export_rootfs(ctx.image_ref, ctx.mode.cache_dir)
+            root, env = str(root_path), image_environment(meta)
         preexec = enter(root, "/")
         t0 = time.perf_counter()
         status = subprocess.call(argv, preexec_fn=preexec, env=env, stdin=subprocess.DEVNULL)
         elapsed = time.perf_counter() - t0
         if status != 0:
             raise ModeError(f"startup sample {argv!r} exited {status}")
-        return elapsed
-
-
-def _host_paths(spec: RunSpec) -> RunSpec:
-    """variant host: the in-image script paths point at the repository's copy."""
-    from dataclasses import replace
-
-    def fix(arg: str) -> str:
-        return str(INIMAGE) + arg[len("/opt/execbench"):] if arg.startswith("/opt/execbench/") else arg
-
-    return replace(spec, copy_argv=[[fix(a) for a in argv] for argv in spec.copy_argv])
+        return StartupSample(elapsed)

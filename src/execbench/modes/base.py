@@ -1,21 +1,48 @@
-"""The Mode interface: how a payload's copies are started. One module per mode."""
+"""The Mode contract: how a payload's copies are started. One module per mode, one registry line.
+
+A mode is a small class overriding only what differs from the defaults here (in the spirit of
+BenchExec's tool-info modules, benchexec/tools/template.py). Each method takes one frozen context
+object; `run()` returns a RunOutcome. The runner calls these methods and nothing else.
+
+A mode owns its settings: `settings_schema` maps each factor to a JSON Schema fragment with its
+default and description. The config schema and config/README.md are assembled from these
+(execbench.config.config_schema), so what a mode reads and what a config may say cannot drift.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from types import MappingProxyType
+from typing import ClassVar, Mapping
 
 from ..errors import ExecbenchError
+
+# Factors several kinds share (one spelling of each).
+CPUSET_SETTING = {"enum": ["none", "per-copy"], "default": "none",
+                  "description": "CPU pinning: none, or per-copy (copy i on logical core i mod cores)."}
+NETWORK_SETTING = {"enum": ["none", "host", "bridge"], "default": "none",
+                   "description": "Container network; none unless a payload needs one."}
+COPIES_PER_CONTAINER_SETTING = {"enum": ["all", "one"], "default": "all",
+                                "description": "All copies in one container, or one container per copy."}
+
+
+class ModeError(ExecbenchError):
+    """A mode could not carry out a run (image pull failed, mount failed ...): the run is recorded
+    as failed with this message, its logs kept."""
 
 
 @dataclass(frozen=True)
 class Availability:
+    """Whether a mode can run here. `reason`: why not, or a note for an ok mode. `emulated`: the
+    mode runs, but its numbers are not comparable with bare metal (a TCG guest)."""
+
     ok: bool
-    reason: str = ""  # why not, or a note such as "emulated (TCG)"
+    reason: str = ""
+    emulated: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class CopyResult:
     """What the harness saw of one copy (the payload's own timing is in its logs)."""
 
@@ -24,53 +51,117 @@ class CopyResult:
     wall_s: float | None  # measured inside the environment by the in-image launcher
     timed_out: bool = False
     cpu_s: float | None = None  # user+sys CPU of the copy's process tree (wait4 rusage inside)
-    # CPU of the environment's own cgroup during the run, where it has one (a
-    # container on cgroup v1/v2); shared by the copies of one container
+    # CPU of the environment's own cgroup during the run, where it has one (a container on
+    # cgroup v1/v2); shared by the copies of one container
     env_cgroup_cpu_s: float | None = None
     detail: str = ""
 
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
 
-@dataclass
-class RunSpec:
-    """One cell of the matrix, resolved: everything a mode needs to start the copies."""
+    def to_dict(self) -> dict:
+        return {"copy": self.copy, "exit_code": self.exit_code, "wall_s": self.wall_s,
+                "timed_out": self.timed_out, "cpu_s": self.cpu_s, "env_cgroup_cpu_s": self.env_cgroup_cpu_s,
+                "detail": self.detail}
 
+
+@dataclass(frozen=True)
+class ModeContext:
+    """One mode instance of the config: its name (e.g. "docker-hostnet"), kind and validated
+    settings (defaults filled in), and where reusable artefacts are cached."""
+
+    name: str
+    kind: str
+    settings: Mapping = field(default_factory=dict)
+    cache_dir: Path = Path(".execbench/cache")
+
+    def __post_init__(self):
+        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One run, resolved: everything a mode needs to start its copies.
+
+    `argv` is the one command every copy runs inside the environment, with "{copy}" replaced by
+    the copy index by the in-image launcher. `out_dir` is the run's raw directory on the host."""
+
+    mode: ModeContext
     run_id: str
     image_ref: str  # registry reference by digest: 127.0.0.1:5000/name@sha256:...
-    mode: str  # the mode instance's name from config (e.g. "docker", "docker-hostnet")
-    mode_settings: dict  # the mode instance's factors from config
     payload: str
     copies: int
     repetition: int
-    copy_argv: list[list[str]]  # argv per copy, run inside the image
-    timeout_s: float
+    argv: tuple[str, ...]
+    timeout_s: float  # per copy
+    out_dir: Path
     needs_network: bool = False
-    env: dict = field(default_factory=dict)
-    cache_dir: str = ".execbench/cache"  # config `cache`: where bare mode keeps exported rootfs
+
+    def __post_init__(self):
+        object.__setattr__(self, "argv", tuple(self.argv))
+        object.__setattr__(self, "out_dir", Path(self.out_dir))
+
+    @property
+    def settings(self) -> Mapping:
+        return self.mode.settings
 
 
-class Mode(Protocol):
-    kind: str  # "bare", "docker", "podman", "vm", ...
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a mode reports of one run: a result per copy, the factors the run really got
+    (recorded in run.json next to the configured settings), whether it was emulated."""
 
-    def available(self, settings: dict) -> Availability: ...
+    copies: tuple[CopyResult, ...]
+    factors: Mapping = field(default_factory=dict)
+    emulated: bool = False
 
-    def run(self, spec: RunSpec, out_dir: Path) -> list[CopyResult]:
-        """Start spec.copies copies at once, wait for all, return one CopyResult each.
-        Native logs stay in out_dir/copy<i>/; nothing there is rewritten."""
-
-    def versions(self, settings: dict | None = None) -> dict:
-        """Engine/runtime versions for the provenance record (settings: the mode's config
-        section, e.g. podman needs its user; a mode may also define versions(self))."""
-
-    def factors(self, spec: RunSpec) -> dict:
-        """The factors this run really gets (network, pinning, containers, hardening),
-        recorded in run.json next to the configured mode_settings."""
-
-    def startup_sample(self, spec: RunSpec, argv: list[str]) -> float | tuple[float, dict]:
-        """Seconds, measured on the host, to start argv in a fresh environment of this
-        mode and see it exit (the startup payload), optionally with {phase: seconds}.
-        Safe to call from several threads."""
+    def __post_init__(self):
+        object.__setattr__(self, "copies", tuple(self.copies))
+        object.__setattr__(self, "factors", dict(self.factors))
 
 
-class ModeError(ExecbenchError):
-    """A mode could not carry out a run (image pull failed, mount failed ...): the run
-    is recorded as failed with this message, its logs kept."""
+@dataclass(frozen=True)
+class StartupSample:
+    """One start-up measurement: host seconds from "start" to "it exited", and optional phases
+    (e.g. {"boot_to_ready_s": 9.1, "shutdown_s": 0.4} for a VM)."""
+
+    seconds: float
+    phases: Mapping = field(default_factory=dict)
+
+
+class Mode:
+    """Base class of every execution mode. Override `run`; the rest has working defaults."""
+
+    kind: ClassVar[str] = ""
+    settings_schema: ClassVar[dict[str, dict]] = {}  # factor -> JSON Schema fragment (default, description)
+    description: ClassVar[str] = ""
+
+    def available(self, ctx: ModeContext) -> Availability:
+        """Can this mode run on this host? (Cheap where possible: it is asked before every run.)"""
+        return Availability(True)
+
+    def needs_image(self, ctx: ModeContext) -> bool:
+        """Whether runs need the study's image (a mode using host binaries does not)."""
+        return True
+
+    def versions(self, ctx: ModeContext) -> dict:
+        """Engine/runtime versions for run.json's provenance."""
+        return {}
+
+    def factors(self, ctx: RunContext) -> dict:
+        """The factors this run is configured to get (network, pinning, hardening ...), recorded in
+        run.json before the run; run() may report more in its outcome."""
+        return dict(ctx.settings)
+
+    def run(self, ctx: RunContext) -> RunOutcome:
+        """Start ctx.copies copies at once, wait for all, return one CopyResult each. Native logs
+        stay in ctx.out_dir/copy<i>/; nothing there is rewritten. Raises ModeError when the run
+        cannot be carried out."""
+        raise NotImplementedError(f"mode kind {self.kind!r} does not implement run()")
+
+    def startup_sample(self, ctx: RunContext, argv: list[str]) -> StartupSample:
+        """Host seconds to start argv in a fresh environment of this mode and see it exit (the
+        startup payload). Safe to call from several threads."""
+        raise ModeError(f"mode kind {self.kind!r} cannot measure start-up")

@@ -8,10 +8,10 @@ import os
 import time
 from pathlib import Path
 
-from .base import CopyResult, RunSpec
+from ..rootfs import RUN_MOUNT
+from .base import CopyResult, RunContext
 
 LAUNCHER = "/opt/execbench/execbench_launch.py"
-RUN_MOUNT = "/execbench/run"  # where the run's own directory appears in every environment
 PAYLOAD_UID = PAYLOAD_GID = 10001  # user `execbench` inside the image
 # Seconds the host waits beyond the payload's timeout before it kills the
 # environment itself (the launcher normally kills a late copy first).
@@ -27,11 +27,11 @@ HARDENING = {
 }
 
 
-def container_groups(spec: RunSpec) -> list[list[int]]:
+def container_groups(ctx: RunContext) -> list[list[int]]:
     """Copy indices per container: all copies in one, or one container per copy."""
-    if spec.mode_settings.get("copies_per_container", "all") == "one":
-        return [[i] for i in range(spec.copies)]
-    return [list(range(spec.copies))]
+    if ctx.settings.get("copies_per_container", "all") == "one":
+        return [[i] for i in range(ctx.copies)]
+    return [list(range(ctx.copies))]
 
 
 # Slack before the first environment starts. Every copy records how late it started
@@ -45,20 +45,17 @@ def start_barrier(n_environments: int, per_environment_s: float, base_s: float =
     return time.time() + base_s + per_environment_s * n_environments
 
 
-def launcher_argv(spec: RunSpec, copies: list[int], start_at: float, *, pin: bool,
-                  python: str = "python3", launcher: str = LAUNCHER, run_dir: str = RUN_MOUNT) -> list[str]:
-    argv = [python, launcher, "--run-dir", run_dir, "--copies", str(spec.copies),
-            "--start-at", f"{start_at:.6f}", "--timeout", f"{spec.timeout_s:g}",
+def launcher_argv(ctx: RunContext, copies: list[int], start_at: float, *, pin: bool, python: str = "python3",
+                  launcher: str = LAUNCHER, run_dir: str = RUN_MOUNT, payload_argv=None) -> list[str]:
+    """The in-environment launcher's command line starting `copies` of the run's argv (or
+    `payload_argv`) at epoch `start_at`."""
+    argv = [python, launcher, "--run-dir", run_dir, "--copies", str(ctx.copies),
+            "--start-at", f"{start_at:.6f}", "--timeout", f"{ctx.timeout_s:g}",
             "--pin", "per-copy" if pin else "none"]
-    if copies != list(range(spec.copies)):
+    if copies != list(range(ctx.copies)):
         for i in copies:
             argv += ["--copy", str(i)]
-    per_copy = {json.dumps(spec.copy_argv[i]) for i in copies}
-    if len(per_copy) != 1:
-        # the launcher takes one argv (with {copy} templating); payloads give one
-        # argv per copy, so they must agree up to that template
-        raise ValueError(f"payload {spec.payload}: copy argvs differ beyond '{{copy}}': {sorted(per_copy)}")
-    return argv + ["--"] + spec.copy_argv[copies[0]]
+    return argv + ["--"] + list(payload_argv if payload_argv is not None else ctx.argv)
 
 
 def prepare_run_dir(out_dir: Path, owner_uid: int, owner_gid: int) -> None:
@@ -68,13 +65,13 @@ def prepare_run_dir(out_dir: Path, owner_uid: int, owner_gid: int) -> None:
     out_dir.chmod(0o755)
 
 
-def collect(out_dir: Path, spec: RunSpec, env_exit: dict[int, int | None], killed: set[int]) -> list[CopyResult]:
+def collect(out_dir: Path, copies: int, env_exit: dict[int, int | None], killed: set[int]) -> list[CopyResult]:
     """One CopyResult per copy from copy<i>/launch.json (written inside the environment).
 
     env_exit: exit status of the environment (container / launcher) that ran copy i;
     killed: copies whose environment the host had to kill (outer timeout)."""
     results = []
-    for i in range(spec.copies):
+    for i in range(copies):
         launch = out_dir / f"copy{i}" / "launch.json"
         try:
             data = json.loads(launch.read_text())
@@ -96,7 +93,7 @@ def collect(out_dir: Path, spec: RunSpec, env_exit: dict[int, int | None], kille
     return results
 
 
-def effective_network(spec: RunSpec) -> str:
+def effective_network(ctx: RunContext) -> str:
     """Configured network, except that a payload which needs one gets bridge over none."""
-    network = spec.mode_settings.get("network", "none")
-    return "bridge" if network == "none" and spec.needs_network else network
+    network = ctx.settings.get("network", "none")
+    return "bridge" if network == "none" and ctx.needs_network else network

@@ -7,7 +7,8 @@ import re
 import time
 from pathlib import Path
 
-from .base import Availability, CopyResult, ModeError, RunSpec
+from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
+                   ModeError, RunContext, RunOutcome, StartupSample)
 from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
                      container_groups, effective_network, launcher_argv, prepare_run_dir,
                      start_barrier)
@@ -27,7 +28,7 @@ def container_name(run_id: str, index: int) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]", "_", f"execbench-{run_id}-{index}")
 
 
-def hardened_kwargs(spec: RunSpec, out_dir: Path | None) -> dict:
+def hardened_kwargs(ctx: RunContext, out_dir: Path | None) -> dict:
     """docker SDK containers.create() arguments shared by every payload container."""
     kwargs = {
         "user": HARDENING["user"],
@@ -35,9 +36,8 @@ def hardened_kwargs(spec: RunSpec, out_dir: Path | None) -> dict:
         "security_opt": list(HARDENING["security_opt"]),
         "read_only": HARDENING["read_only_rootfs"],
         "tmpfs": dict(HARDENING["tmpfs"]),
-        "network_mode": effective_network(spec),
-        "environment": dict(spec.env),
-        "labels": {RUN_LABEL: spec.run_id},
+        "network_mode": effective_network(ctx),
+        "labels": {RUN_LABEL: ctx.run_id},
         "detach": True,
     }
     if out_dir is not None:
@@ -46,17 +46,20 @@ def hardened_kwargs(spec: RunSpec, out_dir: Path | None) -> dict:
     return kwargs
 
 
-class DockerMode:
+class DockerMode(Mode):
     kind = "docker"
+    description = "Docker engine via the Python SDK, hardened (non-root, no capabilities, no-new-privileges, read-only root)"
+    settings_schema = {"network": NETWORK_SETTING, "cpuset": CPUSET_SETTING,
+                       "copies_per_container": COPIES_PER_CONTAINER_SETTING}
 
-    def available(self, settings: dict) -> Availability:
+    def available(self, ctx: ModeContext) -> Availability:
         try:
             _client().ping()
         except Exception as err:  # no socket, daemon down, permission denied
             return Availability(False, f"docker engine not reachable: {err}")
         return Availability(True)
 
-    def versions(self, settings: dict | None = None) -> dict:
+    def versions(self, ctx: ModeContext) -> dict:
         import docker
 
         client = _client()
@@ -72,15 +75,15 @@ class DockerMode:
             "docker_sdk": docker.__version__,
         }
 
-    def factors(self, spec: RunSpec) -> dict:
-        per_copy = spec.mode_settings.get("cpuset", "none") == "per-copy"
-        one = spec.mode_settings.get("copies_per_container", "all") == "one"
+    def factors(self, ctx: RunContext) -> dict:
+        per_copy = ctx.settings["cpuset"] == "per-copy"
+        one = ctx.settings["copies_per_container"] == "one"
         return {
-            "network": effective_network(spec),
-            "cpuset": spec.mode_settings.get("cpuset", "none"),
+            "network": effective_network(ctx),
+            "cpuset": ctx.settings["cpuset"],
             "pinning": ("container cpuset_cpus" if one else "sched_setaffinity inside") if per_copy else "none",
             "copies_per_container": "one" if one else "all",
-            "containers": len(container_groups(spec)),
+            "containers": len(container_groups(ctx)),
             "hardening": HARDENING,
         }
 
@@ -105,27 +108,28 @@ class DockerMode:
             gone.append(container.name)
         return gone
 
-    def run(self, spec: RunSpec, out_dir: Path) -> list[CopyResult]:
+    def run(self, ctx: RunContext) -> RunOutcome:
+        out_dir = ctx.out_dir
         client = _client()
-        self.ensure_image(client, spec.image_ref)
-        self.remove_leftovers(client, spec.run_id)
+        self.ensure_image(client, ctx.image_ref)
+        self.remove_leftovers(client, ctx.run_id)
         prepare_run_dir(out_dir, PAYLOAD_UID, PAYLOAD_GID)
-        groups = container_groups(spec)
-        per_copy = spec.mode_settings.get("cpuset", "none") == "per-copy"
-        one = spec.mode_settings.get("copies_per_container", "all") == "one"
+        groups = container_groups(ctx)
+        per_copy = ctx.settings["cpuset"] == "per-copy"
+        one = ctx.settings["copies_per_container"] == "one"
         start_at = start_barrier(len(groups), START_S_PER_CONTAINER, base_s=BARRIER_BASE_S)
         cpus = sorted(os.sched_getaffinity(0))
         containers, env_exit, killed = [], {}, set()
         try:
             for k, copies in enumerate(groups):
-                kwargs = hardened_kwargs(spec, out_dir)
+                kwargs = hardened_kwargs(ctx, out_dir)
                 if per_copy and one:
                     kwargs["cpuset_cpus"] = str(cpus[copies[0] % len(cpus)])
-                argv = launcher_argv(spec, copies, start_at, pin=per_copy and not one)
-                container = client.containers.create(spec.image_ref, argv, name=container_name(spec.run_id, k), **kwargs)
+                argv = launcher_argv(ctx, copies, start_at, pin=per_copy and not one)
+                container = client.containers.create(ctx.image_ref, argv, name=container_name(ctx.run_id, k), **kwargs)
                 containers.append((container, copies))
                 container.start()
-            deadline = start_at + spec.timeout_s + HOST_GRACE_S
+            deadline = start_at + ctx.timeout_s + HOST_GRACE_S
             for k, (container, copies) in enumerate(containers):
                 try:
                     status = container.wait(timeout=max(1.0, deadline - time.time()))["StatusCode"]
@@ -143,14 +147,14 @@ class DockerMode:
                     container.remove(force=True)
                 except Exception:
                     pass
-        return collect(out_dir, spec, env_exit, killed)
+        return RunOutcome(collect(out_dir, ctx.copies, env_exit, killed), self.factors(ctx))
 
-    def startup_sample(self, spec: RunSpec, argv: list[str]) -> float:
+    def startup_sample(self, ctx: RunContext, argv: list[str]) -> StartupSample:
         """`docker run --rm` of argv, hardened, timed from create to removed."""
         client = _client()  # one client per call: the SDK's session is not shared across threads
-        kwargs = hardened_kwargs(spec, None)
+        kwargs = hardened_kwargs(ctx, None)
         t0 = time.perf_counter()
-        container = client.containers.create(spec.image_ref, argv, **kwargs)
+        container = client.containers.create(ctx.image_ref, argv, **kwargs)
         try:
             container.start()
             status = container.wait()["StatusCode"]
@@ -159,4 +163,4 @@ class DockerMode:
         elapsed = time.perf_counter() - t0
         if status != 0:
             raise ModeError(f"startup sample {argv!r} exited {status}")
-        return elapsed
+        return StartupSample(elapsed)

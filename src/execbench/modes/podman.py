@@ -18,7 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from .base import Availability, CopyResult, ModeError, RunSpec
+from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
+                   ModeError, RunContext, RunOutcome, StartupSample)
 from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
                      container_groups, effective_network, launcher_argv, prepare_run_dir,
                      start_barrier)
@@ -46,30 +47,34 @@ def host_id_for(container_id: int, user: str, path: str) -> int:
     return start + container_id - 1
 
 
-def hardened_options(spec: RunSpec, out_dir: Path | None) -> list[str]:
+def hardened_options(ctx: RunContext, out_dir: Path | None) -> list[str]:
     opts = ["--user", HARDENING["user"], "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             # only our /tmp tmpfs is writable, as in docker (podman would add /run, /var/tmp)
-            "--read-only", "--read-only-tmpfs=false", "--network", effective_network(spec), "--label", f"{RUN_LABEL}={spec.run_id}"]
+            "--read-only", "--read-only-tmpfs=false", "--network", effective_network(ctx), "--label", f"{RUN_LABEL}={ctx.run_id}"]
     for path, options in HARDENING["tmpfs"].items():
         opts += ["--tmpfs", f"{path}:{options}"]
-    for key, value in spec.env.items():
-        opts += ["--env", f"{key}={value}"]
     if out_dir is not None:
         opts += ["--volume", f"{out_dir.resolve()}:{RUN_MOUNT}:rw", "--workdir", RUN_MOUNT]
     return opts
 
 
-class PodmanMode:
+class PodmanMode(Mode):
     kind = "podman"
+    description = "rootless Podman run by an unprivileged host user, hardened like docker"
+    settings_schema = {
+        "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*$", "default": "execbench",
+                 "description": "The unprivileged host user that runs rootless podman (scripts/setup.sh creates it)."},
+        "network": NETWORK_SETTING, "cpuset": CPUSET_SETTING, "copies_per_container": COPIES_PER_CONTAINER_SETTING,
+    }
 
-    def _user(self, settings: dict) -> pwd.struct_passwd:
-        name = settings.get("user", "execbench")
+    def _user(self, settings) -> pwd.struct_passwd:
+        name = settings["user"]
         try:
             return pwd.getpwnam(name)
         except KeyError:
             raise ModeError(f"host user {name!r} for rootless podman does not exist (scripts/setup.sh creates it)") from None
 
-    def podman(self, settings: dict, *args: str, timeout: float | None = None, popen: bool = False, **kw):
+    def podman(self, settings, *args: str, timeout: float | None = None, popen: bool = False, **kw):
         """Run `podman args...` as the unprivileged user (never as root)."""
         user = self._user(settings)
         runtime_dir = Path(f"/run/user/{user.pw_uid}")
@@ -85,7 +90,8 @@ class PodmanMode:
         return subprocess.run(argv, env=env, cwd=user.pw_dir, capture_output=True, text=True,
                               timeout=timeout, **ids, **kw)
 
-    def available(self, settings: dict) -> Availability:
+    def available(self, ctx: ModeContext) -> Availability:
+        settings = ctx.settings
         if shutil.which("podman") is None:
             return Availability(False, "podman is not installed")
         try:
@@ -104,8 +110,8 @@ class PodmanMode:
             return Availability(False, f"rootless 'podman info' as {user.pw_name} failed: {proc.stderr.strip()[-400:]}")
         return Availability(True)
 
-    def versions(self, settings: dict | None = None) -> dict:
-        settings = settings or {}
+    def versions(self, ctx: ModeContext) -> dict:
+        settings = ctx.settings
         info = json.loads(self.podman(settings, "info", "--format", "json", timeout=120).stdout or "{}")
         host, store = info.get("host", {}), info.get("store", {})
         runtime = host.get("ociRuntime", {})
@@ -116,29 +122,29 @@ class PodmanMode:
             "storage_driver": store.get("graphDriverName"),
             "cgroup_version": host.get("cgroupVersion"),
             "rootless": host.get("security", {}).get("rootless"),
-            "user": settings.get("user", "execbench"),
+            "user": settings["user"],
         }
 
-    def factors(self, spec: RunSpec) -> dict:
-        per_copy = spec.mode_settings.get("cpuset", "none") == "per-copy"
+    def factors(self, ctx: RunContext) -> dict:
+        per_copy = ctx.settings["cpuset"] == "per-copy"
         return {
-            "network": effective_network(spec),
-            "cpuset": spec.mode_settings.get("cpuset", "none"),
+            "network": effective_network(ctx),
+            "cpuset": ctx.settings["cpuset"],
             "pinning": "sched_setaffinity inside (rootless cgroup v1 ignores cpusets)" if per_copy else "none",
-            "copies_per_container": spec.mode_settings.get("copies_per_container", "all"),
-            "containers": len(container_groups(spec)),
-            "rootless_user": spec.mode_settings.get("user", "execbench"),
+            "copies_per_container": ctx.settings["copies_per_container"],
+            "containers": len(container_groups(ctx)),
+            "rootless_user": ctx.settings["user"],
             "hardening": HARDENING,
         }
 
-    def ensure_image(self, settings: dict, reference: str) -> None:
+    def ensure_image(self, settings, reference: str) -> None:
         if self.podman(settings, "image", "exists", reference, timeout=60).returncode == 0:
             return
         proc = self.podman(settings, "pull", "--quiet", reference, timeout=1800)
         if proc.returncode != 0:
             raise ModeError(f"rootless podman pull {reference}: {proc.stderr.strip()[-500:]}")
 
-    def remove_leftovers(self, settings: dict, run_id: str) -> None:
+    def remove_leftovers(self, settings, run_id: str) -> None:
         ids = self.podman(settings, "ps", "-aq", "--filter", f"label={RUN_LABEL}={run_id}", timeout=60).stdout.split()
         if ids:
             self.podman(settings, "rm", "-f", *ids, timeout=120)
@@ -150,27 +156,27 @@ class PodmanMode:
             if not (st.st_mode & 0o001 or st.st_uid == user.pw_uid and st.st_mode & 0o100):
                 raise ModeError(f"run dir {out_dir} is not reachable by user {user.pw_name}: {parent} lacks o+x")
 
-    def run(self, spec: RunSpec, out_dir: Path) -> list[CopyResult]:
-        settings = spec.mode_settings
+    def run(self, ctx: RunContext) -> RunOutcome:
+        settings, out_dir = ctx.settings, ctx.out_dir
         user = self._user(settings)
-        self.ensure_image(settings, spec.image_ref)
-        self.remove_leftovers(settings, spec.run_id)
+        self.ensure_image(settings, ctx.image_ref)
+        self.remove_leftovers(settings, ctx.run_id)
         prepare_run_dir(out_dir, host_id_for(PAYLOAD_UID, user.pw_name, "/etc/subuid"),
                         host_id_for(PAYLOAD_GID, user.pw_name, "/etc/subgid"))
         self._check_reachable(user, out_dir)
-        groups = container_groups(spec)
-        pin = settings.get("cpuset", "none") == "per-copy"
+        groups = container_groups(ctx)
+        pin = settings["cpuset"] == "per-copy"
         start_at = start_barrier(len(groups), START_S_PER_CONTAINER, base_s=BARRIER_BASE_S)
         procs, env_exit, killed = [], {}, set()
         try:
             for k, copies in enumerate(groups):
-                name = re.sub(r"[^a-zA-Z0-9_.-]", "_", f"execbench-{spec.run_id}-{k}")
-                argv = ["run", "--rm", "--name", name, *hardened_options(spec, out_dir), spec.image_ref,
-                        *launcher_argv(spec, copies, start_at, pin=pin)]
+                name = re.sub(r"[^a-zA-Z0-9_.-]", "_", f"execbench-{ctx.run_id}-{k}")
+                argv = ["run", "--rm", "--name", name, *hardened_options(ctx, out_dir), ctx.image_ref,
+                        *launcher_argv(ctx, copies, start_at, pin=pin)]
                 log = open(out_dir / f"launcher-{k}.log", "wb")
                 procs.append((self.podman(settings, *argv, popen=True, stdin=subprocess.DEVNULL, stdout=log,
                                           stderr=subprocess.STDOUT), copies, name, log))
-            deadline = start_at + spec.timeout_s + HOST_GRACE_S
+            deadline = start_at + ctx.timeout_s + HOST_GRACE_S
             for proc, copies, name, log in procs:
                 try:
                     status = proc.wait(timeout=max(1.0, deadline - time.time()))
@@ -186,14 +192,14 @@ class PodmanMode:
                     self.podman(settings, "rm", "-f", name, timeout=120)
                     proc.wait()
                 log.close()
-        return collect(out_dir, spec, env_exit, killed)
+        return RunOutcome(collect(out_dir, ctx.copies, env_exit, killed), self.factors(ctx))
 
-    def startup_sample(self, spec: RunSpec, argv: list[str]) -> float:
+    def startup_sample(self, ctx: RunContext, argv: list[str]) -> StartupSample:
         """`podman run --rm` of argv as the rootless user, hardened, timed on the host."""
         t0 = time.perf_counter()
-        proc = self.podman(spec.mode_settings, "run", "--rm", *hardened_options(spec, None), spec.image_ref, *argv,
+        proc = self.podman(ctx.settings, "run", "--rm", *hardened_options(ctx, None), ctx.image_ref, *argv,
                            timeout=300)
         elapsed = time.perf_counter() - t0
         if proc.returncode != 0:
             raise ModeError(f"startup sample {argv!r} exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
-        return elapsed
+        return StartupSample(elapsed)

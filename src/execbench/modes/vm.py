@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import json
 import os
 import re
@@ -32,17 +31,17 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import vmimage
-from .bare import file_lock, image_environment
-from .base import Availability, CopyResult, ModeError, RunSpec
+from ..fsutil import atomic_write_json, atomic_write_text, file_lock, utc_now
+from ..rootfs import image_environment
+from . import vmimage
+from .base import Availability, Mode, ModeContext, ModeError, RunContext, RunOutcome, StartupSample
 from .common import (HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect, launcher_argv,
                      prepare_run_dir)
 
 QEMU = "qemu-system-x86_64"
-DEFAULT_CACHE = ".execbench/cache"
 EMULATION_NOTE = "emulated (TCG) — not comparable to bare metal"
 READINESS_TIMEOUT_S = 45.0  # a KVM guest that has not said ready by then never will here
 BOOT_TIMEOUT_S = 180.0  # boot-to-ready allowance for a payload guest (TCG boots in ~10-20 s)
@@ -61,12 +60,7 @@ COMMAND_LINE_MAX = 2047  # x86 COMMAND_LINE_SIZE - 1
 
 @dataclass(frozen=True)
 class VmAvailability(Availability):
-    emulated: bool = False  # read by the runner: run.json "emulated"
     accel: str = "kvm"
-
-
-def _utc() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _boot_id() -> str:
@@ -300,21 +294,11 @@ def readiness(cache_dir: str | Path, accel: str, cpu_model: str) -> dict:
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         verdict["reason"] = " ".join(verdict["reason"].split())  # one line in run.json and tables
-        verdict.update(identity, accel=accel, cpu_model=cpu_model, checked_utc=_utc(),
+        verdict.update(identity, accel=accel, cpu_model=cpu_model, checked_utc=utc_now("seconds"),
                        qemu_command=" ".join(argv).replace(tmp, "<tmp>"))
         verdicts[key] = verdict
-        tmp_file = verdicts_file.with_suffix(".tmp")
-        tmp_file.write_text(json.dumps(verdicts, indent=1))
-        tmp_file.rename(verdicts_file)
+        atomic_write_json(verdicts_file, verdicts)
         return dict(verdict, cached=False)
-
-
-def _settings(settings: dict) -> dict:
-    return {"allow_emulation": bool(settings.get("allow_emulation", False)),
-            "cpu_model": str(settings.get("cpu_model", "host")),
-            "pin_vcpus": bool(settings.get("pin_vcpus", True)),
-            "memory_mb": int(settings.get("memory_mb", 2048)),
-            "vcpus": settings.get("vcpus")}
 
 
 def qemu_version() -> str:
@@ -325,21 +309,33 @@ def qemu_version() -> str:
     return out.splitlines()[0].strip() if out else "unknown"
 
 
-class VmMode:
+class VmMode(Mode):
     kind = "vm"
+    description = "qemu/KVM guest booted from the same image (its rootfs as a read-only disk)"
+    settings_schema = {
+        "allow_emulation": {"type": "boolean", "default": False,
+                            "description": "Fall back to qemu TCG when KVM guests cannot boot; results are "
+                                           "flagged emulated and never reported as VM overhead."},
+        "cpu_model": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "default": "host",
+                      "description": "qemu CPU model; host = passthrough."},
+        "pin_vcpus": {"type": "boolean", "default": True, "description": "Pin each vCPU thread to one host core."},
+        "memory_mb": {"type": "integer", "minimum": 256, "maximum": 4194304, "default": 2048,
+                      "description": "Guest memory in MiB."},
+        "vcpus": {"type": ["integer", "null"], "minimum": 1, "maximum": 1024, "default": None,
+                  "description": "Virtual CPUs (default: the run's copies)."},
+    }
 
     def __init__(self):
-        self._factors: dict | None = None
         self._availability: dict[str, VmAvailability] = {}
         self._kernel: vmimage.Kernel | None = None
 
-    def available(self, settings: dict, cache_dir: str | Path = DEFAULT_CACHE) -> Availability:
+    def available(self, ctx: ModeContext) -> Availability:
+        opts, cache_dir = ctx.settings, ctx.cache_dir
         for tool in (QEMU, "apt-get", "dpkg", "cpio", "mkfs.ext4"):
             if shutil.which(tool) is None:
                 return Availability(False, f"'{tool}' not found on the host")
         if not Path(vmimage.BUSYBOX).is_file():
             return Availability(False, f"{vmimage.BUSYBOX} missing (Debian package busybox-static)")
-        opts = _settings(settings)
         try:
             kvm = readiness(cache_dir, "kvm", opts["cpu_model"])
             if kvm["ok"]:
@@ -361,26 +357,26 @@ class VmMode:
         self._kernel = vmimage.kernel(cache_dir)  # cached by the readiness check
         return availability
 
-    def _accel(self, settings: dict, cache_dir: str) -> VmAvailability:
-        known = self._availability.get(str(Path(cache_dir).resolve()))
-        availability = known or self.available(settings, cache_dir)
+    def _accel(self, ctx: ModeContext) -> VmAvailability:
+        known = self._availability.get(str(Path(ctx.cache_dir).resolve()))
+        availability = known or self.available(ctx)
         if not availability.ok:
             raise ModeError(f"vm mode unavailable: {availability.reason}")
         return availability
 
-    def versions(self, settings: dict | None = None) -> dict:
+    def versions(self, ctx: ModeContext) -> dict:
         emulated = any(a.emulated for a in self._availability.values())
         versions = {"engine": qemu_version(), "runtime": "TCG (emulated)" if emulated else "KVM"}
         if self._kernel is not None:
             versions["guest_kernel"] = f"{self._kernel.package} {self._kernel.version}"
         return versions
 
-    def factors(self, spec: RunSpec) -> dict:
-        """Configured factors now; run() adds what was applied (accelerator, pinning map,
+    def factors(self, ctx: RunContext) -> dict:
+        """Configured factors; run()'s outcome adds what was applied (accelerator, pinning map,
         kernel, disk, qemu command, kernel command line, boot/shutdown times)."""
-        opts = _settings(spec.mode_settings)
-        self._factors = {
-            "vcpus": int(opts["vcpus"] or spec.copies),
+        opts = ctx.settings
+        return {
+            "vcpus": int(opts["vcpus"] or ctx.copies),
             "cpu_model": opts["cpu_model"],
             "pin_vcpus": opts["pin_vcpus"],
             "memory_mb": opts["memory_mb"],
@@ -392,31 +388,29 @@ class VmMode:
             "startup_samples": "startup payload: one fresh guest per copy and sample, 1 vCPU unless vcpus "
                                "is set, not pinned",
         }
-        return self._factors
 
     # --- one run ---------------------------------------------------------------------
 
-    def _artefacts(self, spec: RunSpec):
-        kern = vmimage.kernel(spec.cache_dir)
-        initrd, initrd_meta = vmimage.initramfs(spec.cache_dir, kern)
-        disk, disk_meta = vmimage.disk_image(spec.image_ref, spec.cache_dir)
+    def _artefacts(self, ctx: RunContext):
+        cache_dir = ctx.mode.cache_dir
+        kern = vmimage.kernel(cache_dir)
+        initrd, initrd_meta = vmimage.initramfs(cache_dir, kern)
+        disk, disk_meta = vmimage.disk_image(ctx.image_ref, cache_dir)
         return kern, initrd, initrd_meta, disk, disk_meta
 
-    def _image_env(self, disk_meta: dict, spec: RunSpec) -> dict:
-        return image_environment(disk_meta, spec, path=GUEST_PATH)
-
-    def run(self, spec: RunSpec, out_dir: Path) -> list[CopyResult]:
-        if spec.needs_network:
+    def run(self, ctx: RunContext) -> RunOutcome:
+        if ctx.needs_network:
             raise ModeError("vm mode gives guests no network device; this payload needs one")
-        availability = self._accel(spec.mode_settings, spec.cache_dir)
-        factors = self._factors if self._factors is not None else self.factors(spec)
+        out_dir = ctx.out_dir
+        availability = self._accel(ctx.mode)
+        factors = self.factors(ctx)
         prepare_run_dir(out_dir, PAYLOAD_UID, PAYLOAD_GID)
-        kern, initrd, initrd_meta, disk, disk_meta = self._artefacts(spec)
-        copies = list(range(spec.copies))
+        kern, initrd, initrd_meta, disk, disk_meta = self._artefacts(ctx)
+        copies = list(range(ctx.copies))
         guest_command = {
             # start-at 0 is a placeholder: the guest sets it from its own clock (GUEST_BARRIER_S)
-            "argv": launcher_argv(spec, copies, 0.0, pin=False),
-            "env": self._image_env(disk_meta, spec),
+            "argv": launcher_argv(ctx, copies, 0.0, pin=False),
+            "env": image_environment(disk_meta, path=GUEST_PATH),
             "cwd": RUN_MOUNT, "uid": PAYLOAD_UID, "gid": PAYLOAD_GID,
             "log": f"{RUN_MOUNT}/launcher-0.log", "start_in_s": GUEST_BARRIER_S[availability.accel],
         }
@@ -424,7 +418,7 @@ class VmMode:
         out = out_dir.resolve()
         with tempfile.TemporaryDirectory(prefix="execbench-vm-") as tmp:
             qmp = Path(tmp) / "qmp.sock" if factors["pin_vcpus"] else None
-            argv = qemu_argv(name=f"execbench-{spec.run_id}", kernel=kern.vmlinuz, initrd=str(initrd),
+            argv = qemu_argv(name=f"execbench-{ctx.run_id}", kernel=kern.vmlinuz, initrd=str(initrd),
                              cmdline=cmdline, accel=availability.accel, cpu_model=factors["cpu_model"],
                              vcpus=factors["vcpus"], memory_mb=factors["memory_mb"], console=out / CONSOLE_LOG,
                              qmp=qmp, disk=disk, share=out)
@@ -437,41 +431,40 @@ class VmMode:
                 kernel_cmdline=cmdline, guest_command=guest_command,
                 qemu_command=argv)
             outcome = boot_guest(argv, out / CONSOLE_LOG, out / QEMU_LOG, qmp=qmp,
-                                 ready_timeout_s=BOOT_TIMEOUT_S, run_timeout_s=spec.timeout_s + HOST_GRACE_S)
+                                 ready_timeout_s=BOOT_TIMEOUT_S, run_timeout_s=ctx.timeout_s + HOST_GRACE_S)
         factors.update(
             vcpu_pinning={"done": outcome.pinning is not None, "map": outcome.pinning or {}},
             boot_to_ready_s=outcome.boot_to_ready_s, shutdown_s=outcome.shutdown_s, guest_run_s=outcome.run_s,
             guest_exit=outcome.guest_rc, guest_failure=outcome.failure, killed_by_host=outcome.killed)
-        (out / DETAIL_FILE).write_text(json.dumps(factors, indent=1, default=str) + "\n")
+        atomic_write_text(out / DETAIL_FILE, json.dumps(factors, indent=1, default=str) + "\n")
         killed = set(copies) if outcome.killed else set()
-        results = collect(out_dir, spec, {i: outcome.guest_rc for i in copies}, killed)
+        results = collect(out_dir, ctx.copies, {i: outcome.guest_rc for i in copies}, killed)
         if outcome.failure:
-            for result in results:
-                if result.exit_code is None or result.timed_out:
-                    result.detail = f"{result.detail}; {outcome.failure}"[:1500]
-        return results
+            results = [replace(r, detail=f"{r.detail}; {outcome.failure}"[:1500])
+                       if r.exit_code is None or r.timed_out else r for r in results]
+        return RunOutcome(results, factors, emulated=availability.emulated)
 
-    def startup_sample(self, spec: RunSpec, argv: list[str]) -> tuple[float, dict]:
+    def startup_sample(self, ctx: RunContext, argv: list[str]) -> StartupSample:
         """Boot a fresh guest, run argv in it as uid 10001, power it off: host seconds from
         qemu start to qemu exit, with the boot-to-ready and shutdown phases. Not pinned:
         the startup payload boots `copies` guests at once, and pinning each one's vCPU 0
         to core 0 would serialise them."""
-        availability = self._accel(spec.mode_settings, spec.cache_dir)
-        opts = _settings(spec.mode_settings)
-        kern, initrd, _, disk, disk_meta = self._artefacts(spec)
-        guest_command = {"argv": list(argv), "env": self._image_env(disk_meta, spec), "cwd": "/",
+        availability = self._accel(ctx.mode)
+        opts = ctx.settings
+        kern, initrd, _, disk, disk_meta = self._artefacts(ctx)
+        guest_command = {"argv": list(argv), "env": image_environment(disk_meta, path=GUEST_PATH), "cwd": "/",
                          "uid": PAYLOAD_UID, "gid": PAYLOAD_GID, "log": None, "start_in_s": None}
         with tempfile.TemporaryDirectory(prefix="execbench-vm-start-") as tmp:
             console, log = Path(tmp) / CONSOLE_LOG, Path(tmp) / QEMU_LOG
-            qemu = qemu_argv(name=f"execbench-{spec.run_id}-startup", kernel=kern.vmlinuz, initrd=str(initrd),
+            qemu = qemu_argv(name=f"execbench-{ctx.run_id}-startup", kernel=kern.vmlinuz, initrd=str(initrd),
                              cmdline=kernel_cmdline("exec", guest_command), accel=availability.accel,
                              cpu_model=opts["cpu_model"], vcpus=int(opts["vcpus"] or 1),
                              memory_mb=opts["memory_mb"], console=console, disk=disk)
             t0 = time.monotonic()
             outcome = boot_guest(qemu, console, log, qmp=None, ready_timeout_s=BOOT_TIMEOUT_S,
-                                 run_timeout_s=spec.timeout_s)
+                                 run_timeout_s=ctx.timeout_s)
             total = time.monotonic() - t0
             if outcome.failure or outcome.guest_rc != 0:
                 raise ModeError(f"startup guest: {outcome.failure or f'argv exited {outcome.guest_rc}'}; "
                                 f"console: {_tail(console, 300)!r}")
-        return total, {"boot_to_ready_s": outcome.boot_to_ready_s, "shutdown_s": outcome.shutdown_s}
+        return StartupSample(total, {"boot_to_ready_s": outcome.boot_to_ready_s, "shutdown_s": outcome.shutdown_s})

@@ -1,15 +1,15 @@
-"""Raw log parsers, one module per format. Register a new format with one line in PARSERS."""
+"""Raw log parsers: one module per format (a parsers.base.Parser subclass), one line in PARSERS."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..errors import ParseError
+from ..registry import Registry
 from .base import Parser
 
-# format name -> "module:attribute" of a Parser instance (imported lazily so one
-# broken or slow module cannot stop the others).
-PARSERS: dict[str, str] = {
+# format name -> "module:attribute" of a Parser instance, in detection order
+PARSERS = Registry(__name__, "log format", {
     "ingested": ".ingested:PARSER",  # first: a run dir written by execbench.ingest
     "hs06": ".hs06:PARSER",
     "kitvalidation": ".kitvalidation:PARSER",
@@ -22,17 +22,8 @@ PARSERS: dict[str, str] = {
     "hepchain": ".hepchain:PARSER",
     "hs06-legacy": ".hs06:LEGACY_PARSER",
     "hs06-full-precision": ".hs06:FULL_PRECISION_PARSER",
-}
-
-
-def get(format_name: str) -> Parser:
-    import importlib
-
-    try:
-        module_name, attr = PARSERS[format_name].split(":")
-    except KeyError:
-        raise KeyError(f"unknown log format {format_name!r}; known: {sorted(PARSERS)}") from None
-    return getattr(importlib.import_module(module_name, __name__), attr)
+})
+get = PARSERS.get
 
 
 def detect(path: Path) -> Parser:
@@ -41,4 +32,4 @@ def detect(path: Path) -> Parser:
         parser = get(name)
         if parser.detect(path):
             return parser
-    raise ParseError(path, None, f"a file or directory in one of the known formats {sorted(PARSERS)}")
+    raise ParseError(path, None, f"a file or directory in one of the known formats {sorted(PARSERS.names())}")

@@ -32,6 +32,7 @@ def guarded_detect(method):
         except Exception:  # detect() promises never to raise
             return False
 
+    wrapper._guarded = True
     return wrapper
 
 
@@ -50,6 +51,7 @@ def guarded_parse(method):
         except Exception as exc:  # the boundary: see module docstring
             raise ParseError(path, None, f"a well-formed {self.format} input ({type(exc).__name__}: {exc})") from exc
 
+    wrapper._guarded = True
     return wrapper
 
 

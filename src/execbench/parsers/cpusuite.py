@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
+from .base import Parser
 from ._common import guarded_detect, guarded_parse, peek_text, read_text, try_number
 
 HEADER_RE = re.compile(r"^execbench cpusuite (\d+) (.*)$")
@@ -36,7 +37,7 @@ FAILURE_RE = re.compile(r"^! (\S+) iteration (\d+): (\w+): (.*)$")
 ROW_FIELDS = 8  # name lang iter ref run ratio cpu status
 
 
-class CpuSuiteParser:
+class CpuSuiteParser(Parser):
     format = "cpusuite"
 
     @guarded_detect

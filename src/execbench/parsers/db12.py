@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
+from .base import Parser
 from ._common import (
     line_of,
     geomean,
@@ -171,7 +172,7 @@ def suite_db12_records(path: Path, section) -> list[Record]:
     ]
 
 
-class Db12Parser:
+class Db12Parser(Parser):
     format = "db12"
 
     @guarded_detect

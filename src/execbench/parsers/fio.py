@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
+from .base import Parser
 from ._common import guarded_detect, guarded_parse, json_object, load_json, peek_text, read_text, try_number
 
 DIRECTIONS = ("read", "write", "trim")
@@ -230,7 +231,7 @@ def parse_text(path: Path, text: str) -> list[Record]:
     return records
 
 
-class FioParser:
+class FioParser(Parser):
     format = "fio"
 
     @guarded_detect

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
+from .base import Parser
 from ._common import guarded_detect, guarded_parse, peek_text, read_text, try_number
 
 HEADER_RE = re.compile(r"^execbench hepchain (\d+) (.*)$")
@@ -41,7 +42,7 @@ def _fields(path: Path, number: int, text: str) -> dict:
     return dict(pairs)
 
 
-class HepChainParser:
+class HepChainParser(Parser):
     format = "hepchain"
 
     @guarded_detect

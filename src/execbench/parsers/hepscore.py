@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
+from .base import Parser
 from ._common import guarded_detect, guarded_parse, json_object, line_of, load_json, peek_text, read_text, try_number
 
 RUN_KEY = re.compile(r"^run(\d+)$")
@@ -394,7 +395,7 @@ def kind_of(data) -> str | None:
     return None
 
 
-class HepscoreParser:
+class HepscoreParser(Parser):
     format = "hepscore"
 
     @guarded_detect

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
+from .base import Parser
 from ._common import geomean, guarded_detect, guarded_parse, read_text, unparsable_file_record
 from .spec_cpu2006 import LOG_NAME_RE, RESULT_NAME_RE, SpecResult, read_result
 
@@ -108,7 +109,7 @@ class CopyScore:
     sources: list[str]
 
 
-class Hs06Parser:
+class Hs06Parser(Parser):
     format = "hs06"
 
     def __init__(self, legacy: bool = False, method: str = "printed"):

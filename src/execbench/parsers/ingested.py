@@ -3,58 +3,26 @@
 ingest.py records in run.json which inputs it copied, where (`copy<i>/` or `machine/`) and in
 which format. This parser hands each input to that format's parser. Records of a per-copy
 input are attributed to that copy; for per-copy inputs the machine-level record of each
-number is then derived as the contract says (sum over copies for higher-is-better numbers
-such as ratios, events/s and MB/s; mean over copies for times), and is `invalid`, naming the
-copies, when a copy is missing or not ok. An input that no longer parses gives a failed
-record with the ParseError in its detail; the other inputs still count.
+number is then derived by the one rule every payload uses (records.machine_level: sum over
+copies for higher-is-better numbers such as ratios, events/s and MB/s, mean for times; no
+value, naming the copies, when a copy is missing or not ok). An input that no longer parses
+gives a failed record with the ParseError in its detail; the other inputs still count.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ParseError
-from ..records import Record
+from ..records import Record, machine_level
+from .base import Parser
 from ._common import guarded_detect, guarded_parse, unparsable_file_record
 
 PER_ITERATION_KEYS = ("iteration", "repetition")
 
 
-def _aggregate(records: list[Record], copies: int, src: str) -> list[Record]:
-    groups: dict[tuple, dict[int, Record]] = {}
-    for r in records:
-        if r.copy is None or any(k in r.extra for k in PER_ITERATION_KEYS):
-            continue
-        groups.setdefault((r.benchmark, r.metric, r.unit, r.higher_is_better), {})[r.copy] = r
-    out = []
-    for (bench, metric, unit, hib), by_copy in sorted(groups.items(), key=lambda kv: kv[0][:2]):
-        bad = [c for c in range(copies) if c not in by_copy or by_copy[c].status != "ok"]
-        values = [by_copy[c].value for c in range(copies) if c not in bad]
-        agg = "sum over copies" if hib else "mean over copies"
-        value = None
-        if values:
-            value = math.fsum(values) if hib else math.fsum(values) / len(values)
-        status = "ok" if not bad else "invalid"
-        out.append(
-            Record(
-                bench,
-                metric,
-                value if not bad else (value if values else None),
-                unit,
-                hib,
-                src,
-                status=status,
-                detail="" if not bad else f"copies missing or not ok: {bad}; {agg} of the others",
-                extra={"aggregate": agg, "copies": copies, "copies_ok": copies - len(bad)},
-            )
-        )
-    return out
-
-
-class IngestedRunParser:
+class IngestedRunParser(Parser):
     format = "ingested"
 
     @guarded_detect
@@ -86,13 +54,12 @@ class IngestedRunParser:
                 continue
             if copy is not None:
                 per_copy = True
-                found = [
-                    replace(r, copy=copy, extra=dict(r.extra, inner_copy=r.copy) if r.copy is not None else r.extra)
-                    for r in found
-                ]
+                found = [r.with_copy(copy) for r in found]
             records += found
         if per_copy:
-            records += _aggregate(records, int(run.get("copies") or 1), str(path))
+            # per-iteration records (a file holding several runs) are not a copy's value
+            values = [r for r in records if not any(k in r.extra for k in PER_ITERATION_KEYS)]
+            records += machine_level(values, int(run.get("copies") or 1), source=path)
         return records
 
 

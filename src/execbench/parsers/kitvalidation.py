@@ -33,6 +33,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
+from .base import Parser
 from ._common import guarded_detect, guarded_parse, json_object, line_of, load_json, peek_text, read_text, try_number
 
 INSTANCE_DIR_RE = re.compile(r"^(?:proc_|KV\.thr\.)(\d+)$")
@@ -495,7 +496,7 @@ def _summary_kind(data) -> bool:
     return isinstance(report.get("wl-scores"), dict) and "benchmarks" not in data and "profiles" not in data
 
 
-class KitValidationParser:
+class KitValidationParser(Parser):
     format = "kitvalidation"
 
     @guarded_detect

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
+from .base import Parser
 from ._common import (
     guarded_detect,
     guarded_parse,
@@ -790,7 +791,7 @@ def _result_files(directory: Path) -> dict[str, dict[tuple[str, str], Path]]:
     return found
 
 
-class SpecCpu2006Parser:
+class SpecCpu2006Parser(Parser):
     """A SPEC CPU2006 file: a .txt/.rsf/.csv result (per-iteration, selected and mean records)
     or a CPU2006.NNN.log (per-benchmark reported times and statuses); or a result directory.
 

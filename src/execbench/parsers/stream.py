@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
+from .base import Parser
 from ._common import guarded_detect, guarded_parse, number, peek_text, read_text
 
 KERNELS = ("Copy", "Scale", "Add", "Triad")
@@ -39,7 +40,7 @@ def _facts(text: str) -> dict:
     return facts
 
 
-class StreamParser:
+class StreamParser(Parser):
     format = "stream"
 
     @guarded_detect

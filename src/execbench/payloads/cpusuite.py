@@ -8,31 +8,26 @@ HMMER, x264, Xalan-C++) plus Stockfish standing in for 458.sjeng (chess); four a
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Mapping
 
-from ..records import Record
-from ._common import INIMAGE_DIR, parse_copies, size_of
-
-# Wall seconds per copy before the launcher kills it: only a guard against hangs, so generous
-# enough for a TCG-emulated VM (8-35x slower than native); `timeout_s` in the config overrides.
-DEFAULT_TIMEOUT_S = {"smoke": 1800.0, "standard": 3 * 3600.0}
+from .base import COPY_PLACEHOLDER, INIMAGE_DIR, Payload
 
 
-class CpuSuite:
+class CpuSuite(Payload):
     name = "cpusuite"
-    needs_network = False
+    description = "SPEC CPU2006-like suite of nine open benchmarks, scored like HEP-SPEC06"
+    settings_schema = {
+        "iterations": {"type": "integer", "minimum": 1, "maximum": 100, "default": 1,
+                       "description": "Iterations per benchmark; the median one is selected, as SPEC does."},
+    }
+    # Wall seconds per copy before the launcher kills it: only a guard against hangs, so generous
+    # enough for a TCG-emulated VM (8-35x slower than native).
+    default_timeout_s = {"smoke": 1800.0, "standard": 3 * 3600.0}
     log_file = "cpusuite.log"
     parser_format = "cpusuite"
+    summed_metrics = frozenset({"ratio", "score"})
+    missing_record = ("cpusuite", "score", "score", True)
 
-    def copy_argv(self, copies: int, settings: dict) -> list[list[str]]:
-        size = size_of(self.name, settings)
-        iterations = int((settings or {}).get("iterations", 1))
-        return [["python3", f"{INIMAGE_DIR}/cpusuite.py", "--size", size, "--iterations", str(iterations),
-                 "--copy", "{copy}"] for _ in range(copies)]  # the launcher fills in {copy}
-
-    def timeout_s(self, settings: dict) -> float:
-        return float((settings or {}).get("timeout_s", DEFAULT_TIMEOUT_S[size_of(self.name, settings)]))
-
-    def parse(self, run_dir: Path) -> list[Record]:
-        return parse_copies(run_dir, self.log_file, self.parser_format, {"ratio", "score"},
-                            ("cpusuite", "score", "score", True))
+    def argv(self, settings: Mapping) -> list[str]:
+        return ["python3", f"{INIMAGE_DIR}/cpusuite.py", "--size", settings["size"],
+                "--iterations", str(settings["iterations"]), "--copy", COPY_PLACEHOLDER]

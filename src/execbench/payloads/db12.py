@@ -7,27 +7,18 @@ sum over copies, as `db12 multiple N` reports.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Mapping
 
-from ..records import Record
-from ._common import INIMAGE_DIR, parse_copies, size_of
-
-DEFAULT_TIMEOUT_S = {"smoke": 900.0, "standard": 3600.0}
+from .base import INIMAGE_DIR, Payload
 
 
-class Db12:
+class Db12(Payload):
     name = "db12"
-    needs_network = False
+    description = "DIRAC Benchmark 2012, one `db12 single` per copy"
     log_file = "db12.json"
     parser_format = "db12"
+    summed_metrics = frozenset({"db12"})
+    missing_record = ("DB12", "db12", "DB12", True)
 
-    def copy_argv(self, copies: int, settings: dict) -> list[list[str]]:
-        size = size_of(self.name, settings)
-        return [["python3", f"{INIMAGE_DIR}/db12.py", "--size", size, "--json", self.log_file]
-                for _ in range(copies)]
-
-    def timeout_s(self, settings: dict) -> float:
-        return float((settings or {}).get("timeout_s", DEFAULT_TIMEOUT_S[size_of(self.name, settings)]))
-
-    def parse(self, run_dir: Path) -> list[Record]:
-        return parse_copies(run_dir, self.log_file, self.parser_format, {"db12"}, ("DB12", "db12", "DB12", True))
+    def argv(self, settings: Mapping) -> list[str]:
+        return ["python3", f"{INIMAGE_DIR}/db12.py", "--size", settings["size"], "--json", self.log_file]

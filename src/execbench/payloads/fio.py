@@ -8,29 +8,23 @@ bandwidth and IOPS are sums over copies.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Mapping
 
-from ..records import Record
-from ._common import INIMAGE_DIR, parse_copies, size_of
-
-DEFAULT_TIMEOUT_S = {"smoke": 900.0, "standard": 3600.0}
+from .base import INIMAGE_DIR, Payload
 
 
-class Fio:
+class Fio(Payload):
     name = "fio"
-    needs_network = False
+    description = "fio sequential and random read/write on each copy's working directory"
+    settings_schema = {
+        "buffered": {"type": "boolean", "default": False,
+                     "description": "Buffered I/O instead of O_DIRECT (for file systems without O_DIRECT)."},
+    }
     log_file = "fio.json"
     parser_format = "fio"
+    summed_metrics = frozenset({"bandwidth", "iops"})
+    missing_record = ("fio", "bandwidth", "MiB/s", True)
 
-    def copy_argv(self, copies: int, settings: dict) -> list[list[str]]:
-        argv = ["python3", f"{INIMAGE_DIR}/fio_run.py", "--size", size_of(self.name, settings)]
-        if (settings or {}).get("buffered"):
-            argv.append("--buffered")
-        return [list(argv) for _ in range(copies)]
-
-    def timeout_s(self, settings: dict) -> float:
-        return float((settings or {}).get("timeout_s", DEFAULT_TIMEOUT_S[size_of(self.name, settings)]))
-
-    def parse(self, run_dir: Path) -> list[Record]:
-        return parse_copies(run_dir, self.log_file, self.parser_format, {"bandwidth", "iops"},
-                            ("fio", "bandwidth", "MiB/s", True))
+    def argv(self, settings: Mapping) -> list[str]:
+        return ["python3", f"{INIMAGE_DIR}/fio_run.py", "--size", settings["size"]] + (
+            ["--buffered"] if settings["buffered"] else [])

@@ -8,28 +8,19 @@ for the machine-level throughput, as hep-workloads' wl-scores are.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Mapping
 
-from ..records import Record
-from ._common import INIMAGE_DIR, VENV_PYTHON, parse_copies, size_of
-
-DEFAULT_TIMEOUT_S = {"smoke": 1200.0, "standard": 3 * 3600.0}
+from .base import COPY_PLACEHOLDER, INIMAGE_DIR, VENV_PYTHON, Payload
 
 
-class HepChain:
+class HepChain(Payload):
     name = "hepchain"
-    needs_network = False
+    description = "Pythia8 generation, fast simulation, digitisation and FastJet reconstruction (KitValidation-like)"
+    default_timeout_s = {"smoke": 1200.0, "standard": 3 * 3600.0}
     log_file = "hepchain.log"
     parser_format = "hepchain"
+    summed_metrics = frozenset({"events_per_s"})
+    missing_record = ("hepchain", "events_per_s", "events/s", True)
 
-    def copy_argv(self, copies: int, settings: dict) -> list[list[str]]:
-        size = size_of(self.name, settings)
-        return [[VENV_PYTHON, f"{INIMAGE_DIR}/hepchain.py", "--size", size, "--copy", "{copy}"]
-                for _ in range(copies)]
-
-    def timeout_s(self, settings: dict) -> float:
-        return float((settings or {}).get("timeout_s", DEFAULT_TIMEOUT_S[size_of(self.name, settings)]))
-
-    def parse(self, run_dir: Path) -> list[Record]:
-        return parse_copies(run_dir, self.log_file, self.parser_format, {"events_per_s"},
-                            ("hepchain", "events_per_s", "events/s", True))
+    def argv(self, settings: Mapping) -> list[str]:
+        return [VENV_PYTHON, f"{INIMAGE_DIR}/hepchain.py", "--size", settings["size"], "--copy", COPY_PLACEHOLDER]

@@ -20,43 +20,40 @@ import statistics
 import threading
 import time
 from pathlib import Path
+from typing import Mapping
 
-from ..errors import ConfigError, ParseError
-from ..modes.base import CopyResult, ModeError, RunSpec
-from ..records import Record
-from ._common import copy_dirs, copy_failure, failed_record
+from ..errors import ParseError
+from ..modes.base import CopyResult, Mode, RunContext, RunOutcome
+from ..records import Record, failed_record
+from .base import Payload, copy_dirs, copy_failure
 
 TRIVIAL_ARGV = ["/bin/true"]
 LOG_FILE = "startup_samples.csv"
 COLUMNS = ["sample", "warmup", "started_utc", "seconds", "status", "detail"]
-DEFAULT_SAMPLES = 20
-DEFAULT_TIMEOUT_S = 120.0  # per sample
 
 
-class Startup:
+class Startup(Payload):
     name = "startup"
-    needs_network = False
-    # The runner hands this payload the mode (run_host) instead of starting copies
-    # through the in-image launcher: the latency is the harness's own start path.
+    description = "start-up latency: start a trivial process in a fresh environment of the mode and see it exit"
+    settings_schema = {
+        "samples": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 20,
+                    "description": "Start/exit samples per run (plus one warm-up sample, not counted)."},
+    }
+    sizes = ()
+    sample_timeout_s = 120.0  # a start that takes longer is hung
     host_driven = True
 
-    def samples(self, settings: dict) -> int:
-        samples = (settings or {}).get("samples", DEFAULT_SAMPLES)
-        if not isinstance(samples, int) or samples < 1:
-            raise ConfigError("payloads.startup.samples", "an integer >= 1", samples)
-        return samples
+    def argv(self, settings: Mapping) -> list[str]:
+        return list(TRIVIAL_ARGV)
 
-    def copy_argv(self, copies: int, settings: dict) -> list[list[str]]:
-        return [list(TRIVIAL_ARGV) for _ in range(copies)]
+    def timeout_s(self, settings: Mapping) -> float:
+        """Seconds one start may take (settings timeout_s, else sample_timeout_s)."""
+        return float(settings["timeout_s"] if settings.get("timeout_s") is not None else self.sample_timeout_s)
 
-    def timeout_s(self, settings: dict) -> float:
-        return float((settings or {}).get("timeout_s", DEFAULT_TIMEOUT_S))
-
-    def run_host(self, mode, spec: RunSpec, out_dir: Path, settings: dict) -> list[CopyResult]:
-        if not callable(getattr(mode, "startup_sample", None)):
-            raise ModeError(f"mode kind {getattr(mode, 'kind', '?')!r} cannot measure startup (no startup_sample)")
-        samples = self.samples(settings)
-        rows: dict[int, list[dict]] = {i: [] for i in range(spec.copies)}
+    def run_host(self, mode: Mode, ctx: RunContext, settings: Mapping) -> RunOutcome:
+        samples = settings["samples"]
+        out_dir = ctx.out_dir
+        rows: dict[int, list[dict]] = {i: [] for i in range(ctx.copies)}
         timed_out: set[int] = set()
         t0 = time.monotonic()
         for sample in range(samples + 1):  # sample 0 = warm-up
@@ -66,24 +63,22 @@ class Startup:
                 started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
                 row = {"sample": sample, "warmup": int(sample == 0), "started_utc": started}
                 try:
-                    sample_value = mode.startup_sample(spec, spec.copy_argv[copy])
-                    # a mode may also time phases of the sample (vm: boot_to_ready_s, shutdown_s)
-                    seconds, phases = sample_value if isinstance(sample_value, tuple) else (sample_value, {})
-                    row.update(seconds=f"{seconds:.6f}", status="ok", detail=_phases_text(phases))
+                    measured = mode.startup_sample(ctx, list(ctx.argv))
+                    row.update(seconds=f"{measured.seconds:.6f}", status="ok", detail=_phases_text(measured.phases))
                 except Exception as err:  # recorded per sample: the run is then failed
                     row.update(seconds="", status="failed", detail=f"{type(err).__name__}: {err}"[:300])
                 outcome[copy] = row
 
-            threads = {i: threading.Thread(target=one, args=(i,), daemon=True) for i in range(spec.copies)}
+            threads = {i: threading.Thread(target=one, args=(i,), daemon=True) for i in range(ctx.copies)}
             for thread in threads.values():
                 thread.start()
-            deadline = time.monotonic() + spec.timeout_s
+            deadline = time.monotonic() + ctx.timeout_s
             for copy, thread in threads.items():
                 thread.join(max(0.0, deadline - time.monotonic()))
                 if thread.is_alive():
                     timed_out.add(copy)
                     outcome[copy] = {"sample": sample, "warmup": int(sample == 0), "started_utc": "",
-                                     "seconds": "", "status": "timeout", "detail": f"> {spec.timeout_s:g} s"}
+                                     "seconds": "", "status": "timeout", "detail": f"> {ctx.timeout_s:g} s"}
             for copy in threads:
                 rows[copy].append(outcome[copy])
             if timed_out:
@@ -101,7 +96,7 @@ class Startup:
             results.append(CopyResult(copy=copy, exit_code=1 if bad else 0, wall_s=wall, timed_out=copy in timed_out,
                                       detail=f"{len(copy_rows)} samples, {len(bad)} not ok"
                                       + (f"; first: {bad[0]['detail']}" if bad else "")))
-        return results
+        return RunOutcome(copies=results, factors={"startup_samples": samples, "argv": list(ctx.argv)})
 
     def parse(self, run_dir: Path) -> list[Record]:
         records: list[Record] = []

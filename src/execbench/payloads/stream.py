@@ -7,31 +7,28 @@ machine bandwidth is the sum over copies. Arrays of 20 M doubles (160 MB each) e
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Mapping
 
-from ..records import Record
-from ._common import parse_copies, size_of
+from .base import Payload
 
 BINARY = "/usr/local/bin/execbench-stream"
 # (array elements, repetitions per kernel)
 SIZES = {"smoke": (20_000_000, 10), "standard": (40_000_000, 200)}
-DEFAULT_TIMEOUT_S = {"smoke": 900.0, "standard": 3600.0}
 
 
-class Stream:
+class Stream(Payload):
     name = "stream"
-    needs_network = False
+    description = "STREAM 5.10 memory bandwidth (copy, scale, add, triad), one single-threaded STREAM per copy"
+    settings_schema = {
+        "array_size": {"type": ["integer", "null"], "minimum": 1_000_000, "maximum": 4_000_000_000, "default": None,
+                       "description": "Elements per array (default: the size's, 4x the last-level cache "
+                                      "of a 2020s node at least, as STREAM's rules ask)."},
+    }
     log_file = "stdout.log"  # the launcher keeps the program's stdout here, untouched
     parser_format = "stream"
+    summed_metrics = frozenset({"bandwidth"})
+    missing_record = ("triad", "bandwidth", "MB/s", True)
 
-    def copy_argv(self, copies: int, settings: dict) -> list[list[str]]:
-        elements, ntimes = SIZES[size_of(self.name, settings)]
-        elements = int((settings or {}).get("array_size", elements))
-        return [[BINARY, str(elements), str(ntimes)] for _ in range(copies)]
-
-    def timeout_s(self, settings: dict) -> float:
-        return float((settings or {}).get("timeout_s", DEFAULT_TIMEOUT_S[size_of(self.name, settings)]))
-
-    def parse(self, run_dir: Path) -> list[Record]:
-        return parse_copies(run_dir, self.log_file, self.parser_format, {"bandwidth"},
-                            ("triad", "bandwidth", "MB/s", True))
+    def argv(self, settings: Mapping) -> list[str]:
+        elements, ntimes = SIZES[settings["size"]]
+        return [BINARY, str(settings["array_size"] or elements), str(ntimes)]

@@ -28,8 +28,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import ExecbenchError
-from .modes.common import LAUNCHER
+from ..errors import ExecbenchError
+from .common import LAUNCHER
 
 # An image reference pinned by digest: [registry/]repo@sha256:<64 hex>.
 DIGEST_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*@sha256:[0-9a-f]{64}$")

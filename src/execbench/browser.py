@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Open results/report/index.html in headless Chromium and check that it really renders.
 
-    python scripts/check_report_browser.py [results/report/index.html] [--screenshot out.png]
+    python -m execbench check-report [results/report/index.html] [--screenshot out.png]
 
 Loads a copy of the report with a small probe script appended (the report itself carries no
 JavaScript), waits for the load event, dumps the DOM and checks:
@@ -14,12 +13,10 @@ Exit status 0 when all checks pass; the findings are printed as JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -89,23 +86,3 @@ def check_report(index_html: Path, screenshot: Path | None = None, timeout_s: fl
         problems.append(f"no screenshot written to {screenshot}")
     found.update(ok=not problems, problems=problems, screenshot=str(screenshot) if screenshot else None)
     return found
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    ap.add_argument("index_html", nargs="?", default="results/report/index.html")
-    ap.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
-    args = ap.parse_args(argv)
-    index = Path(args.index_html)
-    if not index.is_file():
-        print(f"{index}: no such report (build it first: snakemake, or scripts/report.py --rebuild)",
-              file=sys.stderr)
-        return 2
-    shot = Path(args.screenshot) if args.screenshot else index.with_name("index.screenshot.png")
-    result = check_report(index, shot.resolve())
-    print(json.dumps(result, indent=1))
-    return 0 if result["ok"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -28,7 +28,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .modes.base import ModeError
+from ..fsutil import file_lock
+from ..rootfs import digest_hex, export_rootfs
+from .base import ModeError
 
 KERNEL_METAPACKAGE = "linux-image-amd64"
 BUSYBOX = "/bin/busybox"  # from Debian's busybox-static (a static binary: no libs to copy)
@@ -137,8 +139,6 @@ def _run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 def _locked(path: Path):
-    from .modes.bare import file_lock
-
     return file_lock(path)
 
 
@@ -254,8 +254,6 @@ def disk_image(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
     Built from the rootfs bare mode exports (shared cache), with mkfs.ext4 -d, which
     keeps owners and modes. No journal and no metadata checksums: the guest mounts
     it read-only, and fewer features mean fewer modules."""
-    from .modes.bare import digest_hex, export_rootfs
-
     hexdigest = digest_hex(reference)
     base = Path(cache_dir).resolve() / "vm" / "disk"
     base.mkdir(parents=True, exist_ok=True)

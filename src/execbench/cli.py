@@ -1,0 +1,213 @@
+"""One command-line entry: `python -m execbench <verb> ...` (what the workflow's rules call).
+
+    build-image   one image: base -> docker build -> push -> results/images/<name>.json
+    run           one run of the matrix -> results/raw/<run>/ (native logs + run.json)
+    ingest        a site's manifest of existing logs -> results/raw/ + the skipped-inputs list
+    parse         run directories -> schema-checked records (results/parsed/...json)
+    tables        parsed runs -> results/tables/* (measurements, relative, scaling, ...)
+    figures       tables -> figures (PNG + SVG) and their manifest
+    report        tables + figures -> results/report/index.html and report.md
+    check-report  open a report in headless Chromium and check it renders
+    schema-doc    the config reference (config/README.md) from the assembled schema
+
+Each verb exits 0 on success, 1 when its work failed, 2 on bad arguments or input it
+refuses (the message names the file, line or key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import ExecbenchError
+
+
+def _build_image(args) -> int:
+    from .images import ImageSpec, build_and_push, write_record
+
+    logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(message)s", stream=sys.stderr)
+    for noisy in ("urllib3", "docker"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        section = {"base": json.loads(args.base), "definition": args.definition, "description": args.description}
+        spec = ImageSpec.from_config(args.name, section)  # definition relative to the repository
+        record = build_and_push(spec, args.registry, Path(args.cache))
+        write_record(record, Path(args.output))
+    except json.JSONDecodeError as error:
+        print(f"build-image: --base is not JSON: {error}", file=sys.stderr)
+        return 2
+    except ExecbenchError as error:
+        print(f"build-image: {error}", file=sys.stderr)
+        return 1
+    print(f"{record['reference']}  {record['size_bytes'] / 1e6:.0f} MB  build {record['build_seconds']:.0f} s")
+    return 0
+
+
+def _run(args) -> int:
+    from . import layout
+    from .config import load_config
+    from .runner import find_cell, run_cell
+
+    try:
+        config = (json.loads(Path(args.validated_config).read_text()) if args.validated_config
+                  else load_config(args.config))
+        cell = find_cell(config, args.payload, args.mode, args.copies, args.rep, args.host)
+    except ExecbenchError as err:
+        print(f"run: {err}", file=sys.stderr)
+        return 2
+    record = run_cell(config, cell)
+    print(f"{cell.run_id}: {record['status']} {record['reason']} ({record['wall_s']:.1f} s) "
+          f"-> {layout.raw_dir(config['results'], cell)}")
+    return 0
+
+
+def _ingest(args) -> int:
+    from .ingest import ingest
+
+    try:
+        summary = ingest(args.manifest, args.results, args.skipped)
+    except ExecbenchError as exc:
+        print(f"ingest: {exc}", file=sys.stderr)
+        return 2
+    for run in summary["ingested"]:
+        print(f"ingested {run['rel_dir']}: {run['inputs']} input(s), status {run['status']}")
+    for item in summary["skipped"]:
+        where = item["path"] if item.get("line") is None else f"{item['path']}:{item['line']}"
+        print(f"skipped {where}: expected {item['expected']}", file=sys.stderr)
+    return 0
+
+
+def _parse(args) -> int:
+    from .parse import write_parse_failure, write_parsed
+
+    if len(args.runs) != len(args.outputs):
+        print(f"parse: {len(args.runs)} runs but {len(args.outputs)} outputs: one output per run", file=sys.stderr)
+        return 2
+    for run_json, out in zip(args.runs, args.outputs):
+        try:
+            result = write_parsed(Path(run_json).parent, Path(out))
+        except Exception as exc:  # a bug on one run must not cost the other runs their parse
+            result = write_parse_failure(Path(run_json).parent, Path(out), exc)
+        for error in result["errors"]:
+            line = "" if error["line"] is None else f":{error['line']}"
+            print(f"{run_json}: skipped {error['path']}{line}: expected {error['expected']}", file=sys.stderr)
+        print(f"{run_json}: {len(result['records'])} records, {len(result['errors'])} errors")
+    return 0
+
+
+def _tables(args) -> int:
+    from .tables import write_tables
+
+    skipped = args.skipped if args.skipped and Path(args.skipped).exists() else None
+    files = write_tables(args.parsed, args.out, skipped)
+    print(f"{len(args.parsed)} parsed runs -> {', '.join(str(p) for p in files.values())}")
+    return 0
+
+
+def _figures(args) -> int:
+    from .figures import write_figures
+
+    for fig in write_figures(args.tables, args.out):
+        print(f"{fig.name}: {', '.join(str(p) for p in fig.files.values())}")
+    return 0
+
+
+def _report(args) -> int:
+    from .report import write_report
+
+    out = write_report(args.tables, args.figures, args.out, args.config)
+    print(f"-> {out['html']}, {out['md']}")
+    return 0
+
+
+def _check_report(args) -> int:
+    from .browser import check_report
+
+    index = Path(args.index_html)
+    if not index.is_file():
+        print(f"{index}: no such report (build it first: bash scripts/run.sh)", file=sys.stderr)
+        return 2
+    shot = Path(args.screenshot) if args.screenshot else index.with_name("index.screenshot.png")
+    result = check_report(index, shot.resolve())
+    print(json.dumps(result, indent=1))
+    return 0 if result["ok"] else 1
+
+
+def _schema_doc(args) -> int:
+    from .schema_doc import render
+
+    print(render(), end="")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m execbench", description=__doc__.split("\n\n")[0],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n")[1])
+    verbs = top.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("build-image", help="build, push and record one image")
+    p.add_argument("--name", required=True)
+    p.add_argument("--definition", required=True, help="directory with the Dockerfile (relative to the repository)")
+    p.add_argument("--base", required=True, help='the base config as JSON, e.g. \'{"debootstrap": {"suite": "bookworm"}}\'')
+    p.add_argument("--registry", required=True, help="host:port")
+    p.add_argument("--cache", required=True)
+    p.add_argument("--output", required=True, help="results/images/<name>.json")
+    p.add_argument("--description", default="")
+    p.set_defaults(func=_build_image)
+
+    p = verbs.add_parser("run", help="run one cell of the matrix")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="study config (YAML or JSON), validated here")
+    source.add_argument("--validated-config", help="config JSON the workflow already validated")
+    p.add_argument("--payload", required=True)
+    p.add_argument("--mode", required=True)
+    p.add_argument("--copies", type=int, required=True)
+    p.add_argument("--rep", type=int, required=True)
+    p.add_argument("--host", default=None, help="the cluster.hosts entry this run is meant for (fan-out)")
+    p.set_defaults(func=_run)
+
+    p = verbs.add_parser("ingest", help="copy a manifest's existing logs into results/raw")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--results", required=True)
+    p.add_argument("--skipped", default=None, help="where to write the skipped-inputs JSON")
+    p.set_defaults(func=_ingest)
+
+    p = verbs.add_parser("parse", help="parse run directories into records")
+    p.add_argument("--runs", nargs="+", required=True, help="run.json of each run")
+    p.add_argument("--outputs", nargs="+", required=True, help="parsed JSON to write, one per run")
+    p.set_defaults(func=_parse)
+
+    p = verbs.add_parser("tables", help="parsed runs -> tables")
+    p.add_argument("--out", required=True, help="tables directory to write")
+    p.add_argument("--skipped", default=None, help="ingest's skipped.json, listed in the report if it exists")
+    p.add_argument("parsed", nargs="*", help="parsed-run JSON files")
+    p.set_defaults(func=_tables)
+
+    p = verbs.add_parser("figures", help="tables -> figures")
+    p.add_argument("--tables", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_figures)
+
+    p = verbs.add_parser("report", help="tables + figures -> index.html and report.md")
+    p.add_argument("--tables", required=True)
+    p.add_argument("--figures", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--config", action="append", default=[], help="config file to embed (repeatable)")
+    p.set_defaults(func=_report)
+
+    p = verbs.add_parser("check-report", help="render a report in headless Chromium and check it")
+    p.add_argument("index_html", nargs="?", default="results/report/index.html")
+    p.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
+    p.set_defaults(func=_check_report)
+
+    p = verbs.add_parser("schema-doc", help="print the config reference (config/README.md)")
+    p.set_defaults(func=_schema_doc)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
