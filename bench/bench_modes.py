@@ -32,12 +32,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from execbench.config import mode_settings
 from execbench.hostinfo import host_info
-from execbench.modes.bare import BareMode, export_rootfs
-from execbench.modes.base import RunSpec
+from execbench.modes.bare import BareMode
+from execbench.modes.base import ModeContext, RunContext
 from execbench.modes.docker import DockerMode
 from execbench.modes.podman import PodmanMode
 from execbench.paths import REPO_ROOT
+from execbench.rootfs import export_rootfs
 from execbench.runner import benchmark_slot
 
 # Products of two primes of ~47-51 bits: Pollard rho in coreutils' factor is
@@ -63,12 +65,12 @@ def image_record(path: str | None, scratch: Path) -> dict:
     return ensure_test_image(scratch)
 
 
-def make_spec(image: dict, mode: str, argv: list[str], cache: str, n: int, settings: dict) -> RunSpec:
-    return RunSpec(run_id=f"bench-{mode}-{n}", image_ref=image["reference"], mode=mode, mode_settings=settings,
-                   payload="bench", copies=1, repetition=n, copy_argv=[argv], timeout_s=600, cache_dir=cache)
+def make_spec(image: dict, mode: ModeContext, argv: list[str], n: int, out_dir: Path) -> RunContext:
+    return RunContext(mode=mode, run_id=f"bench-{mode.name}-{n}", image_ref=image["reference"], payload="bench",
+                      copies=1, repetition=n, argv=argv, timeout_s=600, out_dir=out_dir)
 
 
-def one_round(order: list[str], modes: dict, image: dict, cache: str, n: int, scratch: Path) -> tuple[dict, dict]:
+def one_round(order: list[str], modes: dict, image: dict, n: int, scratch: Path) -> tuple[dict, dict]:
     """Wall and CPU (user+sys) seconds of the command per environment."""
     seconds, cpu = {}, {}
     for name in order:
@@ -82,8 +84,8 @@ def one_round(order: list[str], modes: dict, image: dict, cache: str, n: int, sc
                 raise SystemExit(f"host round {n}: exit {proc.returncode}")
             cpu[name] = usage.ru_utime + usage.ru_stime
         else:
-            mode, settings = modes[name]
-            result = mode.run(make_spec(image, name, COMMAND, cache, n, settings), scratch / f"{name}-{n}")[0]
+            mode, ctx = modes[name]
+            result = mode.run(make_spec(image, ctx, COMMAND, n, scratch / f"{name}-{n}")).copies[0]
             if result.exit_code != 0:
                 raise SystemExit(f"{name} round {n}: exit {result.exit_code} {result.detail}")
             seconds[name], cpu[name] = result.wall_s, result.cpu_s
@@ -110,12 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     if host_sum != image_sum:
         print(f"warning: host and image {COMMAND[0]} differ ({host_sum[:12]} vs {image_sum[:12]})", file=sys.stderr)
 
-    modes = {"bare": (BareMode(), {}), "docker": (DockerMode(), {"network": "none"}),
-             "podman": (PodmanMode(), {"user": "execbench", "network": "none"})}
-    modes = {name: modes[name] for name in args.modes.split(",")}
+    classes = {"bare": BareMode, "docker": DockerMode, "podman": PodmanMode}
+    modes = {name: (classes[name](), ModeContext(name=name, kind=name, settings=mode_settings(name),
+                                                 cache_dir=Path(args.cache)))
+             for name in args.modes.split(",")}
     unavailable = {}
-    for name, (mode, settings) in list(modes.items()):
-        availability = mode.available(settings)
+    for name, (mode, ctx) in list(modes.items()):
+        availability = mode.available(ctx)
         if not availability.ok:
             unavailable[name] = availability.reason
             del modes[name]
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         order = ["host", *modes]
         rng.shuffle(order)
         with benchmark_slot():  # the host's lock: never next to a workflow run
-            seconds, cpu = one_round(order, modes, image, args.cache, n, scratch)
+            seconds, cpu = one_round(order, modes, image, n, scratch)
         rounds.append({"order": order, "seconds": seconds, "cpu_seconds": cpu})
         print(f"round {n}: " + ", ".join(f"{k} {v:.3f} s (cpu {cpu[k]:.3f})" for k, v in seconds.items()), flush=True)
 
@@ -148,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(true_argv, check=True)
             t_host.append(time.perf_counter() - t0)
         startup["host (fork/exec)"] = statistics.median(t_host[1:])
-        for name, (mode, settings) in modes.items():
-            spec = make_spec(image, name, true_argv, args.cache, 0, settings)
-            samples = [mode.startup_sample(spec, true_argv) for _ in range(args.startup_samples + 1)]
+        for name, (mode, ctx) in modes.items():
+            spec = make_spec(image, ctx, true_argv, 0, scratch / f"{name}-startup")
+            samples = [mode.startup_sample(spec, true_argv).seconds for _ in range(args.startup_samples + 1)]
             startup[name] = statistics.median(samples[1:])  # first = warm-up
 
     summary = {"host": host_info(), "image": image["reference"], "command": COMMAND,

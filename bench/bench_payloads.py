@@ -24,7 +24,8 @@ import uuid
 from pathlib import Path
 
 from execbench import modes, payloads
-from execbench.modes.base import RunSpec
+from execbench.config import load_config, mode_settings
+from execbench.modes.base import ModeContext, RunContext
 from execbench.paths import REPO_ROOT
 
 HEADLINE = {  # payload -> (benchmark, metric) of its machine-level headline number
@@ -34,8 +35,7 @@ HEADLINE = {  # payload -> (benchmark, metric) of its machine-level headline num
     "stream": ("triad", "bandwidth"),
     "fio": ("rand-read.read", "iops"),
 }
-MODE_SETTINGS = {"bare": {"kind": "bare", "variant": "image-rootfs"},
-                 "docker": {"kind": "docker", "network": "none", "cpuset": "none", "copies_per_container": "all"}}
+MODES = ("bare", "docker", "podman")
 
 
 def headline(records, payload_name):
@@ -69,7 +69,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="smoke", choices=("smoke", "standard"))
     parser.add_argument("--repetitions", type=int, default=5)
-    parser.add_argument("--mode", default="docker", choices=sorted(MODE_SETTINGS))
+    parser.add_argument("--mode", default="docker", choices=MODES)
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--payloads", default=",".join(HEADLINE))
     parser.add_argument("--image-record", type=Path)
@@ -87,21 +87,22 @@ def main() -> int:
         config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
         image = images.build_and_push(images.ImageSpec.from_config("debian12", config["images"]["debian12"]),
                                       "127.0.0.1:5000", cache)
-    mode = modes.get(MODE_SETTINGS[args.mode]["kind"])
+    mode = modes.get(args.mode)
+    mode_ctx = ModeContext(name=args.mode, kind=args.mode, settings=mode_settings(args.mode), cache_dir=cache)
+    defaults = load_config(REPO_ROOT / "config" / "config.yaml")["payloads"]
     summary = {"size": args.size, "mode": args.mode, "copies": args.copies, "image": image["reference"], "payloads": {}}
     for name in args.payloads.split(","):
         payload = payloads.get(name)
-        settings = {"size": args.size}
+        settings = {**defaults[name], "size": args.size}
         values, walls, breakdown, cpu_values, others = [], [], [], [], []
         for rep in range(args.repetitions):
             with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
                 out = Path(tmp) / "run"
-                spec = RunSpec(run_id=f"bench-{name}-{uuid.uuid4().hex[:6]}", image_ref=image["reference"],
-                               mode=args.mode, mode_settings=MODE_SETTINGS[args.mode], payload=name,
-                               copies=args.copies, repetition=rep, copy_argv=payload.copy_argv(args.copies, settings),
-                               timeout_s=payload.timeout_s(settings), cache_dir=str(cache))
+                spec = RunContext(mode=mode_ctx, run_id=f"bench-{name}-{uuid.uuid4().hex[:6]}",
+                                  image_ref=image["reference"], payload=name, copies=args.copies, repetition=rep,
+                                  argv=payload.argv(settings), timeout_s=payload.timeout_s(settings), out_dir=out)
                 busy0, t0 = host_busy_s(), time.perf_counter()
-                results = mode.run(spec, out)
+                results = mode.run(spec).copies
                 walls.append(time.perf_counter() - t0)
                 own = sum((r.cpu_s or 0.0) for r in results)
                 others.append(max(0.0, host_busy_s() - busy0 - own) / (walls[-1] * os.cpu_count()))

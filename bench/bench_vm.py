@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from execbench import vmimage
-from execbench.modes import vm
-from execbench.modes.base import RunSpec
+from execbench.config import mode_settings
+from execbench.modes import vm, vmimage
+from execbench.modes.base import ModeContext, RunContext
 
 
 def main() -> None:
@@ -50,16 +50,16 @@ def main() -> None:
                                          "check_s": round(time.monotonic() - t0, 2),
                                          "boot_to_ready_s": verdict.get("boot_to_ready_s")}
         mode = vm.VmMode()
-        settings = {"allow_emulation": True, "cpu_model": "host", "pin_vcpus": False, "memory_mb": 2048}
-        availability = mode.available(settings, cache_dir=cache)
-        out["availability"] = {"ok": availability.ok, "emulated": getattr(availability, "emulated", None)}
-        spec = RunSpec(run_id="bench-vm", image_ref=image["reference"], mode="vm", mode_settings=settings,
-                       payload="startup", copies=1, repetition=1, copy_argv=[["/bin/true"]], timeout_s=120,
-                       cache_dir=str(cache))
+        mode_ctx = ModeContext(name="vm", kind="vm", cache_dir=cache, settings=mode_settings(
+            "vm", {"allow_emulation": True, "pin_vcpus": False}))
+        availability = mode.available(mode_ctx)
+        out["availability"] = {"ok": availability.ok, "emulated": availability.emulated}
+        spec = RunContext(mode=mode_ctx, run_id="bench-vm", image_ref=image["reference"], payload="startup", copies=1,
+                          repetition=1, argv=["/bin/true"], timeout_s=120, out_dir=cache / "bench-vm")
         samples = []
         for _ in range(args.samples):
-            total, phases = mode.startup_sample(spec, ["/bin/true"])
-            samples.append({"total_s": round(total, 3), **{k: round(v, 3) for k, v in phases.items()}})
+            sample = mode.startup_sample(spec, ["/bin/true"])
+            samples.append({"total_s": round(sample.seconds, 3), **{k: round(v, 3) for k, v in sample.phases.items()}})
         out["tcg_samples"] = samples
         out["tcg_boot_to_ready_median_s"] = statistics.median(s["boot_to_ready_s"] for s in samples)
         out["tcg_shutdown_median_s"] = statistics.median(s["shutdown_s"] for s in samples)

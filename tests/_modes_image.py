@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from execbench.modes.base import ModeContext, RunContext
 from execbench.paths import INIMAGE
+from execbench.payloads.base import Payload
 
 BASE = os.environ.get("EXECBENCH_TEST_BASE", "execbench-dev/bookworm-minbase:dev")
 REGISTRY = os.environ.get("EXECBENCH_TEST_REGISTRY", "127.0.0.1:5000")
@@ -101,39 +103,61 @@ def modes_image(shared_dir):
 
 def make_config(results: Path, image_record: dict, modes: dict | None = None, payloads: dict | None = None,
                 cache: Path | None = None) -> dict:
-    """A validated-shape config for the runner, with the test image record in place."""
+    """A config validated like the workflow's (defaults filled in), with the test image record in
+    place. Payloads that are not registered (a test's own, run with run_cell(payload=...)) are
+    added after validation with their settings as given."""
+    from execbench.config import load_config
+    from execbench.payloads import PAYLOADS
+
     images = results / "images"
     images.mkdir(parents=True, exist_ok=True)
     (images / f"{image_record['name']}.json").write_text(json.dumps(image_record))
-    return {
+    payloads = payloads or {"startup": {"samples": 2}}
+    raw = {
         "study": {"name": "test", "repetitions": 2, "copies": [1], "seed": 7},
         "results": str(results),
         "cache": str(cache or results.parent / "cache"),
         "registry": {"address": REGISTRY, "storage": "unused", "allow_non_loopback": False},
         "image": image_record["name"],
         "images": {image_record["name"]: {"base": {"reference": BASE}, "definition": "envs/images/debian12"}},
-        "modes": modes or {"bare": {"kind": "bare", "variant": "image-rootfs", "cpuset": "none", "enabled": True},
-                           "docker": {"kind": "docker", "network": "none", "cpuset": "none",
-                                      "copies_per_container": "all", "enabled": True}},
-        "payloads": payloads or {"startup": {"samples": 2, "enabled": True, "size": "smoke"}},
-        "from_raw": False,
-        "ingest": {"manifest": None},
+        # bare: the baseline every config must have (the tests run whichever modes they name)
+        "modes": {"bare": {"kind": "bare"}, **(modes or {"docker": {"kind": "docker"}})},
+        "payloads": {k: v for k, v in payloads.items() if k in PAYLOADS} or {"startup": {"samples": 2}},
     }
+    config = load_config(raw)
+    config["payloads"].update({k: v for k, v in payloads.items() if k not in PAYLOADS})
+    return config
 
 
-class ArgvPayload:
+def mode_context(kind: str, settings: dict | None = None, cache: Path | None = None) -> ModeContext:
+    """A mode instance of `kind` with its settings validated as the config would (defaults filled)."""
+    from execbench.config import mode_settings
+
+    return ModeContext(name=kind, kind=kind, settings=mode_settings(kind, settings),
+                       cache_dir=cache or Path("/var/tmp/execbench-test-cache"))
+
+
+def run_context(image: dict, kind: str, argv: list[str], out_dir: Path, copies: int = 1,
+                settings: dict | None = None, timeout_s: float = 60.0, cache: Path | None = None) -> RunContext:
+    """One run of `argv` in mode `kind` (settings validated like the config's) with the test image."""
+    return RunContext(mode=mode_context(kind, settings, cache), run_id=f"test-{kind}-{copies}c-{os.getpid()}",
+                      image_ref=image["reference"] or "", payload="probe", copies=copies, repetition=1,
+                      argv=argv, timeout_s=timeout_s, out_dir=out_dir)
+
+
+class ArgvPayload(Payload):
     """A test payload: one fixed argv per copy, no parsing. Runs through the same launcher."""
 
     name = "argv"
-    needs_network = False
+    sizes = ()
 
     def __init__(self, argv: list[str], timeout_s: float = 60.0):
-        self.argv, self._timeout = argv, timeout_s
+        self.fixed_argv, self._timeout = list(argv), timeout_s
 
-    def copy_argv(self, copies: int, settings: dict) -> list[list[str]]:
-        return [list(self.argv) for _ in range(copies)]
+    def argv(self, settings) -> list[str]:
+        return list(self.fixed_argv)
 
-    def timeout_s(self, settings: dict) -> float:
+    def timeout_s(self, settings) -> float:
         return self._timeout
 
     def parse(self, run_dir):

@@ -48,7 +48,7 @@ BAD_CONFIGS = [
     ("copies < 1", "study.copies", [1, 0], "study.copies[1]", ">= 1"),
     ("zero repetitions", "study.repetitions", 0, "study.repetitions", ">= 1"),
     ("unknown mode kind", "modes.kvm", {}, "modes.kvm.kind", "bare"),
-    ("unknown payload", "payloads.hs07", {"size": "smoke"}, "payloads.hs07", "known payload"),
+    ("unknown payload", "payloads.hs07", {"size": "smoke"}, "payloads.hs07", "a registered payload"),
     ("factor of another kind", "modes.bare.network", "host", "modes.bare.network", "factor of kind 'bare'"),
     ("bad enum", "modes.docker.network", "overlay", "modes.docker.network", "['none', 'host', 'bridge']"),
     ("registry off loopback", "registry.address", "10.1.2.3:5000", "registry.address", "loopback"),
@@ -196,9 +196,9 @@ def test_registry_base_gets_no_debootstrap_default(raw_default):
     assert load_config(loaded) == loaded
 
 
-def test_optional_factors_have_no_default_and_are_checked(raw_default):
+def test_optional_factors_default_to_null_and_are_checked(raw_default):
     raw_default["modes"]["vm"] = {"kind": "vm"}
-    assert "vcpus" not in load_config(raw_default)["modes"]["vm"]
+    assert load_config(raw_default)["modes"]["vm"]["vcpus"] is None  # null: the mode decides
     raw_default["modes"]["vm"]["vcpus"] = 4
     assert load_config(raw_default)["modes"]["vm"]["vcpus"] == 4
     raw_default["modes"]["vm"]["vcpus"] = 0

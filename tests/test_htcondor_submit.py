@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from execbench.htcondor import (
+from execbench.modes.htcondor_submit import (
     SUBMIT_BLANKS,
     DockerJob,
     SubmitDescriptionError,
@@ -275,41 +275,34 @@ def test_condor_submit_parser_passes_any_payload_argv_unchanged(tmp_path_factory
 # --- the htcondor-docker mode ------------------------------------------------
 
 
-def run_spec(**changes):
-    from execbench.modes.base import RunSpec
+def run_spec(tmp_path, **changes):
+    from _modes_image import mode_context
+    from execbench.modes.base import RunContext
 
     fields = dict(
+        mode=mode_context("htcondor-docker", {"host": "wn042.example.org"}),
         run_id="db12-htcondor-2c-r1",
         image_ref=IMAGE,
-        mode="htcondor",
-        mode_settings={"kind": "htcondor-docker", "network": "none", "host": "wn042.example.org"},
         payload="db12",
         copies=2,
         repetition=1,
-        copy_argv=[ARGV, ARGV],
+        argv=ARGV,
         timeout_s=600,
+        out_dir=tmp_path,
     )
     fields.update(changes)
-    return RunSpec(**fields)
+    return RunContext(**fields)
 
 
 def test_mode_writes_the_run_as_one_docker_job_for_its_host(tmp_path):
     from execbench.modes.htcondor_docker import docker_job
 
-    ad = condor_job_ad(submit_description(docker_job(run_spec(), tmp_path)))
+    ad = condor_job_ad(submit_description(docker_job(run_spec(tmp_path))))
     assert ad["DockerImage"] == IMAGE and ad["RequestCpus"] == 2 and ad["Iwd"] == str(tmp_path)
     assert 'TARGET.Machine == "wn042.example.org"' in str(ad.lookup("Requirements"))
     assert ad["ExecbenchRunId"] == "db12-htcondor-2c-r1"
     # a payload that needs a network gets HTCondor's NAT, not none
-    assert docker_job(run_spec(needs_network=True), tmp_path).network == "nat"
-
-
-def test_mode_refuses_copies_whose_argv_differ(tmp_path):
-    from execbench.modes.base import ModeError
-    from execbench.modes.htcondor_docker import docker_job
-
-    with pytest.raises(ModeError, match="copy argvs differ"):
-        docker_job(run_spec(copy_argv=[ARGV, [*ARGV, "--other"]]), tmp_path)
+    assert docker_job(run_spec(tmp_path, needs_network=True)).network == "nat"
 
 
 @pytest.mark.skipif(
@@ -318,7 +311,9 @@ def test_mode_refuses_copies_whose_argv_differ(tmp_path):
 def test_mode_is_unavailable_without_an_access_point_and_says_why():
     from execbench.modes.htcondor_docker import HTCondorDockerMode
 
-    availability = HTCondorDockerMode().available({})
+    from _modes_image import mode_context
+
+    availability = HTCondorDockerMode().available(mode_context("htcondor-docker"))
     assert availability.ok is False
     assert "condor_submit not found" in availability.reason
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from _modes_image import ArgvPayload, make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
-from execbench import vmimage
+from _modes_image import ArgvPayload, make_config, mode_context, modes_image, shared_dir  # noqa: F401
 from execbench.config import RunCell
-from execbench.modes import vm
+from execbench.modes import vm, vmimage
 from execbench.modes.base import ModeError
 from execbench.runner import run_cell
 
@@ -102,7 +101,7 @@ def test_guest_modules_load_dependencies_first(vm_cache):
 def test_readiness_reports_kvm_unusable_here_within_its_timeout(vm_cache):
     (vm_cache / "vm" / "readiness.json").unlink(missing_ok=True)
     t0 = time.monotonic()
-    availability = vm.VmMode().available({"allow_emulation": False, "cpu_model": "host"}, cache_dir=vm_cache)
+    availability = vm.VmMode().available(mode_context("vm", {"allow_emulation": False}, cache=vm_cache))
     elapsed = time.monotonic() - t0
     assert not availability.ok
     assert "KVM guests cannot boot" in availability.reason and "allow_emulation" in availability.reason
@@ -137,7 +136,7 @@ def test_tcg_guest_runs_the_launcher_in_the_image_rootfs_and_logs_come_back(mode
              "'cwd': os.getcwd(), 'root_writable': os.access('/usr', os.W_OK), "
              "'os_release': open('/etc/os-release').read(), 'nproc': len(os.sched_getaffinity(0))}))")
     config = _vm_config(shared_dir, "vm-ok", modes_image, vm_cache)
-    record = run_cell(config, RunCell("argv", "vm", 1, 1, 0), payload=ArgvPayload(["python3", "-c", probe]))
+    record = run_cell(config, RunCell("argv", "vm", 1, 1), payload=ArgvPayload(["python3", "-c", probe]))
     run_dir = Path(config["results"]) / "raw" / "argv" / "vm" / "1c" / "r1"
 
     assert record["status"] == "ok", record["reason"]
@@ -174,7 +173,7 @@ def test_hung_guest_is_killed_at_the_timeout_with_its_console_log_kept(modes_ima
     config = _vm_config(shared_dir, "vm-hang", modes_image, vm_cache)
     hang = ArgvPayload(["sh", "-c", "kill -STOP $PPID; sleep 600"], timeout_s=4.0)
     t0 = time.monotonic()
-    record = run_cell(config, RunCell("argv", "vm", 1, 1, 0), payload=hang)
+    record = run_cell(config, RunCell("argv", "vm", 1, 1), payload=hang)
     elapsed = time.monotonic() - t0
     run_dir = Path(config["results"]) / "raw" / "argv" / "vm" / "1c" / "r1"
 
@@ -217,7 +216,7 @@ def test_startup_payload_samples_vm_boot_and_shutdown_parses_and_is_flagged_in_t
                          cache=vm_cache)
     parsed = []
     for mode in ("bare", "vm"):
-        record = run_cell(config, RunCell("startup", mode, 1, 1, 0))
+        record = run_cell(config, RunCell("startup", mode, 1, 1))
         assert record["status"] == "ok", record["reason"]
         run_dir = Path(config["results"]) / "raw" / "startup" / mode / "1c" / "r1"
         parsed.append(write_parsed(run_dir, shared_dir / "vm-startup" / "parsed" / f"{mode}.json"))

@@ -16,7 +16,7 @@ import pytest
 from execbench.errors import ParseError
 from execbench.hostinfo import cpu_model, os_release
 from execbench.modes import common, docker, podman
-from execbench.modes.base import RunSpec
+from execbench.modes.base import ModeContext, RunContext
 from execbench.paths import INIMAGE
 from execbench.payloads.startup import COLUMNS, Startup
 from execbench.runner import validate_run
@@ -33,12 +33,18 @@ def launch_json(run_dir: Path, copy: int) -> dict:
     return json.loads((run_dir / f"copy{copy}" / "launch.json").read_text())
 
 
-def spec(**overrides) -> RunSpec:
-    values = dict(run_id="p-docker-2c-r1", image_ref="127.0.0.1:5000/x@sha256:" + "a" * 64, mode="docker",
-                  mode_settings={}, payload="p", copies=2, repetition=1,
-                  copy_argv=[["python3", "run.py", "--copy", "{copy}"]] * 2, timeout_s=30.0)
+DOCKER_SETTINGS = {"kind": "docker", "network": "none", "cpuset": "none", "copies_per_container": "all",
+                   "enabled": True}
+
+
+def spec(settings: dict | None = None, **overrides) -> RunContext:
+    """A run context of a 2-copy docker run (settings: factors over the docker defaults)."""
+    mode = ModeContext(name="docker", kind="docker", settings={**DOCKER_SETTINGS, **(settings or {})})
+    values = dict(mode=mode, run_id="p-docker-2c-r1", image_ref="127.0.0.1:5000/x@sha256:" + "a" * 64,
+                  payload="p", copies=2, repetition=1, argv=["python3", "run.py", "--copy", "{copy}"],
+                  timeout_s=30.0, out_dir=Path("/nonexistent"))
     values.update(overrides)
-    return RunSpec(**values)
+    return RunContext(**values)
 
 
 def test_launcher_barrier_templating_and_per_copy_logs(tmp_path):
@@ -93,7 +99,7 @@ def test_docker_hardening_defaults(tmp_path):
     # the run's own dir is the only host path in the container
     assert kwargs["volumes"] == {str(tmp_path.resolve()): {"bind": "/execbench/run", "mode": "rw"}}
     assert docker.hardened_kwargs(spec(needs_network=True), tmp_path)["network_mode"] == "bridge"
-    assert docker.hardened_kwargs(spec(mode_settings={"network": "host"}), tmp_path)["network_mode"] == "host"
+    assert docker.hardened_kwargs(spec({"network": "host"}), tmp_path)["network_mode"] == "host"
 
 
 def test_podman_hardening_defaults(tmp_path):
@@ -108,13 +114,11 @@ def test_podman_hardening_defaults(tmp_path):
 
 def test_container_groups_and_launcher_argv():
     assert common.container_groups(spec()) == [[0, 1]]
-    assert common.container_groups(spec(mode_settings={"copies_per_container": "one"})) == [[0], [1]]
+    assert common.container_groups(spec({"copies_per_container": "one"})) == [[0], [1]]
     argv = common.launcher_argv(spec(), [1], 123.5, pin=True)
     assert argv[:2] == ["python3", "/opt/execbench/execbench_launch.py"]
     assert argv[argv.index("--copy") + 1] == "1" and argv[argv.index("--pin") + 1] == "per-copy"
     assert argv[argv.index("--") + 1:] == ["python3", "run.py", "--copy", "{copy}"]
-    with pytest.raises(ValueError, match="differ"):
-        common.launcher_argv(spec(copy_argv=[["a"], ["b"]]), [0, 1], 0.0, pin=False)
 
 
 def test_rootless_id_mapping(tmp_path):
@@ -130,7 +134,7 @@ def test_collect_names_a_copy_without_launch_json(tmp_path):
     (tmp_path / "copy0").mkdir()
     (tmp_path / "copy0" / "launch.json").write_text(json.dumps(
         {"copy": 0, "exit_code": 0, "wall_s": 2.5, "cpu_user_s": 2.0, "cpu_sys_s": 0.25, "timed_out": False}))
-    results = common.collect(tmp_path, spec(), {0: 0, 1: 137}, killed={1})
+    results = common.collect(tmp_path, 2, {0: 0, 1: 137}, killed={1})
     assert results[0].exit_code == 0 and results[0].wall_s == 2.5 and results[0].cpu_s == 2.25  # 2.0 + 0.25
     assert results[1].exit_code is None and results[1].timed_out is True
     assert "no launch.json" in results[1].detail and "137" in results[1].detail
@@ -207,7 +211,8 @@ def fake_rootfs(tmp_path: Path) -> Path:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
 def test_bare_mounts_are_removed_even_when_the_run_raises(tmp_path):
-    from execbench.modes.bare import _mount_points, environment_mounts
+    from execbench.modes.bare import environment_mounts
+    from execbench.rootfs import _mount_points
 
     root, run_dir = fake_rootfs(tmp_path), tmp_path / "run"
     run_dir.mkdir()
@@ -227,8 +232,9 @@ def test_bare_mounts_are_removed_even_when_the_run_raises(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
 def test_bare_mounts_half_done_are_undone(tmp_path):
-    from execbench.modes.bare import _mount_points, environment_mounts
+    from execbench.modes.bare import environment_mounts
     from execbench.modes.base import ModeError
+    from execbench.rootfs import _mount_points
 
     root = fake_rootfs(tmp_path)
     with pytest.raises(ModeError, match="mount"):

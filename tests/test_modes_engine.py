@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from _modes_image import ArgvPayload, make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
+from _modes_image import (ArgvPayload, make_config, mode_context, modes_image, run_context,  # noqa: F401
+                          shared_dir)
 from execbench.config import RunCell
-from execbench.modes.bare import BareMode, _mount_points, export_rootfs
-from execbench.modes.base import RunSpec
+from execbench.modes.bare import BareMode
+from execbench.rootfs import _mount_points, export_rootfs
 from execbench.modes.docker import RUN_LABEL, DockerMode
 from execbench.modes.podman import PodmanMode
 from execbench.runner import run_cell
@@ -47,14 +48,6 @@ print(json.dumps({
 PROBE_ARGV = ["python3", "-c", PROBE]
 
 
-def make_spec(image: dict, mode: str, argv: list[str], copies: int = 1, settings: dict | None = None,
-              timeout_s: float = 60.0, cache: Path | None = None) -> RunSpec:
-    return RunSpec(run_id=f"test-{mode}-{copies}c-{os.getpid()}", image_ref=image["reference"], mode=mode,
-                   mode_settings=settings or {}, payload="probe", copies=copies, repetition=1,
-                   copy_argv=[list(argv) for _ in range(copies)], timeout_s=timeout_s,
-                   cache_dir=str(cache or Path("/var/tmp/execbench-test-cache")))
-
-
 def probe(out_dir: Path, copy: int = 0) -> dict:
     return json.loads((out_dir / f"copy{copy}" / "stdout.log").read_text())
 
@@ -71,7 +64,7 @@ def assert_hardened(seen: dict) -> None:
 
 def podman_or_skip() -> PodmanMode:
     mode = PodmanMode()
-    availability = mode.available({"user": "execbench"})
+    availability = mode.available(mode_context("podman"))
     if not availability.ok:
         # not faked: the reason is what a run.json would carry
         assert availability.reason
@@ -82,7 +75,7 @@ def podman_or_skip() -> PodmanMode:
 @pytest.mark.docker
 def test_docker_container_is_hardened(modes_image, shared_dir):
     out = shared_dir / "hardened-docker"
-    results = DockerMode().run(make_spec(modes_image, "docker", PROBE_ARGV), out)
+    results = DockerMode().run(run_context(modes_image, "docker", PROBE_ARGV, out)).copies
     assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
     assert_hardened(probe(out))
     # the container's own cgroup saw at least the copy's CPU (python startup is not free)
@@ -94,12 +87,12 @@ def test_docker_container_is_hardened(modes_image, shared_dir):
 def test_rootless_podman_container_is_hardened(modes_image, shared_dir):
     mode = podman_or_skip()
     out = shared_dir / "hardened-podman"
-    results = mode.run(make_spec(modes_image, "podman", PROBE_ARGV, settings={"user": "execbench"}), out)
+    results = mode.run(run_context(modes_image, "podman", PROBE_ARGV, out, settings={"user": "execbench"})).copies
     assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
     seen = probe(out)
     assert_hardened(seen)
     assert seen["ns"]["user"] != os.readlink("/proc/self/ns/user")  # rootless: its own user namespace
-    assert mode.versions({"user": "execbench"})["rootless"] is True
+    assert mode.versions(mode_context("podman"))["rootless"] is True
 
 
 @pytest.mark.docker
@@ -109,7 +102,7 @@ def test_same_binaries_in_bare_and_docker_and_bare_has_no_namespaces(modes_image
     sums = {}
     for mode_name, mode in (("bare", BareMode()), ("docker", DockerMode())):
         out = shared_dir / f"checksum-{mode_name}"
-        assert mode.run(make_spec(modes_image, mode_name, argv), out)[0].exit_code == 0
+        assert mode.run(run_context(modes_image, mode_name, argv, out)).copies[0].exit_code == 0
         sums[mode_name] = (out / "copy0" / "stdout.log").read_text()
     assert sums["bare"] == sums["docker"] and len(sums["bare"].splitlines()) == 3
     # ... and it is the image's launcher, not the host's copy being run
@@ -118,8 +111,8 @@ def test_same_binaries_in_bare_and_docker_and_bare_has_no_namespaces(modes_image
     assert launcher_sum in sums["bare"]
 
     out = shared_dir / "bare-probe"
-    spec = make_spec(modes_image, "bare", PROBE_ARGV)
-    result = BareMode().run(spec, out)[0]
+    ctx = run_context(modes_image, "bare", PROBE_ARGV, out)
+    result = BareMode().run(ctx).copies[0]
     assert result.exit_code == 0
     assert result.env_cgroup_cpu_s is None  # no cgroup of its own: not the whole machine's either
     seen = probe(out)
@@ -128,7 +121,7 @@ def test_same_binaries_in_bare_and_docker_and_bare_has_no_namespaces(modes_image
     assert seen["writable"] == ["/tmp", "/dev/shm"]  # as in the containers
     assert seen["cwd"] == "/execbench/run/copy0" and seen["run_mounted"]
     assert seen["ns"] == {n: os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "mnt", "net", "user")}
-    root, _ = export_rootfs(spec.image_ref, spec.cache_dir)
+    root, _ = export_rootfs(ctx.image_ref, ctx.mode.cache_dir)
     assert not [p for p in _mount_points() if p.startswith(str(root) + "/")]  # all mounts gone again
 
 
@@ -137,7 +130,7 @@ def test_one_container_per_copy_pinned_per_copy(modes_image, shared_dir):
     cpus = sorted(os.sched_getaffinity(0))
     out = shared_dir / "per-copy"
     settings = {"copies_per_container": "one", "cpuset": "per-copy", "network": "none"}
-    results = DockerMode().run(make_spec(modes_image, "docker", PROBE_ARGV, copies=2, settings=settings), out)
+    results = DockerMode().run(run_context(modes_image, "docker", PROBE_ARGV, out, copies=2, settings=settings)).copies
     assert [r.exit_code for r in results] == [0, 0]
     assert sorted(p.name for p in out.glob("launcher-*.log")) == ["launcher-0.log", "launcher-1.log"]
     for i in (0, 1):
@@ -180,16 +173,16 @@ def test_timed_out_payload_is_killed_and_its_container_removed(modes_image, shar
     if engine == "docker":
         left = docker.from_env().containers.list(all=True, filters={"label": f"{RUN_LABEL}={run['run_id']}"})
     else:
-        left = mode.podman({"user": "execbench"}, "ps", "-aq", "--filter", f"label={RUN_LABEL}={run['run_id']}").stdout.split()
+        left = mode.podman(mode_context("podman").settings, "ps", "-aq", "--filter", f"label={RUN_LABEL}={run['run_id']}").stdout.split()
     assert left == []
 
 
 @pytest.mark.docker
 def test_network_factor_reaches_the_container(modes_image, shared_dir):
     out = shared_dir / "net-host"
-    spec = make_spec(modes_image, "docker", PROBE_ARGV, settings={"network": "host"})
-    assert DockerMode().factors(spec)["network"] == "host"
-    assert DockerMode().run(spec, out)[0].exit_code == 0
+    ctx = run_context(modes_image, "docker", PROBE_ARGV, out, settings={"network": "host"})
+    assert DockerMode().factors(ctx)["network"] == "host"
+    assert DockerMode().run(ctx).copies[0].exit_code == 0
     assert set(probe(out)["net"]) == set(os.listdir("/sys/class/net"))  # the host's interfaces
 
 
@@ -200,7 +193,7 @@ def test_bare_variant_host_runs_host_binaries(shared_dir, tmp_path):
     config = make_config(shared_dir / "host-variant", {"name": "none", "reference": None, "digest": None},
                          modes={"bare-host": {"kind": "bare", "variant": "host", "cpuset": "none"}})
     payload = ArgvPayload(["sh", "-c", "id -u; sha256sum /usr/bin/sha256sum"])
-    run = run_cell(config, RunCell("argv", "bare-host", 1, 1, 0), payload=payload)
+    run = run_cell(config, RunCell("argv", "bare-host", 1, 1), payload=payload)
     assert run["status"] == "ok", run["reason"]
     assert run["factors"]["variant"] == "host" and "host binaries" in run["reason"]
     out = (shared_dir / "host-variant/raw/argv/bare-host/1c/r1/copy0/stdout.log").read_text().splitlines()

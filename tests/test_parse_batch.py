@@ -1,25 +1,16 @@
-"""scripts/parse_run.py in batch mode (the from_raw rebuild): many runs in one process,
+"""`python -m execbench parse` in batch mode (the from_raw rebuild): many runs in one process,
 and one run's unexpected failure costs only that run."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
-import pytest
-
 from execbench import parse
+from execbench.cli import main
 from execbench.ingest import ingest
 from execbench.paths import REPO_ROOT
 
 FIXTURE_LOG = REPO_ROOT / "tests" / "fixtures" / "logs" / "stream" / "stream_ok.txt"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("parse_run_script", REPO_ROOT / "scripts" / "parse_run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _ingested_stream_runs(tmp_path, n):
@@ -47,7 +38,7 @@ def test_batch_parses_every_run_and_one_crash_is_recorded_not_fatal(tmp_path, mo
         return real(run_dir)
 
     monkeypatch.setattr(parse, "parse_run_dir", crash_on_second)
-    assert _script().main(["--runs", *map(str, runs), "--outputs", *map(str, outs)]) == 0
+    assert main(["parse", "--runs", *map(str, runs), "--outputs", *map(str, outs)]) == 0
     parsed = [json.loads(p.read_text()) for p in outs]
     assert parsed[0]["records"] and parsed[2]["records"] and parsed[0]["errors"] == []
     assert parsed[1]["records"] == []
@@ -55,6 +46,6 @@ def test_batch_parses_every_run_and_one_crash_is_recorded_not_fatal(tmp_path, mo
     assert parsed[1]["run"]["payload"] == "stream"  # the run's provenance is kept for the report
 
 
-def test_batch_needs_one_output_per_run(tmp_path):
-    with pytest.raises(SystemExit):
-        _script().main(["--runs", "a/run.json", "b/run.json", "--outputs", str(tmp_path / "a.json")])
+def test_batch_needs_one_output_per_run(tmp_path, capsys):
+    assert main(["parse", "--runs", "a/run.json", "b/run.json", "--outputs", str(tmp_path / "a.json")]) == 2
+    assert "one output per run" in capsys.readouterr().err

@@ -13,15 +13,21 @@ from pathlib import Path
 import pytest
 import synthetic_runs
 
-from execbench import figures, report
+from execbench import browser, figures, report, tables
 from execbench.paths import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-import check_report_browser  # noqa: E402
 
 SKIPPED = [{"path": "site/hs06/2014-03/result/CFP2006.009.ref.txt", "row": 4,
             "reason": "file missing: listed in manifest but not found"}]
 CONFIG_TEXT = "study: {name: synthetic-report-test, repetitions: 3, copies: [1, all], seed: 2015}\n"
+
+
+def build_all(parsed_paths, root: Path, config_path=None) -> dict:
+    """Tables, figures and report from parsed runs, as the workflow's report stage chains them."""
+    skipped = root / "ingest" / "skipped.json"
+    files = tables.write_tables(parsed_paths, root / "tables", skipped if skipped.exists() else None)
+    figs = figures.write_figures(root / "tables", root / "report" / "figures")
+    rep = report.write_report(root / "tables", root / "report" / "figures", root / "report", config_path)
+    return {"tables": files, "figures": figs, "report": rep}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +38,7 @@ def built(tmp_path_factory):
     (root / "ingest" / "skipped.json").write_text(json.dumps({"skipped": SKIPPED}))
     config = root / "config.yaml"
     config.write_text(CONFIG_TEXT)
-    out = report.build_all(paths, root, config_path=config)
+    out = build_all(paths, root, config_path=config)
     return root, out
 
 
@@ -115,7 +121,7 @@ def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(
         tmp_path / "parsed" / "A", "synth-host-A", {"bare": [9.9, 10.0, 10.1], "docker": [9.7, 9.8, 9.9]})
     paths += synthetic_runs.write_fixed_value_runs(
         tmp_path / "parsed" / "B", "synth-host-B", {"bare": [19.8, 20.0, 20.2], "docker": [18.8, 19.0, 19.2]})
-    out = report.build_all(paths, tmp_path)
+    out = build_all(paths, tmp_path)
     html = Path(out["report"]["html"]).read_text()
     answer = html[html.index("<h2 id='answer'>"):html.index("<h2 id='across-hosts'>")]
     a, b = answer.index("<h3 class='host'>Host synth-host-A</h3>"), answer.index("<h3 class='host'>Host synth-host-B</h3>")
@@ -135,7 +141,7 @@ def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(
 def test_missing_payload_gives_placeholder_figure_not_a_crash(tmp_path):
     paths = synthetic_runs.write_parsed_runs(tmp_path / "parsed", payloads=("cpusuite",), failed=False,
                                              unavailable_vm=False)
-    out = report.build_all(paths, tmp_path)
+    out = build_all(paths, tmp_path)
     chain = next(f for f in out["figures"] if f.name == "hepchain_vs_bare")
     assert "no machine-level headline record for payload 'hepchain'" in chain.caption
     assert Path(chain.files["png"]).is_file()
@@ -156,7 +162,7 @@ requires_chromium = pytest.mark.skipif(shutil.which("chromium") is None, reason=
 def test_fake_report_renders_in_headless_chromium(built):
     root, out = built
     shot = root / "report" / "index.screenshot.png"
-    result = check_report_browser.check_report(out["report"]["html"], shot)
+    result = browser.check_report(out["report"]["html"], shot)
     assert result["ok"], result["problems"]
     assert result["images"] == result["images_loaded"] == 4
     assert result["min_natural_width"] > 300
@@ -174,7 +180,7 @@ def test_browser_check_fails_on_a_broken_figure(built, tmp_path):
     html = Path(out["report"]["html"]).read_text()
     broken = tmp_path / "index.html"
     broken.write_text(html.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA", 1))
-    result = check_report_browser.check_report(broken)
+    result = browser.check_report(broken)
     assert not result["ok"]
     assert "1 of 4 images failed to load" in result["problems"]
 
@@ -187,7 +193,6 @@ config.setdefault("ingest", {{"manifest": None}})
 config.setdefault("study", {{"name": "synthetic"}})
 RESULTS = "results"
 PYTHON = sys.executable
-SCRIPTS = Path("{scripts}")
 INGEST_SKIPPED = f"{{RESULTS}}/ingest/skipped.json"
 
 
@@ -209,8 +214,7 @@ def test_fake_report_rules_run_in_snakemake_and_build_its_report(tmp_path):
     """The real report.smk rules (combine -> figures -> report) driven by Snakemake on fake parsed runs,
     then `snakemake --report` with the registered captions."""
     synthetic_runs.write_parsed_runs(tmp_path / "results" / "parsed", payloads=("cpusuite", "startup"))
-    (tmp_path / "Snakefile").write_text(MINI_SNAKEFILE.format(rules=REPO_ROOT / "workflow/rules/report.smk", scripts=REPO_ROOT / "scripts")
-    )
+    (tmp_path / "Snakefile").write_text(MINI_SNAKEFILE.format(rules=REPO_ROOT / "workflow/rules/report.smk"))
     snakemake = [sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none"]
     run = subprocess.run(snakemake, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -17,7 +17,8 @@ import pytest
 from _modes_image import make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
 from execbench.config import RunCell
 from execbench.paths import REPO_ROOT
-from execbench.runner import LOCK_ENV, batch_context, benchmark_slot, lock_path, pairing, run_cell
+from execbench.hostinfo import batch_context
+from execbench.runner import LOCK_ENV, benchmark_slot, lock_path, pairing, run_cell
 
 TESTS = Path(__file__).parent
 FAKE_IMAGE = {"name": "fake", "reference": "127.0.0.1:5000/none@sha256:" + "0" * 64, "digest": "sha256:" + "0" * 64}
@@ -38,7 +39,7 @@ def test_unavailable_mode_is_recorded_with_its_reason(tmp_path):
     config = make_config(tmp_path / "results", FAKE_IMAGE, modes={
         "podman": {"kind": "podman", "user": "no-such-user-here", "network": "none", "cpuset": "none",
                    "copies_per_container": "all", "enabled": True}})
-    run = run_cell(config, RunCell("startup", "podman", 1, 1, 0))
+    run = run_cell(config, RunCell("startup", "podman", 1, 1))
     assert run["status"] == "unavailable"
     assert "no-such-user-here" in run["reason"] and "does not exist" in run["reason"]
     written = json.loads((tmp_path / "results/raw/startup/podman/1c/r1/run.json").read_text())
@@ -48,7 +49,7 @@ def test_unavailable_mode_is_recorded_with_its_reason(tmp_path):
 def test_missing_image_record_fails_the_run_naming_the_file(tmp_path):
     config = make_config(tmp_path / "results", FAKE_IMAGE)
     (tmp_path / "results/images/fake.json").unlink()
-    run = run_cell(config, RunCell("startup", "bare", 1, 1, 0))
+    run = run_cell(config, RunCell("startup", "bare", 1, 1))
     assert run["status"] == "failed" and "images/fake.json" in run["reason"]
 
 
@@ -58,7 +59,7 @@ def test_half_written_run_dir_is_moved_aside_not_deleted(tmp_path):
     run_dir = tmp_path / "results/raw/startup/podman/1c/r1"
     (run_dir / "copy0").mkdir(parents=True)
     (run_dir / "copy0/stdout.log").write_text("half a log\n")
-    run = run_cell(config, RunCell("startup", "podman", 1, 1, 0))
+    run = run_cell(config, RunCell("startup", "podman", 1, 1))
     moved = Path(run["previous_attempt"])
     assert moved.parent == tmp_path / "results/raw/.incomplete" and moved.name.startswith("startup-podman-1c-r1-")
     assert (moved / "copy0/stdout.log").read_text() == "half a log\n"
@@ -134,7 +135,7 @@ def test_run_json_records_batch_context_and_broken_pairing(tmp_path, monkeypatch
     config = make_config(tmp_path / "results", FAKE_IMAGE, modes={
         "podman": {"kind": "podman", "user": "no-such-user-here", "enabled": True}})
     config["cluster"] = {"hosts": ["wn001"], "pairing": "nodelist"}
-    run = run_cell(config, RunCell("startup", "podman", 1, 1, 0, host="wn001"))
+    run = run_cell(config, RunCell("startup", "podman", 1, 1, host="wn001"))
     written = json.loads((tmp_path / "results/raw/startup/podman/1c/r1@wn001/run.json").read_text())
     assert written == run
     assert run["run_id"] == "startup-podman-1c-r1@wn001"
@@ -150,7 +151,7 @@ from execbench.config import RunCell
 from execbench.runner import run_cell
 config = json.loads(open({config!r}).read())
 payload = ArgvPayload(json.loads(sys.argv[2]))
-run_cell(config, RunCell("argv", sys.argv[1], 1, int(sys.argv[3]), 0), payload=payload)
+run_cell(config, RunCell("argv", sys.argv[1], 1, int(sys.argv[3])), payload=payload)
 """
 
 
@@ -163,7 +164,7 @@ def tree(path: Path) -> dict:
 def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
     import docker
 
-    from execbench.modes.bare import _mount_points
+    from execbench.rootfs import _mount_points
 
     results = shared_dir / f"kill-{mode}"
     config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
@@ -226,7 +227,7 @@ def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mo
     not even a payload's grandchild (`sleep` under `sh`), which PDEATHSIG alone does not reach."""
     import docker
 
-    from execbench.modes.bare import _mount_points
+    from execbench.rootfs import _mount_points
 
     results = shared_dir / f"term-{mode}"
     config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))

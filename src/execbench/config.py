@@ -237,6 +237,16 @@ def load_config(source: str | Path | dict, *, source_name: str | None = None) ->
     return data
 
 
+def mode_settings(kind: str, given: dict | None = None) -> dict:
+    """One mode of `kind` as a study config gives it to the mode: `given` checked against the kind's
+    settings schema, defaults filled in (for scripts and tests that drive a mode directly).
+    Raises ConfigError naming modes.<kind>.<key>."""
+    raw = {"images": {"x": {"base": {"reference": "x"}, "definition": "."}}, "image": "x",
+           "modes": {BASELINE_MODE: {"kind": "bare"}, kind: {**(given or {}), "kind": kind}},
+           "payloads": {"startup": {}}}
+    return load_config(raw, source_name="mode settings")["modes"][kind]
+
+
 def logical_cores() -> int:
     """Logical cores this process may use (the HS06 'all' copies)."""
     try:

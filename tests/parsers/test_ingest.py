@@ -166,7 +166,7 @@ def test_cli_reports_skipped_rows(site):
 
     tmp_path, _, manifest = site
     proc = subprocess.run(
-        [sys.executable, "scripts/ingest.py", "--manifest", str(manifest), "--results", str(tmp_path / "results")],
+        [sys.executable, "-m", "execbench", "ingest", "--manifest", str(manifest), "--results", str(tmp_path / "results")],
         capture_output=True,
         text=True,
     )
@@ -176,7 +176,9 @@ def test_cli_reports_skipped_rows(site):
     bad = subprocess.run(
         [
             sys.executable,
-            "scripts/ingest.py",
+            "-m",
+            "execbench",
+            "ingest",
             "--manifest",
             str(tmp_path / "nope.csv"),
             "--results",

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from execbench import modes, payloads
-from execbench.modes.base import RunSpec
+from execbench.config import load_config
+from execbench.modes.base import ModeContext, RunContext
 from execbench.paths import REPO_ROOT
 
 CACHE = REPO_ROOT / ".execbench" / "cache"
 REGISTRY = os.environ.get("EXECBENCH_REGISTRY", "127.0.0.1:5000")
-MODE_SETTINGS = {"bare": {"kind": "bare", "variant": "image-rootfs"},
-                 "docker": {"kind": "docker", "network": "none", "cpuset": "none", "copies_per_container": "all"}}
+DEFAULT_CONFIG = load_config(REPO_ROOT / "config" / "config.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -33,18 +33,21 @@ def payload_image():
 
 
 def run_payload(image: dict, mode: str, payload_name: str, out_dir: Path, copies: int = 1,
-                argv: list[list[str]] | None = None, settings: dict | None = None):
+                argv: list[str] | None = None, settings: dict | None = None):
+    """Run `payload_name` (or `argv` instead of its own command) through `mode` of the default
+    config, with the payload's default-config settings updated by `settings`."""
     payload = payloads.get(payload_name)
-    settings = settings or {"size": "smoke"}
-    spec = RunSpec(run_id=f"test-{payload_name}-{mode}-{uuid.uuid4().hex[:6]}", image_ref=image["reference"],
-                   mode=mode, mode_settings=MODE_SETTINGS[mode], payload=payload_name, copies=copies,
-                   repetition=1, copy_argv=argv or payload.copy_argv(copies, settings),
-                   timeout_s=payload.timeout_s(settings), needs_network=payload.needs_network,
-                   cache_dir=str(CACHE))
-    mode_impl = modes.get(MODE_SETTINGS[mode]["kind"])
-    available = mode_impl.available(MODE_SETTINGS[mode])
+    settings = {**DEFAULT_CONFIG["payloads"][payload_name], **(settings or {})}
+    mode_settings = DEFAULT_CONFIG["modes"][mode]
+    mode_ctx = ModeContext(name=mode, kind=mode_settings["kind"], settings=mode_settings, cache_dir=CACHE)
+    mode_impl = modes.get(mode_settings["kind"])
+    available = mode_impl.available(mode_ctx)
     if not available.ok:
         pytest.skip(f"mode {mode} unavailable here: {available.reason}")
-    results = mode_impl.run(spec, out_dir)
+    ctx = RunContext(mode=mode_ctx, run_id=f"test-{payload_name}-{mode}-{uuid.uuid4().hex[:6]}",
+                     image_ref=image["reference"], payload=payload_name, copies=copies, repetition=1,
+                     argv=argv or payload.argv(settings), timeout_s=payload.timeout_s(settings), out_dir=out_dir,
+                     needs_network=payload.needs_network)
+    outcome = mode_impl.run(ctx)
     (out_dir / "run.json").write_text(json.dumps({"copies": copies}))
-    return results, payload
+    return outcome.copies, payload

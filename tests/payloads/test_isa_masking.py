@@ -55,7 +55,7 @@ def levels():
 def test_masks_take_effect(payload_image, tmp_path, levels):
     for level in levels[1:]:
         out = tmp_path / level
-        results, _ = run_payload(payload_image, "docker", "cpusuite", out, argv=[masked(["sh", "-c", PROBE], level)])
+        results, _ = run_payload(payload_image, "docker", "cpusuite", out, argv=masked(["sh", "-c", PROBE], level))
         assert [r.exit_code for r in results] == [0]
         stdout = (out / "copy0" / "stdout.log").read_text()
         assert glibc_level(stdout) == level, stdout
@@ -76,7 +76,7 @@ def test_cpusuite_validates_at_every_level_with_the_same_answers(payload_image, 
         argv = ["python3", "/opt/execbench/cpusuite.py", "--size", "smoke", "--copy", "{copy}"]
         if level:
             argv += ["--x264-asm", isa.x264_asm(level)]
-        results, payload = run_payload(payload_image, "docker", "cpusuite", out, argv=[masked(argv, level)])
+        results, payload = run_payload(payload_image, "docker", "cpusuite", out, argv=masked(argv, level))
         iterations = cpusuite_answers(out)
         failed = {n: f"{it['status']}: {it['reason']}" for n, it in iterations.items() if it["status"] != "S"}
         assert not failed, f"at {level or 'native ' + HOST_LEVEL}: {failed}"
@@ -95,7 +95,7 @@ def test_hepchain_validates_at_every_level(payload_image, tmp_path, levels):
     for level in levels:
         out = tmp_path / (level or "native")
         argv = ["/opt/execbench/venv/bin/python", "/opt/execbench/hepchain.py", "--size", "smoke", "--copy", "{copy}"]
-        results, payload = run_payload(payload_image, "docker", "hepchain", out, argv=[masked(argv, level)])
+        results, payload = run_payload(payload_image, "docker", "hepchain", out, argv=masked(argv, level))
         log = (out / "copy0" / "hepchain.log").read_text()
         assert [r.exit_code for r in results] == [0], f"at {level or 'native'}:\n{log[-1500:]}"
         chain = [r for r in payload.parse(out) if r.metric == "events_per_s" and r.copy is None]

@@ -191,17 +191,29 @@ def test_hepchain_ok_step_without_number_is_a_parse_error(tmp_path):
     assert err.value.line == 3
 
 
-def test_copy_argv_shapes():
-    cpu = payloads.get("cpusuite").copy_argv(2, {"size": "standard"})
-    assert cpu == [["python3", "/opt/execbench/cpusuite.py", "--size", "standard", "--iterations", "1",
-                    "--copy", "{copy}"]] * 2
-    assert payloads.get("hepchain").copy_argv(1, {})[0][0] == "/opt/execbench/venv/bin/python"
-    assert payloads.get("stream").copy_argv(1, {"size": "smoke"}) == [
-        ["/usr/local/bin/execbench-stream", "20000000", "10"]]
-    assert "--buffered" in payloads.get("fio").copy_argv(1, {"buffered": True})[0]
+def payload_settings(name: str, **given) -> dict:
+    """A payload's settings as the config gives them to it (validated, defaults filled in)."""
+    from execbench.config import load_config
+    from execbench.paths import REPO_ROOT
+    import yaml
+
+    raw = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    raw["payloads"] = {name: given}
+    return load_config(raw)["payloads"][name]
+
+
+def test_argv_shapes():
+    assert payloads.get("cpusuite").argv(payload_settings("cpusuite", size="standard")) == [
+        "python3", "/opt/execbench/cpusuite.py", "--size", "standard", "--iterations", "1", "--copy", "{copy}"]
+    assert payloads.get("hepchain").argv(payload_settings("hepchain"))[0] == "/opt/execbench/venv/bin/python"
+    assert payloads.get("stream").argv(payload_settings("stream")) == ["/usr/local/bin/execbench-stream", "20000000", "10"]
+    assert payloads.get("stream").argv(payload_settings("stream", array_size=30_000_000))[1] == "30000000"
+    assert "--buffered" in payloads.get("fio").argv(payload_settings("fio", buffered=True))
+    assert "--buffered" not in payloads.get("fio").argv(payload_settings("fio"))
     from execbench.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:
-        payloads.get("db12").copy_argv(1, {"size": "huge"})
+        payload_settings("db12", size="huge")
     assert err.value.key == "payloads.db12.size"
-    assert math.isclose(payloads.get("db12").timeout_s({"timeout_s": 12}), 12.0)
+    assert math.isclose(payloads.get("db12").timeout_s(payload_settings("db12", timeout_s=12)), 12.0)
+    assert math.isclose(payloads.get("db12").timeout_s(payload_settings("db12", size="standard")), 3600.0)

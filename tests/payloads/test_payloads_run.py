@@ -64,8 +64,8 @@ def test_cpusuite_corrupted_input_and_wrong_output_fail_visibly(payload_image, t
     expected["smoke"]["401.bzip2"]["answer"] = "0" * 64  # the answer key disagrees: wrong output
     (inputs / "expected.json").write_text(json.dumps(expected))
     shutil.chown(out, 10001, 10001)
-    argv = [["python3", "/opt/execbench/cpusuite.py", "--size", "smoke", "--copy", "{copy}",
-             "--benchmarks", "400.perl,401.bzip2,453.povray", "--inputs", "/execbench/run/inputs"]]
+    argv = ["python3", "/opt/execbench/cpusuite.py", "--size", "smoke", "--copy", "{copy}",
+            "--benchmarks", "400.perl,401.bzip2,453.povray", "--inputs", "/execbench/run/inputs"]
     results, payload = run_payload(payload_image, "docker", "cpusuite", out, argv=argv)
     assert results[0].exit_code == 1  # the suite says it failed
     got = {(r.benchmark, r.metric, r.copy): r for r in payload.parse(out)}
@@ -84,8 +84,8 @@ def test_hepchain_corrupted_card_fails_visibly(payload_image, tmp_path):
     inputs = corrupt_inputs(out, "hepchain")
     card = inputs / "pythia.cmnd"
     card.write_text(card.read_text().replace("pTHatMin = 100.", "pTHatMin = 10."))
-    argv = [["/opt/execbench/venv/bin/python", "/opt/execbench/hepchain.py", "--size", "smoke",
-             "--copy", "{copy}", "--inputs", "/execbench/run/inputs"]]
+    argv = ["/opt/execbench/venv/bin/python", "/opt/execbench/hepchain.py", "--size", "smoke",
+            "--copy", "{copy}", "--inputs", "/execbench/run/inputs"]
     results, payload = run_payload(payload_image, "docker", "hepchain", out, argv=argv)
     assert results[0].exit_code == 1
     got = {(r.benchmark, r.metric, r.copy): r for r in payload.parse(out)}

@@ -39,8 +39,8 @@ RUN_PATTERN = layout.RUN_WILDCARDS_AT_HOST if CLUSTER_HOSTS else layout.RUN_WILD
 
 
 wildcard_constraints:
-    image=layout.NAME_PATTERN,
     **layout.WILDCARD_CONSTRAINTS,
+    image=layout.NAME_PATTERN,
 
 
 def raw_run_json(key):

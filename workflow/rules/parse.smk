@@ -9,7 +9,10 @@ if FROM_RAW_RUNS:
     rule parse_raw_runs:
         """from_raw: every raw run's native logs -> its schema-checked records, in one process."""
         input:
-            runs=[raw_run_json(layout.RunKey.from_rel_dir(rel_dir)) for rel_dir in FROM_RAW_RUNS],
+            runs=[
+                raw_run_json(layout.RunKey.from_rel_dir(rel_dir))
+                for rel_dir in FROM_RAW_RUNS
+            ],
         output:
             [parsed_run_json(rel_dir) for rel_dir in FROM_RAW_RUNS],
         log:

@@ -61,7 +61,7 @@ rule combine_tables:
     params:
         python=PYTHON,
         skipped=INGEST_SKIPPED,
-        tables=REPORT_TABLES,
+        tables=lambda wildcards, output: Path(output.measurements).parent,
     shell:
         "{params.python:q} -m execbench tables --out {params.tables:q}"
         " --skipped {params.skipped:q}"
@@ -117,8 +117,8 @@ rule report_figures:
         "../../envs/execbench.yaml"
     params:
         python=PYTHON,
-        tables=REPORT_TABLES,
-        figures=REPORT_FIGURES,
+        tables=lambda wildcards, input: Path(input.relative).parent,
+        figures=lambda wildcards, output: Path(output.manifest).parent,
     shell:
         "MPLBACKEND=Agg {params.python:q} -m execbench figures --tables {params.tables:q}"
         " --out {params.figures:q} > {log:q} 2>&1"
@@ -146,9 +146,9 @@ rule report:
         "../../envs/execbench.yaml"
     params:
         python=PYTHON,
-        tables=REPORT_TABLES,
-        figures=REPORT_FIGURES,
-        out=REPORT_DIR,
+        tables=lambda wildcards, input: Path(input.relative).parent,
+        figures=lambda wildcards, input: Path(input.manifest).parent,
+        out=lambda wildcards, output: Path(output.html).parent,
         configs=[arg for c in REPORT_CONFIGS for arg in ("--config", c)],
     shell:
         "{params.python:q} -m execbench report --tables {params.tables:q}"

@@ -34,7 +34,8 @@ class Payload:
     description: ClassVar[str] = ""
     settings_schema: ClassVar[dict[str, dict]] = {}  # its own keys -> JSON Schema fragment
     sizes: ClassVar[tuple[str, ...]] = SIZES  # () = the payload has no size setting
-    default_timeout_s: ClassVar[Mapping[str, float]] = {"smoke": 900.0, "standard": 3600.0}
+    # seconds per copy before it is killed: one number, or one per size
+    default_timeout_s: ClassVar[float | Mapping[str, float]] = {"smoke": 900.0, "standard": 3600.0}
     needs_network: ClassVar[bool] = False  # False for every CPU/memory/IO payload
     # True: the runner hands the payload the mode (run_host) instead of starting copies through
     # the in-image launcher: what it measures is the mode's own start path.
@@ -51,10 +52,12 @@ class Payload:
         raise NotImplementedError(f"payload {self.name!r} does not implement argv()")
 
     def timeout_s(self, settings: Mapping) -> float:
-        """Seconds per copy before it is killed: settings `timeout_s`, else the size's default."""
+        """Seconds per copy before it is killed: settings `timeout_s`, else default_timeout_s (of the
+        size, when it is given per size)."""
         if settings.get("timeout_s") is not None:
             return float(settings["timeout_s"])
-        return float(self.default_timeout_s[settings.get("size", "smoke")])
+        default = self.default_timeout_s
+        return float(default[settings["size"]] if isinstance(default, Mapping) else default)
 
     def parse(self, run_dir: Path) -> list[Record]:
         """Records from the native logs under run_dir/copy<i>/ (raises ParseError on bad logs):

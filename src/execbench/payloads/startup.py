@@ -40,15 +40,11 @@ class Startup(Payload):
                     "description": "Start/exit samples per run (plus one warm-up sample, not counted)."},
     }
     sizes = ()
-    sample_timeout_s = 120.0  # a start that takes longer is hung
+    default_timeout_s = 120.0  # per sample: a start that takes longer is hung
     host_driven = True
 
     def argv(self, settings: Mapping) -> list[str]:
         return list(TRIVIAL_ARGV)
-
-    def timeout_s(self, settings: Mapping) -> float:
-        """Seconds one start may take (settings timeout_s, else sample_timeout_s)."""
-        return float(settings["timeout_s"] if settings.get("timeout_s") is not None else self.sample_timeout_s)
 
     def run_host(self, mode: Mode, ctx: RunContext, settings: Mapping) -> RunOutcome:
         samples = settings["samples"]
