@@ -65,6 +65,18 @@ def test_half_written_run_dir_is_moved_aside_not_deleted(tmp_path):
     assert not (run_dir / "copy0").exists() and (run_dir / "run.json").exists()
 
 
+def test_empty_run_dir_made_by_snakemake_is_no_previous_attempt(tmp_path):
+    # Snakemake creates run.json's directory before the job: a fresh run must not move that
+    # empty directory to .incomplete/ nor record it as a previous attempt.
+    config = make_config(tmp_path / "results", FAKE_IMAGE, modes={
+        "podman": {"kind": "podman", "user": "no-such-user-here", "enabled": True}})
+    (tmp_path / "results/raw/startup/podman/1c/r1").mkdir(parents=True)
+    run = run_cell(config, RunCell("startup", "podman", 1, 1, 0))
+    assert run["previous_attempt"] is None
+    assert not (tmp_path / "results/raw/.incomplete").exists()
+    assert (tmp_path / "results/raw/startup/podman/1c/r1/run.json").exists()
+
+
 def test_benchmark_slot_excludes_other_processes(tmp_path):
     lock = tmp_path / "benchmark.lock"  # own_benchmark_lock
     try_lock = textwrap.dedent(f"""
