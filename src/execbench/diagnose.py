@@ -61,7 +61,7 @@ def copy_reason(copy_dir: Path) -> dict | None:
     except (OSError, ValueError):
         launch = None
     if launch and launch.get("timed_out"):
-        return {"reason": f"timed out after {launch.get('wall_s', 0):.1f} s (the payload's timeout_s)",
+        return {"reason": f"timed out: killed after {launch.get('wall_s', 0):.1f} s, the payload's timeout_s",
                 "detail": "killed by the launcher", "source_file": str(launch_file), "source_line": None}
     line_no, last = _last_line(stderr_file)
     exit_code = launch.get("exit_code") if launch else None

@@ -248,9 +248,10 @@ class ReportData:
         ex = self.excluded
         out = []
         out.append(("Runs not in any ratio (failed or unavailable)",
-                    ["run", "payload", "mode", "copies", "rep", "status", "reason"],
+                    ["run", "payload", "mode", "copies", "rep", "status", "reason (run.json)",
+                     "why (the payload's own log)"],
                     [[_e(r["run_id"]), _e(r["payload"]), _e(r["mode"]), r["copies"], r["repetition"],
-                      _e(r["status"]), _e(r["reason"])] for r in ex["runs_not_ok"]]))
+                      _e(r["status"]), _e(r["reason"]), _e(r.get("log_reason", ""))] for r in ex["runs_not_ok"]]))
         if ex.get("runs_pairing_broken"):  # fan-out studies only
             out.append(("Runs that left their cluster host (pairing broken: never compared across nodes)",
                         ["run", "payload", "mode", "copies", "rep", "meant for", "ran on"],

@@ -378,7 +378,8 @@ def scaling_table(measurements: pd.DataFrame) -> pd.DataFrame:
 def excluded_inputs(parsed: ParsedRuns, uncompared: list[dict], skipped_json: Path | None = None) -> dict:
     """Everything that is not in a ratio, with the reason."""
     not_ok = [
-        {k: r[k] for k in ("run_id", "payload", "mode", "copies", "repetition", "status", "reason", "parsed_file")}
+        {k: r.get(k, "") for k in ("run_id", "payload", "mode", "copies", "repetition", "status", "reason",
+                                   "log_reason", "parsed_file")}
         for r in parsed.runs if r["status"] != "ok"
     ]
     off_host = [
