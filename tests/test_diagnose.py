@@ -102,3 +102,14 @@ def test_record_reason_uses_spec_status_codes_and_falls_back_to_the_detail():
     assert diagnose.record_reason({**base, "extra": {"spec_statuses": ["S", "VE", "S"]}}) == (
         "450.soplex VE: output differs from the recorded answer")
     assert diagnose.record_reason({**base, "extra": {}}) == "450.soplex: iteration 1 status RE"
+
+
+def test_one_failure_hitting_several_benchmarks_is_one_reason_naming_them():
+    from execbench import parsers
+
+    records = [r.to_dict() for r in parsers.get("stream").parse(REPO_ROOT / "tests/fixtures/logs/stream/stream_failed.txt")]
+    [reason] = diagnose.reasons_from_records(records, "stream")
+    assert reason["reason"].startswith("copy, scale, add, triad: STREAM did not validate (line 32: Failed Validation")
+    many = [{"benchmark": f"b{i}", "status": "failed", "copy": 0, "extra": {"spec_status": "VE"}} for i in range(6)]
+    [reason] = diagnose.reasons_from_records(many, "cpusuite")
+    assert reason["reason"] == "b0, b1, b2, b3 and 2 more VE: output differs from the recorded answer"

@@ -170,3 +170,21 @@ def test_report_opens_with_the_summary_and_its_answer_names_what_gave_no_number(
     assert md.index("## Study summary") < md.index("## Answer")
     assert "- cpusuite: no valid bare-metal run (464.x264 VE" in md
     assert "| cpusuite | 0 ok, 6 failed | 5 ok, 1 failed |" in md
+
+
+def test_payload_without_a_headline_counts_runs_with_any_valid_machine_level_number(tmp_path):
+    # e.g. ingested KitValidation logs of one step: no payload score, no geometric mean of >= 2 steps
+    def run(mode, status, value):
+        doc = {"run": {**synthetic_runs._run("kv", mode, 1, 1, status=status), "payload": "kv",
+                       "run_id": f"kv-{mode}-1c-r1"},
+               "records": [synthetic_runs._rec("kv.AtlasG4_trf", "events_per_s_wall", value, "events/s", True,
+                                               "proc_0/out_0.log")] if value else [], "errors": []}
+        path = tmp_path / "parsed" / f"kv-{mode}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc))
+        return path
+
+    summary = _summary([run("bare", "ok", 0.69), run("docker", "ok", 0.70)], tmp_path / "tables")
+    assert _cell(summary, "kv", "bare")["ok"] == 1 and summary["answer"]
+    summary = _summary([run("bare", "ok", None), run("docker", "ok", 0.70)], tmp_path / "tables2")
+    assert _cell(summary, "kv", "bare")["reasons"][0]["reason"] == "no valid machine-level number in its logs"

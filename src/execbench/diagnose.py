@@ -34,18 +34,33 @@ STDERR_WHOLE_BYTES = 16 * 1024 * 1024
 MAX_REASON_CHARS = 300
 
 
+def _status_code(record: dict) -> str | None:
+    extra = record.get("extra") or {}
+    code = extra.get("spec_status")
+    if code in STATUS_MEANING:
+        return code
+    return next((c for c in extra.get("spec_statuses") or [] if c in STATUS_MEANING), None)
+
+
+def _what(record: dict) -> str:
+    """What went wrong, without the benchmark: 'VE: output differs ...' or the parser's detail."""
+    code = _status_code(record)
+    if code:
+        return f"{code}: {STATUS_MEANING[code]}"
+    return str(record.get("detail") or record.get("status", "not ok"))
+
+
 def record_reason(record: dict) -> str:
     """One short sentence for a not-ok record: '464.x264 VE: output differs from the recorded
     answer', or '<benchmark>: <the parser's detail>'."""
-    extra = record.get("extra") or {}
-    code = extra.get("spec_status")
-    statuses = extra.get("spec_statuses") or []
-    if code not in STATUS_MEANING:
-        code = next((c for c in statuses if c in STATUS_MEANING), None)
-    if code:
-        return f"{record['benchmark']} {code}: {STATUS_MEANING[code]}"
-    detail = record.get("detail") or record.get("status", "not ok")
-    return _short(f"{record['benchmark']}: {detail}")
+    code = _status_code(record)
+    return _short(f"{record['benchmark']}{' ' if code else ': '}{_what(record)}")
+
+
+def _benchmarks(names: list[str], shown: int = 4) -> str:
+    names = list(dict.fromkeys(names))
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _short(text: str) -> str:
@@ -121,10 +136,23 @@ def reasons_from_records(records: list[dict], payload: str) -> list[dict]:
                  lambda r: r.get("copy") is not None, lambda r: True):
         chosen = [r for r in bad if pick(r)]
         if chosen:
-            return _merge((r.get("copy"), {"reason": record_reason(r), "detail": _short(r.get("detail", "")),
-                                           "source_file": r.get("source_file", ""),
-                                           "source_line": r.get("source_line")}) for r in chosen)
-    return []
+            break
+    else:
+        return []
+    # one reason per thing that went wrong, naming every benchmark it hit (STREAM's four kernels
+    # failing one validation are one reason, not four)
+    by_what: dict[str, list[dict]] = {}
+    for record in chosen:
+        by_what.setdefault(_what(record), []).append(record)
+    out = []
+    for what, records in by_what.items():
+        first = records[0]
+        names = _benchmarks([r["benchmark"] for r in records])
+        code = _status_code(first)
+        reason = {"reason": _short(f"{names}{' ' if code else ': '}{what}"), "detail": _short(first.get("detail", "")),
+                  "source_file": first.get("source_file", ""), "source_line": first.get("source_line")}
+        out += _merge((r.get("copy"), reason) for r in records)
+    return out
 
 
 def log_reasons(run: dict, run_dir: Path, parse: Callable[[], list]) -> list[dict]:
