@@ -120,3 +120,17 @@ def test_fail_without_answer_false_reports_and_exits_zero_and_one_run_is_redone_
     assert (results / "report" / "index.html").stat().st_mtime_ns > report_before  # parse, tables, report
     measurements = (results / "tables" / "measurements.csv").read_text()
     assert new["run_id"] in measurements
+
+
+def test_an_edited_config_plans_its_new_runs_at_once(study):
+    """More repetitions on the finished study: the dry run plans the new runs (and nothing already
+    measured), not only a config-record job as before (snakemake#4166, workflow/rules/run.smk)."""
+    _, config, _ = study
+    plan = _run("--configfile", str(config), "--config", "study={repetitions: 3}", "-n")
+    out = plan.stdout + plan.stderr
+    assert plan.returncode == 0, out[-3000:]
+    counts = {parts[0]: int(parts[1]) for parts in (line.split() for line in out.splitlines())
+              if len(parts) == 2 and parts[1].isdigit()}
+    assert counts.get("run_payload") == 4, out[-3000:]  # db12 and stream, bare and docker, r3
+    assert "run_config" not in counts
+    assert re.findall(r"output: \S+/raw/\S+/r(\d)/run.json", out) == ["3"] * 4
