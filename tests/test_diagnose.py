@@ -113,3 +113,40 @@ def test_one_failure_hitting_several_benchmarks_is_one_reason_naming_them():
     many = [{"benchmark": f"b{i}", "status": "failed", "copy": 0, "extra": {"spec_status": "VE"}} for i in range(6)]
     [reason] = diagnose.reasons_from_records(many, "cpusuite")
     assert reason["reason"] == "b0, b1, b2, b3 and 2 more VE: output differs from the recorded answer"
+
+
+def _valid_cpusuite_log(failed_log: str) -> str:
+    """The VE fixture's log as if 464.x264 had validated (S, a ratio, a score, Status: valid)."""
+    out = []
+    for line in failed_log.splitlines():
+        if line.startswith("! "):
+            continue
+        if line.startswith("464.x264") and line.endswith("VE"):
+            line = line.replace("--     ", "1.0536     ").removesuffix("VE") + "S"
+        line = line.replace("ratios): --", "ratios): 0.9012").replace("Status: invalid", "Status: valid")
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_copy_without_log_next_to_a_good_copy_is_named_once_by_its_own_record(tmp_path):
+    # copy 0 validated; copy 1 timed out before writing its log. The machine-level score ("sum over
+    # 2 copies not available: copy 1: ...", whose source is copy 0's log) must not stand in for it.
+    run_dir = tmp_path / "run"
+    shutil.copytree(RUNS / "cpusuite_x264_avx512_ve", run_dir)
+    log = run_dir / "copy0" / "cpusuite.log"
+    log.write_text(_valid_cpusuite_log(log.read_text()))
+    (run_dir / "copy1").mkdir()
+    (run_dir / "copy1" / "launch.json").write_text(json.dumps({"exit_code": -9, "timed_out": True, "wall_s": 1800.2}))
+    _edit_run(run_dir, copies=2, copies_result=[{"copy": 0, "exit_code": 0, "timed_out": False},
+                                                {"copy": 1, "exit_code": -9, "timed_out": True}])
+    records = payloads.get("cpusuite").parse(run_dir)
+    assert any(r.copy is None and r.status != "ok" and Path(r.source_file).exists() for r in records)
+    reasons = parse_run_dir(run_dir)["log_reasons"]
+    assert [(r["reason"], r["copies"]) for r in reasons] == [
+        ("timed out: killed after 1800.2 s, the payload's timeout_s", [1])]
+
+
+def _edit_run(run_dir: Path, **changes) -> None:
+    run = json.loads((run_dir / "run.json").read_text())
+    run.update(changes)
+    (run_dir / "run.json").write_text(json.dumps(run))

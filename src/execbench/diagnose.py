@@ -170,6 +170,9 @@ def log_reasons(run: dict, run_dir: Path, parse: Callable[[], list]) -> list[dic
     except (ParseError, ExecbenchError, KeyError, ValueError, OSError):
         records = []  # a log cut short: the copy's own record says why below
     with_log = [r for r in records if r.get("source_file") and Path(r["source_file"]).exists()]
+    if any(r.get("copy") is not None for r in records):
+        # machine-level sums only repeat why a copy failed ("sum over 2 copies not available: ...")
+        with_log = [r for r in with_log if r.get("copy") is not None]
     found = reasons_from_records(with_log, run.get("payload", ""))
     explained = {c for entry in found for c in entry["copies"]}
     extra = []
