@@ -330,7 +330,9 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     finished = {d: tree(d) for d in done}
-    interrupted = [d for d in dirs if d not in done]
+    # Snakemake makes a run's dir (empty) before the job; the startup payload writes its logs at
+    # the end: whether the killed run left anything is seen only now
+    interrupted = {d: any(d.iterdir()) for d in dirs if d not in done}
 
     # a hard kill leaves Snakemake's own directory lock: the operator unlocks once, then reruns
     subprocess.run([*snakemake, "--unlock"], cwd=work, capture_output=True, check=True)
@@ -340,8 +342,13 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
         assert tree(run_dir) == files  # finished raw logs untouched
     runs = [json.loads(p.read_text()) for p in results.glob("raw/startup/*/1c/r*/run.json")]
     assert len(runs) == 4 and all(r["status"] == "ok" for r in runs)
-    for run_dir in interrupted:
+    for run_dir, left_something in interrupted.items():
         redone = json.loads((run_dir / "run.json").read_text())
-        assert redone["previous_attempt"] and Path(redone["previous_attempt"]).is_dir()
+        if left_something:  # its half is set aside, never deleted
+            assert redone["previous_attempt"] and Path(redone["previous_attempt"]).is_dir()
+        else:  # an empty dir is no attempt: nothing to keep
+            assert redone["previous_attempt"] is None
+    incomplete = results / "raw" / ".incomplete"
+    assert not [p for p in incomplete.glob("*") if not any(p.iterdir())], "an empty dir was set aside"
     again = subprocess.run([*snakemake, "-n"], cwd=work, capture_output=True, text=True)
     assert "Nothing to be done" in again.stdout + again.stderr
