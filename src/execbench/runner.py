@@ -101,8 +101,11 @@ def benchmark_slot(path: str | Path | None = None):
 
 
 def move_aside(run_dir: Path, run_id: str) -> Path | None:
-    """A run dir left by an earlier attempt goes to raw/.incomplete/, never deleted."""
-    if not run_dir.exists():
+    """A run dir left by an earlier attempt goes to raw/.incomplete/, never deleted.
+
+    An empty run dir is no attempt: Snakemake makes it (the parent of run.json) before the
+    job starts, so it stays where it is and None is returned."""
+    if not run_dir.exists() or (run_dir.is_dir() and not any(run_dir.iterdir())):
         return None
     raw = run_dir.parents[3]  # raw/<payload>/<mode>/<copies>c/r<rep>
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
@@ -207,7 +210,7 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
     try:
         with benchmark_slot():
             moved = move_aside(out_dir, cell.run_id)
-            out_dir.mkdir(parents=True)
+            out_dir.mkdir(parents=True, exist_ok=True)  # empty when it exists (move_aside)
             record = {
                 "schema_version": 1,
                 "run_id": cell.run_id,
