@@ -33,3 +33,4 @@ rule all:
     default_target: True
     input:
         f"{RESULTS}/report/index.html",
+        rules.study_summary.output,

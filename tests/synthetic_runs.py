@@ -186,3 +186,15 @@ def write_fixed_value_runs(root, host, values, *, emulated_modes=()):
             record = _rec("cpusuite", "score", value, "score", True, "copy*/cpusuite.log")
             paths.append(_write(root, run, [record], []))
     return paths
+
+
+def build_all(parsed_paths, root, config_path=None) -> dict:
+    """Tables, figures and report from parsed runs, chained as the workflow's report stage does."""
+    from execbench import figures, report, tables
+
+    root = Path(root)
+    skipped = root / "ingest" / "skipped.json"
+    files = tables.write_tables(parsed_paths, root / "tables", skipped if skipped.exists() else None)
+    figs = figures.write_figures(root / "tables", root / "report" / "figures")
+    rep = report.write_report(root / "tables", root / "report" / "figures", root / "report", config_path)
+    return {"tables": files, "figures": figs, "report": rep}

@@ -224,3 +224,47 @@ def test_cluster_example_fans_out_over_its_two_nodes():
     # 2 payloads x 2 modes x 2 copies counts (1, 4) x 3 repetitions = 24 per node
     assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 24, "wn002": 24}
     assert len(cells) == 48
+
+
+# --config values exactly as Snakemake 9's own parser hands them over (snakemake.cli.parse_config):
+# only True/False become booleans, and everything inside a mapping or list stays a string.
+CLI_CONFIGS = [
+    (["from_raw=true"], lambda c: c["from_raw"] is True),
+    (["from_raw=false"], lambda c: c["from_raw"] is False),
+    (["study={copies: [1, 99]}"], lambda c: c["study"]["copies"] == [1, 99]),
+    (["study={copies: [1, all], repetitions: 2, seed: 7}"],
+     lambda c: c["study"]["copies"] == [1, "all"] and c["study"]["repetitions"] == 2 and c["study"]["seed"] == 7),
+    (["modes={vm: {enabled: false, memory_mb: 4096}}"],
+     lambda c: c["modes"]["vm"]["enabled"] is False and c["modes"]["vm"]["memory_mb"] == 4096),
+    (["payloads={db12: {timeout_s: 2.5}}"], lambda c: c["payloads"]["db12"]["timeout_s"] == 2.5),
+    (["ingest={manifest: null}"], lambda c: c["ingest"]["manifest"] is None),
+    (["study={name: 2015}"], lambda c: c["study"]["name"] == "2015"),  # a string key stays a string
+    (["registry={allow_non_loopback: yes}"], lambda c: c["registry"]["allow_non_loopback"] is True),
+]
+
+
+@pytest.mark.parametrize("args,check", CLI_CONFIGS, ids=[" ".join(a) for a, _ in CLI_CONFIGS])
+def test_config_values_are_taken_as_typed_on_the_command_line(raw_default, args, check):
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+
+    overrides = parse_config(args)
+    update_config(raw_default, overrides)
+    assert check(load_config(raw_default))
+
+
+@pytest.mark.parametrize("args,key,got", [
+    (["from_raw=maybe"], "from_raw", "'maybe'"),
+    (["study={copies: [1, x]}"], "study.copies[1]", "'x'"),
+    (["study={repetitions: 2.5}"], "study.repetitions", "'2.5'"),  # a number, not an integer: left as typed
+    (["study={repetitions: 0}"], "study.repetitions", "0"),
+])
+def test_command_line_value_of_the_wrong_kind_still_names_the_key(raw_default, args, key, got):
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+
+    update_config(raw_default, parse_config(args))
+    with pytest.raises(ConfigError) as info:
+        load_config(raw_default)
+    assert info.value.key == key
+    assert f"got {got}" in str(info.value)

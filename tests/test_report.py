@@ -12,22 +12,14 @@ from pathlib import Path
 
 import pytest
 import synthetic_runs
+from synthetic_runs import build_all
 
-from execbench import browser, figures, report, tables
+from execbench import browser, figures
 from execbench.paths import REPO_ROOT
 
 SKIPPED = [{"path": "site/hs06/2014-03/result/CFP2006.009.ref.txt", "row": 4,
             "reason": "file missing: listed in manifest but not found"}]
 CONFIG_TEXT = "study: {name: synthetic-report-test, repetitions: 3, copies: [1, all], seed: 2015}\n"
-
-
-def build_all(parsed_paths, root: Path, config_path=None) -> dict:
-    """Tables, figures and report from parsed runs, as the workflow's report stage chains them."""
-    skipped = root / "ingest" / "skipped.json"
-    files = tables.write_tables(parsed_paths, root / "tables", skipped if skipped.exists() else None)
-    figs = figures.write_figures(root / "tables", root / "report" / "figures")
-    rep = report.write_report(root / "tables", root / "report" / "figures", root / "report", config_path)
-    return {"tables": files, "figures": figs, "report": rep}
 
 
 @pytest.fixture(scope="module")

@@ -66,6 +66,18 @@ def test_half_written_run_dir_is_moved_aside_not_deleted(tmp_path):
     assert not (run_dir / "copy0").exists() and (run_dir / "run.json").exists()
 
 
+def test_empty_run_dir_made_by_snakemake_is_no_previous_attempt(tmp_path):
+    # Snakemake creates run.json's directory before the job: a fresh run must not move that
+    # empty directory to .incomplete/ nor record it as a previous attempt.
+    config = make_config(tmp_path / "results", FAKE_IMAGE, modes={
+        "podman": {"kind": "podman", "user": "no-such-user-here", "enabled": True}})
+    (tmp_path / "results/raw/startup/podman/1c/r1").mkdir(parents=True)
+    run = run_cell(config, RunCell("startup", "podman", 1, 1))
+    assert run["previous_attempt"] is None
+    assert not (tmp_path / "results/raw/.incomplete").exists()
+    assert (tmp_path / "results/raw/startup/podman/1c/r1/run.json").exists()
+
+
 def test_benchmark_slot_excludes_other_processes(tmp_path):
     lock = tmp_path / "benchmark.lock"  # own_benchmark_lock
     try_lock = textwrap.dedent(f"""
@@ -319,7 +331,9 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     finished = {d: tree(d) for d in done}
-    interrupted = [d for d in dirs if d not in done]
+    # Snakemake makes a run's dir (empty) before the job; the startup payload writes its logs at
+    # the end: whether the killed run left anything is seen only now
+    interrupted = {d: any(d.iterdir()) for d in dirs if d not in done}
 
     # a hard kill leaves Snakemake's own directory lock: the operator unlocks once, then reruns
     subprocess.run([*snakemake, "--unlock"], cwd=work, capture_output=True, check=True)
@@ -329,8 +343,13 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
         assert tree(run_dir) == files  # finished raw logs untouched
     runs = [json.loads(p.read_text()) for p in results.glob("raw/startup/*/1c/r*/run.json")]
     assert len(runs) == 4 and all(r["status"] == "ok" for r in runs)
-    for run_dir in interrupted:
+    for run_dir, left_something in interrupted.items():
         redone = json.loads((run_dir / "run.json").read_text())
-        assert redone["previous_attempt"] and Path(redone["previous_attempt"]).is_dir()
+        if left_something:  # its half is set aside, never deleted
+            assert redone["previous_attempt"] and Path(redone["previous_attempt"]).is_dir()
+        else:  # an empty dir is no attempt: nothing to keep
+            assert redone["previous_attempt"] is None
+    incomplete = results / "raw" / ".incomplete"
+    assert not [p for p in incomplete.glob("*") if not any(p.iterdir())], "an empty dir was set aside"
     again = subprocess.run([*snakemake, "-n"], cwd=work, capture_output=True, text=True)
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -7,6 +7,8 @@ JavaScript), waits for the load event, dumps the DOM and checks:
   - every <img> finished loading with a non-zero natural width (figures decoded),
   - every <figure> holds one loaded image,
   - the answer and comparison tables have rows.
+It also reports where the study summary, its no-answer box and the answer start (px from the
+top; viewport_height is the first screen).
 Also keeps a full-page screenshot (default: next to the report, index.screenshot.png).
 Exit status 0 when all checks pass; the findings are printed as JSON.
 """
@@ -25,9 +27,13 @@ window.addEventListener("load", function () {
   var imgs = document.images, ok = 0;
   for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
   var rows = function (sel) { return document.querySelectorAll(sel + " tbody tr").length; };
+  var top = function (sel) { var el = document.querySelector(sel);
+                             return el ? el.getBoundingClientRect().top + window.scrollY : null; };
   var result = {images: imgs.length, images_loaded: ok, figures: document.querySelectorAll("figure").length,
                 headline_rows: rows("table.headline"), relative_rows: rows("table.relative"),
                 tables: document.querySelectorAll("table").length,
+                viewport_height: window.innerHeight,
+                summary_top: top("#summary"), no_answer_top: top(".noanswer"), answer_top: top("#answer"),
                 min_natural_width: Array.prototype.reduce.call(imgs, function (m, im) {
                   return Math.min(m, im.naturalWidth); }, 1e9)};
   var pre = document.createElement("pre");
@@ -60,7 +66,9 @@ def check_report(index_html: Path, screenshot: Path | None = None, timeout_s: fl
         probe_page = Path(tmp) / "probe.html"
         probe_page.write_text(html.replace("</body>", PROBE + "</body>", 1))
         base = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile"]
-        dom = subprocess.run([*base, "--dump-dom", probe_page.as_uri()], capture_output=True, text=True,
+        # a laptop's first screen, for where the summary sits (viewport_height, *_top)
+        dom = subprocess.run([*base, "--window-size=1280,900", "--dump-dom", probe_page.as_uri()],
+                             capture_output=True, text=True,
                              timeout=timeout_s)
         if screenshot is not None:
             # Tall window: the screenshot is the page as a reader scrolls it, top part.

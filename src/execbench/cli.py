@@ -7,6 +7,7 @@
     tables        parsed runs -> results/tables/* (measurements, relative, scaling, ...)
     figures       tables -> figures (PNG + SVG) and their manifest
     report        tables + figures -> results/report/index.html and report.md
+    study-summary the end of a study: runs ok/failed/unavailable with reasons; exit 1 without an answer
     check-report  open a report in headless Chromium and check it renders
     schema-doc    the config reference (config/README.md) from the assembled schema
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -52,8 +54,17 @@ def _run(args) -> int:
     from .runner import find_cell, run_cell
 
     try:
-        config = (json.loads(Path(args.validated_config).read_text()) if args.validated_config
-                  else load_config(args.config))
+        if args.validated_config:
+            config = json.loads(Path(args.validated_config).read_text())
+        elif args.validated_config_env:
+            text = os.environ.get(args.validated_config_env)
+            if not text:
+                print(f"run: environment variable {args.validated_config_env} is not set (it carries the "
+                      "workflow's validated config; run through snakemake)", file=sys.stderr)
+                return 2
+            config = json.loads(text)
+        else:
+            config = load_config(args.config)
         cell = find_cell(config, args.payload, args.mode, args.copies, args.rep, args.host)
     except ExecbenchError as err:
         print(f"run: {err}", file=sys.stderr)
@@ -123,6 +134,19 @@ def _report(args) -> int:
     return 0
 
 
+def _study_summary(args) -> int:
+    from .summary import render_text
+
+    summary = json.loads(Path(args.summary).read_text())
+    text = render_text(summary, fail_without_answer=not args.no_fail, summary_path=args.summary)
+    print(text, end="", flush=True)
+    if summary["problems"] and not args.no_fail:
+        return 1
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)  # only when the study has an answer: a rerun says it again otherwise
+    return 0
+
+
 def _check_report(args) -> int:
     from .browser import check_report
 
@@ -161,7 +185,9 @@ def parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("run", help="run one cell of the matrix")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", help="study config (YAML or JSON), validated here")
-    source.add_argument("--validated-config", help="config JSON the workflow already validated")
+    source.add_argument("--validated-config", help="config JSON file, already validated")
+    source.add_argument("--validated-config-env", metavar="NAME",
+                        help="environment variable holding the config JSON the workflow validated (run.smk)")
     p.add_argument("--payload", required=True)
     p.add_argument("--mode", required=True)
     p.add_argument("--copies", type=int, required=True)
@@ -197,6 +223,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--config", action="append", default=[], help="config file to embed (repeatable)")
     p.set_defaults(func=_report)
+
+    p = verbs.add_parser("study-summary", help="print the study's summary; exit 1 when it has no answer")
+    p.add_argument("summary", help="results/tables/summary.json")
+    p.add_argument("--out", required=True, help="the printed summary, written when the exit status is 0")
+    p.add_argument("--no-fail", action="store_true", help="exit 0 even when the study has no answer")
+    p.set_defaults(func=_study_summary)
 
     p = verbs.add_parser("check-report", help="render a report in headless Chromium and check it")
     p.add_argument("index_html", nargs="?", default="results/report/index.html")

@@ -5,6 +5,16 @@ Validation happens here, before any job runs: the JSON Schema
 the checks below catch what a schema cannot (names that must exist in the
 registries, kind-specific factors, the loopback rule). Every error names the
 dotted key and what was expected.
+
+Values are taken as a user types them on `--config`: Snakemake's parser
+(snakemake/cli.py, parse_config) makes a top-level value an int, a float,
+True/False (only those spellings) or else reads it with YAML's BaseLoader, in
+which every scalar is a string. So `from_raw=true` arrives as 'true' and
+`study='{copies: [1, 99]}'` as {'copies': ['1', '99']}. Before validation a
+string where the schema accepts no string (a boolean, integer, number or null
+key) is read as YAML would read it (yaml.safe_load: true/false, 3, 2.5, null)
+and kept only if that gives a type the schema accepts there; anything else is
+left as it was, so the error still names the key and shows the value.
 """
 
 from __future__ import annotations
@@ -119,6 +129,78 @@ def _validator_filling_defaults():
     return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
 
 
+def _resolve(schema: dict) -> dict:
+    """A subschema with its local $ref (#/definitions/NAME) followed, sibling keys kept."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = {**_schema()["definitions"][name], **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema if isinstance(schema, dict) else {}
+
+
+def _alternatives(schema: dict) -> list[dict]:
+    schema = _resolve(schema)
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    return [alt for branch in branches for alt in _alternatives(branch)] if branches else [schema]
+
+
+YAML_NULLS = {"null", "Null", "NULL", "~"}
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", type(None): "null"}
+
+
+def _accepts(schema: dict, value) -> bool:
+    """Whether `value`'s JSON type (and, for const/enum, the value itself) fits `schema`."""
+    if "const" in schema:
+        return schema["const"] == value and type(schema["const"]) is type(value)
+    if "enum" in schema:
+        return any(v == value and type(v) is type(value) for v in schema["enum"])
+    wanted = schema.get("type")
+    if wanted is None:
+        return True
+    wanted = {wanted} if isinstance(wanted, str) else set(wanted)
+    kind = "string" if isinstance(value, str) else _JSON_TYPES.get(type(value))
+    return kind in wanted or (kind == "integer" and "number" in wanted)
+
+
+def typed_strings(value, schema: dict):
+    """`value` with every string the schema wants as a boolean/integer/number/null read as YAML.
+
+    `schema` is a (sub)schema of config.schema.yaml. Mappings and lists are walked by the
+    schema's properties / additionalProperties / items; a string that the schema accepts as a
+    string (also "all" of copies) or that does not read as an accepted type is left alone; where
+    the schema allows null, YAML's null spellings are None."""
+    alternatives = _alternatives(schema)
+    if isinstance(value, str):
+        if value in YAML_NULLS and any(_accepts(alt, None) for alt in alternatives):
+            return None  # e.g. ingest='{manifest: null}': no manifest (a file named so: ./null)
+        if any(_accepts(alt, value) for alt in alternatives):
+            return value
+        try:
+            typed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if isinstance(typed, (dict, list, str)) or not any(_accepts(alt, typed) for alt in alternatives):
+            return value
+        return typed
+    objects = [alt for alt in alternatives if alt.get("type") == "object"]
+    if isinstance(value, dict) and objects:
+        # a plugin's own settings sit in if/then branches (a mode kind's factors): the branches
+        # whose condition the mapping meets count as its properties too
+        objects = objects + [branch["then"] for o in objects for branch in o.get("allOf", [])
+                             if "then" in branch and jsonschema.Draft7Validator(branch.get("if", {})).is_valid(value)]
+        out = {}
+        for key, item in value.items():
+            sub = next((o["properties"][key] for o in objects if key in o.get("properties", {})), None)
+            if sub is None:
+                sub = next((o["additionalProperties"] for o in objects
+                            if isinstance(o.get("additionalProperties"), dict)), None)
+            out[key] = item if sub is None else typed_strings(item, sub)
+        return out
+    arrays = [alt for alt in alternatives if alt.get("type") == "array" and isinstance(alt.get("items"), dict)]
+    if isinstance(value, list) and arrays:
+        return [typed_strings(item, arrays[0]["items"]) for item in value]
+    return value
+
+
 def _dotted(path) -> str:
     out = ""
     for part in path:
@@ -222,7 +304,8 @@ def load_config(source: str | Path | dict, *, source_name: str | None = None) ->
     if not isinstance(data, dict):
         raise ConfigError("(top level)", "a mapping of keys", type(data).__name__, source=name)
     try:
-        _fill_mode_kinds(data)
+        _fill_mode_kinds(data)  # first: a mode's factors are typed by its kind's schema
+        data = typed_strings(data, _schema())
         errors = sorted(_validator_filling_defaults()(_schema()).iter_errors(data), key=lambda e: list(e.absolute_path))
         if errors:
             raise _explain(errors[0])

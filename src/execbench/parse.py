@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jsonschema
 
-from . import parsers, payloads
+from . import diagnose, parsers, payloads
 from .errors import ExecbenchError, ParseError
 from .fsutil import atomic_write_json
 from .records import validate_record
@@ -27,7 +27,9 @@ def _records_for(run: dict, run_dir: Path):
 
 
 def parse_run_dir(run_dir: Path) -> dict:
-    """{"run": run.json, "records": [...], "errors": [...]} for one raw run directory."""
+    """{"run": run.json, "records": [...], "errors": [...], "log_reasons": [...]} for one raw run
+    directory. A failed run gives no records; its log_reasons say why, from the payload's own logs
+    (execbench.diagnose); an ok run's not-ok records give its log_reasons the same way."""
     run_dir = Path(run_dir)
     run_json = run_dir / "run.json"
     try:
@@ -49,7 +51,10 @@ def parse_run_dir(run_dir: Path) -> dict:
             errors.append(_error_dict(exc))
         except (ExecbenchError, KeyError) as exc:
             errors.append({"path": str(run_dir), "line": None, "expected": str(exc)})
-    return {"run": run, "records": records, "errors": errors}
+        reasons = diagnose.reasons_from_records(records, run.get("payload") or "")
+    else:
+        reasons = diagnose.log_reasons(run, run_dir, lambda: _records_for(run, run_dir))
+    return {"run": run, "records": records, "errors": errors, "log_reasons": reasons}
 
 
 def _error_dict(error: ParseError) -> dict:

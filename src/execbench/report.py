@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__, figures, stats, tables
+from . import summary as summary_module
 from .paths import REPO_ROOT
 
 QUESTION = ("What does it cost to run HEP/NP batch workloads in a container (Docker, rootless Podman) "
@@ -102,7 +103,7 @@ class ReportData:
         read = tables.read_tables(self.tables_dir)
         self.relative, self.relative_meta, self.scaling = read.relative, read.relative_meta, read.scaling
         self.cross_hosts, self.runs, self.measurements = read.cross_hosts, read.runs, read.measurements
-        self.excluded = read.excluded
+        self.excluded, self.summary = read.excluded, read.summary
         self.figures = json.loads((self.figures_dir / "figures.json").read_text())
         paths = [] if not config_path else [config_path] if isinstance(config_path, (str, Path)) else config_path
         self.configs = [(str(p), Path(p).read_text()) for p in paths if Path(p).is_file()]
@@ -234,9 +235,10 @@ class ReportData:
         ex = self.excluded
         out = []
         out.append(("Runs not in any ratio (failed or unavailable)",
-                    ["run", "payload", "mode", "copies", "rep", "status", "reason"],
+                    ["run", "payload", "mode", "copies", "rep", "status", "reason (run.json)",
+                     "why (the payload's own log)"],
                     [[_e(r["run_id"]), _e(r["payload"]), _e(r["mode"]), r["copies"], r["repetition"],
-                      _e(r["status"]), _e(r["reason"])] for r in ex["runs_not_ok"]]))
+                      _e(r["status"]), _e(r["reason"]), _e(r.get("log_reason", ""))] for r in ex["runs_not_ok"]]))
         if ex.get("runs_pairing_broken"):  # fan-out studies only
             out.append(("Runs that left their cluster host (pairing broken: never compared across nodes)",
                         ["run", "payload", "mode", "copies", "rep", "meant for", "ran on"],
@@ -259,6 +261,32 @@ class ReportData:
         out.append(("Skipped ingest inputs (results/ingest/skipped.json)", keys,
                     [[_e(s.get(k, "")) if isinstance(s, dict) else _e(s) for k in keys] for s in skipped]))
         return out
+
+    def summary_rows(self, fmt: str):
+        """Runs ok / failed / unavailable per payload (rows) and mode (columns)."""
+        modes = self.summary["modes"]
+        rows = []
+        for p in self.summary["payloads"]:
+            row = [_e(p["payload"])]
+            for mode in modes:
+                cell = p["modes"].get(mode)
+                text = summary_module.cell_text(cell)
+                if fmt == "html" and cell:
+                    css = ("na" if cell["unavailable"] == cell["runs"] else "bad" if cell["ok"] == 0
+                           else "part" if cell["ok"] < cell["runs"] else "ok")
+                    text = f'<span class="cell-{css}">{_e(text)}</span>'
+                row.append(text)
+            rows.append(row)
+        return ["payload", *modes], rows
+
+    def summary_reasons(self) -> list[tuple[str, dict]]:
+        return summary_module.reason_lines(self.summary) if self.summary else []
+
+    def no_number_sentences(self) -> list[str]:
+        """One sentence per payload and mode that gave no number in the answer, with why."""
+        if not self.summary:
+            return []
+        return [f"{n['payload']} in {n['mode']} gave no number: {n['why']}." for n in self.summary["no_number"]]
 
     def answer_sentences(self, host: str | None = None) -> list[str]:
         """One plain sentence per (host, headline payload, mode), of one host or (host=None) of all."""
@@ -331,7 +359,70 @@ figcaption{font-size:.85em;color:#333;max-width:900px}
 pre{background:#f4f4f4;padding:.8em;overflow:auto;font-size:.8em}
 .q{font-size:1.1em;background:#f3f7ff;padding:.6em 1em;border-left:4px solid #36c}
 .empty{color:#666;font-style:italic}
+.noanswer{background:#fff0f0;border-left:4px solid #c00;padding:.5em 1em;margin:.8em 0}
+.answered{background:#f0fff0;border-left:4px solid #393;padding:.5em 1em;margin:.8em 0}
+.cell-ok{color:#060}.cell-part{color:#a50;font-weight:600}.cell-bad{color:#a00;font-weight:600}.cell-na{color:#777}
+ul.reasons{font-size:.9em;margin-top:.3em}ul.reasons code{font-size:.85em;color:#444}
 """
+
+
+def _summary_html(data: ReportData) -> list[str]:
+    """The study summary for the first screen: whether there is an answer, runs per payload and
+    mode, and why runs gave no number."""
+    summary = data.summary
+    if summary is None:
+        return []
+    out = ["<h2 id='summary'>Study summary</h2>"]
+    if summary["problems"]:
+        out.append('<div class="noanswer"><b>No answer</b> from this study for:<ul>'
+                   + "".join(f"<li>{_e(p)}</li>" for p in summary["problems"]) + "</ul></div>")
+    else:
+        out.append('<p class="answered">Every payload has a valid bare-metal run and modes were compared with it.</p>')
+    out.append(f"<p>{summary['runs']} runs: {summary['ok']} ok, {summary['failed']} failed, "
+               f"{summary['unavailable']} unavailable (ok = the run gave its payload's headline number).</p>")
+    h, rows = data.summary_rows("html")
+    out.append(_html_table(h, rows, "summary"))
+    reasons = data.summary_reasons()
+    if reasons:
+        items = []
+        for where, entry in reasons:
+            source = _source_text(entry)
+            items.append(f"<li><b>{_e(entry['outcome'])}</b>: {_e(entry['reason'])} <i>({_e(where)})</i>"
+                         + (f"<br><code>{_e(source)}</code>" if source else "") + "</li>")
+        out.append("<p>Why runs gave no number (the payloads' own logs, where they say):</p>"
+                   f'<ul class="reasons">{"".join(items)}</ul>')
+    return out
+
+
+def _source_text(entry: dict) -> str:
+    if not entry.get("source_file"):
+        return ""
+    line = entry.get("source_line")
+    where = entry["source_file"] + ("" if line in (None, "") else f":{line}")
+    return where + (f": {entry['detail']}" if entry.get("detail") else "")
+
+
+def _summary_md(data: ReportData) -> list[str]:
+    summary = data.summary
+    if summary is None:
+        return []
+    out = ["## Study summary", ""]
+    if summary["problems"]:
+        out += ["**No answer** from this study for:", ""] + [f"- {p}" for p in summary["problems"]] + [""]
+    else:
+        out += ["Every payload has a valid bare-metal run and modes were compared with it.", ""]
+    out += [f"{summary['runs']} runs: {summary['ok']} ok, {summary['failed']} failed, "
+            f"{summary['unavailable']} unavailable (ok = the run gave its payload's headline number).", ""]
+    h, rows = data.summary_rows("md")
+    out += [_md_table(h, _md_plain(rows))]
+    reasons = data.summary_reasons()
+    if reasons:
+        out += ["Why runs gave no number (the payloads' own logs, where they say):", ""]
+        for where, entry in reasons:
+            source = _source_text(entry)
+            out.append(f"- **{entry['outcome']}**: {entry['reason']} ({where})" + (f"; `{source}`" if source else ""))
+        out.append("")
+    return out
 
 
 def render_html(data: ReportData, generated_utc: str) -> str:
@@ -341,6 +432,7 @@ def render_html(data: ReportData, generated_utc: str) -> str:
         "<title>execbench report</title>", f"<style>{CSS}</style></head><body>",
         "<h1>execbench: the cost of containers and VMs relative to bare metal</h1>",
         f'<p class="q"><b>Question.</b> {_e(QUESTION)}</p>',
+        *_summary_html(data),
         "<h2 id='answer'>Answer</h2>",
     ]
     hosts = data.compared_hosts()
@@ -352,6 +444,10 @@ def render_html(data: ReportData, generated_utc: str) -> str:
                      else '<p class="empty">No mode could be compared with bare metal.</p>')
         h, rows = data.headline_rows("html", host)
         parts.append(_html_table(h, rows, "headline") if rows else '<p class="empty">No headline comparisons.</p>')
+    missing = data.no_number_sentences()
+    if missing:
+        parts.append("<p><b>No number</b> (failed or unavailable, why from the payloads' own logs):</p>"
+                     '<ul class="no-number">' + "".join(f"<li>{_e(s)}</li>" for s in missing) + "</ul>")
     parts.append(f"<p><b>Method.</b> {_e(METHOD_TEXT)}</p>")
     parts.append("<h2 id='across-hosts'>Across hosts</h2>")
     note = data.cross_host_note()
@@ -400,7 +496,7 @@ def _md_plain(rows):
 
 def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "figures") -> str:
     out = ["# execbench: the cost of containers and VMs relative to bare metal", "", f"**Question.** {QUESTION}",
-           "", "## Answer", ""]
+           "", *_summary_md(data), "## Answer", ""]
     hosts = data.compared_hosts()
     for host in hosts if len(hosts) > 1 else [None]:  # one host: no sub-heading
         if host is not None:
@@ -408,6 +504,10 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
         out += [f"- {s}" for s in data.answer_sentences(host)] or ["No mode could be compared with bare metal."]
         h, rows = data.headline_rows("md", host)
         out += ["", _md_table(h, _md_plain(rows))]
+    missing = data.no_number_sentences()
+    if missing:
+        out += ["**No number** (failed or unavailable, why from the payloads' own logs):", ""]
+        out += [f"- {s}" for s in missing] + [""]
     out += [f"**Method.** {METHOD_TEXT}", "", "## Across hosts", ""]
     note = data.cross_host_note()
     if note:

@@ -92,9 +92,12 @@ def benchmark_slot(path: str | Path | None = None):
 
 
 def move_aside(results: str | Path, cell: RunCell) -> Path | None:
-    """A run dir left by an earlier attempt goes to raw/.incomplete/, never deleted."""
+    """A run dir left by an earlier attempt goes to raw/.incomplete/, never deleted.
+
+    An empty run dir is no attempt: Snakemake makes it (the parent of run.json) before the
+    job starts, so it stays where it is and None is returned."""
     run_dir = layout.raw_dir(results, cell)
-    if not run_dir.exists():
+    if not run_dir.exists() or (run_dir.is_dir() and not any(run_dir.iterdir())):
         return None
     target = layout.incomplete_dir(results) / f"{cell.run_id}-{utc_stamp()}"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +166,7 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
     try:
         with benchmark_slot():
             moved = move_aside(results, cell)
-            out_dir.mkdir(parents=True)
+            out_dir.mkdir(parents=True, exist_ok=True)  # empty when it exists (move_aside)
             record = {
                 "schema_version": 1,
                 "run_id": cell.run_id,

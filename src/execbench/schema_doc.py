@@ -18,7 +18,10 @@ HEADER = """# Configuration
 `config/config.yaml` is the default quick study; `config/full.yaml` the real
 one; `config/examples/` holds variants (e.g. a base image pulled from a site
 registry). Choose one with `bash scripts/run.sh --configfile FILE`, or change a
-value with `--config key=value`.
+value with `--config key=value` (nested: `--config study='{copies: [1, 99]}'`).
+Values are taken as typed: where a key wants a boolean, a number or null,
+`true`/`false`, `3`, `2.5` and `null` are read as such, also inside a mapping
+(Snakemake's own `--config` parser leaves them strings).
 
 The config is checked against `workflow/schemas/config.schema.yaml` before any
 job runs: an unknown key, a wrong type, an unknown mode kind or payload, an

@@ -8,6 +8,9 @@
                      └► excluded.json   (failed/unavailable runs, runs off their cluster host,
                                          parse errors, failed records, unreadable inputs:
                                          everything not in a ratio, with why)
+                     └► summary.json    (runs ok / failed / unavailable per payload and mode, the
+                                         reasons from the payloads' own logs, whether the study
+                                         has an answer; execbench.summary)
 
 What is compared: machine-level records (copy = None) of runs whose status is
 "ok"; the unit of replication is the run (repetition).  Per-copy records are
@@ -29,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import stats
+from . import stats, summary
 
 MEASUREMENT_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "run_status",
@@ -40,7 +43,7 @@ RUN_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "order_index",
     "status", "reason", "emulated", "cpu_model", "logical_cores", "kernel", "os", "versions",
     "image_name", "image_reference", "image_digest", "started_utc", "ended_utc", "wall_s",
-    "config_sha256", "parsed_file", "cluster_host", "pairing",
+    "config_sha256", "parsed_file", "cluster_host", "pairing", "log_reason",
 ]
 RELATIVE_KEY = ["host", "payload", "benchmark", "metric", "copies", "mode"]
 EMULATED_FLAG = "emulated (TCG) — not comparable to bare metal"
@@ -59,6 +62,7 @@ class ParsedRuns:
     measurements: pd.DataFrame | None = None
     parse_errors: list[dict] = field(default_factory=list)  # {"run_id", "path", "line", "expected"}
     unreadable: list[dict] = field(default_factory=list)  # {"path", "reason"}
+    log_reasons: dict[str, list[dict]] = field(default_factory=dict)  # run_id -> why it gave no number
 
 
 def _nested(run: dict, outer: str, inner: str, default=None):
@@ -131,6 +135,9 @@ def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
             out.unreadable.append({"path": path, "reason": f"{type(exc).__name__}: {what}"})
             continue
         run_row = _run_row(run, path)
+        reasons = doc.get("log_reasons") or []
+        run_row["log_reason"] = "; ".join(r.get("reason", "") for r in reasons if isinstance(r, dict))
+        out.log_reasons[run_row["run_id"]] = [r for r in reasons if isinstance(r, dict) and r.get("reason")]
         out.runs.append(run_row)
         for i, rec in enumerate(records):
             try:
@@ -371,7 +378,8 @@ def scaling_table(measurements: pd.DataFrame) -> pd.DataFrame:
 def excluded_inputs(parsed: ParsedRuns, uncompared: list[dict], skipped_json: Path | None = None) -> dict:
     """Everything that is not in a ratio, with the reason."""
     not_ok = [
-        {k: r[k] for k in ("run_id", "payload", "mode", "copies", "repetition", "status", "reason", "parsed_file")}
+        {k: r.get(k, "") for k in ("run_id", "payload", "mode", "copies", "repetition", "status", "reason",
+                                   "log_reason", "parsed_file")}
         for r in parsed.runs if r["status"] != "ok"
     ]
     off_host = [
@@ -493,6 +501,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
         "scaling_json": out / "scaling.json", "scaling_md": out / "scaling.md",
         "cross_hosts_csv": out / "cross_hosts.csv", "cross_hosts_json": out / "cross_hosts.json",
         "cross_hosts_md": out / "cross_hosts.md", "excluded": out / "excluded.json",
+        "summary": out / "summary.json",
     }
     m.to_csv(files["measurements"], index=False)
     pd.DataFrame(parsed.runs, columns=RUN_COLUMNS).to_csv(files["runs"], index=False)
@@ -512,6 +521,9 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
          "rows": _json_ready(cross_hosts)}, indent=1) + "\n")
     files["cross_hosts_md"].write_text(cross_host_markdown(cross_hosts))
     files["excluded"].write_text(json.dumps(excluded, indent=1, default=str) + "\n")
+    study = summary.study_summary(parsed.runs, parsed.measurements, relative, headline_keys(comparable),
+                                  parsed.log_reasons, parsed.parse_errors)
+    files["summary"].write_text(json.dumps(study, indent=1, default=str) + "\n")
     return files
 
 
@@ -527,6 +539,7 @@ class Tables:
     runs: pd.DataFrame
     measurements: pd.DataFrame
     excluded: dict
+    summary: dict | None  # summary.json (execbench.summary); None in tables made before it existed
 
 
 RELATIVE_TEXT_COLUMNS = ("flag", "note", "geomean_of", "mode_runs", "bare_runs", "verdict")
@@ -551,4 +564,5 @@ def read_tables(tables_dir: str | Path) -> Tables:
         runs=pd.read_csv(tables_dir / "runs.csv", keep_default_na=False, dtype={"reason": str, "versions": str}),
         measurements=pd.read_csv(tables_dir / "measurements.csv", dtype={"copy": "Int64"}),
         excluded=json.loads((tables_dir / "excluded.json").read_text()),
+        summary=json.loads((tables_dir / "summary.json").read_text()) if (tables_dir / "summary.json").exists() else None,
     )

@@ -3,6 +3,9 @@
 # results/raw alone. Needs from common.smk: RESULTS, PYTHON, parsed_runs(); from ingest.smk:
 # INGEST_SKIPPED. Figures and tables are registered with report() for `snakemake --report`.
 
+import json
+import sys
+import time
 from pathlib import Path
 
 REPORT_TABLES = f"{RESULTS}/tables"
@@ -54,6 +57,7 @@ rule combine_tables:
         cross_hosts_json=f"{REPORT_TABLES}/cross_hosts.json",
         cross_hosts_md=f"{REPORT_TABLES}/cross_hosts.md",
         excluded=f"{REPORT_TABLES}/excluded.json",
+        summary=f"{REPORT_TABLES}/summary.json",
     log:
         f"{RESULTS}/logs/report/combine_tables.log",
     conda:
@@ -154,3 +158,53 @@ rule report:
         "{params.python:q} -m execbench report --tables {params.tables:q}"
         " --figures {params.figures:q} --out {params.out:q}"
         " {params.configs:q} > {log:q} 2>&1"
+
+
+# The end of every study, on the submit host (its output is for the terminal). A final rule, not
+# an onsuccess handler: a handler can fail the invocation (by raising) but runs only when jobs
+# ran, so the next invocation ("Nothing to be done") would exit 0 and forget, and --no-hooks
+# skips it. This job's failure makes the invocation exit non-zero while the tables and report,
+# made by jobs before it, stay written; its output is written only when it passes, so every
+# later invocation prints the summary and fails again until the study has an answer.
+localrules:
+    study_summary,
+
+
+rule study_summary:
+    """Summary (runs ok / failed / unavailable per payload and mode, reasons from the payloads' own
+    logs) on the terminal; fails when the study has no answer unless fail_without_answer is false.
+    """
+    input:
+        summary=rules.combine_tables.output.summary,
+        report=rules.report.output.html,
+    output:
+        f"{RESULTS}/.execbench/study-answer.txt",
+    log:
+        f"{RESULTS}/logs/report/study_summary.log",
+    conda:
+        "../../envs/execbench.yaml"
+    params:
+        python=PYTHON,
+        no_fail=[] if config.get("fail_without_answer", True) else ["--no-fail"],
+    shell:
+        "{params.python:q} -m execbench study-summary {input.summary:q} --out {output:q} {params.no_fail:q}"
+        " 2>&1 | tee {log:q}"
+
+
+# When the invocation fails, Snakemake's own error report follows the summary: repeat why the
+# study has no answer as the last lines (only when the summary rule ran in this invocation).
+_STARTED = time.time()
+
+
+onerror:
+    _log = Path(rules.study_summary.log[0])
+    _summary = Path(rules.combine_tables.output.summary)
+    if _summary.exists() and _log.exists() and _log.stat().st_mtime >= _STARTED:
+        from execbench.summary import closing_lines
+
+        for _line in closing_lines(
+            json.loads(_summary.read_text()),
+            rules.report.output.html,
+            str(_summary),
+        ):
+            print(_line, file=sys.stderr)

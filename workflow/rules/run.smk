@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 # Benchmark runs: one job per matrix cell, chained in the recorded interleaved
@@ -6,6 +7,19 @@ from pathlib import Path
 # run also takes the host's global benchmark lock (execbench.runner), so no two
 # benchmarks overlap even across Snakemake processes. A failed or unavailable
 # run still writes its run.json: the chain and the DAG go on.
+
+# The validated config reaches the runs through the environment, set again wherever
+# the workflow is loaded (a batch job loads it on its node), not through a job that
+# reruns when the config changes: a config edit must neither redo finished runs (as a
+# param would) nor make a job upstream of the runs run. Snakemake does not re-check
+# the jobs downstream of a job that must run when the edge is ancient()
+# (snakemake/snakemake#4166): with such a job an edited config (a payload enabled,
+# more repetitions, config/full.yaml after the quick study) ran that one job and
+# stopped with exit 0, the new runs not started.
+# The variable is set here, never read from the user; its name is spelled out in
+# the run job's command (a param would be a rerun trigger).
+VALIDATED_CONFIG_JSON = json.dumps(config, indent=1, sort_keys=True, default=str)
+os.environ.update(EXECBENCH_VALIDATED_CONFIG=VALIDATED_CONFIG_JSON)
 
 
 # A local run job takes every core Snakemake was given (--cores); with a batch
@@ -18,23 +32,23 @@ BENCHMARK_THREADS = (
 
 
 rule run_config:
-    """The validated config the runs read (rewritten when the config changes; the
-    runs take it as ancient, so an edit does not by itself redo finished runs)."""
+    """A record of the config this results directory's runs were first started with, made once.
+    The runs take the current config from the environment (EXECBENCH_VALIDATED_CONFIG); this
+    file stays an input of every run (ancient), so runs made when they read it keep their
+    recorded inputs (the `input` rerun trigger would redo them all otherwise)."""
     output:
         f"{RESULTS}/.execbench/run-config.json",
     log:
         f"{RESULTS}/logs/run/run-config.log",
-    params:
-        text=lambda wildcards: json.dumps(config, indent=1, sort_keys=True, default=str),
     run:
-        Path(output[0]).write_text(f"{params.text}\n")
+        Path(output[0]).write_text(VALIDATED_CONFIG_JSON)
         Path(log[0]).write_text(f"wrote {output[0]}\n")
 
 
 rule run_payload:
     """One run (payload x mode x copies x repetition) -> native logs per copy + run.json."""
     input:
-        config=ancient(f"{RESULTS}/.execbench/run-config.json"),
+        config=ancient(rules.run_config.output[0]),
         image=f"{RESULTS}/images/{IMAGE}.json",
         previous=previous_run,
     output:
@@ -55,6 +69,6 @@ rule run_payload:
         python=PYTHON,
         host=lambda w: ["--host", w.host] if CLUSTER_HOSTS else [],
     shell:
-        "{params.python:q} -m execbench run --validated-config {input.config:q} --payload {wildcards.payload:q}"
-        " --mode {wildcards.mode:q} --copies {wildcards.copies:q} --rep {wildcards.rep:q} {params.host:q}"
-        " > {log:q} 2>&1"
+        "{params.python:q} -m execbench run --validated-config-env EXECBENCH_VALIDATED_CONFIG"
+        " --payload {wildcards.payload:q} --mode {wildcards.mode:q} --copies {wildcards.copies:q}"
+        " --rep {wildcards.rep:q} {params.host:q} > {log:q} 2>&1"
