@@ -167,7 +167,8 @@ def test_fresh_namespace_gets_dockerd_and_registry_started_then_reused(tmp_path)
     result = subprocess.run(
         ["unshare", "--mount", "--pid", "--fork", "--net", "--mount-proc", "bash", "-c", FRESH_NAMESPACE_SCRIPT],
         env={
-            **os.environ,
+            # a fresh machine: no engine or registry chosen by the caller (CI points these at its own)
+            **{k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "EXECBENCH_REGISTRY")},
             "SETUP": str(SETUP),
             "EXECBENCH_REGISTRY_STORAGE": str(storage),
             "EXECBENCH_STATE": str(state),
