@@ -62,7 +62,7 @@ def ensure_test_image(results_dir: Path, name: str = "modes-test") -> dict:
 def shared_dir():
     """A world-traversable scratch dir: rootless podman (as user execbench) must reach the
     run dirs it bind-mounts, which pytest's 0700 tmp_path does not allow."""
-    path = Path(tempfile.mkdtemp(prefix="execbench-modes-", dir="/var/tmp"))
+    path = Path(tempfile.mkdtemp(prefix="execbench-modes-", dir=os.environ.get("TMPDIR", "/var/tmp")))
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
