@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _modes_image import ArgvPayload, make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
+from _modes_image import CACHE, ArgvPayload, make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
 from execbench.config import RunCell
 from execbench.modes.bare import BareMode, _mount_points, export_rootfs
 from execbench.modes.base import RunSpec
@@ -52,7 +52,7 @@ def make_spec(image: dict, mode: str, argv: list[str], copies: int = 1, settings
     return RunSpec(run_id=f"test-{mode}-{copies}c-{os.getpid()}", image_ref=image["reference"], mode=mode,
                    mode_settings=settings or {}, payload="probe", copies=copies, repetition=1,
                    copy_argv=[list(argv) for _ in range(copies)], timeout_s=timeout_s,
-                   cache_dir=str(cache or Path("/var/tmp/execbench-test-cache")))
+                   cache_dir=str(cache or CACHE))
 
 
 def probe(out_dir: Path, copy: int = 0) -> dict:
@@ -150,7 +150,7 @@ def cell(mode: str, rep: int = 1, order: int = 0) -> RunCell:
 
 @pytest.mark.docker
 def test_failing_payload_yields_failed_run_with_logs(modes_image, shared_dir):
-    config = make_config(shared_dir / "fail-results", modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config = make_config(shared_dir / "fail-results", modes_image)
     config["payloads"] = {"argv": {}}
     payload = ArgvPayload(["sh", "-c", "echo partial result; echo broken input >&2; exit 3"])
     run = run_cell(config, cell("bare"), payload=payload)

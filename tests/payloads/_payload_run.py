@@ -13,7 +13,8 @@ from execbench import modes, payloads
 from execbench.modes.base import RunSpec
 from execbench.paths import REPO_ROOT
 
-CACHE = REPO_ROOT / ".execbench" / "cache"
+# Where the tests build and push (as in tests/_modes_image.py; CI sets its own empty ones).
+CACHE = Path(os.environ.get("EXECBENCH_TEST_CACHE", REPO_ROOT / ".execbench" / "cache"))
 REGISTRY = os.environ.get("EXECBENCH_REGISTRY", "127.0.0.1:5000")
 MODE_SETTINGS = {"bare": {"kind": "bare", "variant": "image-rootfs"},
                  "docker": {"kind": "docker", "network": "none", "cpuset": "none", "copies_per_container": "all"}}
