@@ -1,9 +1,29 @@
 #!/usr/bin/env bash
 # README command 1: all set-up, then the main job on the default config.
 #   bash scripts/run.sh [extra snakemake arguments, e.g. -n, --configfile FILE]
+#
+# With --profile or --executor (-e) among the arguments, or SNAKEMAKE_PROFILE
+# set, the cluster executor plugins (.venv/cluster-plugins, see
+# scripts/setup/cluster-plugins.txt) are put on PYTHONPATH; a local run does
+# without them, so it never waits for a SLURM controller that is not there.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$REPO/scripts/setup.sh"
+
+asks_for_executor_or_profile() {
+    [ -n "${SNAKEMAKE_PROFILE:-}" ] && return 0
+    local arg
+    for arg in "$@"; do
+        case "$arg" in
+            --profile | --profile=* | --executor | --executor=* | -e | -e?*) return 0 ;;
+        esac
+    done
+    return 1
+}
+
+if asks_for_executor_or_profile "$@"; then
+    export PYTHONPATH="$REPO/.venv/cluster-plugins${PYTHONPATH:+:$PYTHONPATH}"
+fi
 # Rules call `python` and `snakemake`: the venv's.
 export PATH="$REPO/.venv/bin:$PATH"
 cd "$REPO"

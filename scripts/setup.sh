@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # One-stop, idempotent set-up of a Debian 12 machine for execbench (run as root).
 #
-#   bash scripts/setup.sh
+#   bash scripts/setup.sh            # every step
+#   bash scripts/setup.sh packages   # step 1 only (.ci/run: dockerd must exist before it starts one)
 #
 # Each step first checks whether its work is already done, so a rerun takes
 # a fraction of a second (0.25 s measured). Steps:
 #   1. Debian packages from scripts/setup/debian-packages.txt (only the missing ones)
-#   2. the virtualenv .venv with `pip install -e '.[test]'` (again only when
-#      pyproject.toml changed since the last install)
+#   2. the virtualenv .venv with `pip install -e '.[test]'`, and the cluster
+#      executor plugins of scripts/setup/cluster-plugins.txt in .venv/cluster-plugins,
+#      off the venv's default import path (again only when pyproject.toml or
+#      that list changed since the last install)
 #   3. a Docker engine: reuse the one that answers, else start `dockerd`
 #   4. the local image registry: reuse the one that answers at
 #      $EXECBENCH_REGISTRY, else start Debian's `docker-registry` there
@@ -80,9 +83,40 @@ install_packages() {
 }
 
 # --- 2. virtualenv ----------------------------------------------------------
+# Snakemake imports every executor plugin on its import path at each start, and
+# the SLURM plugin then runs `scontrol show config`, which waits 10 s wherever
+# the SLURM client tools are installed but no controller answers. So the
+# cluster plugins live in .venv/cluster-plugins, which is on the import path only
+# when PYTHONPATH names it (scripts/run.sh does so for --profile/--executor).
+# The HTCondor plugin only on an access point (its bindings warn elsewhere).
+cluster_plugin_lists() {
+    echo "$REPO/scripts/setup/cluster-plugins.txt"
+    if command -v condor_submit >/dev/null; then echo "$REPO/scripts/setup/cluster-plugins-htcondor.txt"; fi
+}
+
+# --no-deps: what the plugins need is pinned in pyproject.toml; `pip check` proves it.
+install_cluster_plugins() {
+    local venv=$1 lists names
+    mapfile -t lists < <(cluster_plugin_lists)
+    # An older set-up put them in site-packages, where every start imports them.
+    names=$(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e 's/[=<>!~;].*//' "$REPO"/scripts/setup/cluster-plugins*.txt | grep -v '^$')
+    # shellcheck disable=SC2086
+    "$venv/bin/python" -m pip uninstall -y $names >>"$LOGS/pip-install.log" 2>&1
+    rm -rf "$venv/.cluster-plugins.new"
+    "$venv/bin/python" -m pip install --no-deps --target "$venv/.cluster-plugins.new" \
+        "${lists[@]/#/--requirement=}" >>"$LOGS/pip-install.log" 2>&1 \
+        || { tail -n 20 "$LOGS/pip-install.log" >&2; die "pip install of the cluster executor plugins failed"; }
+    rm -rf "$venv/cluster-plugins"
+    mv "$venv/.cluster-plugins.new" "$venv/cluster-plugins"
+    PYTHONPATH="$venv/cluster-plugins" "$venv/bin/python" -m pip check >>"$LOGS/pip-install.log" 2>&1 \
+        || { tail -n 20 "$LOGS/pip-install.log" >&2; die "the cluster executor plugins need packages pyproject.toml does not pin"; }
+}
+
 setup_venv() {
-    local venv="$REPO/.venv" stamp="$REPO/.venv/.execbench-pyproject.sha256" want
-    want=$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1)
+    local venv="$REPO/.venv" stamp="$REPO/.venv/.execbench-venv.sha256" want lists
+    # what the venv is made from: pyproject.toml and the plugin lists that apply here
+    mapfile -t lists < <(cluster_plugin_lists)
+    want=$(cat "$REPO/pyproject.toml" "${lists[@]}" | sha256sum | cut -d' ' -f1)
     if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         say "venv: up to date (.venv)"
         return
@@ -93,11 +127,12 @@ setup_venv() {
         say "venv: creating .venv with $("$PYTHON" -V 2>&1)"
         "$PYTHON" -m venv "$venv"
     fi
-    say "venv: pip install -e '.[test]' (log: $LOGS/pip-install.log)"
+    say "venv: pip install -e '.[test]' and the cluster executor plugins (log: $LOGS/pip-install.log)"
     if ! "$venv/bin/python" -m pip install -e "$REPO[test]" >"$LOGS/pip-install.log" 2>&1; then
         tail -n 20 "$LOGS/pip-install.log" >&2
         die "pip install failed"
     fi
+    install_cluster_plugins "$venv"
     echo "$want" >"$stamp"
 }
 
@@ -193,6 +228,11 @@ setup_podman() {
     REGISTRY="$REGISTRY" bash "$REPO/scripts/setup/podman.sh"
 }
 
+case "${1:-all}" in
+    all) ;;
+    packages) install_packages; exit 0 ;;
+    *) die "unknown step '$1' (usage: setup.sh [packages])" ;;
+esac
 install_packages
 setup_venv
 setup_engine

@@ -1,84 +1,59 @@
-"""A small real test image for the mode tests: the dev base + python3 + the launcher.
+"""A small real test image for the mode tests: the study's base + python3 + the launcher.
 
-Built once (cached by the hash of its inputs), pushed to the local registry and
-described by an image record like the images stage writes (CONTRACTS.md), so
-the tests exercise the same by-digest path as the workflow.
+Built by the images stage's own code (`images.build_and_push`), like the payload
+image: its base is the debootstrap root filesystem of config/config.yaml (built
+once and cached by the hash of its settings, then `docker import`ed), the image is
+tagged by the hash of its inputs (tests/images/modes/ + src/execbench/inimage),
+pushed to the registry and described by an image record (CONTRACTS.md), so the
+tests exercise the same by-digest path as the workflow and use no image the
+project does not build itself.
+
+Where the tests build and push (CI points both at its own empty ones, .ci/run):
+    EXECBENCH_REGISTRY     registry host:port, as for scripts/setup.sh (default 127.0.0.1:5000)
+    EXECBENCH_TEST_CACHE   cache of base rootfs tarballs, wheels and exported root
+                           filesystems (default .execbench/cache, the default study's)
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
+from execbench import images
 from execbench.modes.base import ModeContext, RunContext
-from execbench.paths import INIMAGE
+from execbench.paths import REPO_ROOT
 from execbench.payloads.base import Payload
 
-BASE = os.environ.get("EXECBENCH_TEST_BASE", "execbench-dev/bookworm-minbase:dev")
-REGISTRY = os.environ.get("EXECBENCH_TEST_REGISTRY", "127.0.0.1:5000")
-REPO = f"{REGISTRY}/execbench-test/modes"
-
-DOCKERFILE = f"""\
-FROM {BASE}
-RUN apt-get update && apt-get install -y --no-install-recommends python3 \\
- && rm -rf /var/lib/apt/lists/* \\
- && groupadd -g 10001 execbench && useradd -u 10001 -g 10001 -m execbench
-COPY execbench_launch.py /opt/execbench/execbench_launch.py
-ENV LANG=C.UTF-8
-"""
+REGISTRY = os.environ.get("EXECBENCH_REGISTRY", "127.0.0.1:5000")
+CACHE = Path(os.environ.get("EXECBENCH_TEST_CACHE", REPO_ROOT / ".execbench" / "cache"))
+DEFINITION = Path(__file__).parent / "images" / "modes"
 
 
-def _context() -> tuple[bytes, str]:
-    launcher = (INIMAGE / "execbench_launch.py").read_bytes()
-    digest = hashlib.sha256(DOCKERFILE.encode() + b"\0" + launcher).hexdigest()[:12]
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in (("Dockerfile", DOCKERFILE.encode()), ("execbench_launch.py", launcher)):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o755
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue(), digest
+def study_base() -> dict:
+    """The base of the default study's image (config/config.yaml), normalised."""
+    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    return images.normalise_base(config["images"][config["image"]]["base"])
+
+
+def rootfs_mounts(image_record: dict) -> list[str]:
+    """Mount points below the bare mode's export of this image (none once a run is cleaned up)."""
+    from execbench.rootfs import _mount_points, digest_hex
+
+    root = CACHE.resolve() / "rootfs" / digest_hex(image_record["reference"])
+    return [p for p in _mount_points() if p.startswith(f"{root}/")]
 
 
 def ensure_test_image(results_dir: Path, name: str = "modes-test") -> dict:
-    """Build/push the test image if needed; write results_dir/images/<name>.json; return it."""
-    import docker
-
-    client = docker.from_env()
-    context, inputs = _context()
-    tag = f"{REPO}:{inputs}"
-    try:
-        client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag=tag, rm=True)
-    for line in client.images.push(REPO, tag=inputs, stream=True, decode=True):
-        if "error" in line:
-            raise RuntimeError(f"push {tag}: {line['error']}")
-    image = client.images.get(tag)
-    digest = image.attrs["RepoDigests"][0].split("@", 1)[1]
-    record = {
-        "name": name,
-        "reference": f"{REPO}@{digest}",
-        "digest": digest,
-        "tag": tag,
-        "os_release": {"ID": "debian", "VERSION_ID": "12"},
-        "size_bytes": image.attrs["Size"],
-        "build_seconds": 0.0,
-        "inputs_sha256": inputs,
-        "base": {"reference": BASE},
-        "built_utc": image.attrs["Created"],
-    }
-    images = results_dir / "images"
-    images.mkdir(parents=True, exist_ok=True)
-    (images / f"{name}.json").write_text(json.dumps(record, indent=1))
+    """Build (or find cached) and push the test image; write results_dir/images/<name>.json; return it."""
+    spec = images.ImageSpec(name=name, base=study_base(), definition=DEFINITION)
+    record = images.build_and_push(spec, REGISTRY, CACHE)
+    images.write_record(record, results_dir / "images" / f"{name}.json")
     return record
 
 
@@ -89,7 +64,7 @@ def ensure_test_image(results_dir: Path, name: str = "modes-test") -> dict:
 def shared_dir():
     """A world-traversable scratch dir: rootless podman (as user execbench) must reach the
     run dirs it bind-mounts, which pytest's 0700 tmp_path does not allow."""
-    path = Path(tempfile.mkdtemp(prefix="execbench-modes-", dir="/var/tmp"))
+    path = Path(tempfile.mkdtemp(prefix="execbench-modes-", dir=os.environ.get("TMPDIR", "/var/tmp")))
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
@@ -109,17 +84,17 @@ def make_config(results: Path, image_record: dict, modes: dict | None = None, pa
     from execbench.config import load_config
     from execbench.payloads import PAYLOADS
 
-    images = results / "images"
-    images.mkdir(parents=True, exist_ok=True)
-    (images / f"{image_record['name']}.json").write_text(json.dumps(image_record))
+    records = results / "images"
+    records.mkdir(parents=True, exist_ok=True)
+    (records / f"{image_record['name']}.json").write_text(json.dumps(image_record))
     payloads = payloads or {"startup": {"samples": 2}}
     raw = {
         "study": {"name": "test", "repetitions": 2, "copies": [1], "seed": 7},
         "results": str(results),
-        "cache": str(cache or results.parent / "cache"),
+        "cache": str(cache or CACHE),
         "registry": {"address": REGISTRY, "storage": "unused", "allow_non_loopback": False},
         "image": image_record["name"],
-        "images": {image_record["name"]: {"base": {"reference": BASE}, "definition": "envs/images/debian12"}},
+        "images": {image_record["name"]: {"base": study_base(), "definition": str(DEFINITION)}},
         # bare: the baseline every config must have (the tests run whichever modes they name)
         "modes": {"bare": {"kind": "bare"}, **(modes or {"docker": {"kind": "docker"}})},
         "payloads": {k: v for k, v in payloads.items() if k in PAYLOADS} or {"startup": {"samples": 2}},
@@ -133,8 +108,7 @@ def mode_context(kind: str, settings: dict | None = None, cache: Path | None = N
     """A mode instance of `kind` with its settings validated as the config would (defaults filled)."""
     from execbench.config import mode_settings
 
-    return ModeContext(name=kind, kind=kind, settings=mode_settings(kind, settings),
-                       cache_dir=cache or Path("/var/tmp/execbench-test-cache"))
+    return ModeContext(name=kind, kind=kind, settings=mode_settings(kind, settings), cache_dir=cache or CACHE)
 
 
 def run_context(image: dict, kind: str, argv: list[str], out_dir: Path, copies: int = 1,

@@ -2,21 +2,17 @@
 build -> push -> delete -> pull by digest -> run against the local registry."""
 
 import json
-import os
 import uuid
 from pathlib import Path
 from urllib.request import Request, urlopen
 
 import pytest
 
+from _modes_image import CACHE, REGISTRY  # the tests' registry and cache (EXECBENCH_REGISTRY, EXECBENCH_TEST_CACHE)
 from execbench import images
 from execbench.errors import ConfigError, ExecbenchError
-from execbench.paths import REPO_ROOT
 
 DEFAULT_BASE = {"debootstrap": {"suite": "bookworm", "variant": "minbase", "mirror": "http://deb.debian.org/debian"}}
-REGISTRY = os.environ.get("EXECBENCH_REGISTRY", "127.0.0.1:5000")
-# Shared with the main run: a cold debootstrap is paid once per machine.
-CACHE = REPO_ROOT / ".execbench" / "cache"
 
 TINY_DOCKERFILE = """\
 ARG BASE_IMAGE

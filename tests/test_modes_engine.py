@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _modes_image import (ArgvPayload, make_config, mode_context, modes_image, run_context,  # noqa: F401
+from _modes_image import (CACHE, ArgvPayload, make_config, mode_context, modes_image, run_context,  # noqa: F401
                           shared_dir)
 from execbench.config import RunCell
 from execbench.modes.bare import BareMode
@@ -143,7 +143,7 @@ def cell(mode: str, rep: int = 1, order: int = 0) -> RunCell:
 
 @pytest.mark.docker
 def test_failing_payload_yields_failed_run_with_logs(modes_image, shared_dir):
-    config = make_config(shared_dir / "fail-results", modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config = make_config(shared_dir / "fail-results", modes_image)
     config["payloads"] = {"argv": {}}
     payload = ArgvPayload(["sh", "-c", "echo partial result; echo broken input >&2; exit 3"])
     run = run_cell(config, cell("bare"), payload=payload)

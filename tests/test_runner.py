@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from _modes_image import make_config, modes_image, shared_dir  # noqa: F401 (fixtures)
+from _modes_image import make_config, modes_image, rootfs_mounts, shared_dir  # noqa: F401 (fixtures)
 from execbench.config import RunCell
 from execbench.paths import REPO_ROOT
 from execbench.hostinfo import batch_context
@@ -176,10 +176,8 @@ def tree(path: Path) -> dict:
 def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
     import docker
 
-    from execbench.rootfs import _mount_points
-
     results = shared_dir / f"kill-{mode}"
-    config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config = make_config(results, modes_image)
     config["payloads"] = {"argv": {}}
     config_file = shared_dir / f"kill-{mode}.json"
     config_file.write_text(json.dumps(config))
@@ -214,7 +212,7 @@ def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
     if mode == "docker":  # the killed attempt's container is gone
         assert docker.from_env().containers.list(all=True, filters={"label": f"execbench.run_id={rerun['run_id']}"}) == []
     else:  # the killed attempt's mounts and processes (the orphaned `sleep`) are gone
-        assert not [p for p in _mount_points() if "/var/tmp/execbench-test-cache/rootfs/" in p]
+        assert rootfs_mounts(modes_image) == []
         assert processes_with_cmdline(["sleep", "61.5"]) == []
 
 
@@ -239,10 +237,8 @@ def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mo
     not even a payload's grandchild (`sleep` under `sh`), which PDEATHSIG alone does not reach."""
     import docker
 
-    from execbench.rootfs import _mount_points
-
     results = shared_dir / f"term-{mode}"
-    config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config = make_config(results, modes_image)
     config_file = shared_dir / f"term-{mode}.json"
     config_file.write_text(json.dumps(config))
     driver = shared_dir / "term-driver.py"
@@ -258,7 +254,7 @@ def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mo
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) != 0
     assert not (results / f"raw/argv/{mode}/1c/r1/run.json").exists()
-    assert not [p for p in _mount_points() if "/var/tmp/execbench-test-cache/rootfs/" in p]
+    assert rootfs_mounts(modes_image) == []
     assert processes_with_cmdline(["sleep", "61.5"]) == []
     assert docker.from_env().containers.list(all=True, filters={"label": f"execbench.run_id=argv-{mode}-1c-r1"}) == []
 
@@ -283,9 +279,8 @@ def _write_run_stage_workflow(work: Path, config: dict) -> None:
 def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_dir):
     work = shared_dir / "snakemake"
     results = work / "results"
-    config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config = make_config(results, modes_image)
     config["payloads"] = {"startup": {"samples": 1}}
-    config["images"][config["image"]]["base"] = {"reference": "execbench-dev/bookworm-minbase:dev"}
     _write_run_stage_workflow(work, config)
     snakemake = Path(sys.executable).parent / "snakemake"
     proc = subprocess.run([str(snakemake), "--cores", "2", "--configfile", "config.yaml"], cwd=work,
@@ -314,7 +309,7 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
     finished runs are kept byte for byte, the interrupted one is redone, its half is set aside."""
     work = shared_dir / "snakemake-kill"
     results = work / "results"
-    config = make_config(results, modes_image, cache=Path("/var/tmp/execbench-test-cache"))
+    config = make_config(results, modes_image)
     config["payloads"] = {"startup": {"samples": 3}}
     _write_run_stage_workflow(work, config)
     snakemake = [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "--configfile", "config.yaml"]

@@ -3,6 +3,7 @@ and its registry start path on a spare port with its own storage."""
 
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -48,10 +49,30 @@ def test_every_listed_debian_package_is_installed():
     assert missing == []
 
 
-def test_venv_stamp_matches_pyproject():
-    stamp = REPO_ROOT / ".venv" / ".execbench-pyproject.sha256"
-    assert stamp.read_text().strip() == hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
+def test_venv_stamp_matches_pyproject_and_the_cluster_plugin_list():
+    stamp = REPO_ROOT / ".venv" / ".execbench-venv.sha256"
+    lists = ["pyproject.toml", "scripts/setup/cluster-plugins.txt"]
+    if shutil.which("condor_submit"):  # an HTCondor access point gets that plugin too
+        lists.append("scripts/setup/cluster-plugins-htcondor.txt")
+    inputs = b"".join((REPO_ROOT / name).read_bytes() for name in lists)
+    assert stamp.read_text().strip() == hashlib.sha256(inputs).hexdigest()
     assert Path(sys.prefix).resolve() == (REPO_ROOT / ".venv").resolve()
+
+
+def test_cluster_executor_plugins_are_off_the_default_import_path():
+    """A local Snakemake start imports no cluster plugin (the SLURM one asks `scontrol` at import);
+    with .venv/cluster-plugins on PYTHONPATH the SLURM plugin is there, its dependencies met."""
+    find = "import importlib.util as u; print(u.find_spec('snakemake_executor_plugin_slurm') is not None)"
+    default = subprocess.run([sys.executable, "-c", find], capture_output=True, text=True, check=True,
+                             env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert default.stdout.strip() == "False"
+    plugins = REPO_ROOT / ".venv" / "cluster-plugins"
+    cluster = subprocess.run([sys.executable, "-c", find], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONPATH": str(plugins)})
+    assert cluster.stdout.strip() == "True"
+    check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(plugins)})
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 @pytest.mark.docker
@@ -167,7 +188,8 @@ def test_fresh_namespace_gets_dockerd_and_registry_started_then_reused(tmp_path)
     result = subprocess.run(
         ["unshare", "--mount", "--pid", "--fork", "--net", "--mount-proc", "bash", "-c", FRESH_NAMESPACE_SCRIPT],
         env={
-            **os.environ,
+            # a fresh machine: no engine or registry chosen by the caller (CI points these at its own)
+            **{k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "EXECBENCH_REGISTRY")},
             "SETUP": str(SETUP),
             "EXECBENCH_REGISTRY_STORAGE": str(storage),
             "EXECBENCH_STATE": str(state),

@@ -14,12 +14,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from _modes_image import CACHE, REGISTRY  # the tests' registry and cache (CI: its own, empty)
 from execbench.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slurm
 
 SETUP = REPO_ROOT / "scripts" / "setup" / "slurm.sh"
+# scripts/setup.sh installs the SLURM executor plugin here, off the default import path:
+# like scripts/run.sh, the profile run puts it on PYTHONPATH (the jobs inherit it)
+CLUSTER_PLUGINS = REPO_ROOT / ".venv" / "cluster-plugins"
 DAEMON_PIDFILES = ("/run/munge/munged.pid", "/run/slurmctld.pid", "/run/slurmd.pid")
 
 
@@ -95,16 +100,20 @@ def test_failing_job_is_reported_failed_with_its_exit_code(slurm_node, tmp_path)
 
 
 def _smoke_matrix_through_slurm(results: Path, slurm_logs: Path, *config: str) -> str:
-    """config/examples/slurm-smoke.yaml through `--profile profiles/slurm`; Snakemake's output."""
+    """config/examples/slurm-smoke.yaml through `--profile profiles/slurm`, building and pushing
+    with the tests' registry and cache; Snakemake's output."""
+    site = results.parent / "site.yaml"
+    site.write_text(yaml.safe_dump({"registry": {"address": REGISTRY}, "cache": str(CACHE)}))
+    python_path = os.pathsep.join(filter(None, [str(CLUSTER_PLUGINS), os.environ.get("PYTHONPATH")]))
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm",
-         "--configfile", "config/examples/slurm-smoke.yaml",
+         "--configfile", "config/examples/slurm-smoke.yaml", str(site),
          "--config", f"results={results}", *config, "--slurm-logdir", str(slurm_logs)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=1200,
-        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONPATH": python_path},
     )
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-5000:]

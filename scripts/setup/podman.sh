@@ -40,23 +40,19 @@ elif ! grep -q '^[[:space:]]*default_ulimits' "$conf"; then
 fi  # else: the site chose its own default_ulimits; keep them.
 
 # --- local registry over plain HTTP --------------------------------------------
-registries="[[registry]]
-location = \"127.0.0.1:5000\"
-insecure = true
+# The default address in execbench.conf; another one (e.g. .ci/run's own registry)
+# in a file of its own, so set-ups for different registries never undo each other.
+insecure() { printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$1"; }
+header="# Written by execbench scripts/setup/podman.sh: the local registry speaks plain HTTP."
+write_if_different /etc/containers/registries.conf.d/execbench.conf "$header
+$(insecure 127.0.0.1:5000)
 
-[[registry]]
-location = \"localhost:5000\"
-insecure = true"
+$(insecure localhost:5000)"
 case "$REGISTRY" in
     127.0.0.1:5000 | localhost:5000) ;;
-    *) registries="$registries
-
-[[registry]]
-location = \"$REGISTRY\"
-insecure = true" ;;
+    *) write_if_different "/etc/containers/registries.conf.d/execbench-${REGISTRY//[^A-Za-z0-9.-]/_}.conf" "$header
+$(insecure "$REGISTRY")" ;;
 esac
-write_if_different /etc/containers/registries.conf.d/execbench.conf "# Written by execbench scripts/setup/podman.sh: the local registry speaks plain HTTP.
-$registries"
 
 # --- rootless user ----------------------------------------------------------------
 if ! id "$USER_NAME" >/dev/null 2>&1; then

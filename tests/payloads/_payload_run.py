@@ -14,7 +14,8 @@ from execbench.config import load_config
 from execbench.modes.base import ModeContext, RunContext
 from execbench.paths import REPO_ROOT
 
-CACHE = REPO_ROOT / ".execbench" / "cache"
+# Where the tests build and push (as in tests/_modes_image.py; CI sets its own empty ones).
+CACHE = Path(os.environ.get("EXECBENCH_TEST_CACHE", REPO_ROOT / ".execbench" / "cache"))
 REGISTRY = os.environ.get("EXECBENCH_REGISTRY", "127.0.0.1:5000")
 DEFAULT_CONFIG = load_config(REPO_ROOT / "config" / "config.yaml")
 
