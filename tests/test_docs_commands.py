@@ -110,7 +110,8 @@ class Rule:
 
 
 RULES = [
-    Rule("study, dry", r"bash scripts/run\.sh(?!.* -n\b)(?!.*from_raw=true)(?!.*--report)( .*)?", "dry run",
+    Rule("study, dry", r"bash scripts/run\.sh(?!.* -n\b)(?!.*from_raw=true)(?!.*--report)(?!.*--profile)( .*)?",
+         "dry run",
          "a study runs benchmarks (9 min for the default one, hours for config/full.yaml); -n plans the same jobs"),
     Rule("study dry run as written", r"bash scripts/run\.sh -n", "as is", "a dry run already"),
     Rule("rebuild from raw logs", r"bash scripts/run\.sh --config from_raw=true( ingest='[^']*')?", "as is",
@@ -127,14 +128,14 @@ RULES = [
          "headless Chromium, seconds; on a report built from synthetic parsed runs (a study's takes minutes)"),
     Rule("SLURM test cluster", r"bash scripts/setup/slurm\.sh( stop| status)?", "as is",
          "starts/stops the single-node loopback cluster (as tests/test_slurm.py does)", (pytest.mark.slurm,)),
-    Rule("study through SLURM", r"\.venv/bin/snakemake --profile profiles/slurm( .*)?", "dry run",
+    Rule("study through SLURM", r"bash scripts/run\.sh --profile profiles/slurm( .*)?", "dry run",
          "a study through sbatch takes minutes (tests/test_slurm.py runs slurm-smoke through this profile end "
          "to end), and cluster-two-nodes names nodes this one-node cluster does not have; the dry run plans "
          "the same batch jobs with the profile's settings"),
-    Rule("study through HTCondor", r"\.venv/bin/snakemake --profile profiles/htcondor( .*)?", "not here",
-         "needs an HTCondor pool's access point and the executor plugin of the '.[htcondor]' extra; no "
-         "HTCondor daemons can be installed on this machine (no Debian package). Checked: the profile parses "
-         "and names the htcondor executor, the extra pins that plugin, and a dry run where it is installed"),
+    Rule("study through HTCondor", r"bash scripts/run\.sh --profile profiles/htcondor( .*)?", "not here",
+         "needs an HTCondor pool's access point, where set-up installs the executor plugin; no HTCondor "
+         "daemons can be installed on this machine (no Debian package). Checked: the profile parses and "
+         "names the htcondor executor, set-up pins that plugin, and a dry run where it is installed"),
 ]
 
 
@@ -182,9 +183,7 @@ class Sandbox:
         example ingest's logs give no headline comparison, which the browser check rightly refuses."""
         import synthetic_runs
 
-        from execbench.report import build_all
-
-        build_all(synthetic_runs.write_parsed_runs(parsed_dir), self.root / "results")
+        synthetic_runs.build_all(synthetic_runs.write_parsed_runs(parsed_dir), self.root / "results")
 
     def ensure_ingested(self) -> None:
         """results/raw and a report from the README's example ingest (what a rebuild and the browser
@@ -232,7 +231,7 @@ def _out(result) -> str:
 def test_the_docs_have_shell_blocks_and_every_command_is_found():
     commands = [c.command for c in COMMANDS]
     assert "bash scripts/run.sh" in commands and "bash scripts/test.sh" in commands
-    assert any(c.startswith(".venv/bin/snakemake --profile profiles/slurm --profile ~/execbench-site-profile "
+    assert any(c.startswith("bash scripts/run.sh --profile profiles/slurm --profile ~/execbench-site-profile "
                             "--configfile config/full.yaml") for c in commands), "continuation lines joined"
     assert not any("#" in c.split("'")[0] for c in commands), "comments dropped"
 
@@ -301,10 +300,10 @@ def _mtime(path: Path) -> float:
 def _check_htcondor_as_far_as_possible(doc: DocCommand, sandbox: Sandbox) -> None:
     profile = yaml.safe_load((sandbox.root / "profiles/htcondor/config.yaml").read_text())
     assert profile["executor"] == "htcondor"
-    extra = (sandbox.root / "pyproject.toml").read_text()
-    assert "snakemake-executor-plugin-htcondor==" in extra, "the '.[htcondor]' extra pins the executor plugin"
-    plugin = subprocess.run([str(REPO_ROOT / ".venv/bin/python"), "-c",
-                             "import snakemake_executor_plugin_htcondor"], capture_output=True)
+    pins = (sandbox.root / "scripts/setup/cluster-plugins-htcondor.txt").read_text()
+    assert "snakemake-executor-plugin-htcondor==" in pins, "set-up pins the executor plugin"
+    plugin = subprocess.run([str(REPO_ROOT / ".venv/bin/python"), "-c", "import snakemake_executor_plugin_htcondor"],
+                            capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT / ".venv/cluster-plugins")})
     if plugin.returncode == 0:  # installed (an access point): the profile plans the study
-        result = sandbox.run(_with_flag(doc.command, ".venv/bin/snakemake", "-n"))
+        result = sandbox.run(_with_flag(doc.command, "scripts/run.sh", "-n"))
         assert result.returncode == 0 and "This was a dry-run" in result.stdout + result.stderr, _out(result)
