@@ -4,7 +4,7 @@ Built by the images stage's own code (`images.build_and_push`), like the payload
 image: its base is the debootstrap root filesystem of config/config.yaml (built
 once and cached by the hash of its settings, then `docker import`ed), the image is
 tagged by the hash of its inputs (tests/images/modes/ + src/execbench/inimage),
-pushed to the registry and described by an image record (CONTRACTS.md), so the
+pushed to the registry and described by an image record (images.write_record), so the
 tests exercise the same by-digest path as the workflow and use no image the
 project does not build itself.
 

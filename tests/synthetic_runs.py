@@ -1,4 +1,4 @@
-"""Synthetic parsed-run JSONs in the shape of CONTRACTS.md ("Parsed run"), for report tests.
+"""Synthetic parsed-run JSONs in the shape execbench.parse writes ({run, records, errors}), for report tests.
 
 These are fakes on purpose: the report stage must be developed and tested without running
 benchmarks. Values are drawn from a fixed seed; the true mode factors are known, so tests can

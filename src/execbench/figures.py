@@ -29,8 +29,7 @@ from .tables import read_tables  # noqa: E402
 matplotlib.rcParams["svg.hashsalt"] = "execbench"
 
 # Stable colours per mode (colour-blind-safe Okabe-Ito palette).
-MODE_COLOURS = {"bare": "#000000", "docker": "#0072B2", "podman": "#E69F00", "vm": "#CC79A7",
-                "apptainer": "#009E73"}
+MODE_COLOURS = {"bare": "#000000", "docker": "#0072B2", "podman": "#E69F00", "vm": "#CC79A7"}
 FALLBACK_COLOURS = ["#56B4E9", "#D55E00", "#F0E442", "#009E73", "#999999"]
 FORMATS = ("png", "svg")
 # Figures reproducing the seed: (name, candidate payloads in order, title per payload). The first

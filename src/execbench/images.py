@@ -12,7 +12,7 @@ The pipeline for one image (config `images.<name>`):
    not trust the host's TLS-intercepting proxy, the host does).
 3. **build** with the Docker SDK (legacy builder, API 1.41), tagged
    `<registry>/execbench/<name>:<inputs-hash-12>`; **push**; read the digest.
-4. **record** `results/images/<name>.json` (CONTRACTS.md): every later stage
+4. **record** `results/images/<name>.json` (keys: images.RECORD_KEYS): every later stage
    refers to the image by `reference` = repo@digest only.
 
 The inputs hash covers the base settings and every file of the build context
@@ -336,7 +336,7 @@ def read_os_release(client, reference: str) -> dict:
 
 
 def build_and_push(spec: ImageSpec, registry: str, cache: Path, client=None) -> dict:
-    """Build the image, push it, and return its record (CONTRACTS.md)."""
+    """Build the image, push it, and return its record (RECORD_KEYS, written by write_record)."""
     import docker.errors
 
     client = client or docker_client()

@@ -1,6 +1,6 @@
 """Parsed runs -> the study's tables.
 
-    parsed run JSONs ─► measurements.csv (one row per Record, with provenance; CONTRACTS.md)
+    parsed run JSONs ─► measurements.csv (one row per Record, with provenance; MEASUREMENT_COLUMNS)
                      ├► runs.csv        (one row per run: status, host, versions, image digest)
                      ├► relative.*      (mode ÷ bare metal on the same host, 95 % CI, verdict)
                      ├► scaling.*       (headline score against copies, per mode)
