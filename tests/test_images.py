@@ -8,7 +8,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from _modes_image import CACHE, REGISTRY  # the tests' registry and cache (EXECBENCH_REGISTRY, EXECBENCH_TEST_CACHE)
+from helpers import CACHE, REGISTRY  # the tests' registry and cache (EXECBENCH_REGISTRY, EXECBENCH_TEST_CACHE)
 from execbench import images
 from execbench.errors import ConfigError, ExecbenchError
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from _modes_image import shared_dir  # noqa: F401 (fixture)
 from execbench import config as config_module
 from execbench import modes, parsers, payloads, schema_doc
 from execbench.errors import ConfigError, ParseError

@@ -12,13 +12,27 @@ import textwrap
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
+from helpers import (
+    ArgvPayload,
+    make_config,
+    mode_context,
+    podman_or_skip,
+    rootfs_mounts,
+)
 
-from _modes_image import make_config, modes_image, rootfs_mounts, shared_dir  # noqa: F401 (fixtures)
 from execbench.config import RunCell
+from execbench.modes.docker import RUN_LABEL, DockerMode
 from execbench.paths import REPO_ROOT
-from execbench.hostinfo import batch_context
-from execbench.runner import LOCK_ENV, benchmark_slot, lock_path, pairing, run_cell
+from execbench.runner import (
+    LOCK_ENV,
+    benchmark_slot,
+    lock_path,
+    pairing,
+    run_cell,
+    validate_run,
+)
 
 TESTS = Path(__file__).parent
 FAKE_IMAGE = {"name": "fake", "reference": "127.0.0.1:5000/none@sha256:" + "0" * 64, "digest": "sha256:" + "0" * 64}
@@ -111,21 +125,6 @@ def test_benchmark_lock_is_host_local_not_in_results(monkeypatch):
     assert lock_path() == Path("/somewhere/else.lock")
 
 
-def test_batch_context_from_slurm_environment():
-    env = {"SLURM_JOB_ID": "4711", "SLURMD_NODENAME": "wn001"}
-    assert batch_context(env) == {"system": "slurm", "job_id": "4711", "node": "wn001"}
-    assert batch_context({}) == {"system": None, "job_id": None, "node": None}
-
-
-def test_batch_context_from_htcondor_job_ad(tmp_path):
-    ad = tmp_path / ".job.ad"
-    ad.write_text('ClusterId = 123\nProcId = 4\nOwner = "alice"\nRemoteHost = "slot1@wn002.example.org"\n')
-    assert batch_context({"_CONDOR_JOB_AD": str(ad)}) == {
-        "system": "htcondor", "job_id": "123.4", "node": "slot1@wn002.example.org"}
-    ad.write_text("ClusterId = 123\n")  # no ProcId, no RemoteHost
-    assert batch_context({"_CONDOR_JOB_AD": str(ad)}) == {"system": "htcondor", "job_id": "123", "node": None}
-
-
 def test_pairing_is_broken_only_when_the_run_left_its_cluster_host():
     no_batch = {"system": None, "job_id": None, "node": None}
     assert pairing(None, {"hostname": "wn001"}, no_batch) is None  # no fan-out
@@ -158,7 +157,7 @@ def test_run_json_records_batch_context_and_broken_pairing(tmp_path, monkeypatch
 DRIVER = """
 import json, sys
 sys.path.insert(0, {tests!r})
-from _modes_image import ArgvPayload
+from helpers import ArgvPayload
 from execbench.config import RunCell
 from execbench.runner import run_cell
 config = json.loads(open({config!r}).read())
@@ -348,3 +347,61 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
     assert not [p for p in incomplete.glob("*") if not any(p.iterdir())], "an empty dir was set aside"
     again = subprocess.run([*snakemake, "-n"], cwd=work, capture_output=True, text=True)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def minimal_run(**overrides) -> dict:
+    run = {"schema_version": 1, "run_id": "x", "payload": "p", "mode": "bare", "mode_kind": "bare",
+           "mode_settings": {}, "copies": 1, "repetition": 1, "order_index": 0, "seed": 1, "status": "ok",
+           "reason": "", "emulated": False,
+           "host": {"hostname": "h", "cpu_model": "c", "logical_cores": 2, "kernel": "k", "os": "o"},
+           "versions": {}, "image": {"name": "i", "reference": None, "digest": None},
+           "started_utc": "2026-01-01T00:00:00.000001+00:00", "ended_utc": "2026-01-01T00:00:01+00:00",
+           "wall_s": 1.0, "copies_result": [{"copy": 0, "exit_code": 0, "wall_s": 1.0, "timed_out": False,
+                                              "cpu_s": None}],
+           "config_sha256": "0" * 64}
+    run.update(overrides)
+    return run
+
+def test_run_schema_rejects_failed_without_reason_and_unknown_status():
+    validate_run(minimal_run())
+    with pytest.raises(jsonschema.ValidationError):
+        validate_run(minimal_run(status="failed", reason=""))
+    with pytest.raises(jsonschema.ValidationError):
+        validate_run(minimal_run(status="skipped", reason="why"))
+    with pytest.raises(jsonschema.ValidationError):
+        validate_run(minimal_run(copies_result=[]))  # ok with no copy is not ok
+
+
+@pytest.mark.docker
+def test_failing_payload_yields_failed_run_with_logs(modes_image, shared_dir):
+    config = make_config(shared_dir / "fail-results", modes_image)
+    config["payloads"] = {"argv": {}}
+    payload = ArgvPayload(["sh", "-c", "echo partial result; echo broken input >&2; exit 3"])
+    run = run_cell(config, cell("argv", "bare"), payload=payload)
+    assert run["status"] == "failed" and "exit code 3" in run["reason"]
+    assert run["copies_result"][0]["exit_code"] == 3
+    run_dir = Path(config["results"]) / "raw/argv/bare/1c/r1"
+    assert (run_dir / "copy0/stdout.log").read_text() == "partial result\n"
+    assert (run_dir / "copy0/stderr.log").read_text() == "broken input\n"
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
+
+@pytest.mark.docker
+@pytest.mark.parametrize("engine", ["docker", pytest.param("podman", marks=pytest.mark.podman)])
+def test_timed_out_payload_is_killed_and_its_container_removed(modes_image, shared_dir, engine):
+    import docker
+
+    mode = DockerMode() if engine == "docker" else podman_or_skip()
+    config = make_config(shared_dir / f"timeout-{engine}", modes_image, modes={
+        "docker": {"kind": "docker", "network": "none", "cpuset": "none", "copies_per_container": "all"},
+        "podman": {"kind": "podman", "user": "execbench", "network": "none", "cpuset": "none",
+                   "copies_per_container": "one"}})
+    config["payloads"] = {"argv": {}}
+    run = run_cell(config, cell("argv", engine), payload=ArgvPayload(["sleep", "60"], timeout_s=2))
+    assert run["status"] == "failed" and "timed out" in run["reason"]
+    assert run["copies_result"][0]["timed_out"] is True
+    assert 2.0 <= run["copies_result"][0]["wall_s"] < 10
+    if engine == "docker":
+        left = docker.from_env().containers.list(all=True, filters={"label": f"{RUN_LABEL}={run['run_id']}"})
+    else:
+        left = mode.podman(mode_context("podman").settings, "ps", "-aq", "--filter", f"label={RUN_LABEL}={run['run_id']}").stdout.split()
+    assert left == []

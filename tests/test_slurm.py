@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from _modes_image import CACHE, REGISTRY  # the tests' registry and cache (CI: its own, empty)
+from helpers import CACHE, REGISTRY  # the tests' registry and cache (CI: its own, empty)
 from execbench.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slurm

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from _payload_run import payload_image, run_payload  # noqa: F401 (fixture)
+from helpers import run_payload
 from execbench import isa
 
 pytestmark = pytest.mark.docker

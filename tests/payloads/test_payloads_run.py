@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _payload_run import payload_image, run_payload  # noqa: F401 (fixture)
+from helpers import run_payload
 from execbench.paths import INIMAGE
 from execbench.records import validate_record
 

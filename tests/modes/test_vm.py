@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import ArgvPayload, make_config, mode_context
 
-from _modes_image import ArgvPayload, make_config, mode_context, modes_image, shared_dir  # noqa: F401
 from execbench.config import RunCell
 from execbench.modes import vm, vmimage
 from execbench.modes.base import ModeError
@@ -22,14 +22,6 @@ from execbench.runner import run_cell
 PVM_HOST = Path("/sys/module/kvm_pvm").exists()
 VM_SETTINGS = {"kind": "vm", "allow_emulation": True, "cpu_model": "host", "pin_vcpus": True,
                "memory_mb": 512, "enabled": True}
-
-
-@pytest.fixture(scope="session")
-def vm_cache(shared_dir):
-    """One cache for the session: the kernel is downloaded and the initramfs built once."""
-    path = shared_dir / "vm-cache"
-    path.mkdir(exist_ok=True)
-    return path
 
 
 def _qemu_processes(marker: str) -> list[int]:

@@ -1,12 +1,10 @@
-"""A small real test image for the mode tests: the study's base + python3 + the launcher.
+"""Helpers the tests share (fixtures are in conftest.py).
 
-Built by the images stage's own code (`images.build_and_push`), like the payload
-image: its base is the debootstrap root filesystem of config/config.yaml (built
-once and cached by the hash of its settings, then `docker import`ed), the image is
-tagged by the hash of its inputs (tests/images/modes/ + src/execbench/inimage),
-pushed to the registry and described by an image record (images.write_record), so the
-tests exercise the same by-digest path as the workflow and use no image the
-project does not build itself.
+The mode tests' small real image and the payload image are built by the images stage's own code
+(`images.build_and_push`): their base is the debootstrap root filesystem of config/config.yaml
+(built once and cached by the hash of its settings, then `docker import`ed), each image is tagged
+by the hash of its inputs, pushed to the registry and described by an image record, so the tests
+exercise the same by-digest path as the workflow and use no image the project does not build.
 
 Where the tests build and push (CI points both at its own empty ones, .ci/run):
     EXECBENCH_REGISTRY     registry host:port, as for scripts/setup.sh (default 127.0.0.1:5000)
@@ -18,20 +16,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
-from execbench import images
+from execbench import images, modes, payloads
+from execbench.config import load_config, mode_settings
 from execbench.modes.base import ModeContext, RunContext
+from execbench.modes.podman import PodmanMode
 from execbench.paths import REPO_ROOT
 from execbench.payloads.base import Payload
 
 REGISTRY = os.environ.get("EXECBENCH_REGISTRY", "127.0.0.1:5000")
+
 CACHE = Path(os.environ.get("EXECBENCH_TEST_CACHE", REPO_ROOT / ".execbench" / "cache"))
+
 DEFINITION = Path(__file__).parent / "images" / "modes"
 
 
@@ -40,14 +41,13 @@ def study_base() -> dict:
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
     return images.normalise_base(config["images"][config["image"]]["base"])
 
-
 def rootfs_mounts(image_record: dict) -> list[str]:
     """Mount points below the bare mode's export of this image (none once a run is cleaned up)."""
     from execbench.rootfs import _mount_points, digest_hex
 
+    
     root = CACHE.resolve() / "rootfs" / digest_hex(image_record["reference"])
     return [p for p in _mount_points() if p.startswith(f"{root}/")]
-
 
 def ensure_test_image(results_dir: Path, name: str = "modes-test") -> dict:
     """Build (or find cached) and push the test image; write results_dir/images/<name>.json; return it."""
@@ -57,23 +57,12 @@ def ensure_test_image(results_dir: Path, name: str = "modes-test") -> dict:
     return record
 
 
-# --- fixtures shared by the mode/runner tests (imported into each test module) ---------
-
-
-@pytest.fixture(scope="session")
-def shared_dir():
-    """A world-traversable scratch dir: rootless podman (as user execbench) must reach the
-    run dirs it bind-mounts, which pytest's 0700 tmp_path does not allow."""
-    path = Path(tempfile.mkdtemp(prefix="execbench-modes-", dir=os.environ.get("TMPDIR", "/var/tmp")))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def modes_image(shared_dir):
-    """Image record of the small real test image (built/pushed once, by digest)."""
-    return ensure_test_image(shared_dir / "image-record")
+def payload_image_record() -> dict:
+    """The real payload image of config/config.yaml (images stage code; cached by inputs hash,
+    so after the first build on a machine this is a registry push of an existing tag)."""
+    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    spec = images.ImageSpec.from_config(config["image"], config["images"][config["image"]])
+    return images.build_and_push(spec, REGISTRY, CACHE)
 
 
 def make_config(results: Path, image_record: dict, modes: dict | None = None, payloads: dict | None = None,
@@ -106,8 +95,6 @@ def make_config(results: Path, image_record: dict, modes: dict | None = None, pa
 
 def mode_context(kind: str, settings: dict | None = None, cache: Path | None = None) -> ModeContext:
     """A mode instance of `kind` with its settings validated as the config would (defaults filled)."""
-    from execbench.config import mode_settings
-
     return ModeContext(name=kind, kind=kind, settings=mode_settings(kind, settings), cache_dir=cache or CACHE)
 
 
@@ -117,6 +104,30 @@ def run_context(image: dict, kind: str, argv: list[str], out_dir: Path, copies: 
     return RunContext(mode=mode_context(kind, settings, cache), run_id=f"test-{kind}-{copies}c-{os.getpid()}",
                       image_ref=image["reference"] or "", payload="probe", copies=copies, repetition=1,
                       argv=argv, timeout_s=timeout_s, out_dir=out_dir)
+
+
+DEFAULT_CONFIG = load_config(REPO_ROOT / "config" / "config.yaml")
+
+
+def run_payload(image: dict, mode: str, payload_name: str, out_dir: Path, copies: int = 1,
+                argv: list[str] | None = None, settings: dict | None = None):
+    """Run `payload_name` (or `argv` instead of its own command) through `mode` of the default
+    config, with the payload's default-config settings updated by `settings`."""
+    payload = payloads.get(payload_name)
+    settings = {**DEFAULT_CONFIG["payloads"][payload_name], **(settings or {})}
+    mode_settings = DEFAULT_CONFIG["modes"][mode]
+    mode_ctx = ModeContext(name=mode, kind=mode_settings["kind"], settings=mode_settings, cache_dir=CACHE)
+    mode_impl = modes.get(mode_settings["kind"])
+    available = mode_impl.available(mode_ctx)
+    if not available.ok:
+        pytest.skip(f"mode {mode} unavailable here: {available.reason}")
+    ctx = RunContext(mode=mode_ctx, run_id=f"test-{payload_name}-{mode}-{uuid.uuid4().hex[:6]}",
+                     image_ref=image["reference"], payload=payload_name, copies=copies, repetition=1,
+                     argv=argv or payload.argv(settings), timeout_s=payload.timeout_s(settings), out_dir=out_dir,
+                     needs_network=payload.needs_network)
+    outcome = mode_impl.run(ctx)
+    (out_dir / "run.json").write_text(json.dumps({"copies": copies}))
+    return outcome.copies, payload
 
 
 class ArgvPayload(Payload):
@@ -136,3 +147,56 @@ class ArgvPayload(Payload):
 
     def parse(self, run_dir):
         return []
+
+
+# What a payload sees of its environment, printed as JSON by the image's own python3.
+PROBE = r"""
+import errno, json, os
+status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
+mounts = [line.split() for line in open("/proc/self/mounts")]
+try:
+    open("/usr/execbench-probe", "w"); root_write = "ok"
+except OSError as err:
+    root_write = errno.errorcode[err.errno]
+writable = []
+for d in ("/tmp", "/var/tmp", "/run", "/home/execbench", "/dev/shm", "/opt/execbench"):
+    try:
+        open(f"{d}/probe-{os.getpid()}", "w").close()
+        writable.append(d)
+    except OSError:
+        pass
+print(json.dumps({
+    "uid": os.getuid(), "gid": os.getgid(), "cap_eff": status["CapEff"].strip(),
+    "no_new_privs": status["NoNewPrivs"].strip(), "root_write": root_write,
+    "root_opts": [m[3] for m in mounts if m[1] == "/"],
+    "net": sorted(os.listdir("/sys/class/net")), "cwd": os.getcwd(),
+    "run_mounted": any(m[1] == "/execbench/run" for m in mounts),
+    "cpus": sorted(os.sched_getaffinity(0)), "writable": writable,
+    "ns": {n: os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "mnt", "net", "user")},
+}))
+"""
+
+PROBE_ARGV = ["python3", "-c", PROBE]
+
+
+def probe(out_dir: Path, copy: int = 0) -> dict:
+    return json.loads((out_dir / f"copy{copy}" / "stdout.log").read_text())
+
+def assert_hardened(seen: dict) -> None:
+    assert seen["uid"] == 10001 and seen["gid"] == 10001
+    assert int(seen["cap_eff"], 16) == 0
+    assert seen["no_new_privs"] == "1"
+    assert seen["root_write"] == "EROFS" and "ro" in seen["root_opts"][-1].split(",")
+    assert seen["net"] == ["lo"]
+    assert seen["cwd"] == "/execbench/run/copy0" and seen["run_mounted"]
+    assert seen["writable"] == ["/tmp", "/dev/shm"]  # scratch only, the same in every mode
+
+
+def podman_or_skip() -> PodmanMode:
+    mode = PodmanMode()
+    availability = mode.available(mode_context("podman"))
+    if not availability.ok:
+        # not faked: the reason is what a run.json would carry
+        assert availability.reason
+        pytest.skip(f"rootless podman unavailable here: {availability.reason}")
+    return mode

@@ -276,7 +276,8 @@ def test_condor_submit_parser_passes_any_payload_argv_unchanged(tmp_path_factory
 
 
 def run_spec(tmp_path, **changes):
-    from _modes_image import mode_context
+    from helpers import mode_context
+
     from execbench.modes.base import RunContext
 
     fields = dict(
@@ -309,9 +310,9 @@ def test_mode_writes_the_run_as_one_docker_job_for_its_host(tmp_path):
     __import__("shutil").which("condor_submit") is not None, reason="an HTCondor AP: mode may be available"
 )
 def test_mode_is_unavailable_without_an_access_point_and_says_why():
-    from execbench.modes.htcondor_docker import HTCondorDockerMode
+    from helpers import mode_context
 
-    from _modes_image import mode_context
+    from execbench.modes.htcondor_docker import HTCondorDockerMode
 
     availability = HTCondorDockerMode().available(mode_context("htcondor-docker"))
     assert availability.ok is False

@@ -1,0 +1,102 @@
+"""Bare mode: the chroot's mounts (always undone), the same binaries as the containers, no
+namespaces, and the host-binaries variant."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from helpers import PROBE_ARGV, ArgvPayload, probe, run_context
+
+from execbench.config import RunCell
+from execbench.modes.bare import BareMode
+from execbench.modes.docker import DockerMode
+from execbench.rootfs import _mount_points, export_rootfs
+from execbench.runner import run_cell
+
+
+def fake_rootfs(tmp_path: Path) -> Path:
+    root = tmp_path / "rootfs"
+    for sub in ("execbench/run", "proc", "sys", "dev/shm", "tmp"):
+        (root / sub).mkdir(parents=True)
+    for name in ("null", "zero", "random", "urandom"):
+        (root / "dev" / name).touch()
+    return root
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_bare_mounts_are_removed_even_when_the_run_raises(tmp_path):
+    from execbench.modes.bare import environment_mounts
+    from execbench.rootfs import _mount_points
+
+    root, run_dir = fake_rootfs(tmp_path), tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "marker").write_text("x")
+    under = lambda: [p for p in _mount_points() if p == str(root) or p.startswith(f"{root}/")]  # noqa: E731
+    with pytest.raises(RuntimeError, match="payload blew up"):
+        with environment_mounts(root, run_dir):
+            assert (root / "execbench/run/marker").read_text() == "x"  # the run dir is visible inside
+            assert (root / "proc/self").exists()
+            with pytest.raises(OSError):  # the image's files are read-only
+                (root / "newfile").write_text("no")
+            assert len(under()) == 10  # root(ro) run tmp proc sys 4 devices shm
+            raise RuntimeError("payload blew up")
+    assert under() == []
+    assert (run_dir / "marker").read_text() == "x"  # unmounting never touches the run's files
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_bare_mounts_half_done_are_undone(tmp_path):
+    from execbench.modes.bare import environment_mounts
+    from execbench.modes.base import ModeError
+    from execbench.rootfs import _mount_points
+
+    root = fake_rootfs(tmp_path)
+    with pytest.raises(ModeError, match="mount"):
+        with environment_mounts(root, tmp_path / "no-such-run-dir"):
+            pass
+    assert [p for p in _mount_points() if p == str(root) or p.startswith(f"{root}/")] == []
+
+
+@pytest.mark.docker
+def test_same_binaries_in_bare_and_docker_and_bare_has_no_namespaces(modes_image, shared_dir):
+    files = ["/usr/bin/python3.11", "/lib/x86_64-linux-gnu/libc.so.6", "/opt/execbench/execbench_launch.py"]
+    argv = ["sha256sum", *files]
+    sums = {}
+    for mode_name, mode in (("bare", BareMode()), ("docker", DockerMode())):
+        out = shared_dir / f"checksum-{mode_name}"
+        assert mode.run(run_context(modes_image, mode_name, argv, out)).copies[0].exit_code == 0
+        sums[mode_name] = (out / "copy0" / "stdout.log").read_text()
+    assert sums["bare"] == sums["docker"] and len(sums["bare"].splitlines()) == 3
+    # ... and it is the image's launcher, not the host's copy being run
+    launcher_sum = hashlib.sha256(Path(__file__).parents[2].joinpath(
+        "src/execbench/inimage/execbench_launch.py").read_bytes()).hexdigest()
+    assert launcher_sum in sums["bare"]
+
+    out = shared_dir / "bare-probe"
+    ctx = run_context(modes_image, "bare", PROBE_ARGV, out)
+    result = BareMode().run(ctx).copies[0]
+    assert result.exit_code == 0
+    assert result.env_cgroup_cpu_s is None  # no cgroup of its own: not the whole machine's either
+    seen = probe(out)
+    assert seen["uid"] == 10001 and int(seen["cap_eff"], 16) == 0
+    assert seen["root_write"] == "EROFS"  # the cached image files cannot change between runs
+    assert seen["writable"] == ["/tmp", "/dev/shm"]  # as in the containers
+    assert seen["cwd"] == "/execbench/run/copy0" and seen["run_mounted"]
+    assert seen["ns"] == {n: os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "mnt", "net", "user")}
+    root, _ = export_rootfs(ctx.image_ref, ctx.mode.cache_dir)
+    assert not [p for p in _mount_points() if p.startswith(str(root) + "/")]  # all mounts gone again
+
+def test_bare_variant_host_runs_host_binaries(shared_dir, tmp_path):
+    """variant host: no image, host binaries (recorded as such), still uid 10001."""
+    from helpers import make_config
+
+    config = make_config(shared_dir / "host-variant", {"name": "none", "reference": None, "digest": None},
+                         modes={"bare-host": {"kind": "bare", "variant": "host", "cpuset": "none"}})
+    payload = ArgvPayload(["sh", "-c", "id -u; sha256sum /usr/bin/sha256sum"])
+    run = run_cell(config, RunCell("argv", "bare-host", 1, 1), payload=payload)
+    assert run["status"] == "ok", run["reason"]
+    assert run["factors"]["variant"] == "host" and "host binaries" in run["reason"]
+    out = (shared_dir / "host-variant/raw/argv/bare-host/1c/r1/copy0/stdout.log").read_text().splitlines()
+    assert out[0] == "10001"
+    assert out[1].split()[0] == hashlib.sha256(Path("/usr/bin/sha256sum").read_bytes()).hexdigest()

@@ -1,0 +1,56 @@
+"""Docker mode: the hardening it asks for, and what a container of the real test image gets."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from helpers import PROBE_ARGV, assert_hardened, probe, run_context
+from test_common import spec
+
+from execbench.modes import docker
+from execbench.modes.docker import DockerMode
+
+
+def test_docker_hardening_defaults(tmp_path):
+    kwargs = docker.hardened_kwargs(spec(), tmp_path)
+    assert kwargs["user"] == "10001:10001"
+    assert kwargs["cap_drop"] == ["ALL"]
+    assert kwargs["security_opt"] == ["no-new-privileges"]
+    assert kwargs["read_only"] is True
+    assert list(kwargs["tmpfs"]) == ["/tmp"]
+    assert kwargs["network_mode"] == "none"
+    # the run's own dir is the only host path in the container
+    assert kwargs["volumes"] == {str(tmp_path.resolve()): {"bind": "/execbench/run", "mode": "rw"}}
+    assert docker.hardened_kwargs(spec(needs_network=True), tmp_path)["network_mode"] == "bridge"
+    assert docker.hardened_kwargs(spec({"network": "host"}), tmp_path)["network_mode"] == "host"
+
+
+@pytest.mark.docker
+def test_docker_container_is_hardened(modes_image, shared_dir):
+    out = shared_dir / "hardened-docker"
+    results = DockerMode().run(run_context(modes_image, "docker", PROBE_ARGV, out)).copies
+    assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
+    assert_hardened(probe(out))
+    # the container's own cgroup saw at least the copy's CPU (python startup is not free)
+    assert results[0].env_cgroup_cpu_s is not None and results[0].cpu_s > 0
+    assert results[0].env_cgroup_cpu_s >= 0.5 * results[0].cpu_s
+
+@pytest.mark.docker
+def test_one_container_per_copy_pinned_per_copy(modes_image, shared_dir):
+    cpus = sorted(os.sched_getaffinity(0))
+    out = shared_dir / "per-copy"
+    settings = {"copies_per_container": "one", "cpuset": "per-copy", "network": "none"}
+    results = DockerMode().run(run_context(modes_image, "docker", PROBE_ARGV, out, copies=2, settings=settings)).copies
+    assert [r.exit_code for r in results] == [0, 0]
+    assert sorted(p.name for p in out.glob("launcher-*.log")) == ["launcher-0.log", "launcher-1.log"]
+    for i in (0, 1):
+        assert probe(out, i)["cpus"] == [cpus[i % len(cpus)]]
+
+@pytest.mark.docker
+def test_network_factor_reaches_the_container(modes_image, shared_dir):
+    out = shared_dir / "net-host"
+    ctx = run_context(modes_image, "docker", PROBE_ARGV, out, settings={"network": "host"})
+    assert DockerMode().factors(ctx)["network"] == "host"
+    assert DockerMode().run(ctx).copies[0].exit_code == 0
+    assert set(probe(out)["net"]) == set(os.listdir("/sys/class/net"))  # the host's interfaces
