@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..fsutil import file_lock
+from ..fsutil import file_lock, sha256_file
 from ..rootfs import digest_hex, export_rootfs
 from .base import ModeError
 
@@ -123,23 +123,11 @@ class Kernel:
                 "vmlinuz_sha256": self.vmlinuz_sha256, "release": self.release}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
     proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)
     if proc.returncode != 0:
         raise ModeError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
     return proc
-
-
-def _locked(path: Path):
-    return file_lock(path)
 
 
 def current_kernel_package() -> str:
@@ -156,7 +144,7 @@ def kernel(cache_dir: str | Path) -> Kernel:
     mirror moves on (same kernel for a whole study); delete <cache>/vm/kernel to refresh."""
     base = Path(cache_dir).resolve() / "vm" / "kernel"
     base.mkdir(parents=True, exist_ok=True)
-    with _locked(base / ".lock"):
+    with file_lock(base / ".lock"):
         cached = sorted(base.glob("*/kernel.json"))
         if cached:
             data = json.loads(cached[-1].read_text())
@@ -174,9 +162,9 @@ def kernel(cache_dir: str | Path) -> Kernel:
             _run(["dpkg", "-x", str(deb), str(tree)])
             vmlinuz = next((tree / "boot").glob("vmlinuz-*"))
             release = vmlinuz.name[len("vmlinuz-"):]
-            found = Kernel(package=package, version=version, deb_sha256=_sha256(deb),
+            found = Kernel(package=package, version=version, deb_sha256=sha256_file(deb),
                            vmlinuz=str(target / "tree" / "boot" / vmlinuz.name),
-                           vmlinuz_sha256=_sha256(vmlinuz), release=release,
+                           vmlinuz_sha256=sha256_file(vmlinuz), release=release,
                            modules_dir=str(target / "tree" / "lib" / "modules" / release / "kernel"))
             target.mkdir()
             tree.rename(target / "tree")
@@ -214,12 +202,12 @@ def initramfs(cache_dir: str | Path, kern: Kernel) -> tuple[Path, dict]:
     if not Path(BUSYBOX).is_file():
         raise ModeError(f"{BUSYBOX} missing: install Debian's busybox-static")
     modules = module_load_order(kern.modules_dir, GUEST_MODULES)
-    key = hashlib.sha256(json.dumps([kern.vmlinuz_sha256, _sha256(Path(BUSYBOX)), GUEST_INIT, GUEST_STAGE2,
+    key = hashlib.sha256(json.dumps([kern.vmlinuz_sha256, sha256_file(Path(BUSYBOX)), GUEST_INIT, GUEST_STAGE2,
                                      [m.name for m in modules]]).encode()).hexdigest()[:16]
     base = Path(cache_dir).resolve() / "vm" / "initramfs"
     base.mkdir(parents=True, exist_ok=True)
     image, meta_file = base / f"{key}.cpio.gz", base / f"{key}.json"
-    with _locked(base / f"{key}.lock"):
+    with file_lock(base / f"{key}.lock"):
         if image.is_file() and meta_file.is_file():
             return image, json.loads(meta_file.read_text())
         t0 = time.monotonic()
@@ -243,7 +231,7 @@ def initramfs(cache_dir: str | Path, kern: Kernel) -> tuple[Path, dict]:
             partial.write_bytes(gzip.compress(archive, compresslevel=6, mtime=0))
             partial.rename(image)
         meta = {"key": key, "size_bytes": image.stat().st_size, "build_s": round(time.monotonic() - t0, 3),
-                "modules": [m.stem for m in modules], "busybox": BUSYBOX, "sha256": _sha256(image)}
+                "modules": [m.stem for m in modules], "busybox": BUSYBOX, "sha256": sha256_file(image)}
         meta_file.write_text(json.dumps(meta, indent=1))
         return image, meta
 
@@ -258,7 +246,7 @@ def disk_image(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
     base = Path(cache_dir).resolve() / "vm" / "disk"
     base.mkdir(parents=True, exist_ok=True)
     disk, meta_file = base / f"{hexdigest}.ext4", base / f"{hexdigest}.json"
-    with _locked(base / f"{hexdigest}.lock"):
+    with file_lock(base / f"{hexdigest}.lock"):
         if disk.is_file() and meta_file.is_file():
             return disk, json.loads(meta_file.read_text())
         t0 = time.monotonic()
