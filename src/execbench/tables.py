@@ -11,6 +11,8 @@
                      └► summary.json    (runs ok / failed / unavailable per payload and mode, the
                                          reasons from the payloads' own logs, whether the study
                                          has an answer; execbench.summary)
+                     └► startup.*       (milliseconds each mode adds per start, with its
+                                         interval; execbench.startup_cost)
 
 What is compared: machine-level records (copy = None) of runs whose status is
 "ok"; the unit of replication is the run (repetition).  Per-copy records are
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import stats, summary
+from . import startup_cost, stats, summary
 
 MEASUREMENT_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "run_status",
@@ -502,6 +504,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
         "cross_hosts_csv": out / "cross_hosts.csv", "cross_hosts_json": out / "cross_hosts.json",
         "cross_hosts_md": out / "cross_hosts.md", "excluded": out / "excluded.json",
         "summary": out / "summary.json",
+        "startup_csv": out / "startup.csv", "startup_json": out / "startup.json",
     }
     m.to_csv(files["measurements"], index=False)
     pd.DataFrame(parsed.runs, columns=RUN_COLUMNS).to_csv(files["runs"], index=False)
@@ -524,6 +527,11 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     study = summary.study_summary(parsed.runs, parsed.measurements, relative, headline_keys(comparable),
                                   parsed.log_reasons, parsed.parse_errors)
     files["summary"].write_text(json.dumps(study, indent=1, default=str) + "\n")
+    startup = startup_cost.startup_cost_table(comparable)
+    startup.to_csv(files["startup_csv"], index=False, float_format="%.10g")
+    files["startup_json"].write_text(json.dumps(
+        {"unit": "ms", "confidence": startup_cost.CONFIDENCE, "baseline": BASELINE_MODE,
+         "rows": _json_ready(startup)}, indent=1) + "\n")
     return files
 
 
@@ -540,6 +548,8 @@ class Tables:
     measurements: pd.DataFrame
     excluded: dict
     summary: dict | None  # summary.json (execbench.summary); None in tables made before it existed
+    startup: pd.DataFrame | None = None  # startup.csv (execbench.startup_cost); None in older tables
+    controls: dict | None = None  # controls.json (negative / positive controls, resolving power) if written
 
 
 RELATIVE_TEXT_COLUMNS = ("flag", "note", "geomean_of", "mode_runs", "bare_runs", "verdict")
@@ -565,4 +575,7 @@ def read_tables(tables_dir: str | Path) -> Tables:
         measurements=pd.read_csv(tables_dir / "measurements.csv", dtype={"copy": "Int64"}),
         excluded=json.loads((tables_dir / "excluded.json").read_text()),
         summary=json.loads((tables_dir / "summary.json").read_text()) if (tables_dir / "summary.json").exists() else None,
+        startup=(pd.read_csv(tables_dir / "startup.csv", dtype={"method": str, "verdict": str})
+                 if (tables_dir / "startup.csv").exists() else None),
+        controls=json.loads((tables_dir / "controls.json").read_text()) if (tables_dir / "controls.json").exists() else None,
     )
