@@ -37,7 +37,7 @@ def built(tmp_path_factory):
 def test_fake_figures_exist_as_png_and_svg(built):
     root, out = built
     names = [f.name for f in out["figures"]]
-    assert names == ["suite_vs_bare", "hepchain_vs_bare", "copies_scaling", "startup_latency"]
+    assert names == ["relative_overview", "suite_vs_bare", "hepchain_vs_bare", "copies_scaling", "startup_latency"]
     for fig in out["figures"]:
         png, svg = Path(fig.files["png"]), Path(fig.files["svg"])
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -47,13 +47,23 @@ def test_fake_figures_exist_as_png_and_svg(built):
     assert [m["name"] for m in manifest] == names
 
 
-def test_fake_seed_chart_shows_both_copies_and_modes_with_error_bars(built):
+def test_fake_seed_chart_shows_score_per_copies_and_mode_with_error_bars(built):
+    _, out = built
+    svg = Path(out["figures"][1].files["svg"]).read_text()
+    # the seed's chart: the score per copies group, one bar per mode (legend), each bar's % of bare metal
+    for text in ("1 copy", "2 copies", "bare", "docker", "podman", "= 100 %", "99.0 %", "machine total",
+                 "copies run at once", "HS06 rule"):
+        assert text in svg, text
+
+
+def test_fake_overview_puts_every_mode_on_one_axis_that_holds_100_percent(built):
     _, out = built
     svg = Path(out["figures"][0].files["svg"]).read_text()
-    # axis labels with units and the tick labels of the two copies groups, legend entries for the modes
-    for text in ("1 copy", "2 copies", "docker", "podman", "bare metal = 100 %", "% of bare metal",
-                 "copies run at once", "Fieller"):
+    # one row per mode, payload and copies (start-up has its own figure), the VM says why it has no number
+    for text in ("Docker · CPU suite (HS06-like) · 1c", "Podman · HEP chain · 2c", "99.0 % [98.6, 99.3]",
+                 "no number: unavailable", "100 % = bare metal"):
         assert text in svg, text
+    assert "start-up · 1c" not in svg
 
 
 def test_fake_report_html_is_self_contained(built):
@@ -62,7 +72,7 @@ def test_fake_report_html_is_self_contained(built):
     srcs = re.findall(r'\b(?:src|href)="([^"]*)"', html)
     assert srcs and all(s.startswith("data:image/png;base64,") or s.startswith("#") for s in srcs)
     assert "<script" not in html and "<link" not in html
-    assert html.count("<figure") == 4
+    assert html.count("<figure") == 5
 
 
 def test_fake_report_holds_question_answer_provenance_and_exclusions(built):
@@ -88,7 +98,7 @@ def test_fake_report_markdown_links_existing_figures(built):
     root, out = built
     md = Path(out["report"]["md"]).read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert len(links) == 4
+    assert len(links) == 5
     assert all((root / "report" / link).is_file() for link in links)
     assert "| synth-host | cpusuite | cpusuite/score | 1 | docker |" in md
     assert "copy 1 exited with code 1" in md
@@ -99,7 +109,7 @@ def test_fake_single_host_report_says_cross_host_summary_needs_two_hosts(built):
     sentence = ("A cross-host summary needs per-host comparisons from at least 2 hosts; this study has them "
                 "from 1 host (synth-host).")
     html = Path(out["report"]["html"]).read_text()
-    assert "<h2 id='across-hosts'>Across hosts</h2>" in html and sentence in html
+    assert "<details id='across-hosts'><summary><h2>Across hosts</h2></summary>" in html and sentence in html
     assert 'class="cross-hosts"' not in html
     assert "class='host'" not in html  # one host: the answer keeps its single table, no per-host heading
     md = Path(out["report"]["md"]).read_text()
@@ -115,11 +125,11 @@ def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(
         tmp_path / "parsed" / "B", "synth-host-B", {"bare": [19.8, 20.0, 20.2], "docker": [18.8, 19.0, 19.2]})
     out = build_all(paths, tmp_path)
     html = Path(out["report"]["html"]).read_text()
-    answer = html[html.index("<h2 id='answer'>"):html.index("<h2 id='across-hosts'>")]
+    answer = html[html.index("<details id='answer-detail'>"):html.index("<details id='figures'>")]
     a, b = answer.index("<h3 class='host'>Host synth-host-A</h3>"), answer.index("<h3 class='host'>Host synth-host-B</h3>")
     assert a < answer.index("On synth-host-A, cpusuite") < b < answer.index("On synth-host-B, cpusuite")
     assert "synth-host-B" not in answer[a:b]  # A's section holds only A's rows
-    across = html[html.index("<h2 id='across-hosts'>"):html.index("<h2 id='figures'>")]
+    across = html[html.index("<details id='across-hosts'>"):html.index("<details id='relative'>")]
     assert 'class="cross-hosts"' in across and "needs per-host comparisons" not in across
     row = ("<td>cpusuite</td><td>cpusuite/score</td><td>1</td><td>docker</td><td>2</td><td>96.50 %</td>"
            "<td>95.00 %</td><td>98.00 %</td><td>— (needs ≥ 4 hosts)</td>"
@@ -128,6 +138,10 @@ def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(
     md = Path(out["report"]["md"]).read_text()
     assert md.index("### Host synth-host-A") < md.index("### Host synth-host-B") < md.index("## Across hosts")
     assert "| cpusuite | cpusuite/score | 1 | docker | 2 | 96.50 % | 95.00 % | 98.00 % |" in md
+    # the first screen: one block per host and mode, B's docker slower, A's not significant
+    glance = html[html.index("<section id='answer'"):html.index("</section>")]
+    assert glance.index("Docker on synth-host-A") < glance.index("Docker on synth-host-B")
+    assert "costs 5.0 %" in glance[glance.index("Docker on synth-host-B"):]
 
 
 def test_missing_payload_gives_placeholder_figure_not_a_crash(tmp_path):
@@ -156,7 +170,7 @@ def test_fake_report_renders_in_headless_chromium(built):
     shot = root / "report" / "index.screenshot.png"
     result = browser.check_report(out["report"]["html"], shot)
     assert result["ok"], result["problems"]
-    assert result["images"] == result["images_loaded"] == 4
+    assert result["images"] == result["images_loaded"] == 5
     assert result["min_natural_width"] > 300
     assert result["headline_rows"] == 12 and result["relative_rows"] > 12
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -174,7 +188,7 @@ def test_browser_check_fails_on_a_broken_figure(built, tmp_path):
     broken.write_text(html.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA", 1))
     result = browser.check_report(broken)
     assert not result["ok"]
-    assert "1 of 4 images failed to load" in result["problems"]
+    assert "1 of 5 images failed to load" in result["problems"]
 
 
 MINI_SNAKEFILE = """

@@ -69,16 +69,20 @@ def added_latency(mode_ms: pd.Series, bare_ms: pd.Series, mode_rounds=None, bare
             pairs = a.merge(b, on="round")
     if len(pairs) >= 2:
         diffs = pairs["mode"] - pairs["bare"]
-        ci = scipy_stats.ttest_1samp(diffs, 0.0).confidence_interval(CONFIDENCE)
-        low, high, method, added = float(ci.low), float(ci.high), PAIRED, float(diffs.mean())
+        added = float(diffs.mean())
+        if diffs.std() <= 1e-9 * max(abs(added), 1e-12):  # every round the same difference: no spread
+            low, high, method = added, added, PAIRED
+        else:
+            ci = scipy_stats.ttest_1samp(diffs, 0.0).confidence_interval(CONFIDENCE)
+            low, high, method = float(ci.low), float(ci.high), PAIRED
     elif len(mode_ms) >= 2 and len(bare_ms) >= 2:
         ci = scipy_stats.ttest_ind(mode_ms, bare_ms, equal_var=False).confidence_interval(CONFIDENCE)
         low, high, method, added = float(ci.low), float(ci.high), WELCH, float(mode_ms.mean() - bare_ms.mean())
     else:
         low, high, method = nan, nan, NO_INTERVAL
         added = float(mode_ms.mean() - bare_ms.mean()) if len(mode_ms) and len(bare_ms) else nan
-    if not (math.isfinite(low) and math.isfinite(high)):  # zero spread in every pair: scipy gives nan
-        low, high = (added, added) if len(pairs) >= 2 and (pairs["mode"] - pairs["bare"]).std() == 0 else (nan, nan)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        low, high = nan, nan
     return {"added_ms": added, "ci_low_ms": low, "ci_high_ms": high, "method": method,
             "verdict": _verdict(low, high), "n_pairs": len(pairs)}
 

@@ -1,0 +1,111 @@
+"""The report's first screen (execbench.glance): one line per mode and workload class, verdicts in
+plain words, cells without a number saying why, the controls line."""
+
+import json
+
+import pytest
+import synthetic_runs
+
+from execbench import glance, tables
+
+
+def _screen(tmp_path, paths, controls=None):
+    tables.write_tables(paths, tmp_path / "tables")
+    if controls is not None:
+        (tmp_path / "tables" / "controls.json").write_text(json.dumps(controls))
+    return glance.first_screen(tables.read_tables(tmp_path / "tables"))
+
+
+def _block(screen, mode):
+    return next(b for b in screen.blocks if b.mode == mode)
+
+
+def test_every_mode_gets_one_line_per_workload_class_in_reading_order(tmp_path):
+    screen = _screen(tmp_path, synthetic_runs.write_parsed_runs(tmp_path / "parsed"))
+    docker = _block(screen, "docker")
+    assert [line.label for line in docker.lines] == ["CPU suite (HS06-like)", "HEP chain", "start-up"]
+    cpu = docker.lines[0]
+    # the synthetic docker factor is 0.99: about -1 %, whole interval below 0 at both copy counts
+    assert cpu.text.startswith("−1.0 % [") and "at 1 copy" in cpu.text and "at 2 copies" in cpu.text
+    assert cpu.verdict.startswith("costs ") and cpu.tone == "cost"
+    startup = docker.lines[2]
+    assert "ms per job" in startup.text and "%" not in startup.text  # time added per start, never a percentage
+    assert startup.verdict.startswith("adds ") and " ms per job" in startup.verdict
+    assert [b.mode for b in screen.blocks] == ["docker", "podman", "vm"]  # bare is the baseline, not a block
+
+
+def test_a_mode_that_never_ran_says_why_in_one_line(tmp_path):
+    screen = _screen(tmp_path, synthetic_runs.write_parsed_runs(tmp_path / "parsed"))
+    vm = _block(screen, "vm")
+    assert vm.lines == [] and vm.not_measured == "no usable KVM: /dev/kvm is PVM, emulation not allowed"
+    text = glance.render_text(screen)
+    assert "VM: not measured — no usable KVM: /dev/kvm is PVM, emulation not allowed" in text
+
+
+def test_a_payload_without_a_number_in_a_mode_says_why(tmp_path):
+    # DB12 ran in bare metal and docker but every docker run failed: the docker block says why
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host",
+                                                  {"bare": [10.0, 10.1, 9.9], "docker": [9.9, 10.0, 9.8]})
+    for rep in (1, 2):
+        run = synthetic_runs._run("db12", "bare", 1, rep, order=10 + rep)
+        paths.append(synthetic_runs._write(tmp_path / "parsed", run,
+                                           [synthetic_runs._rec("db12", "score", 20.0 + rep, "HS06", True, "x")], []))
+        run = synthetic_runs._run("db12", "docker", 1, rep, "failed", "copy 0: timed out", order=20 + rep)
+        paths.append(synthetic_runs._write(tmp_path / "parsed", run, [], []))
+    screen = _screen(tmp_path, paths)
+    db12 = next(line for line in _block(screen, "docker").lines if line.label == "DB12")
+    assert db12.tone == "none" and db12.text == "no number"
+    assert db12.verdict.startswith("every run failed: copy 0: timed out (2 of 2 runs)")
+
+
+@pytest.mark.parametrize("docker, words, tone", [
+    ([9.98, 10.0, 10.02], "no measurable cost (a cost above", "ok"),  # interval holds 0, narrow
+    ([9.0, 10.0, 11.0], "inconclusive: a cost up to", "unclear"),  # interval holds 0, wide
+    ([9.4, 9.5, 9.6], "costs 5.0 %", "cost"),
+    ([10.4, 10.5, 10.6], "faster by 5.0 %", "faster"),
+])
+def test_verdict_words_follow_the_interval(tmp_path, docker, words, tone):
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host",
+                                                  {"bare": [9.98, 10.0, 10.02], "docker": docker})
+    line = _block(_screen(tmp_path, paths), "docker").lines[0]
+    assert line.verdict.startswith(words) and line.tone == tone
+
+
+def test_an_emulated_guest_is_never_read_as_vm_overhead(tmp_path):
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host",
+                                                  {"bare": [9.9, 10.0, 10.1], "vm": [2.0, 2.1, 2.2]},
+                                                  emulated_modes=("vm",))
+    line = _block(_screen(tmp_path, paths), "vm").lines[0]
+    assert line.tone == "emulated" and line.verdict == "emulated (TCG): not a VM overhead"
+
+
+def test_without_controls_the_line_says_so_and_gives_the_interval_widths(tmp_path):
+    screen = _screen(tmp_path, synthetic_runs.write_parsed_runs(tmp_path / "parsed"))
+    assert screen.controls.startswith("No controls in this study")
+    assert "interval half-widths" in screen.controls
+
+
+def test_controls_json_is_read_into_one_line(tmp_path):
+    controls = {
+        "negative": [{"payload": "cpusuite", "copies": 1, "mode": "bare-aa", "effect_percent": 0.1,
+                      "ci_low_percent": -0.4, "ci_high_percent": 0.6, "verdict": "not significant"},
+                     {"payload": "hepchain", "copies": 1, "mode": "bare-aa", "effect_percent": 0.9,
+                      "ci_low_percent": 0.2, "ci_high_percent": 1.6, "verdict": "faster"}],
+        "positive": [{"payload": "cpusuite", "copies": 1, "mode": "bare-quota98", "injected_percent": -2.0,
+                      "effect_percent": -2.1, "ci_low_percent": -2.6, "ci_high_percent": -1.6, "verdict": "slower"}],
+        "resolving": [{"payload": "cpusuite", "copies": 1, "mode": "docker", "half_width_percent": 0.5,
+                       "mde_percent": 0.7},
+                      {"payload": "hepchain", "copies": 1, "mode": "docker", "half_width_percent": 1.1,
+                       "mde_percent": 1.6}],
+        "expected_false_positive_rate": 0.05,
+    }
+    line = _screen(tmp_path, synthetic_runs.write_parsed_runs(tmp_path / "parsed"), controls).controls
+    assert line == ("Controls: A/A bare vs bare: 1 of 2 cells significant (expected about 5 %); known slowdown "
+                    "−2.0 % detected in 1 of 1 cells, measured −2.1 % to −2.1 %; smallest detectable effect "
+                    "0.7–1.6 % per cell.")
+
+
+def test_context_lines_come_from_registered_functions(tmp_path, monkeypatch):
+    monkeypatch.setattr(glance, "CONTEXT_LINES", [lambda t: [f"host audit: {len(t.runs)} runs looked at"]])
+    screen = _screen(tmp_path, synthetic_runs.write_parsed_runs(tmp_path / "parsed"))
+    assert screen.context == ["host audit: 55 runs looked at"]
