@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # README command 1: all set-up, then the main job on the default config.
 #   bash scripts/run.sh [extra snakemake arguments, e.g. -n, --configfile FILE]
+#   bash scripts/run.sh --plan [--configfile FILE...] [--config KEY=VALUE...]
+#       the run matrix, estimated wall time and disk use, and where the config came from
+#       (python -m execbench plan); runs nothing
 #
 # With --profile or --executor (-e) among the arguments, or SNAKEMAKE_PROFILE
 # set, the cluster executor plugins (.venv/cluster-plugins, see
@@ -27,4 +30,11 @@ fi
 # Rules call `python` and `snakemake`: the venv's.
 export PATH="$REPO/.venv/bin:$PATH"
 cd "$REPO"
+for arg in "$@"; do
+    if [ "$arg" = "--plan" ]; then
+        rest=()
+        for a in "$@"; do [ "$a" = "--plan" ] || rest+=("$a"); done
+        exec python -m execbench plan "${rest[@]}"
+    fi
+done
 exec snakemake --cores all "$@"

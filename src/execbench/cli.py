@@ -8,6 +8,8 @@
     figures       tables -> figures (PNG + SVG) and their manifest
     report        tables + figures -> results/report/index.html and report.md
     study-summary the end of a study: runs ok/failed/unavailable with reasons; exit 1 without an answer
+    plan          the run matrix, estimated wall time and disk use, where the config came from
+    export-wlcg   a study's results per host in the HEP-Benchmark-Suite report shape (schema-checked)
     check-report  open a report in headless Chromium and check it renders
     schema-doc    the config reference (config/README.md) from the assembled schema
 
@@ -160,6 +162,41 @@ def _check_report(args) -> int:
     return 0 if result["ok"] else 1
 
 
+def _plan(args) -> int:
+    from snakemake.cli import parse_config
+
+    from . import plan
+    from .config import compose_config, load_config
+
+    try:
+        raw, sources = compose_config(args.configfile, parse_config(args.config))
+        config = load_config(raw, source_name=sources[0].name if sources else "config")
+    except (ExecbenchError, ValueError) as err:
+        hint = ""
+        if args.configfile and "extends" not in str(err):
+            hint = (f"\n({args.configfile[0]} is the whole study: the default study is not read; to build on "
+                    "config/config.yaml instead, add `extends: default` to it)")
+        print(f"plan: {err}{hint}", file=sys.stderr)
+        return 2
+    history = plan.read_history([config["results"], *args.history])
+    estimates = plan.estimate(config, history)
+    print(plan.render(config, sources, estimates, history, image_build_s=plan.image_build_estimate(config)), end="")
+    return 0
+
+
+def _export_wlcg(args) -> int:
+    from .wlcg import write_exports
+
+    try:
+        written = write_exports(args.tables, args.out, tags=dict(t.split("=", 1) for t in args.tag))
+    except ExecbenchError as err:
+        print(f"export-wlcg: {err}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
 def _schema_doc(args) -> int:
     from .schema_doc import render
 
@@ -235,11 +272,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
     p.set_defaults(func=_check_report)
 
+    p = verbs.add_parser("plan", help="print the run matrix, estimated time and disk use, and the config's sources")
+    p.add_argument("--configfile", nargs="+", default=[], help="config files, as given to snakemake")
+    p.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", help="--config values, as given to snakemake")
+    p.add_argument("--history", nargs="*", default=[], metavar="RESULTS",
+                   help="more results trees whose run.json wall times count as earlier runs on this host")
+    p.set_defaults(func=_plan)
+
+    p = verbs.add_parser("export-wlcg", help="results per host in the HEP-Benchmark-Suite report shape")
+    p.add_argument("--tables", required=True, help="results/tables")
+    p.add_argument("--out", required=True, help="directory to write <host>.json into")
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a tag of host.tags (repeatable)")
+    p.set_defaults(func=_export_wlcg)
+
     p = verbs.add_parser("schema-doc", help="print the config reference (config/README.md)")
     p.set_defaults(func=_schema_doc)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args, extra = top.parse_known_args(argv)
+    if extra and args.verb != "plan":
+        top.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # `bash scripts/run.sh --plan ...` hands over the whole snakemake command line
+        print(f"plan: not about the matrix, left to snakemake: {' '.join(extra)}", file=sys.stderr)
     return args.func(args)
