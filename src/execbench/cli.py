@@ -74,6 +74,13 @@ def _run(args) -> int:
     record = run_cell(config, cell)
     print(f"{cell.run_id}: {record['status']} {record['reason']} ({record['wall_s']:.1f} s) "
           f"-> {layout.raw_dir(config['results'], cell)}")
+    if args.progress:
+        from .progress import report_run, terminal_stream
+
+        try:  # the run is recorded; a progress line that cannot be made must not fail it
+            report_run(config, cell, record, stream=terminal_stream())
+        except Exception as err:  # noqa: BLE001
+            print(f"run: no progress line ({type(err).__name__}: {err})", file=sys.stderr)
     return 0
 
 
@@ -230,6 +237,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--copies", type=int, required=True)
     p.add_argument("--rep", type=int, required=True)
     p.add_argument("--host", default=None, help="the cluster.hosts entry this run is meant for (fan-out)")
+    p.add_argument("--progress", action="store_true",
+                   help="print the study's progress line (to fd 3 when open, else stderr; and <results>/logs/progress.log)")
     p.set_defaults(func=_run)
 
     p = verbs.add_parser("ingest", help="copy a manifest's existing logs into results/raw")
