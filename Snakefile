@@ -38,4 +38,5 @@ rule all:
     default_target: True
     input:
         f"{RESULTS}/report/index.html",
+        rules.export_wlcg.output,
         rules.study_summary.output,
