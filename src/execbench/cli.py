@@ -185,9 +185,11 @@ def _plan(args) -> int:
                     "config/config.yaml instead, add `extends: default` to it)")
         print(f"plan: {err}{hint}", file=sys.stderr)
         return 2
-    history = plan.read_history([config["results"], *args.history])
+    dirs = plan.history_dirs(config, args.history)
+    history = plan.read_history(dirs)
     estimates = plan.estimate(config, history)
-    print(plan.render(config, sources, estimates, history, image_build_s=plan.image_build_estimate(config)), end="")
+    print(plan.render(config, sources, estimates, history, image_build_s=plan.image_build_estimate(config, dirs)),
+          end="")
     return 0
 
 

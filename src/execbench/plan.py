@@ -47,6 +47,10 @@ REFERENCE_RUN_S = {
 }
 # start-up: seconds per sample, per mode kind (the payload's wall is samples x this)
 REFERENCE_STARTUP_SAMPLE_S = {"bare": 0.03, "docker": 2.6, "podman": 0.75, "vm": 15.0, "htcondor-docker": 30.0}
+# a guest under TCG (allow_emulation where KVM cannot boot): 8-35x slower than native here
+# (shared/machine-notes.md), plus its boot; the middle of that range
+EMULATION_FACTOR = 20.0
+VM_BOOT_S = 10.0
 REFERENCE_RUN_BYTES = 200_000
 PER_RUN_OVERHEAD_S = 2.0
 UNAVAILABLE_S = 0.2
@@ -58,6 +62,11 @@ class RunEstimate:
     wall_s: float | None  # None: unknown
     disk_bytes: int | None
     source: str  # "this host", "this host, other copies", "reference", "unavailable here", "unknown"
+
+
+def _mode_key(kind: str, settings: dict) -> str:
+    """What makes two runs of a mode the same speed: its kind, and whether a guest may be emulated."""
+    return f"{kind}:emulated" if settings.get("allow_emulation") else kind
 
 
 def _size_key(payload: str, settings: dict) -> str:
@@ -101,7 +110,7 @@ def read_history(results_dirs, hostname: str | None = None) -> History:
                 run = json.loads(path.read_text())
                 if (run.get("host") or {}).get("hostname") != hostname or run.get("wall_s") is None:
                     continue
-                kind = run.get("mode_kind") or run["mode"]
+                kind = _mode_key(run.get("mode_kind") or run["mode"], run.get("mode_settings") or {})
                 if run.get("status") == "unavailable":
                     unavailable[kind].append(float(run["wall_s"]))
                     continue
@@ -128,7 +137,7 @@ def estimate(config: dict, history: History, cores: int | None = None) -> list[R
     out = []
     for cell in run_matrix(config, cores):
         settings = config["payloads"][cell.payload]
-        kind = config["modes"][cell.mode]["kind"]
+        kind = _mode_key(config["modes"][cell.mode]["kind"], config["modes"][cell.mode])
         size = _size_key(cell.payload, settings)
         key = (cell.payload, size, kind, cell.copies)
         disk = history.disk.get(key)
@@ -145,8 +154,23 @@ def estimate(config: dict, history: History, cores: int | None = None) -> list[R
             wall_one = statistics.median(walls) / max(1.0, copies / cores)
             out.append(RunEstimate(cell, _scaled(wall_one, cell.copies, cores), disk_bytes, "this host, other copies"))
             continue
-        reference = _reference_s(cell.payload, settings, kind)
+        if cell.payload == "startup":  # other sample counts on this host: seconds per sample
+            per_sample = [statistics.median(v) / (int(k[1].split("=")[1]) + 1) for k, v in history.wall.items()
+                          if k[0] == "startup" and k[2] == kind and k[3] == cell.copies and k[1].startswith("samples=")]
+            if per_sample:
+                wall = statistics.median(per_sample) * (settings.get("samples", 20) + 1)
+                out.append(RunEstimate(cell, wall, disk_bytes, "this host, other sample counts"))
+                continue
+        emulated = kind.endswith(":emulated")
+        bare = [v for k, v in history.wall.items() if k[:2] == key[:2] and k[2] == "bare"]
+        if emulated and cell.payload != "startup" and bare:
+            wall = EMULATION_FACTOR * statistics.median(min(bare, key=len)) + VM_BOOT_S
+            out.append(RunEstimate(cell, wall, disk_bytes, f"bare metal here x {EMULATION_FACTOR:g} (TCG)"))
+            continue
+        reference = _reference_s(cell.payload, settings, kind.split(":")[0])
         if reference is not None:
+            if emulated and cell.payload != "startup":
+                reference = EMULATION_FACTOR * reference + VM_BOOT_S
             out.append(RunEstimate(cell, _scaled(reference, cell.copies, cores), disk_bytes, "reference"))
         else:
             out.append(RunEstimate(cell, None, disk_bytes, "unknown"))
@@ -220,7 +244,8 @@ def render(config: dict, sources: list[ConfigSource], estimates: list[RunEstimat
     lines.append(f"estimated wall time: {duration(total)}"
                  + (f" + {unknown} runs of unknown length" if unknown else "")
                  + f" ({how}; + {PER_RUN_OVERHEAD_S:g} s workflow overhead per run"
-                 + (f"; + {duration(image_build_s)} image build" if image_build_s else "") + ")")
+                 + (f"; + {duration(image_build_s)} image build" if image_build_s and image_build_s >= 1 else "")
+                 + ")")
     if len(hosts) > 1:
         lines.append("  hosts run their chains in parallel: the wall time is one host's chain, "
                      f"{duration(total / len(hosts))} if the hosts are alike")
@@ -233,12 +258,27 @@ def render(config: dict, sources: list[ConfigSource], estimates: list[RunEstimat
     return "\n".join(lines) + "\n"
 
 
-def image_build_estimate(config: dict) -> float | None:
-    """Seconds to build the study's image when its record is missing (its last build time, if known)."""
-    record = Path(config["results"]) / "images" / f"{config['image']}.json"
-    if record.exists():
+def history_dirs(config: dict, extra=()) -> list[str]:
+    """Where earlier runs on this host are looked for: the study's own results, every results*
+    directory of the working directory (the default study's and other studies'), and `extra`."""
+    found = [config["results"], *sorted(str(p) for p in Path.cwd().glob("results*") if (p / "raw").is_dir()), *extra]
+    return list(dict.fromkeys(str(Path(d)) for d in found))
+
+
+def image_build_estimate(config: dict, dirs=()) -> float | None:
+    """Seconds to build the study's image when its record is missing: the build time recorded by an
+    earlier study's image record (results*/images/<name>.json, build_seconds), else 120 s (a build
+    from nothing on the reference machine); None when the record exists."""
+    name = f"{config['image']}.json"
+    if (Path(config["results"]) / "images" / name).exists():
         return None
-    return 120.0
+    seconds = []
+    for d in dirs:
+        try:
+            seconds.append(float(json.loads((Path(d) / "images" / name).read_text())["build_seconds"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return statistics.median(seconds) if seconds else 120.0
 
 
 def announce_config(config: dict, sources: list[ConfigSource], write: bool = True, stream=None) -> Path | None:
