@@ -185,6 +185,9 @@ def _plan(args) -> int:
                     "config/config.yaml instead, add `extends: default` to it)")
         print(f"plan: {err}{hint}", file=sys.stderr)
         return 2
+    if args.print_results:
+        print(config["results"])
+        return 0
     dirs = plan.history_dirs(config, args.history)
     history = plan.read_history(dirs)
     estimates = plan.estimate(config, history)
@@ -288,6 +291,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", help="--config values, as given to snakemake")
     p.add_argument("--history", nargs="*", default=[], metavar="RESULTS",
                    help="more results trees whose run.json wall times count as earlier runs on this host")
+    p.add_argument("--print-results", action="store_true", help="print only the results directory of the config")
     p.set_defaults(func=_plan)
 
     p = verbs.add_parser("export-wlcg", help="results per host in the HEP-Benchmark-Suite report shape")
