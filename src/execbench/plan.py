@@ -219,7 +219,8 @@ def render(config: dict, sources: list[ConfigSource], estimates: list[RunEstimat
     rows = []
     for payload, group in by_payload.items():
         copies = sorted({e.cell.copies for e in group})
-        modes = list(dict.fromkeys(e.cell.mode for e in sorted(group, key=lambda e: e.cell.mode != "bare")))
+        in_group = {e.cell.mode for e in group}
+        modes = [m for m in config["modes"] if m in in_group]  # as the config lists them
         known = [e.wall_s for e in group if e.wall_s is not None]
         unknown = len(group) - len(known)
         wall = duration(sum(known)) + (f" + {unknown} unknown" if unknown else "")
@@ -262,7 +263,7 @@ def history_dirs(config: dict, extra=()) -> list[str]:
     """Where earlier runs on this host are looked for: the study's own results, every results*
     directory of the working directory (the default study's and other studies'), and `extra`."""
     found = [config["results"], *sorted(str(p) for p in Path.cwd().glob("results*") if (p / "raw").is_dir()), *extra]
-    return list(dict.fromkeys(str(Path(d)) for d in found))
+    return list(dict.fromkeys(str(Path(d).resolve()) for d in found))
 
 
 def image_build_estimate(config: dict, dirs=()) -> float | None:
