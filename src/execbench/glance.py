@@ -19,6 +19,8 @@ Verdict words (plain, one per cell; `verdict_words`):
   faster, whole interval above 0          "faster by X %"
   interval holds 0, lower end >= -2 %     "no measurable cost (a cost above Y % is ruled out)"
   interval holds 0, lower end < -2 %      "inconclusive: a cost up to Y % is not ruled out"
+  start-up: "adds X per job", or with an interval holding 0 "no measurable start-up cost" when its
+  upper end is at most RESOLVED_MS (50 ms), else "inconclusive: up to +Y per job not ruled out"
   emulated guest (TCG)                    "emulated (TCG): not a VM overhead"
   one repetition / unbounded interval     "one repetition: no interval" / "too noisy: no bounded interval"
 The 2 % is RESOLVED_PERCENT: an interval wider than that below 0 cannot call a cost "none".
@@ -39,6 +41,7 @@ import pandas as pd
 from . import startup_cost, stats
 
 RESOLVED_PERCENT = 2.0
+RESOLVED_MS = 50.0  # a start-up interval reaching further above 0 than this cannot call the cost "none"
 MINUS = "−"  # U+2212: a minus sign that does not read as a hyphen
 
 
@@ -193,9 +196,11 @@ def _joined(words: list[tuple[int, str]], tones: list[str]) -> str:
     """One verdict for the copies values of a line: 'costs 1.0 % at 1 copy, 0.8 % at 2 copies'."""
     if len({w for _, w in words}) == 1:
         return words[0][1]
-    for prefix in ("costs ", "faster by "):
-        if all(w.startswith(prefix) for _, w in words):
-            return prefix + ", ".join(f"{w[len(prefix):]} at {_copies_text(c)}" for c, w in words)
+    for prefix, suffix in (("costs ", ""), ("faster by ", ""), ("inconclusive: a cost up to ", " is not ruled out"),
+                           ("no measurable cost (a cost above ", " is ruled out)")):
+        if all(w.startswith(prefix) and w.endswith(suffix) for _, w in words):
+            amounts = ", ".join(f"{w[len(prefix):len(w) - len(suffix)]} at {_copies_text(c)}" for c, w in words)
+            return prefix + amounts + suffix
     return "; ".join(f"{w} at {_copies_text(c)}" for c, w in words)
 
 
@@ -213,8 +218,10 @@ def startup_line(rows: pd.DataFrame) -> Line:
             w, tone = f"adds {startup_cost.format_ms(r.added_ms, signed=False)} {per}", "cost"
         elif r.verdict == "saves":
             w, tone = f"starts {startup_cost.format_ms(-r.added_ms, signed=False)} faster {per}", "faster"
+        elif r.verdict == "not significant" and r.ci_high_ms <= RESOLVED_MS:
+            w, tone = f"no measurable start-up cost (more than {startup_cost.format_ms(r.ci_high_ms)} ruled out)", "ok"
         elif r.verdict == "not significant":
-            w, tone = "no measurable start-up cost", "ok"
+            w, tone = f"inconclusive: up to {startup_cost.format_ms(r.ci_high_ms)} {per} not ruled out", "unclear"
         else:
             w, tone = "one repetition: no interval", "unclear"
         words.append(w)

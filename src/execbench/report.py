@@ -389,7 +389,8 @@ ul.reasons{font-size:.9em;margin-top:.3em}ul.reasons code{font-size:.85em;color:
 .glance .mode h3{margin:.3em 0}.glance .nums{font-size:.88em;color:#333}.glance ul{margin:.2em 0;padding-left:1.1em}.glance li{margin:.25em 0}
 .glance .legend,.glance .toc{font-size:.85em;color:#333}.glance .controls{background:#f6f6f6;padding:.4em .8em}
 .tone-ok .verdict{color:#060}.tone-cost .verdict{color:#a00;font-weight:600}.tone-faster .verdict{color:#06c}
-.tone-unclear .verdict{color:#a50;font-weight:600}.tone-emulated .verdict{color:#a50}.tone-none{color:#777}
+.tone-unclear .verdict{color:#a50;font-weight:600}
+.notmeasured{border-left:4px solid #999;background:#f6f6f6;padding:.3em .8em;margin:.4em 0}.tone-emulated .verdict{color:#a50}.tone-none{color:#777}
 details{margin:.3em 0}details>summary{cursor:pointer}details>summary h2{display:inline;font-size:1.2em;border:0}
 details[open]>summary h2{border-bottom:1px solid #ccc}
 @media (max-width:600px){body{margin:.5em auto;padding:0 .6em}h1{font-size:1.25em}.q{font-size:.95em}}
@@ -464,13 +465,15 @@ def glance_html(screen: glance.FirstScreen) -> str:
     out.append('<p class="legend">Per mode and workload: the verdict in plain words, then the effect on '
                "throughput against bare metal on the same host (negative = slower) with its 95 % interval "
                "in brackets; start-up is the time added per start.</p>")
+    for block in (b for b in screen.blocks if b.not_measured):  # first: which modes have no answer at all
+        title = glance.mode_title(block.mode) + (f" on {block.host}" if block.host else "")
+        out.append(f'<p class="notmeasured"><b>{_e(title)}: not measured</b> — {_e(block.not_measured)}</p>')
     out.append('<div class="modes">')
     for block in screen.blocks:
+        if block.not_measured:
+            continue
         title = glance.mode_title(block.mode) + (f" on {block.host}" if block.host else "")
         out.append(f'<div class="mode"><h3>{_e(title)}</h3>')
-        if block.not_measured:
-            out.append(f'<p class="tone-none"><b>not measured</b> — {_e(block.not_measured)}</p></div>')
-            continue
         items = []
         for line in block.lines:
             if line.tone == "none":
