@@ -198,7 +198,7 @@ def relative_overview_chart(relative: pd.DataFrame, relative_json: dict, summary
     the 95 % interval as a whisker, emulated rows hatched and labelled, rows without a number
     written out with why, the controls (controls.json) in grey at the bottom. Intervals beyond the
     axis are cut at its edge with an arrow and their bound written."""
-    from .glance import _label, _payload_order, mode_title  # the first screen's names and order
+    from .glance import _label, _mode_unavailable, _payload_order, mode_title  # the first screen's names and order
 
     title = "Performance relative to bare metal on the same host (headline of each payload)"
     headline = relative_json.get("headline", {})
@@ -209,6 +209,12 @@ def relative_overview_chart(relative: pd.DataFrame, relative_json: dict, summary
     why = {(n["payload"], n["mode"]): n["why"] for n in (summary or {}).get("no_number", [])}
     hosts = sorted(set(relative["host"].astype(str)))
     for mode in modes:
+        unavailable = _mode_unavailable(summary, mode)
+        if unavailable:  # one row for a mode that gave no number at all
+            rows.append({"label": f"{mode_title(mode)} · every payload", "y": None, "lo": None, "hi": None,
+                         "colour": mode_colour(mode, modes), "hatch": None,
+                         "note": "not measured: " + unavailable.split(":")[0][:70]})
+            continue
         for payload in payloads:
             if payload == STARTUP_PAYLOAD:  # a time per start, not a throughput: its own figure
                 continue
@@ -218,7 +224,7 @@ def relative_overview_chart(relative: pd.DataFrame, relative_json: dict, summary
                 if (payload, mode) in why:
                     rows.append({"label": f"{mode_title(mode)} · {_label(payload)}", "y": None, "lo": None, "hi": None,
                                  "colour": mode_colour(mode, modes), "hatch": None,
-                                 "note": "no number: " + why[(payload, mode)][:90]})
+                                 "note": "no number: " + why[(payload, mode)][:70]})
                 continue
             for r in sel.sort_values(["host", "copies"]).itertuples():
                 has_ci = pd.notna(r.perf_ci_low) and np.isfinite(r.perf_ci_low) and np.isfinite(r.perf_ci_high)
@@ -252,10 +258,10 @@ def relative_overview_chart(relative: pd.DataFrame, relative_json: dict, summary
             lo, hi = max(r["lo"], low), min(r["hi"], high)
             ax.plot([lo, hi], [y, y], color="black", linewidth=1)
             for end, bound, cut in ((lo, r["lo"], r["lo"] < low), (hi, r["hi"], r["hi"] > high)):
-                if cut:
-                    ax.annotate(f"{bound:.0f}", (end, y), xytext=(-14 if end == low else 2, 2),
-                                textcoords="offset points", fontsize=6, arrowprops=None)
-                ax.plot([end, end], [y - 0.18, y + 0.18], color="black", linewidth=1)
+                if cut:  # the interval goes on past the axis: an arrow head instead of a cap
+                    ax.plot([end], [y], marker="<" if end == low else ">", color="black", markersize=4)
+                else:
+                    ax.plot([end, end], [y - 0.18, y + 0.18], color="black", linewidth=1)
         text = f"{r['y']:.1f} %" + (f" [{r['lo']:.1f}, {r['hi']:.1f}]" if r["lo"] is not None else "")
         if r["note"]:
             text += f"  {r['note']}"
@@ -264,7 +270,10 @@ def relative_overview_chart(relative: pd.DataFrame, relative_json: dict, summary
     ax.set_yticks(range(len(rows)), [r["label"] for r in reversed(rows)], fontsize=7)
     ax.set_xlim(low, high)
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlabel("% of bare-metal performance (100 % = bare metal; left = slower); whiskers: 95 % interval")
+    ax.set_xlabel("% of bare-metal performance (100 % = bare metal; left = slower); whiskers: 95 % interval"
+                  + ("; ▸ interval runs on past the axis" if any(
+                      r["lo"] is not None and (r["lo"] < low or r["hi"] > high) for r in rows) else ""))
+    fig.subplots_adjust(top=1 - 0.55 / height, bottom=0.7 / height)
     ax.grid(axis="x", alpha=0.3)
     fig.suptitle(title, fontsize=10)
     prov = provenance_line(runs, hosts)
@@ -272,7 +281,7 @@ def relative_overview_chart(relative: pd.DataFrame, relative_json: dict, summary
                f"runs from 100 % to the measured value, the whisker is the {int(stats.CONFIDENCE * 100)} % "
                f"{stats.METHOD} interval; hatched rows are emulated guests (not a VM overhead), rows without a "
                f"number say why, grey rows are the study's controls when it has them. {prov}.")
-    fig.text(0.01, -0.5 / height, _wrap(prov, 120), fontsize=7, va="top")  # below the x label
+    fig.text(0.01, 0.1 / height, _wrap(prov, 120), fontsize=7, va="bottom")  # under the x label
     return Figure(name, title, caption, _save(fig, out_dir, name))
 
 
