@@ -61,7 +61,7 @@ def test_fake_overview_puts_every_mode_on_one_axis_that_holds_100_percent(built)
     svg = Path(out["figures"][0].files["svg"]).read_text()
     # one row per mode, payload and copies (start-up has its own figure), the VM says why it has no number
     for text in ("Docker · CPU suite (HS06-like) · 1c", "Podman · HEP chain · 2c", "99.0 % [98.6, 99.3]",
-                 "no number: unavailable", "100 % = bare metal"):
+                 "VM · every payload", "not measured: no usable KVM", "100 % = bare metal"):
         assert text in svg, text
     assert "start-up · 1c" not in svg
 

@@ -29,7 +29,11 @@ config.clear()
 config.update(_validated)
 # Printed once per invocation (not in the jobs) and stored with the results.
 if workflow.is_main_process:
-    announce_config(config, CONFIG_SOURCES, write=not getattr(workflow.output_settings, "dryrun", False))
+    announce_config(
+        config,
+        CONFIG_SOURCES,
+        write=not getattr(workflow.output_settings, "dryrun", False),
+    )
 
 RESULTS = config["results"]
 # Rules run the package with the interpreter that runs Snakemake (the venv's),

@@ -98,13 +98,19 @@ rule report_figures:
             f"{REPORT_FIGURES}/suite_vs_bare.png",
             caption="../report/suite_vs_bare.rst",
             category="Relative to bare metal",
-            labels={"figure": "CPU suite score per copies and mode", "copies": "1 and N"},
+            labels={
+                "figure": "CPU suite score per copies and mode",
+                "copies": "1 and N",
+            },
         ),
         chain=report(
             f"{REPORT_FIGURES}/hepchain_vs_bare.png",
             caption="../report/hepchain_vs_bare.rst",
             category="Relative to bare metal",
-            labels={"figure": "HEP chain throughput per copies and mode", "copies": "1 and N"},
+            labels={
+                "figure": "HEP chain throughput per copies and mode",
+                "copies": "1 and N",
+            },
         ),
         scaling=report(
             f"{REPORT_FIGURES}/copies_scaling.png",
@@ -176,7 +182,8 @@ rule report:
 
 rule export_wlcg:
     """Tables -> results/export/wlcg/<host>.json: each host's results in the HEP-Benchmark-Suite report
-    shape (one profile per mode and copy count), checked against workflow/schemas/wlcg-report.schema.json."""
+    shape (one profile per mode and copy count), checked against workflow/schemas/wlcg-report.schema.json.
+    """
     input:
         tables=rules.combine_tables.output,
         relative=rules.combine_tables.output.relative,
