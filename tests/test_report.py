@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -178,6 +179,31 @@ def test_fake_report_renders_in_headless_chromium(built):
     keep = REPO_ROOT / "results" / "test-artifacts"
     keep.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, keep / "report-fake.screenshot.png")
+
+
+@requires_chromium
+def test_first_screen_at_phone_width_is_a_390_px_picture_of_the_answer(built, tmp_path):
+    root, out = built
+    png = browser.screenshot(out["report"]["html"], tmp_path / "phone.png", *browser.PHONE)
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])  # the PNG's IHDR
+    assert (width, height) == browser.PHONE
+    # nothing on the first screen is wider than the window (no sideways scrolling on a phone)
+    probe = subprocess.run([browser.find_chromium(), *browser.CHROMIUM_FLAGS, f"--user-data-dir={tmp_path}/p",
+                            f"--window-size={browser.PHONE[0]},{browser.PHONE[1]}", "--dump-dom",
+                            _with_width_probe(out["report"]["html"], tmp_path).as_uri()],
+                           capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="w">(\d+) (\d+)</pre>', probe.stdout)
+    assert found and int(found.group(1)) <= int(found.group(2)), probe.stdout[-500:]
+
+
+def _with_width_probe(html: Path, tmp_path: Path) -> Path:
+    page = tmp_path / "probe.html"
+    script = ("<script>window.addEventListener('load',function(){var p=document.createElement('pre');p.id='w';"
+              "var g=document.querySelector('section.glance');"
+              "p.textContent=g.scrollWidth+' '+document.documentElement.clientWidth;document.body.appendChild(p);});"
+              "</script>")
+    page.write_text(Path(html).read_text().replace("</body>", script + "</body>", 1))
+    return page
 
 
 @requires_chromium

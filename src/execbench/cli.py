@@ -165,6 +165,13 @@ def _check_report(args) -> int:
         return 2
     shot = Path(args.screenshot) if args.screenshot else index.with_name("index.screenshot.png")
     result = check_report(index, shot.resolve())
+    if args.first_screens:
+        from .browser import LAPTOP, PHONE, screenshot
+
+        for name, (width, height) in (("laptop", LAPTOP), ("phone", PHONE)):
+            png = index.with_name(f"first-screen-{name}.png")
+            screenshot(index, png, width, height)
+            result[f"first_screen_{name}"] = str(png)
     print(json.dumps(result, indent=1))
     return 0 if result["ok"] else 1
 
@@ -284,6 +291,8 @@ def parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("check-report", help="render a report in headless Chromium and check it")
     p.add_argument("index_html", nargs="?", default="results/report/index.html")
     p.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
+    p.add_argument("--first-screens", action="store_true",
+                   help="also first-screen-laptop.png (1280x800) and first-screen-phone.png (390x844) beside the report")
     p.set_defaults(func=_check_report)
 
     p = verbs.add_parser("plan", help="print the run matrix, estimated time and disk use, and the config's sources")
