@@ -17,6 +17,13 @@ from .paths import SCHEMAS
 
 STATUSES = ("ok", "failed", "invalid")
 
+# Physical range of a measured number (issue 13 R7). Every number these tools report is a
+# bandwidth, a rate (IO/s, events/s), a time, a score or ratio, or a size: strictly positive and
+# finite. The upper bound is far beyond any machine (1e12 MB/s, IO/s, s, ...): a bigger number is a
+# corrupted field, not a measurement. A unit that may legitimately be 0 or negative goes here.
+PHYSICAL_RANGES: dict[str, tuple[float, float]] = {}
+DEFAULT_PHYSICAL_RANGE = (0.0, 1e12)  # (exclusive lower, inclusive upper)
+
 
 @dataclass(frozen=True)
 class Record:
@@ -34,6 +41,18 @@ class Record:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def physical_range_problem(record: "Record") -> str | None:
+    """Why an ok record's value is outside its unit's physical range, or None when it is inside."""
+    if record.status != "ok" or record.value is None or isinstance(record.value, bool):
+        return None
+    low, high = PHYSICAL_RANGES.get(record.unit, DEFAULT_PHYSICAL_RANGE)
+    value = float(record.value)
+    if value != value or not (low < value <= high):
+        return (f"{record.benchmark} {record.metric} in its physical range ({low:g} < value <= {high:g} "
+                f"{record.unit}), got {record.value!r}")
+    return None
 
 
 @cache
