@@ -212,8 +212,8 @@ def _terse(path: Path, lines: list[str]) -> tuple[list[Invocation], list[str]]:
         rest[i] = ""
         version = int(m.group("ver"))
         if version == 2:
-            raise ParseError(path, i + 1, "fio terse output version 3, 4 or 5 (found terse v2, which has no "
-                                          "fio version field: rerun with --terse-version=3 or later)")
+            raise ParseError(path, i + 1, "fio terse output version 3, 4 or 5 (found terse v2, whose lines "
+                                          "carry no fio version: not read)")
         if version not in TERSE_DIR_FIELDS:
             raise ParseError(path, i + 1, f"fio terse output version 3, 4 or 5, got {version}")
         job = _terse_job(path, i + 1, line.split(";"), version)
@@ -418,7 +418,7 @@ class FioParser:
             return False
         if '"fio version"' in head:
             return True
-        return any(JOB_RE.match(line) or JOB_DESC_RE.match(line) or re.match(r"^[2-5];fio-\d", line)
+        return any(JOB_RE.match(line) or JOB_DESC_RE.match(line) or (TERSE_RE.match(line) and line.count(";") >= 30)
                    for line in head.splitlines()) or bool(re.search(r"^fio-\d", head, re.M))
 
     @guarded_parse

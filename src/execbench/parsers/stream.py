@@ -28,6 +28,7 @@ kernel, a run without its verdict.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 from ..errors import ParseError
@@ -109,7 +110,7 @@ def _run_records(path: Path, lines: list[str], start: int, heading: int, variant
                                             "overflowed: the number is lost)")
         values = [number(m.group(k), path, idx + 1, f"{kernel} {name}")
                   for k, name in ((2, "rate"), (3, "avg time"), (4, "min time"), (5, "max time"))]
-        rows[kernel] = (values, idx + 1)
+        rows[kernel] = (values, idx + 1, m.group(2))
         idx += 1
     verdict = None
     for i in range(idx, run_end):
@@ -127,11 +128,11 @@ def _run_records(path: Path, lines: list[str], start: int, heading: int, variant
     facts = _facts(lines[start:heading])
     facts.update(variant=_variant(lines[start:heading], variant, facts.get("version")), heading=lines[heading].strip())
     records = []
-    for kernel, ((rate, avg, tmin, tmax), lineno) in rows.items():
+    for kernel, ((rate, avg, tmin, tmax), lineno, token) in rows.items():
         extra = dict(facts, avg_time_s=avg, min_time_s=tmin, max_time_s=tmax, verdict_line=verdict_idx + 1)
         if factor != 1.0:
             extra["printed_rate"] = rate
-        mbs = rate * factor
+        mbs = rate if factor == 1.0 else float(Decimal(token) * Decimal(factor))  # 8.5584 GB/s = 8558.4 MB/s
         if status == "ok":
             records.append(Record(kernel.lower(), "bandwidth", mbs, "MB/s", True, str(path), source_line=lineno,
                                   extra=extra))
