@@ -18,9 +18,35 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Record
-from ._common import guarded_detect, guarded_parse, unparsable_file_record
+from ._common import (
+    RUN_IN_FILE,
+    guarded_detect,
+    guarded_parse,
+    records_of_run,
+    runs_in_file,
+    unparsable_file_record,
+)
 
 PER_ITERATION_KEYS = ("iteration", "repetition")
+_CACHE: dict = {}
+_CACHE_FILES = 64
+
+
+def _parse_cached(fmt: str, target: Path) -> list[Record]:
+    """Parse one input, once per process for a file that several runs share (a file holding N runs
+    is read by N run directories: without this, N^2 parses)."""
+    from . import get  # late: the registry imports this module lazily
+
+    try:
+        st = target.stat()
+        key = (fmt, str(target.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return get(fmt).parse(target)  # names the missing file
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_FILES:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = get(fmt).parse(target)
+    return _CACHE[key]
 
 
 def _aggregate(records: list[Record], copies: int, src: str) -> list[Record]:
@@ -64,8 +90,6 @@ class IngestedRunParser:
 
     @guarded_parse
     def parse(self, path: Path) -> list[Record]:
-        from . import get  # late: the registry imports this module lazily
-
         run_json = path / "run.json"
         try:
             run = json.loads(run_json.read_text())
@@ -77,13 +101,23 @@ class IngestedRunParser:
         records: list[Record] = []
         per_copy = False
         for entry in inputs:
-            target = path / entry["dest"]
             copy = entry.get("copy")
-            try:
-                found = get(entry["format"]).parse(target)
-            except ParseError as exc:
-                records.append(unparsable_file_record(entry["format"], "input", target, exc, copy))
-                continue
+            found = []
+            # a result directory is read through its parts; older ingests name one input and its format
+            for part in entry.get("parts") or [{"dest": entry["dest"], "format": entry["format"]}]:
+                target = path / part["dest"]
+                try:
+                    part_records = _parse_cached(part["format"], target)
+                except ParseError as exc:
+                    found.append(unparsable_file_record(part["format"], "input", target, exc, None))
+                    continue
+                which = entry.get(RUN_IN_FILE)
+                if which is None and runs_in_file(part_records) > 1:
+                    found.append(unparsable_file_record(part["format"], "input", target, ParseError(
+                        target, None, f"one run per ingested input, found {runs_in_file(part_records)} "
+                                      "(ingest maps them onto repetitions; ingest this file again)"), None))
+                    continue
+                found += records_of_run(part_records, which) if which is not None else part_records
             if copy is not None:
                 per_copy = True
                 found = [
