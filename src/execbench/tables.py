@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import stats
@@ -105,24 +106,61 @@ def _run_row(run: dict, parsed_file: str) -> dict:
 
 
 REQUIRED_RUN_KEYS = ("payload", "mode", "copies")
+# Bounds of the run keys that enter typed columns (pandas Int64): a run.json holding
+# repetition 99999999999999999999999 (issue 13 R8) is listed as unreadable, never a crash.
+RUN_KEY_BOUNDS = {"copies": (1, 4096), "repetition": (1, 1_000_000)}
+
+
+def _check_run_keys(run: dict) -> None:
+    missing = [k for k in REQUIRED_RUN_KEYS if run.get(k) is None]
+    if missing:
+        raise KeyError(f"run.{missing[0]}")
+    for key, (low, high) in RUN_KEY_BOUNDS.items():
+        value = run.get(key)
+        if value is None and key == "repetition":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"run.{key} an integer in {low}..{high}, got {str(value)[:40]!r}")
+
+
+def _parsed_entries(paths: Iterable[str | Path]):
+    """(where, parsed run or the exception that made it unreadable), for parsed-run JSON files and
+    batch JSON Lines files alike (execbench.parse.read_parsed)."""
+    from .parse import read_parsed
+
+    for path in sorted(str(p) for p in paths):
+        try:
+            if Path(path).suffix != ".jsonl":
+                yield from read_parsed(Path(path))
+                continue
+            with open(path) as fh:
+                for lineno, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield f"{path}:{lineno}", json.loads(line)
+                    except ValueError as exc:
+                        yield f"{path}:{lineno}", exc
+        except (OSError, ValueError) as exc:
+            yield path, exc
 
 
 def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
-    """Read parsed-run JSONs. A file that cannot be read is listed with its reason; the rest go on."""
+    """Read parsed runs (parsed-run JSONs, batch JSON Lines). A run that cannot be read is listed
+    with its reason; the rest go on."""
     out = ParsedRuns()
     rows: list[dict] = []
-    for path in sorted(str(p) for p in paths):
+    for path, doc in _parsed_entries(paths):
         try:
-            doc = json.loads(Path(path).read_text())
+            if isinstance(doc, Exception):
+                raise doc
             run = doc["run"]
             for err in doc.get("errors") or []:  # kept even when the run part is unusable
                 out.parse_errors.append({
                     "run_id": run.get("run_id") or run.get("rel_dir") or path, "path": err.get("path", ""),
                     "line": err.get("line"), "expected": err.get("expected", ""),
                 })
-            missing = [k for k in REQUIRED_RUN_KEYS if run.get(k) is None]
-            if missing:
-                raise KeyError(f"run.{missing[0]}")
+            _check_run_keys(run)
             records = doc.get("records") or []
             if not isinstance(records, list):
                 raise TypeError("'records' is not a list")
@@ -192,29 +230,41 @@ def comparable_values(measurements: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_geomeans(values: pd.DataFrame) -> pd.DataFrame:
-    """Add per-run geometric-mean rows over benchmarks sharing a metric (>= 2 benchmarks)."""
-    extra = []
+    """Add per-run geometric-mean rows over benchmarks sharing a metric (>= 2 benchmarks).
+
+    Per cell (host, payload, metric, unit, higher_is_better, copies): the benchmarks present in
+    every run of the cell (the payload's own summary record excluded), when there are >= 2 and
+    all values are positive; one row per run with exp(fsum(log) / n) over them. Vectorised over
+    runs: a per-run loop took most of a 10,000-run rebuild."""
     group_keys = ["host", "payload", "metric", "unit", "higher_is_better", "copies"]
-    for key, cell in values.groupby(group_keys, dropna=False, sort=True):
-        # the payload's own score (cpusuite/score, HS06/score) is already a summary
-        members = cell[cell["benchmark"].str.lower() != cell["payload"].str.lower()]
-        if members.empty or (members["value"] <= 0).any():
-            continue
-        per_run = members.groupby("run_id")["benchmark"].apply(frozenset)
-        common = frozenset.intersection(*per_run.tolist())
-        if len(common) < 2:
-            continue
-        used = members[members["benchmark"].isin(common)]
-        for run_id, run_rows in used.groupby("run_id", sort=True):
-            first = run_rows.iloc[0]
-            extra.append({
-                **{k: first[k] for k in values.columns if k not in ("benchmark", "value", "n_values")},
-                "benchmark": GEOMEAN, "value": stats.geometric_mean(run_rows["value"]),
-                "n_values": len(run_rows), "geomean_of": ",".join(sorted(common)),
-            })
-    if not extra:
-        return values.assign(geomean_of="")
-    return pd.concat([values.assign(geomean_of=""), pd.DataFrame(extra)], ignore_index=True)
+    run_keys = [k for k in values.columns if k not in ("benchmark", "value", "n_values", *group_keys)]
+    base = values.assign(geomean_of="")
+    # the payload's own score (cpusuite/score, HS06/score) is already a summary
+    members = values[values["benchmark"].str.lower() != values["payload"].str.lower()]
+    if members.empty:
+        return base
+    members = members[~members["value"].le(0).groupby([members[k] for k in group_keys], dropna=False)
+                      .transform("any")]
+    if members.empty:
+        return base
+    cell = [members[k] for k in group_keys]
+    runs_in_cell = members.groupby(cell, dropna=False)["run_id"].transform("nunique")
+    runs_with_bench = members.groupby(cell + [members["benchmark"]], dropna=False)["run_id"].transform("nunique")
+    common = members[runs_with_bench == runs_in_cell]
+    cell = [common[k] for k in group_keys]
+    common = common[common.groupby(cell, dropna=False)["benchmark"].transform("nunique") >= 2]
+    if common.empty:
+        return base
+    logs = common.assign(log_value=np.log(common["value"].to_numpy(dtype=float)))
+    names = (logs.groupby(group_keys, dropna=False, sort=False)["benchmark"]
+             .agg(lambda b: ",".join(sorted(set(b)))).rename("geomean_of").reset_index())
+    per_run = (logs.groupby(group_keys + run_keys, dropna=False, sort=True)
+               .agg(log_sum=("log_value", math.fsum), n_values=("value", "size")).reset_index())
+    per_run["value"] = np.exp(per_run["log_sum"] / per_run["n_values"])
+    per_run["benchmark"] = GEOMEAN
+    per_run = per_run.merge(names, on=group_keys, how="left", sort=False)
+    extra = per_run[list(values.columns) + ["geomean_of"]]
+    return pd.concat([base, extra], ignore_index=True)
 
 
 def _fmt_list(xs) -> str:
