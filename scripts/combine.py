@@ -21,7 +21,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     paths = list(args.parsed)
     if args.parsed_dir:
-        paths += sorted(str(p) for p in Path(args.parsed_dir).rglob("*.json"))
+        paths += sorted(str(p) for p in Path(args.parsed_dir).rglob("*.json*") if p.suffix in (".json", ".jsonl"))
     files = write_tables(paths, args.out, args.skipped if args.skipped and Path(args.skipped).exists() else None)
     print(f"{len(paths)} parsed runs -> {', '.join(str(p) for p in files.values())}")
     return 0

@@ -2,6 +2,7 @@
 """Ingest a site's existing raw logs listed in a CSV manifest into <results>/raw/.
 
 Usage: ingest.py --manifest MANIFEST.csv --results RESULTS [--skipped RESULTS/ingest/skipped.json]
+                 [--reserved-list STUDY_RUNS.txt]
 
 Exit status 0 whatever the input: skipped rows, and a manifest that cannot be read at all, are
 listed in the skipped JSON (which the report shows) and on stderr, one line each
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from execbench.ingest import ingest, where
 
@@ -21,8 +23,12 @@ def main(argv=None) -> int:
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--results", required=True)
     parser.add_argument("--skipped", default=None, help="where to write the skipped-inputs JSON")
+    parser.add_argument("--reserved-list", default=None, help="file of the study's own rel_dirs (one per line)")
     args = parser.parse_args(argv)
-    summary = ingest(args.manifest, args.results, args.skipped)
+    reserved = frozenset()
+    if args.reserved_list:
+        reserved = frozenset(line.strip() for line in Path(args.reserved_list).read_text().splitlines() if line.strip())
+    summary = ingest(args.manifest, args.results, args.skipped, reserved)
     for run in summary["ingested"]:
         print(f"ingested {run['rel_dir']}: {run['inputs']} input(s), status {run['status']}")
     for item in summary["skipped"]:

@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     ap.add_argument("--results", default="results")
     args = ap.parse_args(argv)
     if args.rebuild:
-        parsed = sorted(Path(args.results, "parsed").rglob("*.json"))
+        parsed = sorted(p for p in Path(args.results, "parsed").rglob("*.json*") if p.suffix in (".json", ".jsonl"))
         out = build_all(parsed, args.results, args.config)
         print(f"{len(parsed)} parsed runs -> {out['report']['html']}")
         return 0

@@ -479,9 +479,10 @@ def _read_row(row: ManifestRow, manifest: Path, results: Path) -> tuple[list, di
     return read, found, runs
 
 
-def ingest(manifest, results, skipped_path=None) -> dict:
+def ingest(manifest, results, skipped_path=None, reserved: frozenset | set = frozenset()) -> dict:
     """Ingest every usable row of `manifest` into `results`/raw; return the summary written
-    to `skipped_path` (default results/ingest/skipped.json). Never raises for bad input: a
+    to `skipped_path` (default results/ingest/skipped.json). `reserved`: run directories
+    (rel_dirs) the study measures itself, never filled by ingest. Never raises for bad input: a
     manifest that cannot be read at all is one skipped entry, and the report goes on."""
     manifest = Path(manifest)
     results = Path(results)
@@ -506,6 +507,12 @@ def ingest(manifest, results, skipped_path=None) -> dict:
             runs[row.rel_dir].rows.append(row)
             continue
         reps = list(range(row.repetition, row.repetition + count))
+        taken = next((r for r in reps if row.rel_dir_of(r) in reserved), None)
+        if taken is not None:
+            skipped.append(_row_error(manifest, row.line, f"a run directory the study does not measure itself: "
+                                                          f"{row.rel_dir_of(taken)} is one of its runs",
+                                      input=str(row.source)))
+            continue
         clash = next(((r, claimed[(row.rel_dir_of(r), row.slot)]) for r in reps[1:]
                       if (row.rel_dir_of(r), row.slot) in claimed), None)
         if clash:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def _parse_cached(fmt: str, target: Path) -> list[Record]:
 
     try:
         st = target.stat()
-        key = (fmt, str(target.resolve()), st.st_size, st.st_mtime_ns)
+        # normpath, not resolve(): the runs sharing a file name it as ../r1/..., one string for all
+        key = (fmt, os.path.normpath(target), st.st_size, st.st_mtime_ns)
     except OSError:
         return get(fmt).parse(target)  # names the missing file
     if key not in _CACHE:
