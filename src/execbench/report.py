@@ -36,35 +36,49 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
-def _pct(x) -> str:
+def _pct(x, decimals: int = 2) -> str:
     """A fraction (1.0 = bare metal) as a percent."""
-    return _pct_points(None if x is None else 100 * x)
+    return _pct_points(None if x is None else 100 * x, decimals)
 
 
-def _pct_points(x) -> str:
+def _pct_points(x, decimals: int = 2) -> str:
     """A value already in percent (cross_hosts.csv)."""
     if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
         return "—"
-    return f"{x:.2f} %"
+    return f"{x:.{decimals}f} %"
 
 
-def _times(x) -> str:
+def _times(x, significant: int = 4) -> str:
     if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
         return "—"
-    return f"{x:.4g}×"
+    return f"{x:.{significant}g}×"
+
+
+def _pct_bounds(lo, hi) -> tuple[str, str]:
+    """An interval of fractions as percents, with as many decimals as it takes to stay on the side of
+    100 % its verdict says (stats.interval_digits)."""
+    d = stats.interval_digits(100 * lo, 100 * hi, 100.0, 2)
+    return _pct(lo, d), _pct(hi, d)
+
+
+def _times_bounds(lo, hi) -> tuple[str, str]:
+    d = stats.interval_digits(lo, hi, 1.0, 4, significant=True)
+    return _times(lo, d), _times(hi, d)
 
 
 def _ci(lo, hi, verdict: str = stats.NO_INTERVAL_N1) -> str:
     if lo is None or (isinstance(lo, float) and math.isnan(lo)):
         return "no interval (n=1)" if verdict == stats.NO_INTERVAL_N1 else "unbounded"
-    return f"[{_pct(lo)}, {_pct(hi)}]"
+    low, high = _pct_bounds(lo, hi)
+    return f"[{low}, {high}]"
 
 
 def _ratio_ci(r) -> str:
     """The metric's own ratio (e.g. 1.012× the bare-metal time) with its interval."""
     if pd.isna(r.ratio_ci_low):
         return f"{_times(r.ratio)} ({_ci(None, None, r.verdict)})"
-    return f"{_times(r.ratio)} [{_times(r.ratio_ci_low)}, {_times(r.ratio_ci_high)}]"
+    low, high = _times_bounds(r.ratio_ci_low, r.ratio_ci_high)
+    return f"{_times(r.ratio)} [{low}, {high}]"
 
 
 def _html_table(headers: list[str], rows: list[list], css: str = "") -> str:
@@ -284,12 +298,12 @@ class ReportData:
                     if hib:
                         ci = ("" if pd.isna(r.perf_ci_low) and r.verdict == stats.NO_INTERVAL_N1
                               else "unbounded interval; " if pd.isna(r.perf_ci_low)
-                              else f"95 % CI {_pct(r.perf_ci_low)}–{_pct(r.perf_ci_high)}; ")
+                              else "95 % CI {}–{}; ".format(*_pct_bounds(r.perf_ci_low, r.perf_ci_high)))
                         parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict})")
                     else:  # a time: "N x bare metal" reads better than "0.4 % of bare-metal speed"
                         ci = ("" if pd.isna(r.ratio_ci_low) and r.verdict == stats.NO_INTERVAL_N1
                               else "unbounded interval; " if pd.isna(r.ratio_ci_low)
-                              else f"95 % CI {_times(r.ratio_ci_low)}–{_times(r.ratio_ci_high)}; ")
+                              else "95 % CI {}–{}; ".format(*_times_bounds(r.ratio_ci_low, r.ratio_ci_high)))
                         parts.append(f"{_times(r.ratio)} {where} ({ci}{r.verdict})")
                 flag = f" [{g['flag'].iloc[0]}]" if g["flag"].iloc[0] else ""
                 what = "of bare-metal performance" if hib else f"the bare-metal {metric} ({g['unit'].iloc[0]})"

@@ -5,6 +5,8 @@
                      ├► relative.*      (mode ÷ bare metal on the same host, 95 % CI, verdict)
                      ├► scaling.*       (headline score against copies, per mode)
                      ├► cross_hosts.*   (distribution over hosts of the per-host ratios)
+                     ├► inputs.csv      (ingested runs: every copied file, its sha256, manifest
+                     │                   line, label and source: the ingest's provenance)
                      └► excluded.json   (failed/unavailable runs, runs off their cluster host,
                                          parse errors, failed records, unreadable inputs:
                                          everything not in a ratio, with why)
@@ -41,7 +43,11 @@ RUN_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "order_index",
     "status", "reason", "emulated", "cpu_model", "logical_cores", "kernel", "os", "versions",
     "image_name", "image_reference", "image_digest", "started_utc", "ended_utc", "wall_s",
-    "config_sha256", "parsed_file", "cluster_host", "pairing",
+    "config_sha256", "parsed_file", "cluster_host", "pairing", "ingested", "label", "manifest", "manifest_sha256",
+]
+INPUT_COLUMNS = [
+    "run_id", "host", "mode", "payload", "copies", "repetition", "manifest", "manifest_sha256", "manifest_line",
+    "label", "format", "layout", "run_in_file", "runs_in_file", "source", "copied", "sha256", "bytes",
 ]
 RELATIVE_KEY = ["host", "payload", "benchmark", "metric", "copies", "mode"]
 EMULATED_FLAG = "emulated (TCG) — not comparable to bare metal"
@@ -60,6 +66,7 @@ class ParsedRuns:
     measurements: pd.DataFrame | None = None
     parse_errors: list[dict] = field(default_factory=list)  # {"run_id", "path", "line", "expected"}
     unreadable: list[dict] = field(default_factory=list)  # {"path", "reason"}
+    inputs: list[dict] = field(default_factory=list)  # ingested files (INPUT_COLUMNS)
 
 
 def _nested(run: dict, outer: str, inner: str, default=None):
@@ -102,7 +109,33 @@ def _run_row(run: dict, parsed_file: str) -> dict:
         "parsed_file": parsed_file,
         "cluster_host": run.get("cluster_host") or "",
         "pairing": run.get("pairing") or "",  # "" without fan-out
+        "ingested": bool(run.get("ingested", False)),
+        "label": run.get("label") or "",
+        "manifest": _nested(run, "ingest", "manifest", "") or "",
+        "manifest_sha256": _nested(run, "ingest", "manifest_sha256", "") or "",
     }
+
+
+def _input_rows(run: dict, run_row: dict) -> list[dict]:
+    """The files an ingested run was made from (its run.json 'ingest.inputs'), one row each."""
+    ingest = run.get("ingest") if isinstance(run.get("ingest"), dict) else {}
+    rows = []
+    for entry in ingest.get("inputs") or []:
+        if not isinstance(entry, dict):
+            continue
+        for f in entry.get("files") or []:
+            if not isinstance(f, dict):
+                continue
+            rows.append({
+                **{k: run_row[k] for k in ("run_id", "host", "mode", "payload", "copies", "repetition",
+                                           "manifest", "manifest_sha256")},
+                "manifest_line": entry.get("manifest_line"), "label": entry.get("label", run_row["label"]),
+                "format": entry.get("format", ""), "layout": entry.get("layout", ""),
+                "run_in_file": entry.get("run_in_file"), "runs_in_file": entry.get("runs_in_file"),
+                "source": f.get("source", ""), "copied": f.get("path", ""), "sha256": f.get("sha256", ""),
+                "bytes": f.get("bytes"),
+            })
+    return rows
 
 
 REQUIRED_RUN_KEYS = ("payload", "mode", "copies")
@@ -170,6 +203,8 @@ def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
             continue
         run_row = _run_row(run, path)
         out.runs.append(run_row)
+        if run_row["ingested"]:
+            out.inputs += _input_rows(run, run_row)
         for i, rec in enumerate(records):
             try:
                 rows.append({
@@ -302,7 +337,8 @@ def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE) ->
             r = stats.ratio_ci(side["value"], bare["value"], bool(cell_info["higher_is_better"]))
             emulated = bool(side["emulated"].any())
             notes = [r.note] if r.note else []
-            if (side["n_values"] > 1).any() or (bare["n_values"] > 1).any():
+            # a geomean row's n_values counts the benchmarks it is formed from (geomean_of), not values
+            if cell_info["benchmark"] != GEOMEAN and ((side["n_values"] > 1).any() or (bare["n_values"] > 1).any()):
                 notes.append("several machine-level values in a run: run value = their median")
             rows.append({
                 **cell_info, "copies": int(cell_info["copies"]), "mode": mode,
@@ -457,9 +493,9 @@ def excluded_inputs(parsed: ParsedRuns, uncompared: list[dict], skipped_json: Pa
 # --- writers -------------------------------------------------------------------------------
 
 
-def _pct(x) -> str:
+def _pct(x, decimals: int = 2) -> str:
     """A fraction (1.0 = bare metal) as a percent."""
-    return _percent_num(None if x is None else 100 * x)
+    return _percent_num(None if x is None else 100 * x, decimals)
 
 
 def _no_interval(verdict: str) -> str:
@@ -474,7 +510,11 @@ def relative_markdown(table: pd.DataFrame) -> str:
         "|---|---|---|---|---:|---|---:|---|---|---|",
     ]
     for r in table.itertuples():
-        ci = _no_interval(r.verdict) if pd.isna(r.perf_ci_low) else f"[{_pct(r.perf_ci_low)}, {_pct(r.perf_ci_high)}]"
+        if pd.isna(r.perf_ci_low):
+            ci = _no_interval(r.verdict)
+        else:  # as many decimals as keep the printed interval on its verdict's side of 100 %
+            d = stats.interval_digits(100 * r.perf_ci_low, 100 * r.perf_ci_high, 100.0, 2)
+            ci = f"[{_pct(r.perf_ci_low, d)}, {_pct(r.perf_ci_high, d)}]"
         verdict = r.verdict + (f" — {r.flag}" if r.flag else "")
         lines.append(
             f"| {r.host} | {r.payload} | {r.benchmark} | {r.metric} | {r.copies} | {r.mode} | "
@@ -499,9 +539,9 @@ def scaling_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _percent_num(x) -> str:
+def _percent_num(x, decimals: int = 2) -> str:
     """A value already in % (e.g. percent_of_bare)."""
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else f"{x:.2f}"
+    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else f"{x:.{decimals}f}"
 
 
 def cross_host_markdown(table: pd.DataFrame) -> str:
@@ -543,6 +583,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
         "scaling_json": out / "scaling.json", "scaling_md": out / "scaling.md",
         "cross_hosts_csv": out / "cross_hosts.csv", "cross_hosts_json": out / "cross_hosts.json",
         "cross_hosts_md": out / "cross_hosts.md", "excluded": out / "excluded.json",
+        "inputs": out / "inputs.csv",
     }
     m.to_csv(files["measurements"], index=False)
     pd.DataFrame(parsed.runs, columns=RUN_COLUMNS).to_csv(files["runs"], index=False)
@@ -562,4 +603,5 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
          "rows": _json_ready(cross_hosts)}, indent=1) + "\n")
     files["cross_hosts_md"].write_text(cross_host_markdown(cross_hosts))
     files["excluded"].write_text(json.dumps(excluded, indent=1, default=str) + "\n")
+    pd.DataFrame(parsed.inputs, columns=INPUT_COLUMNS).to_csv(files["inputs"], index=False)
     return files

@@ -163,3 +163,13 @@ def test_missing_manifest_is_reported_not_raised(tmp_path):
     (bad,) = summary["skipped"]
     assert bad["path"].endswith("nope.csv") and "readable CSV manifest" in bad["expected"]
     assert (tmp_path / "results" / "ingest" / "skipped.json").is_file()
+
+
+def test_failed_run_reason_names_file_without_a_none_line(tmp_path):
+    # cases logs.md item 8: a reason printed 'path:None: expected ...' where the line is unknown
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "m.csv").write_text(HEADER + "empty.txt,wn01,bare,db12,1,1,x,,\n")
+    ingest(tmp_path / "m.csv", tmp_path / "results")
+    run = json.loads((tmp_path / "results" / "raw" / "db12" / "bare" / "1c" / "r1" / "run.json").read_text())
+    assert run["status"] == "failed" and ":None" not in run["reason"]
+    assert f"{tmp_path / 'empty.txt'}: expected a non-empty file" in run["reason"]

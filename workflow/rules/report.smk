@@ -54,6 +54,8 @@ rule combine_tables:
         cross_hosts_json=f"{REPORT_TABLES}/cross_hosts.json",
         cross_hosts_md=f"{REPORT_TABLES}/cross_hosts.md",
         excluded=f"{REPORT_TABLES}/excluded.json",
+        # ingested runs: every copied file with its sha256 and provenance
+        inputs=f"{REPORT_TABLES}/inputs.csv",
     log:
         f"{RESULTS}/logs/report/combine_tables.log",
     conda:
