@@ -150,7 +150,9 @@ rule report:
         python=PYTHON,
         script=SCRIPTS / "report.py",
         configs=" ".join(f"--config '{c}'" for c in REPORT_CONFIGS),
+        # no benchmark ran: the config is not the runs' and is not shown as theirs
+        from_raw="--from-raw" if config.get("from_raw") else "",
     shell:
         "{params.python:q} {params.script:q} --tables $(dirname {input.relative:q})"
         " --figures $(dirname {input.manifest:q}) --out $(dirname {output.html:q})"
-        " {params.configs} > {log:q} 2>&1"
+        " {params.configs} {params.from_raw} > {log:q} 2>&1"
