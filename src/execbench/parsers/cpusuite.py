@@ -18,6 +18,7 @@ Status codes as SPEC's: S = valid, VE = wrong output, RE = run-time error; plus 
 file failed its recorded hash. Records: per benchmark `ratio` (ratio) and `run_time` (s) from
 the selected row, failed with value None unless S; `cpusuite`/`score` = the geometric mean,
 invalid (None) unless every benchmark is S.
+Several logs concatenated in one file give one run each (one per header line).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ Shape:
 Numbers that do not exist are `--`. Records: per step `hepchain.<step>` and for the whole chain
 `hepchain`: events_per_s (events/s, wall-clock based, as KV-style throughput), wall_time and
 cpu_time (s). A failed step or chain gives failed records with value None and the reason.
+Several logs concatenated in one file give one run each (one per header line).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """A run directory written by execbench.ingest: parse each ingested input with its own format.
 
 ingest.py records in run.json which inputs it copied, where (`copy<i>/` or `machine/`) and in
-which format. This parser hands each input to that format's parser. Records of a per-copy
+which format. This parser hands each input to that format's parser: through its `parts` for a
+result directory (parsers.layouts), and for a file holding several runs only the records of
+its `run_in_file` (the file is parsed once per process and shared by the runs that name it). Records of a per-copy
 input are attributed to that copy; for per-copy inputs the machine-level record of each
 number is then derived as the contract says (sum over copies for higher-is-better numbers
 such as ratios, events/s and MB/s; mean over copies for times), and is `invalid`, naming the

@@ -22,6 +22,9 @@ neither exit marker is present (truncated), or the 'evt' block is missing. A fai
 one instance gives failed records (value None) for that instance and is excluded from the
 machine-level numbers, which then say so: sums over instances become `invalid` (they no
 longer cover the machine), means over instances stay `ok` and name the excluded instances.
+Several step logs (or PerfMon summaries) concatenated in one file give one run each: a step
+log's run begins at its transform command banner, else after each `Py:Athena ... leaving with
+code`; a summary's at each `host_ip:` line.
 """
 
 from __future__ import annotations

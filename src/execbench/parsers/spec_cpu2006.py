@@ -16,6 +16,13 @@ txt, `selected: 1` in rsf, `Base Selected` 1 in csv); when the file does not say
 of the valid iterations, the lower of the two middle ones for an even count (SPEC's rule).
 Every iteration keeps its status code (S, VE, RE, CE, TE, ...). A benchmark with any non-S
 iteration is flagged `invalid`; one with no valid iteration is `failed` with value None.
+Statuses as the CPU2006 tools write them (snake0/spec-int-2006: bin/benchmark.pm,
+bin/formats/asc.pl, raw.pl), in speed and rate runs alike: VE/RE rows print their run time and
+no ratio; a CE result (`compile_error_result`) has run time and ratio `--`, iteration -1 and
+copies 1 even in a rate run (so copies are read from valid rows only) and its build error as
+`errorsNNN` in the rsf (kept in `detail`); benchmarks without a selected result are NR. A
+successful iteration with a non-positive run time or ratio is a ParseError (issue 13 R14).
+Several results concatenated in one file (txt, csv, rsf, log) give one run each.
 """
 
 from __future__ import annotations
