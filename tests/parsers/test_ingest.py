@@ -212,7 +212,9 @@ from hypothesis import strategies as st  # noqa: E402
 
 CELL = st.one_of(
     st.sampled_from(
-        ["", "0", "1", "2", "x", "-1", "wn01", "docker", "stream", "fio", "hs06", "ingested", "../x", "a,b", '"q"']
+        ["", "0", "1", "2", "x", "-1", "wn01", "docker", "stream", "fio", "hs06", "ingested", "../x", "a,b", '"q"',
+         "99999999999999999999999", "1-3", "3-1", "1-99999999", "4097", "d$(touch X)", "..", "wn 01", "\x00",
+         "x" * 5000, "\r", "\ufeffpath"]
     ),
     st.text(max_size=12),
 )

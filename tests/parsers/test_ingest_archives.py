@@ -173,3 +173,31 @@ def test_failed_run_reason_names_file_without_a_none_line(tmp_path):
     run = json.loads((tmp_path / "results" / "raw" / "db12" / "bare" / "1c" / "r1" / "run.json").read_text())
     assert run["status"] == "failed" and ":None" not in run["reason"]
     assert f"{tmp_path / 'empty.txt'}: expected a non-empty file" in run["reason"]
+
+
+def test_r7_negated_fio_log_never_reaches_a_ratio(tmp_path):
+    # issue 13 R7: fio_ok.json with bw, bw_bytes, iops, runtime negated, ingested as bare beside the
+    # original as docker, made relative.csv say docker runs at -100 % of bare metal
+    from execbench.tables import write_tables
+
+    data = json.loads((FIXTURES / "fio" / "fio_ok.json").read_text().split("\n", 1)[1])
+    for job in data["jobs"]:
+        for direction in ("read", "write", "trim"):
+            for key in ("bw", "bw_bytes", "iops", "runtime"):
+                job[direction][key] = -job[direction][key]
+    (tmp_path / "negated.json").write_text(json.dumps(data, indent=1))
+    shutil.copy(FIXTURES / "fio" / "fio_ok.json", tmp_path / "fio.json")
+    (tmp_path / "m.csv").write_text(HEADER + "negated.json,wn01,bare,fio,1,1,x,,\nfio.json,wn01,docker,fio,1,1,x,,\n")
+    summary = ingest(tmp_path / "m.csv", tmp_path / "results")
+    (bad,) = summary["skipped"]
+    assert bad["path"].endswith("negated.json") and bad["line"] is not None and bad["manifest_line"] == 2
+    parsed = []
+    for rel in ("fio/bare/1c/r1", "fio/docker/1c/r1"):
+        out = tmp_path / "parsed" / f"{rel.replace('/', '-')}.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(parse_run_dir(tmp_path / "results" / "raw" / rel)))
+        parsed.append(out)
+    files = write_tables(parsed, tmp_path / "tables", tmp_path / "results" / "ingest" / "skipped.json")
+    relative = files["relative_csv"].read_text().splitlines()
+    assert len(relative) == 1  # the header only: no mode is compared with a negative bare metal
+    assert json.loads(files["excluded"].read_text())["cells_without_baseline"]
