@@ -201,3 +201,11 @@ def test_r7_negated_fio_log_never_reaches_a_ratio(tmp_path):
     relative = files["relative_csv"].read_text().splitlines()
     assert len(relative) == 1  # the header only: no mode is compared with a negative bare metal
     assert json.loads(files["excluded"].read_text())["cells_without_baseline"]
+
+
+def test_a_study_s_own_run_directories_are_never_filled_by_ingest(tmp_path):
+    shutil.copy(FIXTURES / "db12" / "db12_single_loop.txt", tmp_path / "loop.txt")  # 3 runs: r1..r3
+    (tmp_path / "m.csv").write_text(HEADER + "loop.txt,wn01,bare,db12,1,1,x,,\n")
+    summary = ingest(tmp_path / "m.csv", tmp_path / "results", reserved=frozenset({"db12/bare/1c/r3"}))
+    (bad,) = summary["skipped"]
+    assert "db12/bare/1c/r3 is one of its runs" in bad["expected"] and summary["ingested"] == []
