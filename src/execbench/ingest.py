@@ -515,6 +515,14 @@ def ingest(manifest, results, skipped_path=None, reserved: frozenset | set = fro
             continue
         clash = next(((r, claimed[(row.rel_dir_of(r), row.slot)]) for r in reps[1:]
                       if (row.rel_dir_of(r), row.slot) in claimed), None)
+        other = next((runs[row.rel_dir_of(r)].first_row for r in reps if row.rel_dir_of(r) in runs
+                      and (runs[row.rel_dir_of(r)].first_row.host, runs[row.rel_dir_of(r)].first_row.label)
+                      != (row.host, row.label)), None)
+        if other is not None:
+            skipped.append(_row_error(manifest, row.line, f"the host and label of line {other.line} ({other.host!r}, "
+                                                          f"{other.label!r}) for the runs its {count} runs share",
+                                      input=str(row.source)))
+            continue
         if clash:
             skipped.append(_row_error(manifest, row.line, f"repetitions {reps[0]}-{reps[-1]} for the {count} runs in "
                                                           f"{row.source.name}, but {row.rel_dir_of(clash[0])} "
