@@ -455,6 +455,11 @@ class _Run:
     rows: list[ManifestRow] = field(default_factory=list)
 
 
+def _measured(run_dir: Path) -> bool:
+    """A run directory the workflow measured (run.json without ingest's ingest.json)."""
+    return (run_dir / "run.json").exists() and not (run_dir / "ingest.json").exists()
+
+
 def _read_row(row: ManifestRow, manifest: Path, results: Path) -> tuple[list, dict, int]:
     """Parse a row's input as the check: ([(path, parser, records)], recognised, runs in it).
     Raises ParseError (one skipped entry) for an input that cannot be read."""
@@ -513,6 +518,12 @@ def ingest(manifest, results, skipped_path=None, reserved: frozenset | set = fro
                                                           f"{row.rel_dir_of(taken)} is one of its runs",
                                       input=str(row.source)))
             continue
+        measured = next((r for r in reps if _measured(results / "raw" / row.rel_dir_of(r))), None)
+        if measured is not None:
+            skipped.append(_row_error(manifest, row.line, f"a free run directory: {results / 'raw' / row.rel_dir_of(measured)} "
+                                                          "holds a measured run that ingest never overwrites",
+                                      input=str(row.source)))
+            continue
         clash = next(((r, claimed[(row.rel_dir_of(r), row.slot)]) for r in reps[1:]
                       if (row.rel_dir_of(r), row.slot) in claimed), None)
         other = next((runs[row.rel_dir_of(r)].first_row for r in reps if row.rel_dir_of(r) in runs
@@ -549,9 +560,10 @@ def ingest(manifest, results, skipped_path=None, reserved: frozenset | set = fro
             run.inputs.append((entry, read, first_dir))
     files: list[dict] = []
     ingested = []
+    copies: dict[int, list[dict] | OSError] = {}  # manifest line -> what copying its input gave (once per row)
     for rel_dir, run in sorted(runs.items()):
         run_dir = results / "raw" / rel_dir
-        if (run_dir / "run.json").exists() and not (run_dir / "ingest.json").exists():
+        if _measured(run_dir):  # a row whose every input failed, aimed at a measured run
             for row in run.rows:
                 skipped.append(_row_error(manifest, row.line, f"a free run directory: {run_dir} holds a measured "
                                                               "run that ingest never overwrites", input=str(row.source)))
@@ -559,10 +571,14 @@ def ingest(manifest, results, skipped_path=None, reserved: frozenset | set = fro
         inputs = []
         for entry, read, first_dir in run.inputs:
             row = next(r for r in run.rows if r.line == entry["manifest_line"])
-            try:
-                copied = _copy_input(row, results / "raw" / first_dir)
-            except OSError as exc:
-                run.failures.append(_error(row.source, None, f"a readable input that can be copied ({exc})",
+            if row.line not in copies:
+                try:
+                    copies[row.line] = _copy_input(row, results / "raw" / first_dir)
+                except OSError as exc:
+                    copies[row.line] = exc
+            copied = copies[row.line]
+            if isinstance(copied, OSError):
+                run.failures.append(_error(row.source, None, f"a readable input that can be copied ({copied})",
                                            manifest=str(manifest), manifest_line=row.line, label=row.label))
                 continue
             prefix = "" if first_dir == rel_dir else os.path.relpath(results / "raw" / first_dir, run_dir) + "/"

@@ -149,3 +149,17 @@ def test_one_bad_run_refuses_the_whole_file_naming_the_run(tmp_path):
     with pytest.raises(ParseError) as err:
         get("stream").parse(path)
     assert err.value.line == 29 + len(text.splitlines()) and "'Add:' row" in err.value.expected and "run 2 of 2" in err.value.expected
+
+
+def test_a_many_runs_file_never_writes_into_a_measured_run(tmp_path):
+    measured = tmp_path / "results" / "raw" / "db12" / "bare" / "1c" / "r2"
+    measured.mkdir(parents=True)
+    (measured / "run.json").write_text("{}")  # measured by the workflow: no ingest.json
+    shutil.copy(FIXTURES / "db12" / "db12_single_loop.txt", tmp_path / "loop.txt")  # 3 runs: r1..r3
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,host,mode,payload,copies,repetition,label\nloop.txt,wn01,bare,db12,1,1,x\n")
+    summary = ingest(manifest, tmp_path / "results")
+    (bad,) = summary["skipped"]
+    assert "never overwrites" in bad["expected"] and str(measured) in bad["expected"]
+    assert summary["ingested"] == [] and sorted(p.name for p in measured.iterdir()) == ["run.json"]
+    assert not (tmp_path / "results" / "raw" / "db12" / "bare" / "1c" / "r1").exists()
