@@ -163,3 +163,15 @@ def test_a_many_runs_file_never_writes_into_a_measured_run(tmp_path):
     assert "never overwrites" in bad["expected"] and str(measured) in bad["expected"]
     assert summary["ingested"] == [] and sorted(p.name for p in measured.iterdir()) == ["run.json"]
     assert not (tmp_path / "results" / "raw" / "db12" / "bare" / "1c" / "r1").exists()
+
+
+def test_a_result_directory_file_holding_two_results_is_refused_not_read_in_part(tmp_path):
+    run_dir = tmp_path / "hs06"
+    shutil.copytree(FIXTURES / "spec_cpu2006" / "hs06_valid_2copies", run_dir)
+    txt = run_dir / "CFP2006.002.ref.txt"
+    txt.write_text(txt.read_text() * 2)
+    records = get("hs06").parse(run_dir)
+    unreadable = [r for r in records if r.metric == "result_file"]
+    assert len(unreadable) == 1 and "one SPEC result per file in a result directory, found 2" in unreadable[0].detail
+    machine = [r for r in records if r.benchmark == "HS06" and r.metric == "score" and r.copy is None]
+    assert machine[0].value is None and machine[0].status != "ok"  # never the first result of the two

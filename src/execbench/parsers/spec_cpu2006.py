@@ -583,6 +583,10 @@ def read_result(path: Path, text: str | None = None) -> SpecResult:
     """Parse one .txt/.rsf/.csv result file into a SpecResult (ParseError if it is not one)."""
     if text is None:
         text = read_text(path)
+        kind = sniff(path, text[:8192])
+        found = len(result_starts(kind, text.splitlines())) if kind in ("txt", "rsf", "csv") else 1
+        if found > 1:  # an HS06 result directory reads each file as one copy's result: never the first of N
+            raise ParseError(path, None, f"one SPEC result per file in a result directory, found {found}")
     kind = sniff(path, text[:8192])
     if kind == "txt" or (kind is None and path.suffix == ".txt"):
         return parse_txt(path, text)
