@@ -13,7 +13,9 @@ into its own results directory (raw/ shared through a symlink, read only), alter
 
 Prints one line per (runs, path, repetition) and a table of the medians; writes
 bench/out/archive/figures.json. The baseline can be skipped beyond a size (--baseline-max-runs)
-when it would take too long; the table says so.
+or stopped after --baseline-timeout; a baseline that fails (at 10,000 runs today's from_raw job
+exceeds the kernel's argument-list limit) is reported with its log, and this checkout is still
+measured.
 """
 
 from __future__ import annotations
@@ -112,7 +114,11 @@ def export_baseline(rev: str, dest: Path) -> Path:
     return dest
 
 
-def rebuild(tree: Path, raw: Path, results: Path, cores: str) -> tuple[float, float]:
+class RebuildFailed(Exception):
+    """A rebuild that failed or ran out of time: (wall, cpu, why)."""
+
+
+def rebuild(tree: Path, raw: Path, results: Path, cores: str, timeout: float | None = None) -> tuple[float, float]:
     """Wall time and CPU time (user + system of every process it started) of one from_raw rebuild
     with the workflow in `tree`, from `raw` alone. CPU time says how much work it was even when
     other jobs share the machine's cores."""
@@ -132,15 +138,24 @@ def rebuild(tree: Path, raw: Path, results: Path, cores: str) -> tuple[float, fl
            str(override)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+        why = None if proc.returncode == 0 else f"exit {proc.returncode}"
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)  # its own session: Snakemake and the jobs it started
+        _, err = proc.communicate()
+        why = f"still running after {timeout:.0f} s, stopped"
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if done.returncode != 0:
-        print(done.stdout[-2000:], done.stderr[-4000:], file=sys.stderr)
-        raise SystemExit(f"rebuild with {tree} failed")
-    if not (results / "report" / "index.html").is_file():
-        raise SystemExit(f"rebuild with {tree} made no report")
+    if why is None and not (results / "report" / "index.html").is_file():
+        why = "no report"
+    if why:
+        logs = sorted((results / "logs").rglob("*.log")) if (results / "logs").is_dir() else []
+        detail = " | ".join(f"{log.name}: {log.read_text()[-300:].strip()}" for log in logs if log.stat().st_size)
+        raise RebuildFailed(wall, cpu, f"{why}; {detail or err[-300:].strip()}")
     return wall, cpu
 
 
@@ -149,6 +164,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, nargs="+", default=[1000])
     ap.add_argument("--baseline", default="016c15a", help="commit whose from_raw path is today's")
     ap.add_argument("--baseline-max-runs", type=int, default=100_000, help="skip the baseline above this size")
+    ap.add_argument("--baseline-timeout", type=float, default=1800, help="stop the baseline after this many s")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--cores", default="2")
     ap.add_argument("--out", default="bench/out/archive")
@@ -175,30 +191,44 @@ def main() -> None:
             paths.insert(0, (f"baseline {args.baseline}", baseline))
         walls: dict[str, list[float]] = {name: [] for name, _ in paths}
         cpus: dict[str, list[float]] = {name: [] for name, _ in paths}
+        failed: dict[str, str] = {}
         for rep in range(args.repeat):
             for name, tree in (paths if rep % 2 == 0 else paths[::-1]):  # alternate the order
                 load = os.getloadavg()[0]
-                wall, cpu = rebuild(tree, raw, work / f"results-{len(walls[name])}-{name.split()[0]}", args.cores)
+                timeout = args.baseline_timeout if tree is baseline else None
+                try:
+                    wall, cpu = rebuild(tree, raw, work / f"results-{len(walls[name])}-{name.split()[0]}",
+                                        args.cores, timeout)
+                except RebuildFailed as exc:
+                    wall, cpu, why = exc.args
+                    failed[name] = f"failed after {wall:.0f} s ({why[:400]})"
+                    print(f"  {name:>24}: {failed[name]}", flush=True)
+                    continue
                 walls[name].append(wall)
                 cpus[name].append(cpu)
                 print(f"  {name:>24}: {wall:7.1f} s wall, {cpu:7.1f} s CPU (load average before: {load:.1f})",
                       flush=True)
-        row = {"runs": runs, "setup_s": setup,
-               "wall": {name: statistics.median(w) for name, w in walls.items()},
-               "cpu": {name: statistics.median(c) for name, c in cpus.items()}, "all_wall": walls, "all_cpu": cpus}
+        row = {"runs": runs, "setup_s": setup, "failed": failed,
+               "wall": {name: statistics.median(w) for name, w in walls.items() if w},
+               "cpu": {name: statistics.median(c) for name, c in cpus.items() if c}, "all_wall": walls, "all_cpu": cpus}
         figures.append(row)
         shutil.rmtree(work / "archive", ignore_errors=True)
     print(f"\nfrom_raw rebuild (parse + tables + figures + report), --cores {args.cores}, median of {args.repeat}:")
     base_name = f"baseline {args.baseline}"
     print(f"{'runs':>8} | {base_name + ' wall':>24} | {'this wall':>10} | ratio | {'baseline CPU':>12} | "
           f"{'this CPU':>9} | ratio")
+    def fmt(x: float) -> str:
+        return f"{x:.1f} s"
+
     for row in figures:
         bw, mw = row["wall"].get(base_name), row["wall"]["this checkout"]
         bc, mc = row["cpu"].get(base_name), row["cpu"]["this checkout"]
-        fmt = (lambda x: f"{x:.1f} s") 
-        print(f"{row['runs']:>8} | {fmt(bw) if bw else 'not run':>24} | {fmt(mw):>10} | "
+        base_text = fmt(bw) if bw else ("failed" if base_name in row["failed"] else "not run")
+        print(f"{row['runs']:>8} | {base_text:>24} | {fmt(mw):>10} | "
               f"{(f'{bw / mw:.1f}x' if bw else '—'):>5} | {fmt(bc) if bc else 'not run':>12} | {fmt(mc):>9} | "
               f"{(f'{bc / mc:.1f}x' if bc else '—'):>5}")
+        for name, why in row["failed"].items():
+            print(f"{'':>8}   {name} at {row['runs']} runs: {why}")
     (out / "figures.json").write_text(json.dumps(figures, indent=1) + "\n")
 
 
