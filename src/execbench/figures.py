@@ -55,6 +55,7 @@ class Figure:
     title: str
     caption: str
     files: dict  # format -> path
+    has_data: bool = True  # False: a placeholder saying why there is nothing to draw
 
 
 def mode_colour(mode: str, modes: list[str]) -> str:
@@ -117,13 +118,13 @@ def seed_score_chart(scaling: pd.DataFrame, relative: pd.DataFrame, runs: pd.Dat
     repetitions; bars start at 0 and each is labelled with its % of bare metal (relative.csv)."""
     if headline is None:
         why = f"no machine-level headline record for payload '{payload}' in ok runs"
-        return Figure(name, title, why, _placeholder(out_dir, name, title, why))
+        return Figure(name, title, why, _placeholder(out_dir, name, title, why), has_data=False)
     benchmark, metric = headline
     data = scaling[(scaling["payload"] == payload) & (scaling["benchmark"] == benchmark)
                    & (scaling["metric"] == metric)] if not scaling.empty else scaling
     if data.empty:
         why = f"no ok runs with {payload} {benchmark}/{metric}"
-        return Figure(name, title, why, _placeholder(out_dir, name, title, why))
+        return Figure(name, title, why, _placeholder(out_dir, name, title, why), has_data=False)
     rel = relative[(relative["payload"] == payload) & (relative["benchmark"] == benchmark)
                    & (relative["metric"] == metric)]
     hosts = sorted(data["host"].unique())
@@ -239,7 +240,7 @@ def relative_overview_chart(relative: pd.DataFrame, relative_json: dict, summary
     rows += _controls_rows(controls)
     if not rows:
         why_none = "no mode could be compared with bare metal"
-        return Figure(name, title, why_none, _placeholder(out_dir, name, title, why_none), )
+        return Figure(name, title, why_none, _placeholder(out_dir, name, title, why_none), has_data=False)
     values = [v for r in rows for v in (r["y"], r["lo"], r["hi"]) if v is not None]
     low = max(min(values + [98.0]) - 2, 0.0)
     high = min(max(values + [102.0]) + 2, 200.0)
@@ -296,7 +297,7 @@ def scaling_chart(scaling: pd.DataFrame, runs: pd.DataFrame, out_dir: Path, name
     data = scaling[scaling["higher_is_better"].astype(bool)] if not scaling.empty else scaling
     if data.empty:
         why = "no throughput-like headline numbers in ok runs"
-        return Figure(name, title, why, _placeholder(out_dir, name, title, why))
+        return Figure(name, title, why, _placeholder(out_dir, name, title, why), has_data=False)
     panels = sorted({(h, p) for h, p in zip(data["host"], data["payload"])})
     fig, axes = plt.subplots(1, len(panels), figsize=(1 + 4.2 * len(panels), 4.2), squeeze=False)
     modes = sorted(data["mode"].unique())
@@ -350,7 +351,7 @@ def startup_chart(measurements: pd.DataFrame, runs: pd.DataFrame, out_dir: Path,
         sel = sel[sel["metric"] == ("latency" if "latency" in metrics else sorted(metrics)[0])]
     if sel.empty:
         why = f"no ok '{STARTUP_PAYLOAD}' samples"
-        return Figure(name, title, why, _placeholder(out_dir, name, title, why))
+        return Figure(name, title, why, _placeholder(out_dir, name, title, why), has_data=False)
     hosts = sorted(sel["host"].unique())
     fig, axes = plt.subplots(1, len(hosts), figsize=(1.5 + 4.5 * len(hosts), 4.2), squeeze=False)
     modes = sorted(sel["mode"].unique(), key=lambda mo: (mo != "bare", mo))
@@ -396,6 +397,6 @@ def write_figures(tables_dir: str | Path, out_dir: str | Path, seed_charts=SEED_
     figures.append(scaling_chart(scaling, runs, out_dir))
     figures.append(startup_chart(measurements, runs, out_dir))
     (out_dir / "figures.json").write_text(json.dumps(
-        [{"name": f.name, "title": f.title, "caption": f.caption,
+        [{"name": f.name, "title": f.title, "caption": f.caption, "has_data": f.has_data,
           "files": {k: Path(v).name for k, v in f.files.items()}} for f in figures], indent=1) + "\n")
     return figures
