@@ -109,3 +109,34 @@ def test_context_lines_come_from_registered_functions(tmp_path, monkeypatch):
     monkeypatch.setattr(glance, "CONTEXT_LINES", [lambda t: [f"host audit: {len(t.runs)} runs looked at"]])
     screen = _screen(tmp_path, synthetic_runs.write_parsed_runs(tmp_path / "parsed"))
     assert screen.context == ["host audit: 55 runs looked at"]
+
+
+def test_a_cell_too_wide_to_resolve_two_percent_is_not_called_no_cost():
+    # interval [-1.5, +3.5] would read "no measurable cost"; its MDE (3.4 %) says 1-3 % is not resolved
+    words, tone = glance.verdict_words(1.0, -1.5, 3.5, "not significant", False, mde=3.4, rounds_needed=7.2)
+    assert tone == "unclear" and "no measurable cost" not in words
+    assert words == ("not resolved: only effects above 3.4 % would be detected; a cost above 1.5 % is ruled out "
+                     "(about 8 rounds would resolve 2 %)")
+    # a resolved cell (MDE below 2 %) keeps the plain verdict; so do tables without the column
+    assert glance.verdict_words(0.1, -0.9, 1.1, "not significant", False, mde=1.3)[1] == "ok"
+    assert glance.verdict_words(0.1, -0.9, 1.1, "not significant", False, mde=float("nan"))[1] == "ok"
+    # a cost the interval shows is a cost, whatever the MDE
+    assert glance.verdict_words(-5.0, -6.0, -4.0, "slower", False, mde=3.0)[1] == "cost"
+
+
+def test_the_first_screen_reads_mde_pct_from_the_relative_table(tmp_path):
+    # the relative table's resolving-power columns (issue 17: n_pairs, half_width_pct, mde_pct,
+    # rounds_needed) written into a table that has none, as the paired analysis writes them
+    import pandas as pd
+
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host",
+                                                  {"bare": [9.98, 10.0, 10.02], "docker": [9.98, 10.0, 10.02]})
+    tables.write_tables(paths, tmp_path / "tables")
+    rel_path = tmp_path / "tables" / "relative.csv"
+    rel = pd.read_csv(rel_path)
+    rel["n_pairs"], rel["half_width_pct"], rel["mde_pct"], rel["rounds_needed"] = 3, 2.9, 4.2, 12
+    rel.to_csv(rel_path, index=False)
+    screen = glance.first_screen(tables.read_tables(tmp_path / "tables"))
+    line = _block(screen, "docker").lines[0]
+    assert line.tone == "unclear" and line.verdict.startswith("not resolved: only effects above 4.2 %")
+    assert "cannot resolve a 2 % effect" in screen.controls and "smallest detectable effect 4.2–4.2 %" in screen.controls

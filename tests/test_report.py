@@ -147,6 +147,23 @@ def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(
     assert "costs 5.0 %" in glance[glance.index("Docker on synth-host-B"):]
 
 
+def test_headline_table_shows_the_resolving_power_when_the_relative_table_has_it(tmp_path):
+    # relative.csv of the paired analysis (issue 17) carries n_pairs, half_width_pct, mde_pct,
+    # rounds_needed; the answer in detail shows them beside each headline interval
+    from execbench import report, tables
+
+    tables.write_tables(synthetic_runs.write_parsed_runs(tmp_path / "parsed"), tmp_path / "tables")
+    rel_path = tmp_path / "tables" / "relative.csv"
+    rel = pd.read_csv(rel_path)
+    rel["n_pairs"], rel["half_width_pct"], rel["mde_pct"], rel["rounds_needed"] = 3, 2.9, 4.2, float("nan")
+    rel.to_csv(rel_path, index=False)
+    figures.write_figures(tmp_path / "tables", tmp_path / "figures")
+    data = report.ReportData(tmp_path / "tables", tmp_path / "figures")
+    headers, rows = data.headline_rows("md")
+    assert headers[-4:] == ["± (half-width)", "MDE", "rounds needed", "verdict"]
+    assert rows and all(r[-4:-1] == ["2.9 %", "4.2 %", "—"] and r[-5].endswith(", 3 pairs") for r in rows)
+
+
 def test_missing_payload_gives_placeholder_figure_not_a_crash(tmp_path):
     paths = synthetic_runs.write_parsed_runs(tmp_path / "parsed", payloads=("cpusuite",), failed=False,
                                              unavailable_vm=False)

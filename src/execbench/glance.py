@@ -17,13 +17,18 @@ this study" otherwise.
 Verdict words (plain, one per cell; `verdict_words`):
   slower, whole interval below 0          "costs X %"
   faster, whole interval above 0          "faster by X %"
+  interval holds 0, MDE > 2 %             "not resolved: only effects above M % would be detected; a
+                                          cost above Y % is ruled out (about R rounds would resolve 2 %)"
   interval holds 0, lower end >= -2 %     "no measurable cost (a cost above Y % is ruled out)"
   interval holds 0, lower end < -2 %      "inconclusive: a cost up to Y % is not ruled out"
   start-up: "adds X per job", or with an interval holding 0 "no measurable start-up cost" when its
   upper end is at most RESOLVED_MS (50 ms), else "inconclusive: up to +Y per job not ruled out"
   emulated guest (TCG)                    "emulated (TCG): not a VM overhead"
   one repetition / unbounded interval     "one repetition: no interval" / "too noisy: no bounded interval"
-The 2 % is RESOLVED_PERCENT: an interval wider than that below 0 cannot call a cost "none".
+The 2 % is RESOLVED_PERCENT, the middle of the 1-3 % a site cares about: an interval reaching
+further below 0, or a cell whose minimum detectable effect (relative.csv mde_pct: the paired
+design's MDE at 80 % power, stats.paired_ratio; rounds_needed for the target half-width) is larger,
+cannot call a cost "none". Tables made before those columns existed fall back to the interval alone.
 
 Other modules add context lines without touching this one: append a function
 `(tables: execbench.tables.Tables) -> list[str]` to CONTEXT_LINES (e.g. the host audit: "bare
@@ -132,8 +137,19 @@ def _digits(lo: float, hi: float) -> int:
     return 2 if abs(hi - lo) < 0.5 else 1
 
 
-def verdict_words(effect: float, lo: float | None, hi: float | None, verdict: str, emulated: bool) -> tuple[str, str]:
-    """(words, tone) for one cell; effect, lo, hi in % of throughput change (negative = slower)."""
+def _finite(x) -> float | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def verdict_words(effect: float, lo: float | None, hi: float | None, verdict: str, emulated: bool,
+                  mde: float | None = None, rounds_needed: float | None = None) -> tuple[str, str]:
+    """(words, tone) for one cell; effect, lo, hi in % of throughput change (negative = slower);
+    mde: the cell's minimum detectable effect in % (None when the table has none); rounds_needed:
+    the rounds its spread needs to resolve the target half-width (None when reached or unknown)."""
     if emulated:
         return "emulated (TCG): not a VM overhead", "emulated"
     if verdict == stats.NO_INTERVAL_N1:
@@ -144,6 +160,12 @@ def verdict_words(effect: float, lo: float | None, hi: float | None, verdict: st
         return f"costs {abs(effect):.1f} %", "cost"
     if lo > 0:
         return f"faster by {effect:.1f} %", "faster"
+    mde = _finite(mde)
+    if mde is not None and mde > RESOLVED_PERCENT:
+        rounds = _finite(rounds_needed)
+        more = f" (about {int(math.ceil(rounds))} rounds would resolve {RESOLVED_PERCENT:g} %)" if rounds else ""
+        return (f"not resolved: only effects above {mde:.1f} % would be detected; a cost above {abs(lo):.1f} % "
+                f"is ruled out{more}"), "unclear"
     if lo >= -RESOLVED_PERCENT:
         return f"no measurable cost (a cost above {abs(lo):.1f} % is ruled out)", "ok"
     return f"inconclusive: a cost up to {abs(lo):.1f} % is not ruled out", "unclear"
@@ -186,7 +208,8 @@ def relative_line(rows: pd.DataFrame, payload: str) -> Line:
         d = _digits(lo, hi) if has_ci else 1
         interval = f" [{_bound(lo, d)}, {_bound(hi, d)}]" if has_ci else ""
         parts.append(f"{signed_percent(effect, d)}{interval} at {_copies_text(int(r.copies))}")
-        w, tone = verdict_words(effect, lo, hi, r.verdict, bool(r.emulated))
+        w, tone = verdict_words(effect, lo, hi, r.verdict, bool(r.emulated),
+                                getattr(r, "mde_pct", None), getattr(r, "rounds_needed", None))
         words.append((int(r.copies), w))
         tones.append(tone)
     return Line(_label(payload), "; ".join(parts), _joined(words, tones), _worst(tones))
@@ -307,6 +330,23 @@ def mode_blocks(tables) -> list[ModeBlock]:
     return blocks
 
 
+def resolving_power(relative: pd.DataFrame) -> str:
+    """'smallest detectable effect 0.6–4.2 % (median 1.3 %); 3 of 14 cells cannot resolve 2 %' from
+    relative.csv's mde_pct over the measured (not emulated) cells; '' when the table has none."""
+    if "mde_pct" not in relative.columns:
+        return ""
+    mdes = [m for m, emulated in zip(relative["mde_pct"], relative["emulated"])
+            if _finite(m) is not None and not bool(emulated)]
+    if not mdes:
+        return ""
+    wide = sum(1 for m in mdes if m > RESOLVED_PERCENT)
+    text = (f"smallest detectable effect {min(mdes):.1f}–{max(mdes):.1f} % (median "
+            f"{pd.Series(mdes).median():.1f} %) over {len(mdes)} cells")
+    if wide:
+        text += f"; {wide} of {len(mdes)} cannot resolve a {RESOLVED_PERCENT:g} % effect"
+    return text
+
+
 def controls_line(controls: dict | None, relative: pd.DataFrame) -> str:
     """The controls and the study's resolving power in one line (see CONTROLS_SHAPE)."""
     widths = []
@@ -315,9 +355,10 @@ def controls_line(controls: dict | None, relative: pd.DataFrame) -> str:
             widths.append(100 * (r.perf_ci_high - r.perf_ci_low) / 2)
     span = (f"interval half-widths {min(widths):.1f}–{max(widths):.1f} % (median {pd.Series(widths).median():.1f} %)"
             if widths else "no interval in this study")
+    power = resolving_power(relative)
     if not controls:
         return (f"No controls in this study (no A/A bare-metal or known-slowdown runs), so its resolving power is "
-                f"read from its intervals alone: {span}.")
+                f"read from its own cells: {power or span}.")
     parts = []
     negative = controls.get("negative") or []
     if negative:
@@ -337,7 +378,7 @@ def controls_line(controls: dict | None, relative: pd.DataFrame) -> str:
     if resolving:
         parts.append(f"smallest detectable effect {min(resolving):.1f}–{max(resolving):.1f} % per cell")
     else:
-        parts.append(span)
+        parts.append(power or span)
     return "Controls: " + "; ".join(parts) + "."
 
 

@@ -47,6 +47,11 @@ def _pct_points(x, decimals: int = 2) -> str:
     return f"{x:.{decimals}f} %"
 
 
+def _plain_pct(x) -> str:
+    """'1.3 %' for a value already in percent (a half-width, an MDE); '—' when missing."""
+    return "—" if x is None or pd.isna(x) or not math.isfinite(float(x)) else f"{float(x):.1f} %"
+
+
 def _times(x, significant: int = 4) -> str:
     if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
         return "—"
@@ -139,17 +144,23 @@ class ReportData:
 
     def headline_rows(self, fmt: str, host: str | None = None):
         """The headline comparisons, of one host or (host=None) of all."""
+        # the paired analysis's resolving power (issue 17), when the table has it
+        power = "mde_pct" in self.relative.columns
         headers = ["host", "payload", "headline", "copies", "mode", "% of bare metal", "95 % CI",
-                   "mode ÷ bare [95 % CI]", "n (mode/bare)", "verdict"]
+                   "mode ÷ bare [95 % CI]", "n (mode/bare)"] + (
+                      ["± (half-width)", "MDE", "rounds needed"] if power else []) + ["verdict"]
         rows = []
         for payload, (benchmark, metric) in sorted(self.relative_meta.get("headline", {}).items()):
             sel = self._headline_cells(payload, benchmark, metric, host)
             for r in sel.itertuples():
                 verdict = (_verdict_html(r.verdict, r.flag) if fmt == "html"
                            else r.verdict + (f" — {r.flag}" if r.flag else ""))
+                n = f"{r.n_mode}/{r.n_bare}" + (f", {int(r.n_pairs)} pairs" if power and pd.notna(r.n_pairs) else "")
+                extra = [_plain_pct(r.half_width_pct), _plain_pct(r.mde_pct),
+                         "—" if pd.isna(r.rounds_needed) else f"{int(r.rounds_needed)}"] if power else []
                 rows.append([_e(r.host), _e(payload), _e(f"{benchmark}/{metric}"), r.copies, _e(r.mode),
                              _pct(r.relative_performance), _ci(r.perf_ci_low, r.perf_ci_high, r.verdict),
-                             _ratio_ci(r), f"{r.n_mode}/{r.n_bare}", verdict])
+                             _ratio_ci(r), n, *extra, verdict])
         return headers, rows
 
     def cross_host_rows(self):
