@@ -4,6 +4,9 @@
 #   bash scripts/run.sh --plan [--configfile FILE...] [--config KEY=VALUE...]
 #       the run matrix, estimated wall time and disk use, and where the config came from
 #       (python -m execbench plan); runs nothing
+#   bash scripts/run.sh --follow [--configfile FILE...] [--once]
+#       from a second terminal while a study runs: one line per finished run (run i of N, ETA,
+#       failures) from the run directories and the chain records (python -m execbench follow)
 #
 # With --profile or --executor (-e) among the arguments, or SNAKEMAKE_PROFILE
 # set, the cluster executor plugins (.venv/cluster-plugins, see
@@ -31,10 +34,11 @@ fi
 export PATH="$REPO/.venv/bin:$PATH"
 cd "$REPO"
 for arg in "$@"; do
-    if [ "$arg" = "--plan" ]; then
+    if [ "$arg" = "--plan" ] || [ "$arg" = "--follow" ]; then
+        verb=${arg#--}
         rest=()
-        for a in "$@"; do [ "$a" = "--plan" ] || rest+=("$a"); done
-        exec python -m execbench plan "${rest[@]}"
+        for a in "$@"; do [ "$a" = "$arg" ] || rest+=("$a"); done
+        exec python -m execbench "$verb" "${rest[@]}"
     fi
 done
 # --report: open on the study's answer, not the job graph (workflow/report/metadata.yaml, which

@@ -74,13 +74,6 @@ def _run(args) -> int:
     record = run_cell(config, cell)
     print(f"{cell.run_id}: {record['status']} {record['reason']} ({record['wall_s']:.1f} s) "
           f"-> {layout.raw_dir(config['results'], cell)}")
-    if args.progress:
-        from .progress import report_run, terminal_stream
-
-        try:  # the run is recorded; a progress line that cannot be made must not fail it
-            report_run(config, cell, record, stream=terminal_stream())
-        except Exception as err:  # noqa: BLE001
-            print(f"run: no progress line ({type(err).__name__}: {err})", file=sys.stderr)
     return 0
 
 
@@ -187,22 +180,45 @@ def _check_report(args) -> int:
     return 0 if result["ok"] else 1
 
 
-def _plan(args) -> int:
+def _study_config(args, verb: str):
+    """(config, sources) as the workflow composes them from --configfile/--config, or None after
+    printing why not."""
     from snakemake.cli import parse_config
 
-    from . import plan
     from .config import compose_config, load_config
 
     try:
         raw, sources = compose_config(args.configfile, parse_config(args.config))
-        config = load_config(raw, source_name=sources[0].name if sources else "config")
+        return load_config(raw, source_name=sources[0].name if sources else "config"), sources
     except (ExecbenchError, ValueError) as err:
         hint = ""
         if args.configfile and "extends" not in str(err):
             hint = (f"\n({args.configfile[0]} is the whole study: the default study is not read; to build on "
                     "config/config.yaml instead, add `extends: default` to it)")
-        print(f"plan: {err}{hint}", file=sys.stderr)
+        print(f"{verb}: {err}{hint}", file=sys.stderr)
+        return None
+
+
+def _follow(args) -> int:
+    from .progress import follow
+
+    loaded = _study_config(args, "follow")
+    if loaded is None:
         return 2
+    try:
+        follow(loaded[0], interval_s=args.interval, once=args.once)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _plan(args) -> int:
+    from . import plan
+
+    loaded = _study_config(args, "plan")
+    if loaded is None:
+        return 2
+    config, sources = loaded
     if args.print_results:
         print(config["results"])
         return 0
@@ -260,8 +276,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--copies", type=int, required=True)
     p.add_argument("--rep", type=int, required=True)
     p.add_argument("--host", default=None, help="the cluster.hosts entry this run is meant for (fan-out)")
-    p.add_argument("--progress", action="store_true",
-                   help="print the study's progress line (to fd 3 when open, else stderr; and <results>/logs/progress.log)")
     p.set_defaults(func=_run)
 
     p = verbs.add_parser("ingest", help="copy a manifest's existing logs into results/raw")
@@ -321,6 +335,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--print-results", action="store_true", help="print only the results directory of the config")
     p.set_defaults(func=_plan)
 
+    p = verbs.add_parser("follow", help="follow a running study from its run directories and chain records: "
+                                        "one line per finished run (run i of N, ETA, failures)")
+    p.add_argument("--configfile", nargs="+", default=[], help="config files, as given to snakemake")
+    p.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", help="--config values, as given to snakemake")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between looks at the results directory")
+    p.add_argument("--once", action="store_true", help="print where each chain is now and exit")
+    p.set_defaults(func=_follow)
+
     p = verbs.add_parser("export-wlcg", help="results per host in the HEP-Benchmark-Suite report shape")
     p.add_argument("--tables", required=True, help="results/tables")
     p.add_argument("--out", required=True, help="directory to write <host>.json into")
@@ -335,8 +357,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     top = parser()
     args, extra = top.parse_known_args(argv)
-    if extra and args.verb != "plan":
+    if extra and args.verb not in ("plan", "follow"):
         top.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:  # `bash scripts/run.sh --plan ...` hands over the whole snakemake command line
-        print(f"plan: not about the matrix, left to snakemake: {' '.join(extra)}", file=sys.stderr)
+        print(f"{args.verb}: not about the matrix, left to snakemake: {' '.join(extra)}", file=sys.stderr)
     return args.func(args)

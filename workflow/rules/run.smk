@@ -45,14 +45,6 @@ rule run_config:
         Path(log[0]).write_text(f"wrote {output[0]}\n")
 
 
-# Each run prints the study's progress line (run i of N, elapsed, ETA, failures: execbench.progress)
-# on fd 3, which `3>&2` points at the terminal before the job's output goes to its log.
-if workflow.is_main_process and not getattr(workflow.output_settings, "dryrun", False):
-    from execbench.progress import start_invocation
-
-    start_invocation(config)
-
-
 rule run_payload:
     """One run (payload x mode x copies x repetition) -> native logs per copy + run.json."""
     input:
@@ -79,4 +71,4 @@ rule run_payload:
     shell:
         "{params.python:q} -m execbench run --validated-config-env EXECBENCH_VALIDATED_CONFIG"
         " --payload {wildcards.payload:q} --mode {wildcards.mode:q} --copies {wildcards.copies:q}"
-        " --rep {wildcards.rep:q} {params.host:q} --progress 3>&2 > {log:q} 2>&1"
+        " --rep {wildcards.rep:q} {params.host:q} > {log:q} 2>&1"
