@@ -140,3 +140,16 @@ def test_the_first_screen_reads_mde_pct_from_the_relative_table(tmp_path):
     line = _block(screen, "docker").lines[0]
     assert line.tone == "unclear" and line.verdict.startswith("not resolved: only effects above 4.2 %")
     assert "cannot resolve a 2 % effect" in screen.controls and "smallest detectable effect 4.2–4.2 %" in screen.controls
+
+
+def test_the_headline_tallies_the_verdicts_and_never_calls_an_all_inconclusive_study_answered(tmp_path):
+    wide = synthetic_runs.write_fixed_value_runs(tmp_path / "wide" / "parsed", "synth-host",
+                                                 {"bare": [9.98, 10.0, 10.02], "docker": [9.0, 10.0, 11.0]})
+    screen = _screen(tmp_path / "wide", wide)
+    assert screen.headline.startswith("No firm answer yet: every interval is too wide.")
+    assert screen.headline.endswith("Of 1 comparison, 1 is inconclusive.") and not screen.answered
+    narrow = synthetic_runs.write_fixed_value_runs(tmp_path / "narrow" / "parsed", "synth-host",
+                                                   {"bare": [9.98, 10.0, 10.02], "docker": [9.4, 9.5, 9.6]})
+    screen = _screen(tmp_path / "narrow", narrow)
+    assert screen.headline.startswith("Every payload was compared with bare metal.")
+    assert screen.headline.endswith("Of 1 comparison, 1 shows a cost.") and screen.answered

@@ -111,7 +111,7 @@ class FirstScreen:
     blocks: list[ModeBlock]
     controls: str
     context: list[str]
-    answered: bool
+    answered: bool  # every payload compared and at least one interval narrow enough for a verdict
     problems: list[str]
 
 
@@ -387,15 +387,39 @@ def first_screen(tables) -> FirstScreen:
     summary = tables.summary or {}
     problems = list(summary.get("problems", []))
     runs = summary.get("runs")
+    blocks = mode_blocks(tables)
+    measured = [line.tone for b in blocks for line in b.lines if line.tone not in ("none", "emulated")]
+    firm = any(t in ("cost", "faster", "ok") for t in measured)
     if runs is None:
         headline = "Tables without a study summary (made by an older execbench)."
     else:
-        answer = "No answer for part of this study (below)." if problems else "The study has an answer."
+        if problems:
+            answer = "No answer for part of this study (below)."
+        elif measured and not firm:  # every cell has a number, yet no interval says anything
+            answer = "No firm answer yet: every interval is too wide."
+        else:
+            answer = "Every payload was compared with bare metal."
         headline = (f"{answer} {runs} runs: {summary['ok']} ok, {summary['failed']} failed, "
-                    f"{summary['unavailable']} unavailable.")
+                    f"{summary['unavailable']} unavailable. {verdict_tally(blocks)}").rstrip()
     context = [line for fn in CONTEXT_LINES for line in fn(tables)]
-    return FirstScreen(headline, mode_blocks(tables), controls_line(tables.controls, tables.relative), context,
-                       not problems, problems)
+    return FirstScreen(headline, blocks, controls_line(tables.controls, tables.relative), context,
+                       not problems and firm, problems)
+
+
+TALLY_WORDS = (("cost", "shows a cost", "show a cost"), ("faster", "is faster", "are faster"),
+               ("ok", "shows no measurable cost", "show no measurable cost"),
+               ("unclear", "is inconclusive", "are inconclusive"), ("emulated", "is emulated", "are emulated"),
+               ("none", "has no number", "have no number"))
+
+
+def verdict_tally(blocks: list[ModeBlock]) -> str:
+    """'Of 12 comparisons, 1 shows a cost, 11 are inconclusive.' over the lines of every block."""
+    tones = [line.tone for b in blocks for line in b.lines]
+    if not tones:
+        return ""
+    parts = [f"{tones.count(t)} {one if tones.count(t) == 1 else many}" for t, one, many in TALLY_WORDS
+             if tones.count(t)]
+    return f"Of {len(tones)} comparison{'' if len(tones) == 1 else 's'}, " + ", ".join(parts) + "."
 
 
 def mode_title(mode: str) -> str:

@@ -524,7 +524,7 @@ def glance_html(screen: glance.FirstScreen, notes: list[str] = ()) -> str:
     """The first screen: the answer per mode and workload class, `notes` (e.g. what an ingest-only
     study read), the controls line, the links below."""
     out = ["<section id='answer' class='glance'>"]
-    status = "noanswer" if screen.problems else "answered"
+    status = "answered" if screen.answered else "noanswer"
     out.append(f'<p class="{status}"><b>{_e(screen.headline)}</b>'
                + ("".join(f"<br>No answer: {_e(p)}" for p in screen.problems)) + "</p>")
     out.append('<p class="legend">Per mode and workload: the verdict in plain words, then the effect on '
