@@ -146,10 +146,24 @@ def test_the_headline_tallies_the_verdicts_and_never_calls_an_all_inconclusive_s
     wide = synthetic_runs.write_fixed_value_runs(tmp_path / "wide" / "parsed", "synth-host",
                                                  {"bare": [9.98, 10.0, 10.02], "docker": [9.0, 10.0, 11.0]})
     screen = _screen(tmp_path / "wide", wide)
-    assert screen.headline.startswith("No firm answer yet: every interval is too wide.")
+    assert screen.headline.startswith("No firm answer yet: no comparison is resolved.")
     assert screen.headline.endswith("Of 1 comparison, 1 is inconclusive.") and not screen.answered
     narrow = synthetic_runs.write_fixed_value_runs(tmp_path / "narrow" / "parsed", "synth-host",
                                                    {"bare": [9.98, 10.0, 10.02], "docker": [9.4, 9.5, 9.6]})
     screen = _screen(tmp_path / "narrow", narrow)
     assert screen.headline.startswith("Every payload was compared with bare metal.")
     assert screen.headline.endswith("Of 1 comparison, 1 shows a cost.") and screen.answered
+
+
+def test_the_headline_does_not_claim_every_payload_compared_when_a_cell_has_no_number(tmp_path):
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host",
+                                                  {"bare": [9.98, 10.0, 10.02], "docker": [9.4, 9.5, 9.6]})
+    for rep in (1, 2):
+        run = synthetic_runs._run("db12", "bare", 1, rep, order=10 + rep)
+        paths.append(synthetic_runs._write(tmp_path / "parsed", run,
+                                           [synthetic_runs._rec("db12", "score", 20.0 + rep, "HS06", True, "x")], []))
+        run = synthetic_runs._run("db12", "docker", 1, rep, "failed", "copy 0: timed out", order=20 + rep)
+        paths.append(synthetic_runs._write(tmp_path / "parsed", run, [], []))
+    screen = _screen(tmp_path, paths)
+    assert screen.headline.startswith("Part of the study has no number (why: below).")
+    assert screen.headline.endswith("Of 2 comparisons, 1 shows a cost, 1 has no number.")

@@ -332,11 +332,12 @@ def mode_blocks(tables) -> list[ModeBlock]:
 
 def resolving_power(relative: pd.DataFrame) -> str:
     """'smallest detectable effect 0.6–4.2 % (median 1.3 %); 3 of 14 cells cannot resolve 2 %' from
-    relative.csv's mde_pct over the measured (not emulated) cells; '' when the table has none."""
+    relative.csv's mde_pct over the measured (not emulated) throughput cells (start-up is in ms, in
+    its own table); '' when the table has none."""
     if "mde_pct" not in relative.columns:
         return ""
-    mdes = [m for m, emulated in zip(relative["mde_pct"], relative["emulated"])
-            if _finite(m) is not None and not bool(emulated)]
+    mdes = [m for m, emulated, payload in zip(relative["mde_pct"], relative["emulated"], relative["payload"])
+            if _finite(m) is not None and not bool(emulated) and payload != startup_cost.PAYLOAD]
     if not mdes:
         return ""
     wide = sum(1 for m in mdes if m > RESOLVED_PERCENT)
@@ -349,10 +350,11 @@ def resolving_power(relative: pd.DataFrame) -> str:
 
 def controls_line(controls: dict | None, relative: pd.DataFrame) -> str:
     """The controls and the study's resolving power in one line (see CONTROLS_SHAPE)."""
-    widths = []
+    widths = []  # half-widths in % of each cell's own estimate; start-up is in ms (its own table), not here
     for r in relative.itertuples():
-        if pd.notna(r.perf_ci_low) and math.isfinite(r.perf_ci_low) and math.isfinite(r.perf_ci_high) and not r.emulated:
-            widths.append(100 * (r.perf_ci_high - r.perf_ci_low) / 2)
+        if (pd.notna(r.perf_ci_low) and math.isfinite(r.perf_ci_low) and math.isfinite(r.perf_ci_high)
+                and not r.emulated and r.payload != startup_cost.PAYLOAD and r.relative_performance > 0):
+            widths.append(100 * (r.perf_ci_high - r.perf_ci_low) / 2 / r.relative_performance)
     span = (f"interval half-widths {min(widths):.1f}–{max(widths):.1f} % (median {pd.Series(widths).median():.1f} %)"
             if widths else "no interval in this study")
     power = resolving_power(relative)
@@ -396,7 +398,9 @@ def first_screen(tables) -> FirstScreen:
         if problems:
             answer = "No answer for part of this study (below)."
         elif measured and not firm:  # every cell has a number, yet no interval says anything
-            answer = "No firm answer yet: every interval is too wide."
+            answer = "No firm answer yet: no comparison is resolved."
+        elif any(line.tone == "none" for b in blocks for line in b.lines):
+            answer = "Part of the study has no number (why: below)."
         else:
             answer = "Every payload was compared with bare metal."
         headline = (f"{answer} {runs} runs: {summary['ok']} ok, {summary['failed']} failed, "
