@@ -40,6 +40,8 @@ def test_a_mode_that_never_ran_says_why_in_one_line(tmp_path):
     assert vm.lines == [] and vm.not_measured == "no usable KVM: /dev/kvm is PVM, emulation not allowed"
     text = glance.render_text(screen)
     assert "VM: not measured — no usable KVM: /dev/kvm is PVM, emulation not allowed" in text
+    assert screen.headline.startswith("Every payload was compared with bare metal in Docker and Podman; "
+                                      "VM not measured.")
 
 
 def test_a_payload_without_a_number_in_a_mode_says_why(tmp_path):

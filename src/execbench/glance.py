@@ -403,6 +403,11 @@ def first_screen(tables) -> FirstScreen:
             answer = "Part of the study has no number (why: below)."
         else:
             answer = "Every payload was compared with bare metal."
+            missing = [mode_title(b.mode) for b in blocks if b.not_measured]
+            if missing:
+                shown = list(dict.fromkeys(mode_title(b.mode) for b in blocks if not b.not_measured))
+                answer = (f"Every payload was compared with bare metal in {' and '.join(shown) or 'no mode'}; "
+                          f"{' and '.join(dict.fromkeys(missing))} not measured.")
         headline = (f"{answer} {runs} runs: {summary['ok']} ok, {summary['failed']} failed, "
                     f"{summary['unavailable']} unavailable. {verdict_tally(blocks)}").rstrip()
     context = [line for fn in CONTEXT_LINES for line in fn(tables)]
