@@ -52,7 +52,7 @@ def test_fake_seed_chart_shows_both_copies_and_modes_with_error_bars(built):
     svg = Path(out["figures"][0].files["svg"]).read_text()
     # axis labels with units and the tick labels of the two copies groups, legend entries for the modes
     for text in ("1 copy", "2 copies", "docker", "podman", "bare metal = 100 %", "% of bare metal",
-                 "copies run at once", "Fieller"):
+                 "copies run at once", "paired"):
         assert text in svg, text
 
 
@@ -69,7 +69,7 @@ def test_fake_report_holds_question_answer_provenance_and_exclusions(built):
     root, out = built
     html = Path(out["report"]["html"]).read_text()
     for text in (
-        "Question.", "Fieller (Welch df)",  # question and method
+        "Question.", "paired t on log ratios", "Fieller",  # question, the method and its cross-check
         "Synthetic CPU @ 2.20GHz", "6.1.0-synthetic", "Debian GNU/Linux 12",  # host provenance
         "20.10.24", "4.3.1",  # engine versions
         "127.0.0.1:5000/execbench/debian12@sha256:" + "ab" * 32,  # image by digest
@@ -107,10 +107,10 @@ def test_fake_single_host_report_says_cross_host_summary_needs_two_hosts(built):
 
 
 def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(tmp_path):
-    # Per-host ratios by hand (tests/test_tables.py, TWO_HOSTS): A 98 % (not significant), B 95 % (slower);
-    # median (95 + 98)/2 = 96.5 %, min 95 %, max 98 %.
+    # Per-host ratios by hand (tests/test_tables.py, TWO_HOSTS): A 97.97 % (not significant), B 95.00 %
+    # (slower); median 96.49 %, min 95.00 %, max 97.97 %.
     paths = synthetic_runs.write_fixed_value_runs(
-        tmp_path / "parsed" / "A", "synth-host-A", {"bare": [9.9, 10.0, 10.1], "docker": [9.7, 9.8, 9.9]})
+        tmp_path / "parsed" / "A", "synth-host-A", {"bare": [9.9, 10.0, 10.1], "docker": [9.5, 9.8, 10.1]})
     paths += synthetic_runs.write_fixed_value_runs(
         tmp_path / "parsed" / "B", "synth-host-B", {"bare": [19.8, 20.0, 20.2], "docker": [18.8, 19.0, 19.2]})
     out = build_all(paths, tmp_path)
@@ -121,13 +121,13 @@ def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(
     assert "synth-host-B" not in answer[a:b]  # A's section holds only A's rows
     across = html[html.index("<h2 id='across-hosts'>"):html.index("<h2 id='figures'>")]
     assert 'class="cross-hosts"' in across and "needs per-host comparisons" not in across
-    row = ("<td>cpusuite</td><td>cpusuite/score</td><td>1</td><td>docker</td><td>2</td><td>96.50 %</td>"
-           "<td>95.00 %</td><td>98.00 %</td><td>— (needs ≥ 4 hosts)</td>"
+    row = ("<td>cpusuite</td><td>cpusuite/score</td><td>1</td><td>docker</td><td>2</td><td>96.49 %</td>"
+           "<td>95.00 %</td><td>97.97 %</td><td>— (needs ≥ 4 hosts)</td>"
            "<td>1 slower, 0 faster, 1 not significant, 0 no interval</td><td>synth-host-A, synth-host-B</td>")
     assert row in across
     md = Path(out["report"]["md"]).read_text()
     assert md.index("### Host synth-host-A") < md.index("### Host synth-host-B") < md.index("## Across hosts")
-    assert "| cpusuite | cpusuite/score | 1 | docker | 2 | 96.50 % | 95.00 % | 98.00 % |" in md
+    assert "| cpusuite | cpusuite/score | 1 | docker | 2 | 96.49 % | 95.00 % | 97.97 % |" in md
 
 
 def test_missing_payload_gives_placeholder_figure_not_a_crash(tmp_path):

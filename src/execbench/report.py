@@ -324,16 +324,18 @@ def _first(series):
 
 
 METHOD_TEXT = (
-    "Each cell compares the machine-level number (summed over the copies run at once) of every repetition of a "
-    "mode with every repetition of bare metal on the same host. The ratio is of the means; its "
-    f"{int(stats.CONFIDENCE * 100)} % interval is {stats.METHOD}: exact for normal repetitions, it does not treat "
-    "the bare-metal mean as known, and unlike a bootstrap it keeps its coverage with 3-5 repetitions "
-    "(measured: 96.5 % vs 80.9 % for a percentile bootstrap at n = 3; bench/bench_ci_coverage.py). "
-    "'% of bare metal' is performance: the ratio for higher-is-better metrics, its inverse for times. "
-    "Verdict: 'slower' or 'faster' when the whole interval is below or above 100 %, 'not significant' when it "
-    "contains 100 %; with one repetition on a side there is no interval and the table says so. "
-    "Suite summaries ('geomean') are geometric means over the benchmarks sharing a metric, as SPEC does. "
-    "Failed and unavailable runs are never in a ratio; they are listed below with the reason."
+    "Every round of the study runs each mode once, close in time; a mode is compared with bare metal within "
+    "each round (the log of their ratio of the machine-level number, summed over the copies run at once), then "
+    f"across rounds: the {int(stats.CONFIDENCE * 100)} % interval is {stats.METHOD} (Student's t), back-transformed, "
+    "so the relative performance is the geometric mean of the rounds' ratios and its interval never reaches zero. "
+    "Drift of the host between rounds cancels within a round; the unpaired Fieller (Welch df) interval is kept as a "
+    "cross-check, and is the answer only where fewer than two rounds pair up. '±' is the half-width the cell "
+    "resolved, 'MDE' the smallest effect it would detect with 80 % power. Rounds whose ratio is an outlier (modified "
+    "z-score > 3.5) are flagged and kept, their influence shown. '% of bare metal' is performance: the ratio for "
+    "higher-is-better metrics, its inverse for times. Verdict: 'slower' or 'faster' when the whole interval is "
+    "below or above 100 %, 'not significant' when it contains 100 %; with one pair there is no interval. Suite "
+    "summaries ('geomean') are geometric means over the benchmarks sharing a metric, as SPEC does. Failed and "
+    "unavailable runs are never in a ratio; they are listed below with the reason."
 )
 
 CROSS_HOSTS_TEXT = (
