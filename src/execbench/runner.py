@@ -93,14 +93,15 @@ def benchmark_slot(path: str | Path | None = None):
             fcntl.lockf(fh, fcntl.LOCK_UN)
 
 
-def move_aside(results: str | Path, cell: RunCell) -> Path | None:
-    """A run dir left by an earlier attempt goes to raw/.incomplete/, never deleted.
-
-    An empty run dir is no attempt: Snakemake makes it (the parent of run.json) before the
-    job starts, so it stays where it is and None is returned."""
+def move_aside(results: str | Path, cell: layout.RunKey, force: bool = False) -> Path | None:
+    """A run dir left by an earlier attempt goes to raw/.incomplete/<run id>-<UTC>/, never deleted;
+    returns where, or None when there was nothing to move. An empty dir is no attempt and stays.
+    `force`: also a finished run (execbench redo)."""
     run_dir = layout.raw_dir(results, cell)
     if not run_dir.exists() or (run_dir.is_dir() and not any(run_dir.iterdir())):
         return None
+    if (run_dir / layout.RUN_JSON).exists() and not force:
+        raise ExecbenchError(f"{run_dir} is a finished run: not measured again (execbench redo sets it aside)")
     target = layout.incomplete_dir(results) / f"{cell.run_id}-{utc_stamp()}"
     target.parent.mkdir(parents=True, exist_ok=True)
     run_dir.rename(target)
