@@ -58,8 +58,17 @@ BAD_CONFIGS = [
     ("cluster hosts not a list", "cluster.hosts", "wn001", "cluster.hosts", "type array"),
     ("cluster host not a name", "cluster.hosts", ["wn001", "a/b"], "cluster.hosts[1]", "a node name"),
     ("cluster host twice", "cluster.hosts", ["wn001", "wn001"], "cluster.hosts", "non-unique"),
-    ("unknown pairing", "cluster.pairing", "srun", "cluster.pairing", "['group', 'nodelist']"),
     ("unknown cluster key", "cluster.nodes", 4, "cluster.nodes", "no unknown key"),
+    ("mode limited to an unknown payload", "modes.docker.payloads", ["db12", "hs07"], "modes.docker.payloads[1]",
+     "a payload of the study"),
+    ("baseline limited to some payloads", "modes.bare.payloads", ["db12"], "modes.bare.payloads",
+     "the baseline runs every payload"),
+    ("unknown control", "modes.docker.control", "aa", "modes.docker.control", "['none', 'negative', 'positive']"),
+    ("adaptive target zero", "study.adaptive", {"target_half_width_pct": 0}, "study.adaptive.target_half_width_pct",
+     "0"),
+    ("adaptive unknown payload", "study.adaptive", {"payloads": ["hs07"]}, "study.adaptive.payloads[0]",
+     "a payload of the study"),
+    ("adaptive unknown key", "study.adaptive", {"rounds": 3}, "study.adaptive.rounds", "no unknown key"),
 ]
 
 
@@ -131,22 +140,32 @@ def test_matrix_size_and_interleaving(raw_default):
     assert len({c.run_id for c in cells}) == len(cells)
 
 
-def test_mode_order_is_shuffled_by_the_recorded_seed(raw_default):
+def test_mode_order_is_seeded_abba_with_bare_metal_in_the_middle(raw_default):
     config = load_config(raw_default)
     orders = lambda cfg: [c.mode for c in run_matrix(cfg, cores=2)]  # noqa: E731
     assert orders(config) == orders(copy.deepcopy(config))  # same seed, same order
-    other = copy.deepcopy(config)
-    other["study"]["seed"] += 1
-    assert orders(other) != orders(config)
-    # The shuffle really varies between blocks (not one fixed order for the whole study).
-    blocks = {tuple(c.mode for c in block) for _, block in
-              itertools.groupby(run_matrix(config, cores=2), key=lambda c: (c.repetition, c.payload, c.copies))}
-    assert len(blocks) > 1
+    blocks = lambda cfg: {(c.repetition, c.payload, c.copies): [] for c in run_matrix(cfg, cores=2)}  # noqa: E731
+    by_block = blocks(config)
+    for c in run_matrix(config, cores=2):
+        by_block[(c.repetition, c.payload, c.copies)].append(c.mode)
+    for (rep, payload, copies), modes in by_block.items():
+        assert modes.index("bare") == (len(modes) - 1) // 2 or modes.index("bare") == len(modes) // 2
+        if (rep + 1, payload, copies) in by_block:  # the next round runs the same order reversed
+            assert by_block[(rep + 1, payload, copies)] == modes[::-1]
+    # the seed decides the order of the other modes: some seed gives another order
+    others = set()
+    for seed in range(8):
+        other = copy.deepcopy(config)
+        other["study"]["seed"] = seed
+        others.add(tuple(orders(other)))
+    assert len(others) > 1
+    # and it varies between payloads (not one fixed order for the whole study)
+    assert len({tuple(m) for (rep, _, _), m in by_block.items() if rep == 1}) > 1
 
 
 def test_cluster_defaults_to_no_fan_out(raw_default):
     config = load_config(raw_default)
-    assert config["cluster"] == {"hosts": [], "pairing": "group"}
+    assert config["cluster"] == {"hosts": []}
     assert {c.host for c in run_matrix(config, cores=2)} == {None}
     assert all("@" not in c.rel_dir and "@" not in c.run_id for c in run_matrix(config, cores=2))
 

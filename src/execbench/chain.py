@@ -92,6 +92,7 @@ class Chain:
         self.failures = 0
         self.unit_seconds: list[float] = []  # measured per unit, for the ETA and the time budget
         self.order_index = 0
+        self.clock = time.monotonic  # the extra rounds' time budget is measured on it
 
     # --- the rounds --------------------------------------------------------------------------
 
@@ -106,19 +107,20 @@ class Chain:
             only = None  # every (payload, copies) in the fixed rounds
             for repetition in range(1, max_rounds + 1):
                 if repetition > fixed:
-                    only = self._cells_needing_more(repetition)
+                    only, why = self._cells_needing_more(repetition)
                     if not only:
                         break
                     estimate = self._round_estimate(repetition, only)
                     if extra_s + estimate > budget_s:
-                        self._decide(repetition, only, "stopped: the extra round (about "
+                        self._decide(repetition, only, f"{why}; not added: the extra round (about "
                                      f"{estimate / 60:.1f} min) would exceed max_extra_minutes "
                                      f"({budget_s / 60:g} min, {extra_s / 60:.1f} min used)", added=False)
                         break
-                r0 = time.monotonic()
+                    self._decide(repetition, only, why, added=True)
+                r0 = self.clock()
                 self._run_round(repetition, only)
                 if repetition > fixed:
-                    extra_s += time.monotonic() - r0
+                    extra_s += self.clock() - r0
         record = {
             "host": self.host, "chain": chain_name(self.host), "plan_sha256": plan_digest(self.config, self.host),
             "started_utc": started, "ended_utc": utc_now(), "wall_s": time.monotonic() - t0,
@@ -184,10 +186,12 @@ class Chain:
             out.add((cell.payload, cell.copies))
         return out
 
-    def _cells_needing_more(self, repetition: int) -> set:
+    def _cells_needing_more(self, repetition: int) -> tuple[set, str]:
+        """The targeted (payload, copies) still wider than the target after the rounds so far,
+        and why (for the decision log)."""
         target = self.adaptive.get("target_half_width_pct")
         if not target:
-            return set()
+            return set(), ""
         widths = self.half_widths(repetition - 1)
         needing, why = set(), []
         for key in sorted(self._targeted()):
@@ -197,9 +201,7 @@ class Chain:
                 needing.add(key)
                 why.append(f"{key[0]}/{key[1]}c " + ", ".join(
                     f"{mode} ±{'?' if w is None else f'{w:.2f}'} %" for mode, w in sorted(wide.items())))
-        if needing:
-            self._decide(repetition, needing, f"half-width above {target:g} %: " + "; ".join(why), added=True)
-        return needing
+        return needing, f"half-width above {target:g} %: " + "; ".join(why)
 
     def half_widths(self, rounds: int) -> dict:
         """{(payload, copies): {mode: paired half-width % of the headline number, None if not
@@ -234,22 +236,34 @@ class Chain:
 
 
 def _headline(parsed: dict) -> tuple[float, bool] | None:
-    """The run's headline machine-level number (the payload's own benchmark, by tables'
-    HEADLINE_METRICS order) and whether higher is better; None when it has none."""
+    """The run's headline machine-level number, chosen as tables.headline_keys does: the record
+    named after the payload (metric by HEADLINE_METRICS order), else the geometric mean over the
+    payload's benchmarks of the metric most of them report (STREAM's four kernels); and whether
+    higher is better. None when the run failed or has no such number."""
+    from statistics import geometric_mean
+
     from .tables import HEADLINE_METRICS
 
-    payload = parsed["run"].get("payload")
+    payload = str(parsed["run"].get("payload", "")).lower()
     if parsed["run"].get("status") != "ok":
         return None
-    found = {}
-    for record in parsed["records"]:
-        if record.get("copy") is None and record.get("status") == "ok" and record.get("value") \
-                and str(record.get("benchmark", "")).lower() == str(payload).lower():
-            found[record["metric"]] = (float(record["value"]), bool(record["higher_is_better"]))
-    for metric in HEADLINE_METRICS:
-        if metric in found:
-            return found[metric]
-    return next(iter(found.values()), None)
+    machine = [r for r in parsed["records"]
+               if r.get("copy") is None and r.get("status") == "ok" and r.get("value")]
+    own = {r["metric"]: (float(r["value"]), bool(r["higher_is_better"]))
+           for r in machine if str(r.get("benchmark", "")).lower() == payload}
+    if own:
+        return own[min(own, key=lambda m: (HEADLINE_METRICS.index(m) if m in HEADLINE_METRICS
+                                           else len(HEADLINE_METRICS), m))]
+    by_metric: dict[str, list[dict]] = {}
+    for r in machine:
+        by_metric.setdefault(r["metric"], []).append(r)
+    if not by_metric:
+        return None
+    metric = max(by_metric, key=lambda m: (len({r["benchmark"] for r in by_metric[m]}), m))
+    rows = by_metric[metric]
+    if len({r["benchmark"] for r in rows}) < 2:
+        return None
+    return geometric_mean([float(r["value"]) for r in rows]), bool(rows[0]["higher_is_better"])
 
 
 def print_progress(i: int, n: int, step: Step, repetition: int, elapsed_s: float, eta_s: float | None,

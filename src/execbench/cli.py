@@ -117,6 +117,7 @@ def _redo(args) -> int:
         print(f"{rel}: {'set aside in ' + str(moved) if moved else 'not on disk'}")
         # the chain that owns it must run again (it resumes: only the missing runs are measured)
         chain_record_path(results, key.host).unlink(missing_ok=True)
+    print("then: bash scripts/run.sh --forcerun run_chain   (the chain resumes: only these runs are measured)")
     return 0
 
 

@@ -281,6 +281,18 @@ def _check_baseline(config: dict) -> None:
 
 
 def _check_names(config: dict) -> None:
+    known = sorted(config["payloads"])
+    for name, settings in config["modes"].items():
+        for i, payload in enumerate(settings.get("payloads") or []):
+            if payload not in config["payloads"]:
+                raise ConfigError(f"modes.{name}.payloads[{i}]", f"a payload of the study ({known})", payload)
+    if config["modes"][BASELINE_MODE].get("payloads") is not None:
+        raise ConfigError(f"modes.{BASELINE_MODE}.payloads", "null: the baseline runs every payload",
+                          config["modes"][BASELINE_MODE]["payloads"])
+    adaptive = config["study"].get("adaptive") or {}
+    for i, payload in enumerate(adaptive.get("payloads") or []):
+        if payload not in config["payloads"]:
+            raise ConfigError(f"study.adaptive.payloads[{i}]", f"a payload of the study ({known})", payload)
     if config["image"] not in config["images"]:
         raise ConfigError("image", f"a key of images ({sorted(config['images'])})", config["image"])
     if not is_loopback(config["registry"]["address"]) and not config["registry"]["allow_non_loopback"]:
@@ -359,14 +371,14 @@ def mode_order(config: dict, repetition: int, payload: str, copies: int, host: s
                turn: int = 0) -> list[str]:
     """The enabled modes of a (payload, copies) cell in the order they run in a round.
 
-    A seeded shuffle (study.seed, the round, the cell, the host: recorded, reproducible), with bare
-    metal moved to the middle so every mode runs next to it or one away: the two halves of a pair
-    are close in time. The order is reversed every other round and `turn` (a payload's units):
-    A B C, then C B A, so a drift that is linear in time cancels over two. Modes limited to other
-    payloads (modes.<name>.payloads) are left out."""
+    A seeded shuffle (study.seed, the cell, the host: recorded, reproducible), with bare metal
+    moved to the middle so every mode runs next to it or one away: the two halves of a pair are
+    close in time. The same order is reversed every other round and `turn` (a payload's units):
+    A B C, then C B A (the ABBA design), so a drift that is linear in time cancels over two. Modes
+    limited to other payloads (modes.<name>.payloads) are left out."""
     names = [m for m in enabled(config["modes"])
              if payload in (config["modes"][m].get("payloads") or [payload])]
-    seed = f"{config['study']['seed']}/{repetition}/{payload}/{copies}" + (f"/{host}" if host else "")
+    seed = f"{config['study']['seed']}/{payload}/{copies}" + (f"/{host}" if host else "")
     random.Random(seed).shuffle(names)
     if BASELINE_MODE in names:
         names.remove(BASELINE_MODE)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__, figures, stats, tables
+from .hostinfo import baseline_label
 from . import summary as summary_module
 from .paths import REPO_ROOT
 
@@ -219,14 +220,25 @@ class ReportData:
                          f"{v.quantile(0.9):.4g}", f"{v.max():.4g}"])
         return headers, rows
 
+    def baseline_note(self, host: str) -> str:
+        """"bare metal here: host is a KVM guest" when this host's baseline is itself a virtual
+        machine (run.json host.virtualization, hostinfo.virtualization), else ""."""
+        if "baseline_vm" not in self.runs:
+            return ""
+        vms = {str(v) for v in self.runs.loc[self.runs["host"] == host, "baseline_vm"].dropna() if str(v)}
+        label = baseline_label({"vm": sorted(vms)[0]}) if vms else None
+        return f"bare metal here: {label}" if label else ""
+
     def host_rows(self):
-        headers = ["host", "CPU", "logical cores", "kernel", "OS", "runs", "first run (UTC)", "last run (UTC)"]
+        headers = ["host", "CPU", "logical cores", "kernel", "OS", "bare metal is", "runs", "first run (UTC)",
+                   "last run (UTC)"]
         rows = []
         for host, g in self.runs.groupby("host", sort=True):
             starts = sorted(s for s in g["started_utc"] if s)
+            note = self.baseline_note(host).removeprefix("bare metal here: ")
             rows.append([_e(host), _e(_first(g["cpu_model"])), _e(_first(g["logical_cores"])),
-                         _e(_first(g["kernel"])), _e(_first(g["os"])), len(g),
-                         _e(starts[0] if starts else ""), _e(starts[-1] if starts else "")])
+                         _e(_first(g["kernel"])), _e(_first(g["os"])), _e(note or "hardware (no hypervisor found)"),
+                         len(g), _e(starts[0] if starts else ""), _e(starts[-1] if starts else "")])
         return headers, rows
 
     def version_rows(self):
@@ -363,6 +375,8 @@ class ReportData:
                         parts.append(f"{_times(r.ratio)} {where} ({ci}{r.verdict})")
                 flag = f" [{g['flag'].iloc[0]}]" if g["flag"].iloc[0] else ""
                 what = "of bare-metal performance" if hib else f"the bare-metal {metric} ({g['unit'].iloc[0]})"
+                if self.baseline_note(host):  # the baseline is itself a guest: say so beside the number
+                    what += f" ({self.baseline_note(host)})"
                 verb = "runs at" if hib else "takes"
                 out.append(f"On {host}, {payload} ({benchmark} {metric}) in {mode} {verb} "
                            + "; ".join(parts) + f" {what}{flag}.")

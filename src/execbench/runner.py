@@ -41,7 +41,7 @@ from .config import RunCell, config_sha256, run_matrix
 from .errors import ExecbenchError
 from .fsutil import atomic_write_json, utc_now, utc_stamp
 from .payloads.base import unit_dir
-from .hostinfo import batch_context, host_info
+from .hostinfo import batch_context, host_info, host_state, host_state_delta
 from .modes.base import ModeContext, RunContext, RunOutcome
 from .paths import SCHEMAS
 
@@ -298,8 +298,10 @@ class RunInProgress:
             with benchmark_slot():
                 ctx = self._context(unit)
                 ctx.out_dir.mkdir(parents=True, exist_ok=True)
+                before = host_state()
                 outcome: RunOutcome = (self.payload.run_host(self.mode, ctx, self.payload_settings)
                                        if self.payload.host_driven else self.mode.run(ctx))
+                entry["host_state"] = host_state_delta(before, host_state())
             self.record["factors"].update(outcome.factors)
             self.record["emulated"] = self.record["emulated"] or outcome.emulated
             entry["copies_result"] = [r.to_dict() for r in outcome.copies]
@@ -325,6 +327,7 @@ class RunInProgress:
         record, units = self.record, self.record["units"]
         if self.ready:
             record["copies_result"] = _aggregate_copies(units, self.cell.copies)
+            record["host_state"] = _aggregate_host_state(units)
             failed = [u for u in units if u["status"] != "ok"]
             if len(units) < len(self.units):
                 record.update(status="failed", reason=f"{len(units)} of {len(self.units)} units ran")
@@ -342,6 +345,19 @@ class RunInProgress:
             validate_run(record)
         atomic_write_json(self.out_dir / layout.RUN_JSON, record)
         return record
+
+
+def _aggregate_host_state(units: list[dict]) -> dict:
+    """The run's host state over its units: the largest steal time (%), the context switches
+    summed, the highest 1-min load at a unit's start (None where no unit recorded it)."""
+    states = [u["host_state"] for u in units if u.get("host_state")]
+
+    def values(key):
+        return [s[key] for s in states if s.get(key) is not None]
+
+    return {"steal_pct_max": max(values("steal_pct"), default=None),
+            "context_switches": sum(values("context_switches")) if values("context_switches") else None,
+            "load_1m_max": max(values("load_1m"), default=None)}
 
 
 def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:

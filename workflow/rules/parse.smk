@@ -19,7 +19,8 @@ rule parse_runs:
     threads: workflow.cores
     params:
         python=PYTHON,
-        raw=f"{RESULTS}/raw",
+        # results/raw, next to the output's parsed/ (a function, as Snakemake's lint asks)
+        raw=lambda w, output: str(Path(output[0]).parent.parent / "raw"),
         # from_raw: a rerun trigger of the runs on disk, without declaring every run.json
         runs=raw_runs_fingerprint() if config["from_raw"] else "",
     shell:
