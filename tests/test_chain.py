@@ -33,7 +33,7 @@ def _config(tmp_path, **study) -> dict:
     raw = {
         "results": str(tmp_path / "results"),
         "study": {"repetitions": 2, "copies": [1], **study},
-        "modes": {"podman": {"enabled": True}, "vm": {"enabled": False}},
+        "modes": {"podman": {"enabled": True}, "vm": {"enabled": False}, "bare-aa": {"enabled": False}},
         "payloads": {"cpusuite": {"size": "standard"}, "db12": {}, "hepchain": {"enabled": False},
                      "fio": {"enabled": False}, "startup": {"enabled": False}, "stream": {"enabled": False}},
     }
@@ -132,7 +132,7 @@ def test_adaptive_rounds_stop_at_max_repetitions_and_at_the_time_budget(tmp_path
     last = record["decisions"][-1]
     assert last["round"] == 5 and last["added"] is False and "max_extra_minutes" in last["why"]
     # without a target, only the fixed rounds run
-    fixed = _Scripted(_config(tmp_path, adaptive={"max_repetitions": 6}), always_wide)
+    fixed = _Scripted(_config(tmp_path, adaptive={"target_half_width_pct": None, "max_repetitions": 6}), always_wide)
     assert [r for r, _ in (fixed.run(), fixed.rounds)[1]] == [1, 2]
 
 

@@ -128,15 +128,21 @@ def test_matrix_size_and_interleaving(raw_default):
     cells = run_matrix(config, cores=2)
     modes = [m for m, s in config["modes"].items() if s["enabled"]]
     payloads = list(config["payloads"])
-    per_rep = sum(len(resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2)) for p in payloads)
-    assert len(cells) == config["study"]["repetitions"] * per_rep * len(modes)
+
+    def modes_of(payload):  # a mode limited to some payloads (the negative control) runs only those
+        return [m for m in modes if payload in (config["modes"][m]["payloads"] or [payload])]
+
+    per_rep = sum(len(resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2)) * len(modes_of(p))
+                  for p in payloads)
+    assert len(cells) == config["study"]["repetitions"] * per_rep
+    assert {c.mode for c in cells if c.payload != "db12"} == set(modes) - {"bare-aa"}
     assert [c.order_index for c in cells] == list(range(len(cells)))
     # Repetition r of every mode finishes before r+1 starts.
     reps = [c.repetition for c in cells]
     assert reps == sorted(reps)
     # Every (rep, payload, copies) block holds each mode exactly once, back to back.
-    for _, block in itertools.groupby(cells, key=lambda c: (c.repetition, c.payload, c.copies)):
-        assert sorted(c.mode for c in block) == sorted(modes)
+    for (_, payload, _), block in itertools.groupby(cells, key=lambda c: (c.repetition, c.payload, c.copies)):
+        assert sorted(c.mode for c in block) == sorted(modes_of(payload))
     assert len({c.run_id for c in cells}) == len(cells)
 
 
@@ -172,7 +178,9 @@ def test_cluster_defaults_to_no_fan_out(raw_default):
 
 def test_matrix_with_two_hosts_is_one_full_interleaved_chain_per_host(raw_default):
     single = run_matrix(load_config(raw_default), cores=2)
-    modes = sorted({c.mode for c in single})
+    modes_of = {}  # payload -> its modes (the negative control runs DB12 only)
+    for c in single:
+        modes_of.setdefault(c.payload, set()).add(c.mode)
     raw_default["cluster"] = {"hosts": ["wn001", "wn002"]}
     cells = run_matrix(load_config(raw_default), cores=2)
     assert len(cells) == 2 * len(single)
@@ -184,8 +192,8 @@ def test_matrix_with_two_hosts_is_one_full_interleaved_chain_per_host(raw_defaul
             (c.payload, c.mode, c.copies, c.repetition) for c in single)
         # interleaved as ever: repetitions in order, each (rep, payload, copies) block holds every mode once
         assert [c.repetition for c in chain] == sorted(c.repetition for c in chain)
-        for _, block in itertools.groupby(chain, key=lambda c: (c.repetition, c.payload, c.copies)):
-            assert sorted(c.mode for c in block) == modes
+        for (_, payload, _), block in itertools.groupby(chain, key=lambda c: (c.repetition, c.payload, c.copies)):
+            assert sorted(c.mode for c in block) == sorted(modes_of[payload])
         assert all(c.rel_dir == f"{c.payload}/{c.mode}/{c.copies}c/r{c.repetition}@{host}" for c in chain)
         assert all(c.run_id.endswith(f"-r{c.repetition}@{host}") for c in chain)
     # each host is shuffled with its own seed: the two chains do not share one mode order
@@ -240,9 +248,9 @@ def test_cluster_example_fans_out_over_its_two_nodes():
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
     update_config(config, yaml.safe_load((REPO_ROOT / "config/examples/cluster-two-nodes.yaml").read_text()))
     cells = run_matrix(load_config(config), cores=2)
-    # 2 payloads x 2 modes x 2 copies counts (1, 4) x 3 repetitions = 24 per node
-    assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 24, "wn002": 24}
-    assert len(cells) == 48
+    # (2 payloads x 2 modes + the negative control on DB12) x 2 copies counts (1, 4) x 3 repetitions
+    assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 30, "wn002": 30}
+    assert len(cells) == 60
 
 
 # --config values exactly as Snakemake 9's own parser hands them over (snakemake.cli.parse_config):

@@ -273,3 +273,46 @@ def test_rebuild_from_raw_fixture_logs_through_manifest_ingest_to_report(tmp_pat
         if os.environ.get("EXECBENCH_REGEN_GOLDEN") == "1":
             golden.write_text(produced)
         assert produced == golden.read_text(), f"{name} differs from {golden} (regenerate and review)"
+
+
+def _with_control(paths, mode, control, virt_vm=None):
+    """Mark the synthetic runs of `mode` as a control (modes.<mode>.control), and every run's host
+    as a guest of `virt_vm` when given."""
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        if doc["run"]["mode"] == mode:
+            doc["run"]["mode_settings"]["control"] = control
+            doc["run"]["mode_kind"] = "bare"
+        if virt_vm:
+            doc["run"]["host"]["virtualization"] = {"vm": virt_vm, "container": None, "evidence": ["test"]}
+        Path(path).write_text(json.dumps(doc))
+
+
+def test_controls_are_shown_apart_from_the_answer_and_judged(tmp_path):
+    # bare-aa is bare metal again (A/A): ratios 1.00, 1.00, 1.00 → not significant, as it must be.
+    # bare-quota is a known 5 % slowdown: 0.95 in every round → slower, detected.
+    # bare-loose is a positive control the study misses: ratios around 1 → "NOT detected".
+    values = {"bare": [10.0, 10.2, 9.8, 10.1], "docker": [9.9, 10.1, 9.7, 10.0], "bare-aa": [10.0, 10.21, 9.79, 10.1],
+              "bare-quota": [9.5, 9.69, 9.31, 9.595], "bare-loose": [10.3, 9.9, 9.9, 10.4]}
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host", values)
+    _with_control(paths, "bare-aa", "negative", virt_vm="kvm")
+    _with_control(paths, "bare-quota", "positive")
+    _with_control(paths, "bare-loose", "positive")
+    out = build_all(paths, tmp_path)
+    html = Path(out["report"]["html"]).read_text()
+    answer = html[html.index("<h2 id='answer'>"):html.index("<h2 id='across-hosts'>")]
+    controls = answer[answer.index('<ul class="controls">'):]
+    controls = controls[:controls.index("</ul>")]
+    assert "Negative control bare-aa (bare metal under a second label (A/A))" in controls
+    assert "not significant): as it must: no difference found where there is none." in controls
+    assert "Positive control bare-quota (a known slowdown)" in controls and "slower): detected, as it must be." in controls
+    assert "Positive control bare-loose" in controls and "NOT detected" in controls
+    # the controls are not answers: no sentence or headline row calls them a mode's cost
+    before_controls = answer[:answer.index('<ul class="controls">')]
+    assert "in docker runs at" in before_controls
+    assert "bare-aa" not in before_controls and "bare-quota" not in before_controls
+    # the baseline is a KVM guest: said beside the number and in the hosts' provenance
+    assert "of bare-metal performance (bare metal here: host is a KVM guest)" in answer
+    assert "<td>host is a KVM guest</td>" in html
+    md = Path(out["report"]["md"]).read_text()
+    assert "**Controls** (what this study can resolve on this host):" in md

@@ -133,10 +133,48 @@ class ReportData:
         """The hosts with at least one comparison with their own bare metal."""
         return sorted(set(self.relative["host"].astype(str)))
 
-    def _headline_cells(self, payload: str, benchmark: str, metric: str, host: str | None) -> pd.DataFrame:
+    def control_modes(self) -> dict[str, str]:
+        """mode -> "negative" | "positive": the modes that are controls of the study's resolving
+        power (modes.<name>.control), never answers."""
+        if "control" not in self.runs:
+            return {}
+        rows = self.runs[self.runs["control"].fillna("").astype(str) != ""]
+        return {str(m): str(c) for m, c in zip(rows["mode"], rows["control"])}
+
+    def _headline_cells(self, payload: str, benchmark: str, metric: str, host: str | None,
+                        controls: bool = False) -> pd.DataFrame:
         rel = self.relative
         sel = rel[(rel["payload"] == payload) & (rel["benchmark"] == benchmark) & (rel["metric"] == metric)]
+        is_control = sel["mode"].astype(str).isin(set(self.control_modes()))
+        sel = sel[is_control] if controls else sel[~is_control]
         return sel if host is None else sel[sel["host"].astype(str) == host]
+
+    def control_sentences(self) -> list[str]:
+        """One sentence per control cell at a headline: its number and whether it came out as a
+        control must (negative: not significant; positive: slower)."""
+        out, kinds = [], self.control_modes()
+        for payload, (benchmark, metric) in sorted(self.relative_meta.get("headline", {}).items()):
+            for r in self._headline_cells(payload, benchmark, metric, None, controls=True).itertuples():
+                kind = kinds.get(str(r.mode), "")
+                ci = ("" if pd.isna(r.perf_ci_low) else
+                      "95 % CI {}–{}, ".format(*_pct_bounds(r.perf_ci_low, r.perf_ci_high)))
+                if kind == "negative":
+                    what = "bare metal under a second label (A/A)"
+                    ok = r.verdict == "not significant"
+                    judged = ("as it must: no difference found where there is none" if ok else
+                              "NOT as it must: a difference found where there is none; the intervals of this "
+                              "study are too narrow or the host changed between rounds")
+                else:
+                    what = "a known slowdown"
+                    ok = r.verdict == "slower"
+                    judged = ("detected, as it must be" if ok else
+                              "NOT detected: this study cannot resolve a slowdown of this size")
+                if r.verdict == stats.NO_INTERVAL_N1:
+                    judged = "no interval: too few rounds to judge"
+                out.append(f"{kind.capitalize()} control {r.mode} ({what}) on {r.host}: {payload} "
+                           f"({benchmark} {metric}) at {r.copies} cop{'y' if r.copies == 1 else 'ies'} "
+                           f"{_pct(r.relative_performance)} of bare metal ({ci}{r.verdict}): {judged}.")
+        return out
 
     def headline_rows(self, fmt: str, host: str | None = None):
         """The headline comparisons, of one host or (host=None) of all."""
@@ -515,6 +553,10 @@ def render_html(data: ReportData, generated_utc: str) -> str:
                      else '<p class="empty">No mode could be compared with bare metal.</p>')
         h, rows = data.headline_rows("html", host)
         parts.append(_html_table(h, rows, "headline") if rows else '<p class="empty">No headline comparisons.</p>')
+    controls = data.control_sentences()
+    if controls:
+        parts.append("<p><b>Controls</b> (what this study can resolve on this host):</p>"
+                     '<ul class="controls">' + "".join(f"<li>{_e(s)}</li>" for s in controls) + "</ul>")
     missing = data.no_number_sentences()
     if missing:
         parts.append("<p><b>No number</b> (failed or unavailable, why from the payloads' own logs):</p>"
@@ -589,6 +631,9 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
         out += [f"- {s}" for s in data.answer_sentences(host)] or ["No mode could be compared with bare metal."]
         h, rows = data.headline_rows("md", host)
         out += ["", _md_table(h, _md_plain(rows))]
+    controls = data.control_sentences()
+    if controls:
+        out += ["**Controls** (what this study can resolve on this host):", ""] + [f"- {s}" for s in controls] + [""]
     missing = data.no_number_sentences()
     if missing:
         out += ["**No number** (failed or unavailable, why from the payloads' own logs):", ""]

@@ -47,7 +47,7 @@ RUN_COLUMNS = [
     "status", "reason", "emulated", "cpu_model", "logical_cores", "kernel", "os", "versions",
     "image_name", "image_reference", "image_digest", "started_utc", "ended_utc", "wall_s",
     "config_sha256", "parsed_file", "cluster_host", "pairing", "log_reason", "ingested", "label", "manifest",
-    "manifest_sha256", "baseline_vm", "steal_pct_max", "context_switches", "load_1m_max",
+    "manifest_sha256", "control", "baseline_vm", "steal_pct_max", "context_switches", "load_1m_max",
 ]
 INPUT_COLUMNS = [
     "run_id", "host", "mode", "payload", "copies", "repetition", "manifest", "manifest_sha256", "manifest_line",
@@ -118,6 +118,8 @@ def _run_row(run: dict, parsed_file: str) -> dict:
         "label": run.get("label") or "",
         "manifest": _nested(run, "ingest", "manifest", "") or "",
         "manifest_sha256": _nested(run, "ingest", "manifest_sha256", "") or "",
+        # "negative" / "positive": a control of the study's resolving power, not an answer
+        "control": (run.get("mode_settings") or {}).get("control") or "",
         # the "bare metal" of this host is itself a guest (hostinfo.virtualization): "" on hardware
         "baseline_vm": (_nested(run, "host", "virtualization") or {}).get("vm") or "",
         "steal_pct_max": _nested(run, "host_state", "steal_pct_max"),
