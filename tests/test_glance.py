@@ -26,7 +26,7 @@ def test_every_mode_gets_one_line_per_workload_class_in_reading_order(tmp_path):
     assert [line.label for line in docker.lines] == ["CPU suite (HS06-like)", "HEP chain", "start-up"]
     cpu = docker.lines[0]
     # the synthetic docker factor is 0.99: about -1 %, whole interval below 0 at both copy counts
-    assert cpu.text.startswith("−1.0 % [") and "at 1 copy" in cpu.text and "at 2 copies" in cpu.text
+    assert cpu.text.startswith("−1.0") and " [" in cpu.text and "at 1 copy" in cpu.text and "at 2 copies" in cpu.text
     assert cpu.verdict.startswith("costs ") and cpu.tone == "cost"
     startup = docker.lines[2]
     assert "ms per job" in startup.text and "%" not in startup.text  # time added per start, never a percentage
@@ -84,7 +84,8 @@ def test_an_emulated_guest_is_never_read_as_vm_overhead(tmp_path):
 def test_without_controls_the_line_says_so_and_gives_the_interval_widths(tmp_path):
     screen = _screen(tmp_path, synthetic_runs.write_parsed_runs(tmp_path / "parsed"))
     assert screen.controls.startswith("No controls in this study")
-    assert "interval half-widths" in screen.controls
+    # the paired analysis's minimum detectable effect over the cells the first screen shows
+    assert "smallest detectable effect" in screen.controls and "over 8 headline cells" in screen.controls
 
 
 def test_controls_json_is_read_into_one_line(tmp_path):
@@ -117,8 +118,11 @@ def test_a_cell_too_wide_to_resolve_two_percent_is_not_called_no_cost():
     # interval [-1.5, +3.5] would read "no measurable cost"; its MDE (3.4 %) says 1-3 % is not resolved
     words, tone = glance.verdict_words(1.0, -1.5, 3.5, "not significant", False, mde=3.4, rounds_needed=7.2)
     assert tone == "unclear" and "no measurable cost" not in words
-    assert words == ("not resolved: only effects above 3.4 % would be detected; a cost above 1.5 % is ruled out "
-                     "(about 8 rounds would resolve 2 %)")
+    assert words == ("not resolved: only effects above 3.4 % would be detected (a cost above 1.5 % is ruled out; "
+                     "about 8 rounds would resolve 2 %)")
+    words, tone = glance.verdict_words(1.0, -9.0, 11.0, "not significant", False, mde=14.0, rounds_needed=40)
+    assert words == ("inconclusive: a cost up to 9.0 % is not ruled out (detects only effects above 14.0 %; "
+                     "about 40 rounds would resolve 2 %)") and tone == "unclear"
     # a resolved cell (MDE below 2 %) keeps the plain verdict; so do tables without the column
     assert glance.verdict_words(0.1, -0.9, 1.1, "not significant", False, mde=1.3)[1] == "ok"
     assert glance.verdict_words(0.1, -0.9, 1.1, "not significant", False, mde=float("nan"))[1] == "ok"

@@ -7,20 +7,23 @@ For every mode compared with bare metal, one line per workload class:
     VM       not measured — KVM guests cannot boot on this host (no /dev/kvm)
 
 The effect is on throughput against bare metal on the same host, in % (negative = slower), with
-the 95 % interval of relative.csv (perf_ci_low/high: Fieller, stats.py) or, when the lead's
-rigour work adds them, of its own columns; start-up is milliseconds added per start
+the 95 % interval of relative.csv (perf_ci_low/high: paired over rounds, stats.paired_ratio; the
+unpaired Fieller interval where fewer than two rounds pair up); start-up is milliseconds added per start
 (startup.csv, execbench.startup_cost), never a percentage. A cell without a number says why, in
-the payload's own words (summary.json's no_number, execbench.summary). The controls line reads
-tables/controls.json when the study wrote one (CONTROLS_SHAPE below) and says "no controls in
-this study" otherwise.
+the payload's own words (summary.json's no_number, execbench.summary). The controls line reads the
+control modes' headline cells of relative.csv (modes.<name>.control: negative = A/A bare metal,
+positive = a known slowdown; runs.csv `control`) and tables/controls.json when a study writes one
+(CONTROLS_SHAPE below), with the headline cells' minimum detectable effect; without controls it
+says so. Control modes never get a block of their own: they are not answers.
 
 Verdict words (plain, one per cell; `verdict_words`):
   slower, whole interval below 0          "costs X %"
   faster, whole interval above 0          "faster by X %"
-  interval holds 0, MDE > 2 %             "not resolved: only effects above M % would be detected; a
-                                          cost above Y % is ruled out (about R rounds would resolve 2 %)"
+  interval holds 0, lower end < -2 %      "inconclusive: a cost up to Y % is not ruled out" (+ "(detects
+                                          only effects above M %; about R rounds would resolve 2 %)")
+  interval holds 0, lower end >= -2 %,    "not resolved: only effects above M % would be detected (a cost
+    but MDE > 2 %                         above Y % is ruled out; about R rounds would resolve 2 %)"
   interval holds 0, lower end >= -2 %     "no measurable cost (a cost above Y % is ruled out)"
-  interval holds 0, lower end < -2 %      "inconclusive: a cost up to Y % is not ruled out"
   start-up: "adds X per job", or with an interval holding 0 "no measurable start-up cost" when its
   upper end is at most RESOLVED_MS (50 ms), else "inconclusive: up to +Y per job not ruled out"
   emulated guest (TCG)                    "emulated (TCG): not a VM overhead"
@@ -44,6 +47,7 @@ from typing import Callable
 import pandas as pd
 
 from . import startup_cost, stats
+from .hostinfo import baseline_label
 
 RESOLVED_PERCENT = 2.0
 RESOLVED_MS = 50.0  # a start-up interval reaching further above 0 than this cannot call the cost "none"
@@ -115,7 +119,23 @@ class FirstScreen:
     problems: list[str]
 
 
-CONTEXT_LINES: list[Callable] = []
+def baseline_context(tables) -> list[str]:
+    """'Bare metal on vm is itself a KVM guest: ...' per host whose baseline is a virtual machine
+    (runs.csv baseline_vm, hostinfo.virtualization)."""
+    runs = tables.runs
+    if runs is None or "baseline_vm" not in runs:
+        return []
+    out = []
+    for host, g in runs.groupby("host", sort=True):
+        vms = sorted({str(v) for v in g["baseline_vm"].dropna() if str(v)})
+        label = baseline_label({"vm": vms[0]}) if vms else None
+        if label:
+            out.append(f"Bare metal on {host}: {label}; every number here is against that guest, not real "
+                       "hardware (a hypervisor's own cost is not in it).")
+    return out
+
+
+CONTEXT_LINES: list[Callable] = [baseline_context]
 
 
 def signed_percent(x: float, digits: int = 1) -> str:
@@ -161,14 +181,15 @@ def verdict_words(effect: float, lo: float | None, hi: float | None, verdict: st
     if lo > 0:
         return f"faster by {effect:.1f} %", "faster"
     mde = _finite(mde)
+    rounds = _finite(rounds_needed)
+    more = f"; about {int(math.ceil(rounds))} rounds would resolve {RESOLVED_PERCENT:g} %" if rounds else ""
+    if lo < -RESOLVED_PERCENT:
+        detects = f" (detects only effects above {mde:.1f} %{more})" if mde is not None and mde > RESOLVED_PERCENT else ""
+        return f"inconclusive: a cost up to {abs(lo):.1f} % is not ruled out{detects}", "unclear"
     if mde is not None and mde > RESOLVED_PERCENT:
-        rounds = _finite(rounds_needed)
-        more = f" (about {int(math.ceil(rounds))} rounds would resolve {RESOLVED_PERCENT:g} %)" if rounds else ""
-        return (f"not resolved: only effects above {mde:.1f} % would be detected; a cost above {abs(lo):.1f} % "
-                f"is ruled out{more}"), "unclear"
-    if lo >= -RESOLVED_PERCENT:
-        return f"no measurable cost (a cost above {abs(lo):.1f} % is ruled out)", "ok"
-    return f"inconclusive: a cost up to {abs(lo):.1f} % is not ruled out", "unclear"
+        return (f"not resolved: only effects above {mde:.1f} % would be detected (a cost above {abs(lo):.1f} % "
+                f"is ruled out{more})"), "unclear"
+    return f"no measurable cost (a cost above {abs(lo):.1f} % is ruled out)", "ok"
 
 
 def class_of(payload: str) -> WorkloadClass:
@@ -292,9 +313,9 @@ def mode_blocks(tables) -> list[ModeBlock]:
     startup = tables.startup if tables.startup is not None else pd.DataFrame(columns=startup_cost.COLUMNS)
     headline = meta.get("headline", {})
     why = _no_number(summary)
-    baselines = _baseline_modes(summary)
+    baselines = _baseline_modes(summary) | set(control_modes(tables))  # controls: the controls line, not answers
     modes = [m for m in (summary["modes"] if summary else sorted(set(rel["mode"]))) if m not in baselines]
-    modes += [m for m in sorted(set(rel["mode"])) if m not in modes]
+    modes += [m for m in sorted(set(rel["mode"])) if m not in modes and m not in baselines]
     payloads = _payload_order(list(dict.fromkeys(
         [p["payload"] for p in (summary or {}).get("payloads", [])] + sorted(set(rel["payload"])))))
     hosts = sorted(set(rel["host"].astype(str)) | set(startup["host"].astype(str))) or [None]
@@ -330,52 +351,91 @@ def mode_blocks(tables) -> list[ModeBlock]:
     return blocks
 
 
-def resolving_power(relative: pd.DataFrame) -> str:
-    """'smallest detectable effect 0.6–4.2 % (median 1.3 %); 3 of 14 cells cannot resolve 2 %' from
-    relative.csv's mde_pct over the measured (not emulated) throughput cells (start-up is in ms, in
-    its own table); '' when the table has none."""
-    if "mde_pct" not in relative.columns:
+def control_modes(tables) -> dict[str, str]:
+    """mode -> "negative" | "positive" for the study's control modes (modes.<name>.control, runs.csv
+    `control`): controls of its resolving power, never answers."""
+    runs = tables.runs
+    if runs is None or "control" not in runs:
+        return {}
+    rows = runs[runs["control"].fillna("").astype(str).isin(("negative", "positive"))]
+    return {str(m): str(c) for m, c in zip(rows["mode"], rows["control"])}
+
+
+def _headline_rows(tables) -> pd.DataFrame:
+    """The rows of relative.csv at each payload's headline number (the cells the first screen shows)."""
+    rel, headline = tables.relative, (tables.relative_meta or {}).get("headline", {})
+    keys = {(p, b, m) for p, (b, m) in headline.items()}
+    mask = [(p, b, m) in keys for p, b, m in zip(rel["payload"], rel["benchmark"], rel["metric"])]
+    return rel[mask] if len(rel) else rel
+
+
+def resolving_power(rows: pd.DataFrame) -> str:
+    """'smallest detectable effect 0.6–4.2 % (median 1.3 %) over 14 cells; 3 of 14 cannot resolve a 2 %
+    effect' from relative.csv's mde_pct over the given measured (not emulated) throughput cells
+    (start-up is in ms, in its own table); '' when the table has none."""
+    if "mde_pct" not in rows.columns or rows.empty:
         return ""
-    mdes = [m for m, emulated, payload in zip(relative["mde_pct"], relative["emulated"], relative["payload"])
+    mdes = [m for m, emulated, payload in zip(rows["mde_pct"], rows["emulated"], rows["payload"])
             if _finite(m) is not None and not bool(emulated) and payload != startup_cost.PAYLOAD]
     if not mdes:
         return ""
     wide = sum(1 for m in mdes if m > RESOLVED_PERCENT)
     text = (f"smallest detectable effect {min(mdes):.1f}–{max(mdes):.1f} % (median "
-            f"{pd.Series(mdes).median():.1f} %) over {len(mdes)} cells")
+            f"{pd.Series(mdes).median():.1f} %) over {len(mdes)} headline cells")
     if wide:
         text += f"; {wide} of {len(mdes)} cannot resolve a {RESOLVED_PERCENT:g} % effect"
     return text
 
 
-def controls_line(controls: dict | None, relative: pd.DataFrame) -> str:
-    """The controls and the study's resolving power in one line (see CONTROLS_SHAPE)."""
+def _controls_from_tables(tables, kinds: dict[str, str]) -> dict:
+    """The control modes' headline cells of relative.csv in the CONTROLS_SHAPE lists."""
+    out: dict = {}
+    for r in _headline_rows(tables).itertuples():
+        kind = kinds.get(str(r.mode))
+        if kind not in ("negative", "positive"):
+            continue
+        has_ci = _finite(r.perf_ci_low) is not None and _finite(r.perf_ci_high) is not None
+        out.setdefault(kind, []).append({
+            "host": r.host, "payload": r.payload, "copies": int(r.copies), "mode": r.mode,
+            "effect_percent": 100 * (r.relative_performance - 1),
+            "ci_low_percent": 100 * (r.perf_ci_low - 1) if has_ci else None,
+            "ci_high_percent": 100 * (r.perf_ci_high - 1) if has_ci else None, "verdict": r.verdict})
+    return out
+
+
+def controls_line(controls: dict | None, relative: pd.DataFrame, tables=None) -> str:
+    """The controls and the study's resolving power in one line (see CONTROLS_SHAPE): the control
+    modes' headline cells of relative.csv (`tables` given), and tables/controls.json when written."""
+    kinds = control_modes(tables) if tables is not None else {}
+    answers = relative[~relative["mode"].astype(str).isin(set(kinds))] if len(relative) else relative
     widths = []  # half-widths in % of each cell's own estimate; start-up is in ms (its own table), not here
-    for r in relative.itertuples():
+    for r in answers.itertuples():
         if (pd.notna(r.perf_ci_low) and math.isfinite(r.perf_ci_low) and math.isfinite(r.perf_ci_high)
                 and not r.emulated and r.payload != startup_cost.PAYLOAD and r.relative_performance > 0):
             widths.append(100 * (r.perf_ci_high - r.perf_ci_low) / 2 / r.relative_performance)
     span = (f"interval half-widths {min(widths):.1f}–{max(widths):.1f} % (median {pd.Series(widths).median():.1f} %)"
             if widths else "no interval in this study")
-    power = resolving_power(relative)
+    heads = _headline_rows(tables) if tables is not None else relative
+    power = resolving_power(heads[~heads["mode"].astype(str).isin(set(kinds))] if len(heads) else heads)
+    controls = {**_controls_from_tables(tables, kinds), **(controls or {})} if tables is not None else controls
     if not controls:
         return (f"No controls in this study (no A/A bare-metal or known-slowdown runs), so its resolving power is "
                 f"read from its own cells: {power or span}.")
     parts = []
     negative = controls.get("negative") or []
     if negative:
-        flagged = sum(1 for n in negative if n.get("verdict") not in ("not significant", None))
+        flagged = sum(1 for n in negative if n.get("verdict") in ("slower", "faster"))
         rate = float(controls.get("expected_false_positive_rate", 0.05))
         parts.append(f"A/A bare vs bare: {flagged} of {len(negative)} cells significant (expected about "
-                     f"{rate * 100:.0f} %)")
+                     f"{rate * 100:.0f} %{'' if flagged else ', as it must'})")
     positive = controls.get("positive") or []
     if positive:
         found = [p for p in positive if p.get("verdict") == "slower"]
         injected = sorted({p.get("injected_percent") for p in positive if p.get("injected_percent") is not None})
-        sizes = ", ".join(signed_percent(x) for x in injected) or "a known slowdown"
+        sizes = "".join(" " + signed_percent(x) for x in injected[:1]) + "".join(", " + signed_percent(x) for x in injected[1:])
         effects = [p["effect_percent"] for p in found if p.get("effect_percent") is not None]
         measured = (f", measured {signed_percent(min(effects))} to {signed_percent(max(effects))}" if effects else "")
-        parts.append(f"known slowdown {sizes} detected in {len(found)} of {len(positive)} cells{measured}")
+        parts.append(f"known slowdown{sizes} detected in {len(found)} of {len(positive)} cells{measured}")
     resolving = [r["mde_percent"] for r in controls.get("resolving") or [] if r.get("mde_percent") is not None]
     if resolving:
         parts.append(f"smallest detectable effect {min(resolving):.1f}–{max(resolving):.1f} % per cell")
@@ -411,7 +471,7 @@ def first_screen(tables) -> FirstScreen:
         headline = (f"{answer} {runs} runs: {summary['ok']} ok, {summary['failed']} failed, "
                     f"{summary['unavailable']} unavailable. {verdict_tally(blocks)}").rstrip()
     context = [line for fn in CONTEXT_LINES for line in fn(tables)]
-    return FirstScreen(headline, blocks, controls_line(tables.controls, tables.relative), context,
+    return FirstScreen(headline, blocks, controls_line(tables.controls, tables.relative, tables), context,
                        not problems and firm, problems)
 
 

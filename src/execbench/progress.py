@@ -37,18 +37,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import layout
+from .chain import chain_name, chain_record_path
 
-CHAINS = ".chains"  # under raw/: one record per host chain (execbench.chain writes them)
-LOCAL = "local"  # the chain's name when the study does not fan out over cluster.hosts
 FAILED = ("failed", "unavailable")
-
-
-def chain_name(host: str | None) -> str:
-    return host or LOCAL
-
-
-def chain_record_path(results: str | Path, host: str | None) -> Path:
-    return layout.raw_root(results) / CHAINS / f"{chain_name(host)}.json"
 
 
 def _utc_seconds(text) -> float | None:
