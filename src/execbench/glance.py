@@ -19,8 +19,8 @@ says so. Control modes never get a block of their own: they are not answers.
 Verdict words (plain, one per cell; `verdict_words`):
   slower, whole interval below 0          "costs X %"
   faster, whole interval above 0          "faster by X %"
-  interval holds 0, lower end < -2 %      "inconclusive: a cost up to Y % is not ruled out" (+ "(detects
-                                          only effects above M %; about R rounds would resolve 2 %)")
+  interval holds 0, lower end < -2 %      "inconclusive: a cost up to Y % is not ruled out" (the line
+                                          adds "(this study detects only effects above M % here)")
   interval holds 0, lower end >= -2 %,    "not resolved: only effects above M % would be detected (a cost
     but MDE > 2 %                         above Y % is ruled out; about R rounds would resolve 2 %)"
   interval holds 0, lower end >= -2 %     "no measurable cost (a cost above Y % is ruled out)"
@@ -183,9 +183,8 @@ def verdict_words(effect: float, lo: float | None, hi: float | None, verdict: st
     mde = _finite(mde)
     rounds = _finite(rounds_needed)
     more = f"; about {int(math.ceil(rounds))} rounds would resolve {RESOLVED_PERCENT:g} %" if rounds else ""
-    if lo < -RESOLVED_PERCENT:
-        detects = f" (detects only effects above {mde:.1f} %{more})" if mde is not None and mde > RESOLVED_PERCENT else ""
-        return f"inconclusive: a cost up to {abs(lo):.1f} % is not ruled out{detects}", "unclear"
+    if lo < -RESOLVED_PERCENT:  # the line adds the smallest effect it detects (relative_line)
+        return f"inconclusive: a cost up to {abs(lo):.1f} % is not ruled out", "unclear"
     if mde is not None and mde > RESOLVED_PERCENT:
         return (f"not resolved: only effects above {mde:.1f} % would be detected (a cost above {abs(lo):.1f} % "
                 f"is ruled out{more})"), "unclear"
@@ -220,7 +219,7 @@ def _worst(tones: list[str]) -> str:
 def relative_line(rows: pd.DataFrame, payload: str) -> Line:
     """The line of one payload in one mode on one host, from its headline rows of relative.csv
     (one per copies value)."""
-    parts, words, tones = [], [], []
+    parts, words, tones, unresolved = [], [], [], []
     for r in rows.sort_values("copies").itertuples():
         effect = 100 * (r.relative_performance - 1)
         has_ci = pd.notna(r.perf_ci_low) and math.isfinite(r.perf_ci_low) and math.isfinite(r.perf_ci_high)
@@ -229,11 +228,16 @@ def relative_line(rows: pd.DataFrame, payload: str) -> Line:
         d = _digits(lo, hi) if has_ci else 1
         interval = f" [{_bound(lo, d)}, {_bound(hi, d)}]" if has_ci else ""
         parts.append(f"{signed_percent(effect, d)}{interval} at {_copies_text(int(r.copies))}")
-        w, tone = verdict_words(effect, lo, hi, r.verdict, bool(r.emulated),
-                                getattr(r, "mde_pct", None), getattr(r, "rounds_needed", None))
+        mde = _finite(getattr(r, "mde_pct", None))
+        w, tone = verdict_words(effect, lo, hi, r.verdict, bool(r.emulated), mde, getattr(r, "rounds_needed", None))
+        if w.startswith("inconclusive") and mde is not None and mde > RESOLVED_PERCENT:
+            unresolved.append(mde)
         words.append((int(r.copies), w))
         tones.append(tone)
-    return Line(_label(payload), "; ".join(parts), _joined(words, tones), _worst(tones))
+    verdict = _joined(words, tones)
+    if unresolved:  # once per line: why an inconclusive cell cannot say "no cost"
+        verdict += f" (this study detects only effects above {min(unresolved):.1f} % here)"
+    return Line(_label(payload), "; ".join(parts), verdict, _worst(tones))
 
 
 def _joined(words: list[tuple[int, str]], tones: list[str]) -> str:
