@@ -381,3 +381,7 @@ def test_controls_are_shown_apart_from_the_answer_and_judged(tmp_path):
     assert "A/A bare vs bare: 0 of 1 cells significant (expected about 5 %, as it must)" in line
     assert "; known slowdown detected in 1 of 2 cells, measured −5.0 % to −5.0 %" in line
     assert "Bare metal on synth-host: host is a KVM guest" in glance
+    # the overview figure draws them as grey control rows, not as modes
+    svg = Path(out["figures"][0].files["svg"]).read_text()
+    assert "A/A bare vs bare: cpusuite 1c (control)" in svg and "known slowdown: cpusuite 1c (control)" in svg
+    assert "bare-aa ·" not in svg and "bare-quota ·" not in svg

@@ -192,20 +192,22 @@ def _controls_rows(controls: dict | None) -> list[dict]:
 
 def relative_overview_chart(relative: pd.DataFrame, relative_json: dict, summary: dict | None,
                             controls: dict | None, runs: pd.DataFrame, out_dir: Path,
-                            name: str = "relative_overview") -> Figure:
+                            name: str = "relative_overview", control_modes=frozenset()) -> Figure:
     """Every mode's headline numbers as % of bare metal on ONE shared axis that includes 100 %.
 
     One row per (mode, payload, copies): a bar from 100 % to the value (its length is the effect),
     the 95 % interval as a whisker, emulated rows hatched and labelled, rows without a number
-    written out with why, the controls (controls.json) in grey at the bottom. Intervals beyond the
-    axis are cut at its edge with an arrow and their bound written."""
+    written out with why, the controls (`controls`: glance.CONTROLS_SHAPE) in grey at the bottom,
+    never as modes of their own (`control_modes`). Intervals beyond the axis are cut at its edge with
+    an arrow and their bound written."""
     from .glance import _label, _mode_unavailable, _payload_order, mode_title  # the first screen's names and order
 
     title = "Performance relative to bare metal on the same host (headline of each payload)"
     headline = relative_json.get("headline", {})
     rows = []
-    modes = [m for m in (summary or {}).get("modes", sorted(set(relative["mode"]))) if m != "bare"]
-    modes += [m for m in sorted(set(relative["mode"])) if m not in modes]
+    modes = [m for m in (summary or {}).get("modes", sorted(set(relative["mode"])))
+             if m != "bare" and m not in control_modes]
+    modes += [m for m in sorted(set(relative["mode"])) if m not in modes and m not in control_modes]
     payloads = _payload_order(sorted(set(headline) | {p["payload"] for p in (summary or {}).get("payloads", [])}))
     why = {(n["payload"], n["mode"]): n["why"] for n in (summary or {}).get("no_number", [])}
     hosts = sorted(set(relative["host"].astype(str)))
@@ -388,7 +390,12 @@ def write_figures(tables_dir: str | Path, out_dir: str | Path, seed_charts=SEED_
     tables = read_tables(tables_dir)
     relative, relative_json, scaling = tables.relative, tables.relative_meta, tables.scaling
     measurements, runs = tables.measurements, tables.runs
-    figures = [relative_overview_chart(relative, relative_json, tables.summary, tables.controls, runs, out_dir)]
+    from .glance import _controls_from_tables, control_modes
+
+    kinds = control_modes(tables)  # the study's control modes (modes.<name>.control) and controls.json
+    controls = {**_controls_from_tables(tables, kinds), **(tables.controls or {})}
+    figures = [relative_overview_chart(relative, relative_json, tables.summary, controls, runs, out_dir,
+                                       control_modes=set(kinds))]
     for name, candidates, titles in seed_charts:
         payload = next((p for p in candidates if _headline(relative_json, p)), candidates[0])
         title = titles.get(payload, f"{payload} headline")
