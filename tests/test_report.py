@@ -84,6 +84,9 @@ def test_fake_report_holds_question_answer_provenance_and_exclusions(built):
     ):
         assert text in html, text
     assert re.search(r"On synth-host, cpusuite \(cpusuite score\) in docker runs at 9\d\.\d\d %", html)
+    # start-up as added milliseconds per start, paired by round (synthetic truth: 450 - 2 ms)
+    assert re.search(r"startup \(startup latency_median\) in docker adds \+4[3-6]\d\.\d ms at 1 copy "
+                     r"\(95 % CI \+4\d\d\.\d to \+4\d\d\.\d ms; ", html)
 
 
 def test_fake_report_markdown_links_existing_figures(built):

@@ -406,16 +406,23 @@ class ReportData:
                               else "unbounded interval; " if pd.isna(r.perf_ci_low)
                               else "95 % CI {}–{}; ".format(*_pct_bounds(r.perf_ci_low, r.perf_ci_high)))
                         parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict})")
+                    elif r.unit == "s" and not pd.isna(r.added):  # start-up: added milliseconds per start
+                        ci = ("" if pd.isna(r.added_ci_low) else
+                              f"95 % CI {1e3 * r.added_ci_low:+.1f} to {1e3 * r.added_ci_high:+.1f} ms; ")
+                        parts.append(f"{1e3 * r.added:+.1f} ms {where} ({ci}{_times(r.ratio)} the bare-metal time; "
+                                     f"{r.verdict})")
                     else:  # a time: "N x bare metal" reads better than "0.4 % of bare-metal speed"
                         ci = ("" if pd.isna(r.ratio_ci_low) and r.verdict == stats.NO_INTERVAL_N1
                               else "unbounded interval; " if pd.isna(r.ratio_ci_low)
                               else "95 % CI {}–{}; ".format(*_times_bounds(r.ratio_ci_low, r.ratio_ci_high)))
                         parts.append(f"{_times(r.ratio)} {where} ({ci}{r.verdict})")
                 flag = f" [{g['flag'].iloc[0]}]" if g["flag"].iloc[0] else ""
-                what = "of bare-metal performance" if hib else f"the bare-metal {metric} ({g['unit'].iloc[0]})"
+                added = (not hib and g["unit"].iloc[0] == "s" and g["added"].notna().any())
+                what = ("of bare-metal performance" if hib else "per start over bare metal" if added
+                        else f"the bare-metal {metric} ({g['unit'].iloc[0]})")
                 if self.baseline_note(host):  # the baseline is itself a guest: say so beside the number
                     what += f" ({self.baseline_note(host)})"
-                verb = "runs at" if hib else "takes"
+                verb = "runs at" if hib else "adds" if added else "takes"
                 out.append(f"On {host}, {payload} ({benchmark} {metric}) in {mode} {verb} "
                            + "; ".join(parts) + f" {what}{flag}.")
         return out

@@ -338,7 +338,7 @@ RELATIVE_COLUMNS = [
     "relative_performance", "perf_ci_low", "perf_ci_high", "percent_of_bare", "verdict", "half_width_pct",
     "mde_pct", "rounds_needed", "outlier_rounds", "robust_perf_ci_low", "robust_perf_ci_high",
     "unpaired_perf_ci_low", "unpaired_perf_ci_high", "unpaired_verdict", "confidence", "method", "df",
-    "geomean_of", "mode_runs", "bare_runs", "note"]
+    "geomean_of", "mode_runs", "bare_runs", "note", "added", "added_ci_low", "added_ci_high"]
 DEFAULT_TARGET_HALF_WIDTH_PCT = 2.0
 
 
@@ -346,6 +346,18 @@ def _by_round(side: pd.DataFrame) -> dict:
     """{repetition: value} of one side of a cell (the median if a repetition has several runs)."""
     return {int(rep): float(group["value"].median()) for rep, group in side.groupby("repetition", sort=True)
             if pd.notna(rep)}
+
+
+ADDED_TIME_UNITS = ("s",)  # lower-is-better times given also as an added amount (start-up latency)
+
+
+def _added_time(side: pd.DataFrame, bare: pd.DataFrame, cell: dict) -> dict:
+    """added / added_ci_low / added_ci_high: mode - bare metal of a time, paired by round
+    (stats.paired_difference), in the metric's unit; NaN for rates of work."""
+    if cell["unit"] not in ADDED_TIME_UNITS or bool(cell["higher_is_better"]):
+        return {"added": None, "added_ci_low": None, "added_ci_high": None}
+    diff = stats.paired_difference(_by_round(side), _by_round(bare))
+    return {"added": diff.mean, "added_ci_low": diff.ci_low, "added_ci_high": diff.ci_high}
 
 
 def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE,
@@ -416,6 +428,8 @@ def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE,
                 "geomean_of": side["geomean_of"].iloc[0],
                 "mode_runs": _fmt_list(sorted(side["run_id"])), "bare_runs": _fmt_list(sorted(bare["run_id"])),
                 "note": "; ".join(n for n in notes if n),
+                # a time that is no rate of work (start-up): what the mode adds, in the metric's unit
+                **_added_time(side, bare, cell_info),
             })
     table = pd.DataFrame(rows, columns=RELATIVE_COLUMNS)
     return table, uncompared
