@@ -364,3 +364,22 @@ def test_r8_a_run_json_with_a_huge_repetition_is_listed_not_fatal(tmp_path):
     (bad,) = excluded["unreadable_parsed_files"]
     assert bad["path"] == str(paths[0]) and "run.repetition an integer in 1..1000000" in bad["reason"]
     assert len(pd.read_csv(files["runs"])) == len(paths) - 1
+
+
+def test_fio_iops_at_a_fixed_block_size_is_shown_once_as_bandwidth():
+    from execbench.tables import same_quantity_once
+
+    rows = []
+    for run, (bw, iops) in enumerate([(100.0, 25600.0), (110.0, 28160.0)], 1):  # 4 KiB blocks: iops = bw * 256
+        for metric, value in (("bandwidth", bw), ("iops", iops)):
+            rows.append({"host": "h", "payload": "fio", "benchmark": "randread.read", "metric": metric,
+                         "copies": 1, "mode": "bare", "run_id": f"r{run}", "value": value})
+        # a mixed block size (bssplit): IOPS / bandwidth varies, both kept
+        for metric, value in (("bandwidth", bw), ("iops", iops * (1 + 0.2 * run))):
+            rows.append({"host": "h", "payload": "fio", "benchmark": "mixed.read", "metric": metric,
+                         "copies": 1, "mode": "bare", "run_id": f"r{run}", "value": value})
+    values, dropped = same_quantity_once(pd.DataFrame(rows))
+    shown = sorted(set(zip(values["benchmark"], values["metric"])))
+    assert shown == [("mixed.read", "bandwidth"), ("mixed.read", "iops"), ("randread.read", "bandwidth")]
+    assert [(d["benchmark"], d["metric"]) for d in dropped] == [("randread.read", "iops")]
+    assert "iops / bandwidth = 256" in dropped[0]["reason"]

@@ -279,6 +279,37 @@ def comparable_values(measurements: pd.DataFrame) -> pd.DataFrame:
         value=("value", "median"), n_values=("value", "size")).reset_index()
 
 
+SAME_QUANTITY = {"iops": "bandwidth"}  # fio: bw = IOPS x block size, one quantity at a fixed bs
+SAME_QUANTITY_RTOL = 0.01
+
+
+def same_quantity_once(values: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """Drop a metric that is the same quantity as another of the same benchmark (fio's IOPS beside
+    its bandwidth): where IOPS / bandwidth is one constant (1 / block size, within 1 %) over every
+    run of the (host, payload, benchmark, copies), its ratio to bare metal is the bandwidth ratio,
+    and showing both counts one result twice. Returns (values, dropped cells); measurements.csv
+    keeps both. With a varying block size (bssplit) both stay."""
+    dropped = []
+    keep = pd.Series(True, index=values.index)
+    for metric, twin in SAME_QUANTITY.items():
+        a = values[values["metric"] == metric]
+        b = values[values["metric"] == twin]
+        if a.empty or b.empty:
+            continue
+        keys = ["host", "payload", "benchmark", "copies", "mode", "run_id"]
+        joined = a.merge(b[keys + ["value"]], on=keys, suffixes=("", "_twin"))
+        for cell, g in joined.groupby(["host", "payload", "benchmark", "copies"], sort=True):
+            per = g["value"] / g["value_twin"]
+            if len(per) and (per > 0).all() and (per.max() - per.min()) <= SAME_QUANTITY_RTOL * per.median():
+                sel = ((values["metric"] == metric) & (values["host"] == cell[0]) & (values["payload"] == cell[1])
+                       & (values["benchmark"] == cell[2]) & (values["copies"] == cell[3]))
+                keep &= ~sel
+                dropped.append({"host": cell[0], "payload": cell[1], "benchmark": cell[2], "copies": int(cell[3]),
+                                "metric": metric, "reason": f"the same quantity as {twin} ({metric} / {twin} = "
+                                f"{per.median():.6g}, a fixed block size): shown once, as {twin}"})
+    return values[keep], dropped
+
+
 def _with_geomeans(values: pd.DataFrame) -> pd.DataFrame:
     """Add per-run geometric-mean rows over benchmarks sharing a metric (>= 2 benchmarks).
 
@@ -369,7 +400,8 @@ def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE,
     2 rounds pair up (method says which). rounds_needed: the rounds the observed spread needs for
     the target half-width, when the cell did not reach it. Returns (table, uncompared), uncompared
     listing cells with no baseline runs."""
-    values = _with_geomeans(comparable_values(measurements))
+    values, _ = same_quantity_once(comparable_values(measurements))
+    values = _with_geomeans(values)
     base_of = baseline_modes(measurements, baseline)
     rows, uncompared = [], []
     cell_keys = ["host", "payload", "benchmark", "metric", "unit", "higher_is_better", "copies"]
