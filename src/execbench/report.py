@@ -120,6 +120,7 @@ class ReportData:
         self.relative, self.relative_meta, self.scaling = read.relative, read.relative_meta, read.scaling
         self.cross_hosts, self.runs, self.measurements = read.cross_hosts, read.runs, read.measurements
         self.excluded, self.summary, self.inputs = read.excluded, read.summary, read.inputs
+        self.clock = read.clock
         figures_list = json.loads((self.figures_dir / "figures.json").read_text())
         # only figures with data are shown; the others are named in one line
         self.figures = [f for f in figures_list if f.get("has_data", True)]
@@ -333,6 +334,17 @@ class ReportData:
     def config_rows(self):
         headers = ["config sha256", "runs"]
         return headers, [[_e(h or "unknown"), len(g)] for h, g in self.runs.groupby("config_sha256", sort=True)]
+
+    def clock_rows(self):
+        """The timed values a clock check flagged (tables/clock.csv): CPU/wall below 0.9, or a
+        clock step above 0.1 % of the value. At most 50 rows; the file has them all."""
+        headers = ["run", "copy", "benchmark", "wall [s]", "CPU [s]", "CPU/wall", "step [% of value]", "flags"]
+        if self.clock is None or not len(self.clock):
+            return headers, [], 0, 0
+        flagged = self.clock[self.clock["flags"].astype(str) != ""]
+        rows = [[_e(r.run_id), _e(r.copy), _e(r.benchmark), _e(r.wall_s), _e(r.cpu_s), _e(r.cpu_per_wall),
+                 _e(r.quantum_pct), _e(r.flags)] for r in flagged.head(50).itertuples()]
+        return headers, rows, len(flagged), len(self.clock)
 
     def excluded_sections(self):
         ex = self.excluded
@@ -614,6 +626,13 @@ def render_html(data: ReportData, generated_utc: str) -> str:
             parts.append(f"<p>Config file <code>{_e(path)}</code>:</p><pre class='config'>{_e(text)}</pre>")
     parts.append(f"<p>Report generated {_e(generated_utc)} by execbench {_e(__version__)}, "
                  f"commit <code>{_e(_git_commit())}</code>, from {len(data.runs)} parsed runs.</p>")
+    h, rows, flagged, timed = data.clock_rows()
+    parts.append("<h2 id='clock'>Timing checks</h2>")
+    parts.append(f"<p>{flagged} of {timed} timed values flagged (tables/clock.csv): a single-threaded CPU "
+                 "benchmark below 0.9 CPU seconds per wall second waited for something other than the CPU; a "
+                 "clock step above 0.1 % of the value is a step of the clock, not a measurement.</p>")
+    if rows:
+        parts.append(_html_table(h, rows, "clock"))
     parts.append("<h2 id='excluded'>Left out, and why</h2>")
     for title, h, rows in data.excluded_sections():
         parts.append(f"<h3>{_e(title)} ({len(rows)})</h3>" + (_html_table(h, rows, "excluded") if rows else
