@@ -336,3 +336,16 @@ def test_timing_checks_list_the_flagged_times(tmp_path):
     assert "1 of 2 timed values flagged" in section
     assert "povray" in section and "CPU/wall 0.15 &lt; 0.9; resolution 0.13 % &gt; 0.1 %" in section
     assert "bzip2" not in section
+
+
+def test_a_wide_interval_says_too_noisy_and_how_many_more_rounds(tmp_path):
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host",
+                                                  {"bare": [10.0, 11.0, 9.5], "docker": [9.0, 11.5, 9.9]})
+    out = build_all(paths, tmp_path)
+    html = Path(out["report"]["html"]).read_text()
+    relative = pd.read_csv(tmp_path / "tables" / "relative.csv")
+    row = relative[(relative["benchmark"] == "cpusuite") & (relative["mode"] == "docker")].iloc[0]
+    more = int(row["rounds_needed"]) - int(row["n_pairs"])
+    assert row["half_width_pct"] > 2 and more > 0
+    assert (f"not significant; could have seen a difference of {row['mde_pct']:.1f} % or more; "
+            f"too noisy for ±2 %: about {more} more rounds needed") in html

@@ -417,7 +417,7 @@ class ReportData:
                         ci = ("" if pd.isna(r.perf_ci_low) and r.verdict == stats.NO_INTERVAL_N1
                               else "unbounded interval; " if pd.isna(r.perf_ci_low)
                               else "95 % CI {}–{}; ".format(*_pct_bounds(r.perf_ci_low, r.perf_ci_high)))
-                        parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict})")
+                        parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict}{_resolving(r)})")
                     elif r.unit == "s" and not pd.isna(r.added):  # start-up: added milliseconds per start
                         ci = ("" if pd.isna(r.added_ci_low) else
                               f"95 % CI {1e3 * r.added_ci_low:+.1f} to {1e3 * r.added_ci_high:+.1f} ms; ")
@@ -438,6 +438,19 @@ class ReportData:
                 out.append(f"On {host}, {payload} ({benchmark} {metric}) in {mode} {verb} "
                            + "; ".join(parts) + f" {what}{flag}.")
         return out
+
+
+def _resolving(r) -> str:
+    """What a cell could have seen: its minimum detectable effect when nothing was found, and how
+    many more rounds an interval too wide for the target needs ("too noisy")."""
+    out = ""
+    if r.verdict == "not significant" and not pd.isna(r.mde_pct):
+        out += f"; could have seen a difference of {r.mde_pct:.1f} % or more"
+    if not pd.isna(r.half_width_pct) and r.half_width_pct > tables.DEFAULT_TARGET_HALF_WIDTH_PCT:
+        more = (f"about {int(r.rounds_needed - r.n_pairs)} more rounds needed" if not pd.isna(r.rounds_needed)
+                and r.rounds_needed > r.n_pairs else "more rounds needed")
+        out += f"; too noisy for ±{tables.DEFAULT_TARGET_HALF_WIDTH_PCT:g} %: {more}"
+    return out
 
 
 def _first(series):
