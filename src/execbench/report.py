@@ -125,6 +125,7 @@ class ReportData:
         self.relative, self.relative_meta, self.scaling = read.relative, read.relative_meta, read.scaling
         self.cross_hosts, self.runs, self.measurements = read.cross_hosts, read.runs, read.measurements
         self.excluded, self.summary, self.inputs = read.excluded, read.summary, read.inputs
+        self.clock = read.clock
         figures_list = json.loads((self.figures_dir / "figures.json").read_text())
         # only figures with data are shown; the others are named in one line
         self.figures = [f for f in figures_list if f.get("has_data", True)]
@@ -359,6 +360,17 @@ class ReportData:
         headers = ["config sha256", "runs"]
         return headers, [[_e(h or "unknown"), len(g)] for h, g in self.runs.groupby("config_sha256", sort=True)]
 
+    def clock_rows(self):
+        """The timed values a clock check flagged (tables/clock.csv): CPU/wall below 0.9, or a
+        clock step above 0.1 % of the value. At most 50 rows; the file has them all."""
+        headers = ["run", "copy", "benchmark", "wall [s]", "CPU [s]", "CPU/wall", "step [% of value]", "flags"]
+        if self.clock is None or not len(self.clock):
+            return headers, [], 0, 0
+        flagged = self.clock[self.clock["flags"].astype(str) != ""]
+        rows = [[_e(r.run_id), _e(r.copy), _e(r.benchmark), _e(r.wall_s), _e(r.cpu_s), _e(r.cpu_per_wall),
+                 _e(r.quantum_pct), _e(r.flags)] for r in flagged.head(50).itertuples()]
+        return headers, rows, len(flagged), len(self.clock)
+
     def excluded_sections(self):
         ex = self.excluded
         out = []
@@ -430,20 +442,40 @@ class ReportData:
                         ci = ("" if pd.isna(r.perf_ci_low) and r.verdict == stats.NO_INTERVAL_N1
                               else "unbounded interval; " if pd.isna(r.perf_ci_low)
                               else "95 % CI {}–{}; ".format(*_pct_bounds(r.perf_ci_low, r.perf_ci_high)))
-                        parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict})")
+                        parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict}{_resolving(r)})")
+                    elif r.unit == "s" and not pd.isna(r.added):  # start-up: added milliseconds per start
+                        ci = ("" if pd.isna(r.added_ci_low) else
+                              f"95 % CI {1e3 * r.added_ci_low:+.1f} to {1e3 * r.added_ci_high:+.1f} ms; ")
+                        parts.append(f"{1e3 * r.added:+.1f} ms {where} ({ci}{_times(r.ratio)} the bare-metal time; "
+                                     f"{r.verdict})")
                     else:  # a time: "N x bare metal" reads better than "0.4 % of bare-metal speed"
                         ci = ("" if pd.isna(r.ratio_ci_low) and r.verdict == stats.NO_INTERVAL_N1
                               else "unbounded interval; " if pd.isna(r.ratio_ci_low)
                               else "95 % CI {}–{}; ".format(*_times_bounds(r.ratio_ci_low, r.ratio_ci_high)))
                         parts.append(f"{_times(r.ratio)} {where} ({ci}{r.verdict})")
                 flag = f" [{g['flag'].iloc[0]}]" if g["flag"].iloc[0] else ""
-                what = "of bare-metal performance" if hib else f"the bare-metal {metric} ({g['unit'].iloc[0]})"
+                added = (not hib and g["unit"].iloc[0] == "s" and g["added"].notna().any())
+                what = ("of bare-metal performance" if hib else "per start over bare metal" if added
+                        else f"the bare-metal {metric} ({g['unit'].iloc[0]})")
                 if self.baseline_note(host):  # the baseline is itself a guest: say so beside the number
                     what += f" ({self.baseline_note(host)})"
-                verb = "runs at" if hib else "takes"
+                verb = "runs at" if hib else "adds" if added else "takes"
                 out.append(f"On {host}, {payload} ({benchmark} {metric}) in {mode} {verb} "
                            + "; ".join(parts) + f" {what}{flag}.")
         return out
+
+
+def _resolving(r) -> str:
+    """What a cell could have seen: its minimum detectable effect when nothing was found, and how
+    many more rounds an interval too wide for the target needs ("too noisy")."""
+    out = ""
+    if r.verdict == "not significant" and not pd.isna(r.mde_pct):
+        out += f"; could have seen a difference of {r.mde_pct:.1f} % or more"
+    if not pd.isna(r.half_width_pct) and r.half_width_pct > tables.DEFAULT_TARGET_HALF_WIDTH_PCT:
+        more = (f"about {int(r.rounds_needed - r.n_pairs)} more rounds needed" if not pd.isna(r.rounds_needed)
+                and r.rounds_needed > r.n_pairs else "more rounds needed")
+        out += f"; too noisy for ±{tables.DEFAULT_TARGET_HALF_WIDTH_PCT:g} %: {more}"
+    return out
 
 
 def _first(series):
@@ -708,6 +740,16 @@ def _provenance_section(data: ReportData) -> str:
     return "\n".join(parts)
 
 
+def _clock_section(data: ReportData) -> str:
+    h, rows, flagged, timed = data.clock_rows()
+    parts = [f"<p>{flagged} of {timed} timed values flagged (tables/clock.csv): a single-threaded CPU "
+             "benchmark below 0.9 CPU seconds per wall second waited for something other than the CPU; a "
+             "clock step above 0.1 % of the value is a step of the clock, not a measurement.</p>"]
+    if rows:
+        parts.append(_html_table(h, rows, "clock"))
+    return "\n".join(parts)
+
+
 def _excluded_section(data: ReportData) -> str:
     parts = []
     for title, h, rows in data.excluded_sections():
@@ -727,6 +769,7 @@ SECTIONS: list[tuple[str, str, object]] = [
     ("scaling", "Copies scaling", _scaling_section),
     ("startup", "Start-up latency", _startup_section),
     ("provenance", "Provenance", _provenance_section),
+    ("clock", "Timing checks", _clock_section),
     ("excluded", "Left out, and why", _excluded_section),
 ]
 
