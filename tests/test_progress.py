@@ -106,3 +106,18 @@ def test_follow_prints_one_line_per_run_as_it_finishes_and_stops_when_the_study_
     assert [line.split(" | ")[0] for line in lines[1:5]] == [
         f"local: run {i}/4 {e.cell.rel_dir} ok in 20.0 s" for i, e in enumerate(estimates, start=1)]
     assert lines[-1].startswith("local: 4/4 runs done, finished") and not pending
+
+
+def test_a_payload_run_benchmark_by_benchmark_shows_its_unit_under_way(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    site = tmp_path / "site.yaml"
+    site.write_text("study: {repetitions: 1, copies: [1]}\nmodes: {bare: {}}\n"
+                    f"payloads: {{cpusuite: {{size: standard}}}}\nresults: {tmp_path / 'results'}\n")
+    config = load_config(compose_config([site])[0])
+    estimates = [plan.RunEstimate(e.cell, 600.0, 0, "reference") for e in plan.estimate(config, plan.History({}, {}, {}, 0))]
+    run_dir = layout.raw_dir(config["results"], estimates[0].cell)
+    for name in ("400.perl", "401.bzip2"):  # the suite's first two benchmarks have started
+        (run_dir / f"unit-{name}" / "copy0").mkdir(parents=True)
+        (run_dir / f"unit-{name}" / "copy0" / "cpusuite.log").write_text("x\n")
+    (chain,) = progress.study_state(config, estimates)
+    assert f"now {estimates[0].cell.rel_dir} (" in chain.status_line() and ", unit 2 of 9)" in chain.status_line()

@@ -11,7 +11,8 @@ host chain, issue 17):
     (study.repetitions), with their estimated seconds;
   * the run directories <results>/raw/<payload>/<mode>/<copies>c/r<rep>[@<host>]/: with run.json a
     run is finished (status, reason, wall_s, started_utc, ended_utc: workflow/schemas/run.schema.json);
-    without it the run is under way (it started when its oldest file was written). Runs of rounds
+    without it the run is under way (it started when its oldest file was written; a payload run
+    benchmark by benchmark shows which of its units has started: unit-<name>/). Runs of rounds
     beyond the fixed ones (study.adaptive) are counted as they appear;
   * the chain's own record <results>/raw/.chains/<host|local>.json (execbench.chain): the chain
     is finished when it exists and is newer than its last run; its `decisions` (an adaptive round
@@ -36,8 +37,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import layout
+from . import layout, payloads
 from .chain import chain_name, chain_record_path
+from .payloads.base import WHOLE, unit_dir
 
 FAILED = ("failed", "unavailable")
 
@@ -67,6 +69,7 @@ class ChainState:
     planned: list  # plan.RunEstimate of the fixed rounds, in start order
     finished: dict = field(default_factory=dict)  # rel_dir -> FinishedRun (planned and adaptive runs)
     running: list = field(default_factory=list)  # (rel_dir, started POSIX seconds) of runs under way
+    units: dict = field(default_factory=dict)  # rel_dir under way -> (units started, units of the run)
     record: dict | None = None  # the chain's own record, when written
     fixed_repetitions: int = 1
 
@@ -145,7 +148,9 @@ class ChainState:
             state = "finished"
         elif self.running:
             rel, started = self.running[0]
-            state = f"now {rel} ({tqdm.format_interval(max(0.0, now - started))} so far)"
+            done, total = self.units.get(rel, (0, 1))
+            unit = f", unit {done} of {total}" if total > 1 else ""  # a payload run benchmark by benchmark
+            state = f"now {rel} ({tqdm.format_interval(max(0.0, now - started))} so far{unit})"
         elif self.finished:
             state = "between runs"
         else:
@@ -203,6 +208,9 @@ def study_state(config: dict, estimates: list | None = None) -> list[ChainState]
                     state.finished[key.rel_dir] = finished
                     continue
             state.running.append((key.rel_dir, _started(run_dir)))
+            units = payloads.get(key.payload).units(config["payloads"][key.payload])
+            started = sum(1 for u in units if u != WHOLE and unit_dir(run_dir, u).is_dir())
+            state.units[key.rel_dir] = (started, len(units))
         state.running.sort(key=lambda r: -r[1])  # the newest first: the one under way
         try:
             state.record = json.loads(chain_record_path(results, host).read_text())
