@@ -66,6 +66,11 @@ def test_the_plan_prints_the_matrix_the_sources_and_the_total(study):
     db12 = next(line for line in text.splitlines() if line.strip().startswith("db12"))
     assert db12.split()[:7] == ["db12", "smoke", "1,", "2", "bare", "docker", "vm"]
     assert "estimated wall time:" in text and "earlier runs read: 5 on this host" in text
+    assert "adaptive rounds" not in text  # the site file asks for none
+    config["study"]["adaptive"] = {"target_half_width_pct": 2.0, "max_repetitions": 6, "max_extra_minutes": 3}
+    text = plan.render(config, sources, plan.estimate(config, history, cores=2), history, cores=2)
+    assert ("plus adaptive rounds (study.adaptive) where a cell is wider than ±2 %: up to 6 rounds, at most "
+            "3 min 00 s more per host chain") in text
 
 
 @pytest.mark.parametrize("seconds, text", [(42, "42 s"), (581, "9 min 41 s"), (3 * 3600 + 300, "3 h 05 min")])

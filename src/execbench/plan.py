@@ -44,6 +44,13 @@ REFERENCE_MACHINE = "2-core Debian 12 development machine (Intel Xeon, AVX-512),
 REFERENCE_RUN_S = {
     ("cpusuite", "smoke"): 10.0, ("hepchain", "smoke"): 6.5, ("db12", "smoke"): 5.0,
     ("stream", "smoke"): 4.5, ("fio", "smoke"): 5.0,
+    # standard: one bare-metal run at 1 copy each (2026-11-30, `python -m execbench run`), on the
+    # same machine while other studies loaded it (load 5-10 on 2 cores: walls 1.5-3x the work).
+    # CPU-bound payloads: their copies' CPU seconds (what the wall is when the core is theirs);
+    # fio: its wall (time-based, I/O-bound). Measured walls there: cpusuite 1272 s (9 units),
+    # hepchain 215 s, db12 50 s, stream 90 s, fio 90 s.
+    ("cpusuite", "standard"): 430.0, ("hepchain", "standard"): 105.0, ("db12", "standard"): 30.0,
+    ("stream", "standard"): 55.0, ("fio", "standard"): 90.0,
 }
 # start-up: seconds per sample, per mode kind (the payload's wall is samples x this)
 REFERENCE_STARTUP_SAMPLE_S = {"bare": 0.03, "docker": 2.6, "podman": 0.75, "vm": 15.0, "htcondor-docker": 30.0}
@@ -247,6 +254,12 @@ def render(config: dict, sources: list[ConfigSource], estimates: list[RunEstimat
                  + f" ({how}; + {PER_RUN_OVERHEAD_S:g} s workflow overhead per run"
                  + (f"; + {duration(image_build_s)} image build" if image_build_s and image_build_s >= 1 else "")
                  + ")")
+    adaptive = config["study"].get("adaptive") or {}
+    if adaptive.get("target_half_width_pct") and int(adaptive.get("max_repetitions") or 0) > config["study"]["repetitions"]:
+        budget = float(adaptive.get("max_extra_minutes") or 0.0)
+        lines.append(f"  plus adaptive rounds (study.adaptive) where a cell is wider than "
+                     f"±{adaptive['target_half_width_pct']:g} %: up to {adaptive['max_repetitions']} rounds, "
+                     f"at most {duration(60 * budget)} more per host chain")
     if len(hosts) > 1:
         lines.append("  hosts run their chains in parallel: the wall time is one host's chain, "
                      f"{duration(total / len(hosts))} if the hosts are alike")
