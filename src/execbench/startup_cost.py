@@ -11,7 +11,7 @@ the study. Output: one row per (host, copies, mode) against bare metal on the sa
 Interval (SciPy, 95 %):
   - paired by repetition round when both modes have the same rounds (each round runs every mode
     back to back, config.run_matrix): Student t interval on the per-round differences,
-    scipy.stats.ttest_1samp(diffs).confidence_interval();
+    stats.paired_difference (the same numbers as relative.csv's added / added_ci_* columns, in ms);
   - otherwise (ingested runs, a failed round): Welch's interval on the difference of means,
     scipy.stats.ttest_ind(mode, bare, equal_var=False).confidence_interval();
   - with one round on a side (or one pair): no interval, said so.
@@ -26,6 +26,8 @@ import math
 
 import pandas as pd
 from scipy import stats as scipy_stats
+
+from . import stats
 
 PAYLOAD = "startup"
 METRIC = "latency_median"
@@ -67,14 +69,11 @@ def added_latency(mode_ms: pd.Series, bare_ms: pd.Series, mode_rounds=None, bare
         b = pd.DataFrame({"round": list(bare_rounds), "bare": bare_ms})
         if a["round"].is_unique and b["round"].is_unique and set(a["round"]) == set(b["round"]):
             pairs = a.merge(b, on="round")
-    if len(pairs) >= 2:
-        diffs = pairs["mode"] - pairs["bare"]
-        added = float(diffs.mean())
-        if diffs.std() <= 1e-9 * max(abs(added), 1e-12):  # every round the same difference: no spread
-            low, high, method = added, added, PAIRED
-        else:
-            ci = scipy_stats.ttest_1samp(diffs, 0.0).confidence_interval(CONFIDENCE)
-            low, high, method = float(ci.low), float(ci.high), PAIRED
+    if len(pairs) >= 2:  # the study's one paired-difference interval (relative.csv's added_* columns)
+        diff = stats.paired_difference(dict(zip(pairs["round"], pairs["mode"])),
+                                       dict(zip(pairs["round"], pairs["bare"])), CONFIDENCE)
+        added, method = float(diff.mean), PAIRED
+        low, high = (float(diff.ci_low), float(diff.ci_high)) if diff.ci_low is not None else (added, added)
     elif len(mode_ms) >= 2 and len(bare_ms) >= 2:
         ci = scipy_stats.ttest_ind(mode_ms, bare_ms, equal_var=False).confidence_interval(CONFIDENCE)
         low, high, method, added = float(ci.low), float(ci.high), WELCH, float(mode_ms.mean() - bare_ms.mean())
