@@ -121,3 +121,13 @@ def test_a_payload_run_benchmark_by_benchmark_shows_its_unit_under_way(tmp_path,
         (run_dir / f"unit-{name}" / "copy0" / "cpusuite.log").write_text("x\n")
     (chain,) = progress.study_state(config, estimates)
     assert f"now {estimates[0].cell.rel_dir} (" in chain.status_line() and ", unit 2 of 9)" in chain.status_line()
+
+
+def test_runs_seen_in_one_look_each_get_the_numbers_of_their_own_end(study):
+    config, estimates = study
+    _finish(config, estimates[0].cell, "ok", 10.0, T0)
+    _finish(config, estimates[1].cell, "unavailable", 0.2, T0 + 10, "no usable KVM")
+    (chain,) = progress.study_state(config, estimates)
+    first, second = (chain.line(e.cell.rel_dir) for e in estimates[:2])
+    assert first.endswith("| failed 0, unavailable 0") and "| up 00:10 |" in first
+    assert second.endswith(f"| failed 0, unavailable 1 (last {estimates[1].cell.rel_dir}: no usable KVM)")

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -133,13 +133,17 @@ class ChainState:
         return f"{text} (last {last.rel_dir}{why})"
 
     def line(self, rel_dir: str, now: float | None = None) -> str:
-        """The line printed when `rel_dir` finished."""
+        """The line printed when `rel_dir` finished: the meter and the failures as they were when
+        it ended (several runs seen in one look each get their own numbers)."""
         run = self.finished[rel_dir]
-        index = sorted(self.finished.values(), key=lambda f: (f.ended or 0, f.rel_dir)).index(run) + 1
+        ordered = sorted(self.finished.values(), key=lambda f: (f.ended or 0, f.rel_dir))
+        index = ordered.index(run) + 1
+        then = replace(self, finished={f.rel_dir: f for f in ordered[:index]}, running=[])
         wall = "" if run.wall_s is None else f" in {run.wall_s:.1f} s"
         extra = f" (+{len(self.adaptive)} adaptive)" if self.adaptive else ""
+        at = now if now is not None else (run.ended or None)
         return (f"{self.name}: run {index}/{self.total}{extra} {rel_dir} {run.status}{wall} | "
-                f"{self.meter(now)} | {self.failures_text()}")
+                f"{then.meter(at)} | {then.failures_text()}")
 
     def status_line(self, now: float | None = None) -> str:
         """Where the chain is now: finished runs, the run under way, the meter, the failures."""
