@@ -177,3 +177,19 @@ def test_the_headline_does_not_claim_every_payload_compared_when_a_cell_has_no_n
     screen = _screen(tmp_path, paths)
     assert screen.headline.startswith("Part of the study has no number (why: below).")
     assert screen.headline.endswith("Of 2 comparisons, 1 shows a cost, 1 has no number.")
+
+
+def test_a_failed_a_a_control_makes_the_headline_say_the_study_is_not_to_be_trusted(tmp_path):
+    # bare-aa is bare metal again; here it comes out 5 % slower in every round: the host changed
+    # between the two labels, so no verdict of this study can be trusted
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host", {
+        "bare": [10.0, 10.2, 9.8], "docker": [9.4, 9.6, 9.2], "bare-aa": [9.5, 9.69, 9.31]})
+    for path in paths:
+        doc = json.loads(path.read_text())
+        doc["run"]["mode_settings"]["control"] = "negative" if doc["run"]["mode"] == "bare-aa" else "none"
+        path.write_text(json.dumps(doc))
+    screen = _screen(tmp_path, paths)
+    assert screen.headline.startswith("Not to be trusted yet: the A/A control (bare metal against itself) found "
+                                      "a difference in 1 cell where there is none.")
+    assert not screen.answered and [b.mode for b in screen.blocks] == ["docker"]
+    assert screen.controls.startswith("Controls: A/A bare vs bare: 1 of 1 cells significant")

@@ -456,11 +456,18 @@ def first_screen(tables) -> FirstScreen:
     blocks = mode_blocks(tables)
     measured = [line.tone for b in blocks for line in b.lines if line.tone not in ("none", "emulated")]
     firm = any(t in ("cost", "faster", "ok") for t in measured)
+    kinds = control_modes(tables)
+    aa_failed = [c for c in _controls_from_tables(tables, kinds).get("negative", [])
+                 if c["verdict"] in ("slower", "faster")]
     if runs is None:
         headline = "Tables without a study summary (made by an older execbench)."
     else:
         if problems:
             answer = "No answer for part of this study (below)."
+        elif aa_failed:  # bare metal against itself came out different: no verdict here can be trusted
+            answer = (f"Not to be trusted yet: the A/A control (bare metal against itself) found a difference in "
+                      f"{len(aa_failed)} cell{'s' if len(aa_failed) != 1 else ''} where there is none.")
+            firm = False
         elif measured and not firm:  # every cell has a number, yet no interval says anything
             answer = "No firm answer yet: no comparison is resolved."
         elif any(line.tone == "none" for b in blocks for line in b.lines):

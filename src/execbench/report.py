@@ -142,10 +142,7 @@ class ReportData:
     def control_modes(self) -> dict[str, str]:
         """mode -> "negative" | "positive": the modes that are controls of the study's resolving
         power (modes.<name>.control), never answers."""
-        if "control" not in self.runs:
-            return {}
-        rows = self.runs[self.runs["control"].fillna("").astype(str) != ""]
-        return {str(m): str(c) for m, c in zip(rows["mode"], rows["control"])}
+        return glance.control_modes(self.tables)  # "none" (the config's default) is no control
 
     def _headline_cells(self, payload: str, benchmark: str, metric: str, host: str | None,
                         controls: bool = False) -> pd.DataFrame:
