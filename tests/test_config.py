@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from execbench import payloads as payloads_registry
 from execbench.config import is_loopback, load_config, resolve_copies, run_matrix
 from execbench.errors import ConfigError
 from execbench.paths import REPO_ROOT
@@ -118,9 +119,12 @@ def test_matrix_size_and_interleaving(raw_default):
     config = load_config(raw_default)
     cells = run_matrix(config, cores=2)
     modes = [m for m, s in config["modes"].items() if s["enabled"]]
-    payloads = list(config["payloads"])
-    per_rep = sum(len(resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2)) for p in payloads)
-    assert len(cells) == config["study"]["repetitions"] * per_rep * len(modes)
+    once = [p for p in config["payloads"] if payloads_registry.PAYLOADS.load(p).runs_once_first]
+    assert once == ["audit"]
+    payloads = [p for p in config["payloads"] if p not in once]
+    cells_of = lambda names: sum(len(resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2))  # noqa: E731
+                                 for p in names)
+    assert len(cells) == (config["study"]["repetitions"] * cells_of(payloads) + cells_of(once)) * len(modes)
     assert [c.order_index for c in cells] == list(range(len(cells)))
     # Repetition r of every mode finishes before r+1 starts.
     reps = [c.repetition for c in cells]
@@ -129,6 +133,23 @@ def test_matrix_size_and_interleaving(raw_default):
     for _, block in itertools.groupby(cells, key=lambda c: (c.repetition, c.payload, c.copies)):
         assert sorted(c.mode for c in block) == sorted(modes)
     assert len({c.run_id for c in cells}) == len(cells)
+
+
+def test_the_audit_heads_each_host_chain_once(raw_default):
+    """The host audit runs before any benchmark on a host, once per mode (repetition 1 only),
+    whatever its place in the config."""
+    raw_default["payloads"] = {"db12": {}, "audit": {"copies": [1]}}
+    raw_default["study"] = {"repetitions": 3, "copies": [1, "all"]}
+    raw_default["cluster"] = {"hosts": ["wn001", "wn002"]}
+    cells = run_matrix(load_config(raw_default), cores=2)
+    modes = sorted(m for m, s in raw_default["modes"].items() if s.get("enabled", True))
+    for host in ("wn001", "wn002"):
+        chain = sorted((c for c in cells if c.host == host), key=lambda c: c.order_index)
+        head = chain[:len(modes)]
+        assert sorted(c.mode for c in head) == modes
+        assert {(c.payload, c.repetition, c.copies) for c in head} == {("audit", 1, 1)}
+        assert [c for c in chain[len(modes):] if c.payload == "audit"] == []
+        assert {c.repetition for c in chain if c.payload == "db12"} == {1, 2, 3}
 
 
 def test_mode_order_is_shuffled_by_the_recorded_seed(raw_default):
@@ -221,9 +242,11 @@ def test_cluster_example_fans_out_over_its_two_nodes():
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
     update_config(config, yaml.safe_load((REPO_ROOT / "config/examples/cluster-two-nodes.yaml").read_text()))
     cells = run_matrix(load_config(config), cores=2)
-    # 2 payloads x 2 modes x 2 copies counts (1, 4) x 3 repetitions = 24 per node
-    assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 24, "wn002": 24}
-    assert len(cells) == 48
+    # 2 payloads x 2 modes x 2 copies counts (1, 4) x 3 repetitions = 24 per node, after the host
+    # audit of each of the 2 modes (1 copy, once) at the head of each node's chain
+    assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 26, "wn002": 26}
+    assert len(cells) == 52
+    assert {c.payload for c in cells if c.order_index < 2} == {"audit"}
 
 
 # --config values exactly as Snakemake 9's own parser hands them over (snakemake.cli.parse_config):

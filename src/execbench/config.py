@@ -356,7 +356,9 @@ def run_matrix(config: dict, cores: int | None = None) -> list[RunCell]:
     mode finishes before r+1 starts, so slow drift of the machine lands on
     every mode alike instead of masquerading as overhead. Each host of
     cluster.hosts gets the whole matrix as its own chain (order_index from 0),
-    shuffled with the host in the seed; the hosts run in parallel.
+    shuffled with the host in the seed; the hosts run in parallel. A payload
+    that `runs_once_first` (the host audit) heads each chain, in repetition 1
+    only: the host is checked before any number is taken on it.
     """
     hosts = config.get("cluster", {}).get("hosts") or [None]
     return [cell for host in hosts for cell in _host_chain(config, host, cores)]
@@ -365,10 +367,13 @@ def run_matrix(config: dict, cores: int | None = None) -> list[RunCell]:
 def _host_chain(config: dict, host: str | None, cores: int | None) -> list[RunCell]:
     study = config["study"]
     payload_names = enabled(config["payloads"])
+    first = [p for p in payload_names if p in payloads_registry.PAYLOADS
+             and payloads_registry.PAYLOADS.load(p).runs_once_first]
+    rest = [p for p in payload_names if p not in first]
     mode_names = enabled(config["modes"])
     cells: list[RunCell] = []
     for rep in range(1, study["repetitions"] + 1):
-        for payload in payload_names:
+        for payload in first + rest if rep == 1 else rest:
             copies_list = config["payloads"][payload].get("copies", study["copies"])
             for copies in resolve_copies(copies_list, cores):
                 order = list(mode_names)
