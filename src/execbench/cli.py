@@ -9,6 +9,7 @@
     report        tables + figures -> results/report/index.html and report.md
     study-summary the end of a study: runs ok/failed/unavailable with reasons; exit 1 without an answer
     check-report  open a report in headless Chromium and check it renders
+    audit-diff    the host audit's verdicts that differ between two hosts (tables/audit.json)
     schema-doc    the config reference (config/README.md) from the assembled schema
 
 Each verb exits 0 on success, 1 when its work failed, 2 on bad arguments or input it
@@ -160,6 +161,45 @@ def _check_report(args) -> int:
     return 0 if result["ok"] else 1
 
 
+def _audit_diff(args) -> int:
+    from .findings import diff_hosts, read_audit_table
+
+    tables = []
+    for path in args.tables:
+        table = read_audit_table(path)
+        if table is None:
+            print(f"audit-diff: {path}: not a readable audit table (results/tables/audit.json)", file=sys.stderr)
+            return 2
+        tables.append(table)
+    table_a, table_b = tables[0], tables[-1]
+    if args.hosts:
+        host_a, host_b = args.hosts
+    else:  # two tables of one host each
+        if len(tables) != 2 or len(table_a["hosts"]) != 1 or len(table_b["hosts"]) != 1:
+            print("audit-diff: name the two hosts (--hosts A B) unless comparing two tables of one host each",
+                  file=sys.stderr)
+            return 2
+        host_a, host_b = table_a["hosts"][0]["host"], table_b["hosts"][0]["host"]
+    try:
+        rows = diff_hosts(table_a, host_a, table_b, host_b)
+    except KeyError as err:
+        print(f"audit-diff: {err.args[0]}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not rows:
+        print(f"{host_a} and {host_b}: the same verdicts on every audited item")
+        return 0
+    header = ["scope", "mode", "item", host_a, host_b, f"summary on {host_b}"]
+    lines = [header] + [[r["scope"], r["mode"] or "-", r["title"], r["verdict_a"] or "-", r["verdict_b"] or "-",
+                         (r["summary_b"] or "-")[:100]] for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    for line in lines:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)) + "  " + line[-1])
+    return 0
+
+
 def _schema_doc(args) -> int:
     from .schema_doc import render
 
@@ -234,6 +274,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("index_html", nargs="?", default="results/report/index.html")
     p.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
     p.set_defaults(func=_check_report)
+
+    p = verbs.add_parser("audit-diff", help="the audit verdicts that differ between two hosts")
+    p.add_argument("tables", nargs="+", help="tables/audit.json (one study's, or two: one per site or host)")
+    p.add_argument("--hosts", nargs=2, metavar=("A", "B"), help="the two hosts (needed within one table)")
+    p.add_argument("--json", action="store_true", help="the differing items as JSON")
+    p.set_defaults(func=_audit_diff)
 
     p = verbs.add_parser("schema-doc", help="print the config reference (config/README.md)")
     p.set_defaults(func=_schema_doc)

@@ -58,6 +58,9 @@ rule combine_tables:
         cross_hosts_md=f"{REPORT_TABLES}/cross_hosts.md",
         excluded=f"{REPORT_TABLES}/excluded.json",
         summary=f"{REPORT_TABLES}/summary.json",
+        # the host audit's findings per host and mode (execbench.findings)
+        audit=f"{REPORT_TABLES}/audit.json",
+        audit_csv=f"{REPORT_TABLES}/audit.csv",
     log:
         f"{RESULTS}/logs/report/combine_tables.log",
     conda:
