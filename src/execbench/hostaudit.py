@@ -212,11 +212,12 @@ def rootless_facts() -> dict:
             "unprivileged_userns_clone": clone.strip() if clone is not None else None}
 
 
-def containers_conf() -> list[dict]:
+def containers_conf(paths: tuple[str, ...] = CONTAINERS_CONF) -> list[dict]:
     """The [containers] keys of Podman's containers.conf files that decide hardening defaults
-    (a plain line reader: TOML of that section is key = value lines)."""
+    (a plain line reader: TOML of that section is key = value lines), in the order Podman reads
+    them (a later file overrides an earlier one)."""
     out = []
-    for path in CONTAINERS_CONF:
+    for path in paths:
         text = _read(path)
         if text is None:
             continue
