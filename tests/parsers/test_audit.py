@@ -62,7 +62,8 @@ def test_bare_on_xfs_inode64_32bit_eoverflow_is_blocking_and_64bit_is_fine():
     assert run_dir.extra["eoverflow_32"] > 0 and run_dir.extra["eoverflow_64"] == 0
     assert run_dir.extra["inodes_above_2_32"] > 0 and run_dir.extra["max_inode"] >= INODE_32_LIMIT
     assert run_dir.extra["unreached_32"] > 0  # readdir() stops at the first big inode: the "missing" files
-    assert "EOVERFLOW" in run_dir.extra["summary"] and "64-bit programs are fine" in run_dir.extra["summary"]
+    assert "EOVERFLOW (inode numbers above 2^32)" in run_dir.extra["summary"]
+    assert "64-bit programs are fine" in run_dir.extra["summary"] and run_dir.extra["readdir_stops_by_offset"] == 0
     assert run_dir.source_file.endswith("abi-probe-32.log")
     # the other filesystems (ext4 image root, tmpfs /tmp) are fine, so only the run dir blocks
     found = verdicts(records)
@@ -71,6 +72,20 @@ def test_bare_on_xfs_inode64_32bit_eoverflow_is_blocking_and_64bit_is_fine():
     # bare metal is a chroot: no namespaces, no seccomp, no no-new-privileges, the host network
     assert found["mode.namespaces"][0] == found["mode.seccomp"][0] == found["mode.network"][0] == "warning"
     assert "mode.engine_readback" not in found  # no engine to ask
+
+
+def test_vm_9p_share_32bit_readdir_fails_on_directory_offsets_not_inodes():
+    """Found by this audit on its own development machine: over virtio-9p the guest gets the host's
+    64-bit ext4 directory-hash offsets, so a 32-bit readdir() fails although every inode fits."""
+    records = Audit().parse(FIXTURES / "vm-9p-tcg")
+    run_dir = next(r for r in records if r.benchmark == "abi.run_dir")
+    assert run_dir.extra["verdict"] == "blocking" and run_dir.extra["fstype"] == "9p"
+    assert run_dir.extra["inodes_above_2_32"] == 0 and run_dir.extra["max_inode"] < INODE_32_LIMIT
+    assert run_dir.extra["readdir_stops_by_offset"] > 0 and run_dir.extra["eoverflow_64"] == 0
+    assert "directory offsets (d_off) above 2^31; the inode numbers fit" in run_dir.extra["summary"]
+    found = verdicts(records)
+    assert found["abi.root"][0] == found["abi.tmp"][0] == "ok"
+    assert "mode.namespaces" not in found  # a guest kernel's namespace ids say nothing about the host
 
 
 def test_the_probe_logs_are_what_the_verdict_says():
@@ -178,7 +193,7 @@ def test_a_cut_probe_log_is_a_parse_error_naming_file_and_line(tmp_path):
     with pytest.raises(ParseError) as err:
         Audit().parse(run)
     assert err.value.path == str(log) and err.value.line == len(lines) - 1 and "'end' line" in err.value.expected
-    log.write_text("probe\tversion=1\tbits=32\nentry\tpath=/x\n")
+    log.write_text("probe\tversion=2\tbits=32\nentry\tpath=/x\n")
     with pytest.raises(ParseError) as err:
         read_probe_log(log)
     assert err.value.line == 2 and "'dir' line before" in err.value.expected
@@ -194,15 +209,27 @@ def test_host_log_of_another_format_is_a_parse_error(tmp_path):
 
 def test_a_file_name_with_a_tab_stays_one_path(tmp_path):
     log = tmp_path / "p.log"
-    log.write_text("probe\tversion=1\tbits=64\tino_t=8\toff_t=8\td_ino=8\n"
-                   "dir\tpath=/d\tstat=ok\tino=5\tdev=1\treaddir=ok\tentries=1\n"
-                   "entry\tpath=/d/a\tb\td_ino=7\tlstat=ok\tino=7\ttype=reg\topen=ok\tfstat=ok\tmatch=yes\n"
+    log.write_text("probe\tversion=2\tbits=64\tino_t=8\toff_t=8\td_ino=8\n"
+                   "dir\tpath=/d\tstat=ok\tino=5\tdev=1\treaddir=ok\tentries=1\tdot_ino=5\tdotdot_ino=2\n"
+                   "entry\tpath=/d/a\tb\td_ino=7\td_off=9\tlstat=ok\tino=7\ttype=reg\topen=ok\tfstat=ok\tmatch=yes\n"
                    "end\tdirs=1\tentries=1\teoverflow=0\tmismatches=0\n")
     assert read_probe_log(log).dirs["/d"]["listed"][0]["path"] == "/d/a\tb"
 
 
+def test_version_1_probe_logs_still_read(tmp_path):
+    """Probe version 1 (before d_off, "." and ".." were recorded) is read as it was written."""
+    log = tmp_path / "p.log"
+    log.write_text("probe\tversion=1\tbits=32\tino_t=4\toff_t=4\td_ino=4\n"
+                   "dir\tpath=/d\tstat=ok\tino=5\tdev=1\treaddir=EOVERFLOW\tentries=0\n"
+                   "end\tdirs=1\tentries=0\teoverflow=1\tmismatches=0\n")
+    assert read_probe_log(log).dirs["/d"]["readdir"] == "EOVERFLOW"
+    log.write_text("probe\tversion=9\tbits=32\n")
+    with pytest.raises(ParseError, match="probe version"):
+        read_probe_log(log)
+
+
 def test_detect_knows_an_audit_run_and_nothing_else():
     parser = parsers.get("execbench-audit")
-    assert parser.detect(FIXTURES / "docker-ext4") and parser.detect(FIXTURES / "bare-xfs-inode64")
+    assert all(parser.detect(FIXTURES / name) for name in ("docker-ext4", "bare-xfs-inode64", "vm-9p-tcg"))
     assert not parser.detect(FIXTURES.parent / "runs" / "db12_timeout")
     assert parsers.detect(FIXTURES / "docker-ext4") is parser

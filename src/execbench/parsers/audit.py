@@ -335,7 +335,8 @@ def mode_findings(env: dict, host: dict, readback: dict | None, env_source: Path
     kind = host.get("mode_kind", "")
     engine = host.get("engine") or {}
 
-    uid = int((status.get("Uid") or str(process.get("euid", -1))).split()[0])
+    uids = (status.get("Uid") or "").split()  # real, effective, saved, filesystem
+    uid = int(uids[1]) if len(uids) > 1 else int(process.get("euid", -1))
     host_uid = _host_uid(process.get("uid_map") or [], uid)
     uid_map = process.get("uid_map") or []
     identity = uid_map == [["0", "0", "4294967295"]]
@@ -463,8 +464,11 @@ def _fields(parts: list[str], path: Path, line: int, keys: tuple[str, ...]) -> d
     return values
 
 
-DIR_KEYS = ("stat", "ino", "dev", "readdir", "entries")
-ENTRY_KEYS = ("d_ino", "lstat", "ino", "type", "open", "fstat", "match")
+# probe version -> the keys of its dir and entry lines
+DIR_KEYS = {"1": ("stat", "ino", "dev", "readdir", "entries"),
+            "2": ("stat", "ino", "dev", "readdir", "entries", "dot_ino", "dotdot_ino")}
+ENTRY_KEYS = {"1": ("d_ino", "lstat", "ino", "type", "open", "fstat", "match"),
+              "2": ("d_ino", "d_off", "lstat", "ino", "type", "open", "fstat", "match")}
 
 
 def read_probe_log(path: Path) -> ProbeLog:
@@ -478,17 +482,20 @@ def read_probe_log(path: Path) -> ProbeLog:
     header = dict(part.partition("=")[::2] for part in lines[0].split("\t")[1:])
     if header.get("bits") not in ("32", "64"):
         raise ParseError(path, 1, "bits=32 or bits=64 in the probe line")
+    if header.get("version") not in ENTRY_KEYS:
+        raise ParseError(path, 1, f"probe version {' or '.join(ENTRY_KEYS)}")
+    dir_keys, entry_keys = DIR_KEYS[header["version"]], ENTRY_KEYS[header["version"]]
     dirs, current, end = {}, None, None
     for number, line in enumerate(lines[1:], start=2):
         parts = line.split("\t")
         if parts[0] == "dir":
-            current = _fields(parts, path, number, DIR_KEYS)
+            current = _fields(parts, path, number, dir_keys)
             current.update(line=number, listed=[])
             dirs[current["path"]] = current
         elif parts[0] == "entry":
             if current is None:
                 raise ParseError(path, number, "a 'dir' line before its entries")
-            entry = _fields(parts, path, number, ENTRY_KEYS)
+            entry = _fields(parts, path, number, entry_keys)
             entry["line"] = number
             current["listed"].append(entry)
         elif parts[0] == "end":
@@ -531,6 +538,21 @@ def _inodes(probe: ProbeLog, dirs: list[str]) -> dict[str, int]:
             elif entry["d_ino"].isdigit():
                 out.setdefault(entry["path"], int(entry["d_ino"]))
     return out
+
+
+def _readdir_stops(p32: ProbeLog, p64: ProbeLog, dirs: list[str]) -> list[tuple[str, str]]:
+    """Why each 32-bit readdir() that failed with EOVERFLOW stopped: (directory, "inode" when the
+    64-bit view of it holds an inode number above 2^32 (its entries, "." or ".."), else "offset":
+    readdir() fails only on d_ino or d_off, so a directory offset did not fit in 32 bits)."""
+    stops = []
+    for d in dirs:
+        if d not in p32.dirs or p32.dirs[d]["readdir"] != "EOVERFLOW" or d not in p64.dirs:
+            continue
+        view = p64.dirs[d]
+        inodes = [e["d_ino"] for e in view["listed"]] + [view.get("dot_ino", "-"), view.get("dotdot_ino", "-")]
+        big = any(i.isdigit() and int(i) >= INODE_32_LIMIT for i in inodes)
+        stops.append((d, "inode" if big or "dotdot_ino" not in view else "offset"))
+    return stops
 
 
 def _fs_text(fs: dict, xino_auto: str | None) -> str:
@@ -597,9 +619,20 @@ def abi_findings(env: dict, probes: dict[str, ProbeLog | str], source: Path,
                             f"64-bit {differ[0][2]}")
         if d_mismatch:
             evidence.append(f"64-bit readdir d_ino != lstat st_ino for {len(d_mismatch)}, e.g. {d_mismatch[0]}")
+        stops = _readdir_stops(p32, p64, dirs)
+        by_offset = [d for d, why in stops if why == "offset"]
+        by_inode = [d for d, why in stops if why == "inode"]
+        extra.update(readdir_stops_32=len(stops), readdir_stops_by_offset=len(by_offset))
+        if by_offset:
+            offsets = [e.get("d_off", "?") for e in p64.dirs[by_offset[0]]["listed"]]
+            evidence.append(f"32-bit readdir() of {by_offset[0]} failed although every inode number in it fits: "
+                            f"its directory offsets do not (64-bit view: d_off {', '.join(offsets[:3])})")
         if overflow32 or unreached or differ or overflow64:
             verdict = "blocking"
-            summary = ("32-bit software breaks here: stat()/readdir() fail with EOVERFLOW" if overflow32 else
+            cause = (" (inode numbers above 2^32" + (" and directory offsets above 2^31)" if by_offset else ")")
+                     if big or by_inode else " (directory offsets (d_off) above 2^31; the inode numbers fit)"
+                     if by_offset else "")
+            summary = (f"32-bit software breaks here: stat()/readdir() fail with EOVERFLOW{cause}" if overflow32 else
                        "32-bit software misses files here" if unreached else
                        "32-bit and 64-bit programs see different inode numbers" if differ else
                        "even 64-bit stat() fails with EOVERFLOW")

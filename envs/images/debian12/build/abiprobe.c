@@ -12,13 +12,17 @@
  *
  * Usage: execbench-abiprobe [--max-entries N] DIR...
  * Output (stdout), one record per line, the record type then tab-separated key=value:
- *   probe  version=1 bits=32|64 ino_t=4|8 off_t=4|8 d_ino=4|8
- *   dir    path=P stat=ok|ERR ino=N|- dev=N|- readdir=ok|ERR entries=N
- *   entry  path=P d_ino=N lstat=ok|ERR ino=N|- type=reg|dir|lnk|other|- open=ok|ERR|- fstat=ok|ERR|- match=yes|no|mount|-
+ *   probe  version=2 bits=32|64 ino_t=4|8 off_t=4|8 d_ino=4|8
+ *   dir    path=P stat=ok|ERR ino=N|- dev=N|- readdir=ok|ERR entries=N dot_ino=N|- dotdot_ino=N|-
+ *   entry  path=P d_ino=N d_off=N lstat=ok|ERR ino=N|- type=reg|dir|lnk|other|- open=ok|ERR|- fstat=ok|ERR|- match=yes|no|mount|-
  *   end    dirs=N entries=N eoverflow=N mismatches=N
- * ERR is the errno's name (EOVERFLOW, EACCES, ...). match compares readdir's d_ino with
+ * d_off is readdir's directory offset (telldir cookie): a 32-bit readdir() also fails with
+ * EOVERFLOW when it does not fit in 32 bits (a 64-bit hash cookie passed through, e.g. by a 9p
+ * server). ERR is the errno's name (EOVERFLOW, EACCES, ...). match compares readdir's d_ino with
  * lstat's st_ino ("mount": the entry is a mount point, where the two differ by design).
- * "." and ".." are skipped; at most N entries per directory (default 64) are listed.
+ * "." and ".." are not listed as entries; the dir line gives their d_ino as readdir returned them
+ * ("-": not reached), since readdir() fails on them too when they do not fit (a directory whose
+ * parent has a large inode number). At most N entries per directory (default 64) are listed.
  * Exit status 0 when every line was written (errors of the probed calls are results),
  * 2 on bad usage.
  */
@@ -78,7 +82,7 @@ static void probe_entry(const char *dir, const struct dirent *de, dev_t dir_dev)
     struct stat st;
     int n = snprintf(path, sizeof path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", de->d_name);
     if (n < 0 || (size_t)n >= sizeof path) return;
-    printf("entry\tpath=%s\td_ino=%llu", path, (unsigned long long)de->d_ino);
+    printf("entry\tpath=%s\td_ino=%llu\td_off=%lld", path, (unsigned long long)de->d_ino, (long long)de->d_off);
     if (lstat(path, &st) != 0) {
         int err = errno;
         note(err);
@@ -133,6 +137,7 @@ static void probe_dir(const char *dir, long max_entries) {
     struct dirent *kept = NULL;
     long count = 0, capacity = 0;
     const char *verdict = "ok";
+    char dot[24] = "-", dotdot[24] = "-";
     for (;;) {
         errno = 0;
         struct dirent *de = readdir(d);
@@ -143,7 +148,10 @@ static void probe_dir(const char *dir, long max_entries) {
             }
             break;
         }
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            snprintf(de->d_name[1] ? dotdot : dot, sizeof dot, "%llu", (unsigned long long)de->d_ino);
+            continue;
+        }
         if (count >= max_entries) continue; /* keep reading: an overflow further on still counts */
         if (count == capacity) {
             capacity = capacity ? 2 * capacity : 64;
@@ -152,7 +160,7 @@ static void probe_dir(const char *dir, long max_entries) {
         }
         memcpy(&kept[count++], de, sizeof *de);
     }
-    printf("\treaddir=%s\tentries=%ld\n", verdict, count);
+    printf("\treaddir=%s\tentries=%ld\tdot_ino=%s\tdotdot_ino=%s\n", verdict, count, dot, dotdot);
     for (long i = 0; i < count; i++) probe_entry(dir, &kept[i], dev);
     total_entries += count;
     free(kept);
@@ -171,7 +179,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-    printf("probe\tversion=1\tbits=%u\tino_t=%u\toff_t=%u\td_ino=%u\n", (unsigned)(8 * sizeof(void *)),
+    printf("probe\tversion=2\tbits=%u\tino_t=%u\toff_t=%u\td_ino=%u\n", (unsigned)(8 * sizeof(void *)),
            (unsigned)sizeof(ino_t), (unsigned)sizeof(off_t), (unsigned)sizeof(((struct dirent *)0)->d_ino));
     for (int i = first; i < argc; i++) probe_dir(argv[i], max_entries);
     printf("end\tdirs=%d\tentries=%lu\teoverflow=%lu\tmismatches=%lu\n", argc - first, total_entries, eoverflow,
