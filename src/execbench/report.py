@@ -570,8 +570,8 @@ def render_html(data: ReportData, generated_utc: str) -> str:
         "<title>execbench report</title>", f"<style>{CSS}</style></head><body>",
         "<h1>execbench: the cost of containers and VMs relative to bare metal</h1>",
         f'<p class="q"><b>Question.</b> {_e(QUESTION)}</p>',
-        *_summary_html(data),
         *_audit_first_screen_html(data),
+        *_summary_html(data),
         "<h2 id='answer'>Answer</h2>",
     ]
     hosts = data.compared_hosts()
@@ -636,7 +636,7 @@ def _md_plain(rows):
 
 def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "figures") -> str:
     out = ["# execbench: the cost of containers and VMs relative to bare metal", "", f"**Question.** {QUESTION}",
-           "", *_summary_md(data), *_audit_first_screen_md(data), "## Answer", ""]
+           "", *_audit_first_screen_md(data), *_summary_md(data), "## Answer", ""]
     hosts = data.compared_hosts()
     for host in hosts if len(hosts) > 1 else [None]:  # one host: no sub-heading
         if host is not None:
