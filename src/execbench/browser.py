@@ -9,7 +9,8 @@ JavaScript), waits for the load event, dumps the DOM and checks:
   - the answer and comparison tables have rows.
 It also reports where the study summary, its no-answer box and the answer start (px from the
 top; viewport_height is the first screen).
-Also keeps a full-page screenshot (default: next to the report, index.screenshot.png).
+Also keeps a screenshot of the whole page, up to 16000 px tall (default: next to the report,
+index.screenshot.png).
 Exit status 0 when all checks pass; the findings are printed as JSON.
 """
 
@@ -33,6 +34,7 @@ window.addEventListener("load", function () {
                 headline_rows: rows("table.headline"), relative_rows: rows("table.relative"),
                 tables: document.querySelectorAll("table").length,
                 viewport_height: window.innerHeight,
+                page_height: document.documentElement.scrollHeight,
                 summary_top: top("#summary"), no_answer_top: top(".noanswer"), answer_top: top("#answer"),
                 min_natural_width: Array.prototype.reduce.call(imgs, function (m, im) {
                   return Math.min(m, im.naturalWidth); }, 1e9)};
@@ -45,6 +47,9 @@ window.addEventListener("load", function () {
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--hide-scrollbars", "--virtual-time-budget=10000"]
+
+
+SCREENSHOT_MAX_PX = 16000  # Chromium's largest window side that still renders reliably
 
 
 def find_chromium() -> str:
@@ -70,15 +75,19 @@ def check_report(index_html: Path, screenshot: Path | None = None, timeout_s: fl
         dom = subprocess.run([*base, "--window-size=1280,900", "--dump-dom", probe_page.as_uri()],
                              capture_output=True, text=True,
                              timeout=timeout_s)
-        if screenshot is not None:
-            # Tall window: the screenshot is the page as a reader scrolls it, top part.
-            subprocess.run([*base, f"--screenshot={screenshot}", "--window-size=1280,4200", index_html.as_uri()],
-                           capture_output=True, text=True, timeout=timeout_s, cwd=tmp)
     match = re.search(r'<pre id="execbench-probe">(.*?)</pre>', dom.stdout, re.S)
     if not match:
         return {"ok": False, "problems": ["probe did not run (page did not load?)",
                                           dom.stderr[-2000:]]}
     found = json.loads(match.group(1).replace("&quot;", '"'))
+    if screenshot is not None:
+        # A window as tall as the page (up to SCREENSHOT_MAX_PX): the whole report as a reader
+        # scrolls it, the sections at its end included.
+        height = max(900, min(int(found.get("page_height") or 4200), SCREENSHOT_MAX_PX))
+        with tempfile.TemporaryDirectory(prefix="execbench-browser-") as tmp:
+            subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile", f"--screenshot={screenshot}",
+                            f"--window-size=1280,{height}", index_html.as_uri()],
+                           capture_output=True, text=True, timeout=timeout_s, cwd=tmp)
     problems = []
     if found["images"] == 0:
         problems.append("no images in the report")

@@ -464,9 +464,10 @@ def _audit_abi_sentence(entry: dict) -> str:
         where.setdefault((b["filesystem"].replace("_", " "), options), []).append(b["mode"])
     places = "; ".join(f"the {fs} ({options}) in {', '.join(sorted(modes))}" for (fs, options), modes in where.items())
     runs = sum(len(v) for v in entry["abi"]["affected_runs"].values())
+    marked = (f"the {runs} other runs of those modes used the same filesystems and are marked in tables/audit.json "
+              "(abi.affected_runs)" if runs else "no other run of those modes is in this study")
     return (f"Breaks on {places}: {broken[0]['summary']}. Every payload of this study is 64-bit and not affected; "
-            f"the {runs} other runs of those modes used the same filesystems and are marked in tables/audit.json "
-            "(abi.affected_runs).")
+            f"{marked}.")
 
 
 def _audit_first_screen_html(data: ReportData) -> list[str]:
@@ -516,7 +517,8 @@ def _audit_section_html(data: ReportData) -> list[str]:
         out.append("<h4>What the payload got, per mode (seen from inside; engines: read back from the engine)</h4>"
                    + (_html_table(["item", *modes], mode_rows, "audit") if mode_rows else
                       '<p class="empty">no mode was audited</p>'))
-        abi_rows = [[_e(f["mode"]), _e(f"{f.get('filesystem')} {f.get('path')}"), _e(f.get("fstype")),
+        abi_rows = [[_e(f["mode"]), _e(f"{(f.get('filesystem') or '').replace('_', ' ')}: {f.get('path')}"),
+                     _e(f.get("fstype")),
                      _verdict_badge(f["verdict"]), _e(f["summary"]) + f'<br><span class="ev">{_e(f["evidence"])}</span>']
                     for f in entry["findings"] if f["scope"] == "abi"]
         out.append("<h4>32-bit and 64-bit stat(), readdir(), open() per filesystem</h4>"

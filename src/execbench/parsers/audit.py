@@ -345,7 +345,8 @@ def mode_findings(env: dict, host: dict, readback: dict | None, env_source: Path
         out.append(Finding("mode.user", "mode", "Payload user", "blocking", "the payload runs as root", evidence,
                            env_source))
     else:
-        where = ("the same uid on the host: no user namespace (root in this environment would be host root)"
+        where = ("in the guest: a kernel of its own, whose root is not the host's" if kind == "vm" else
+                 "the same uid on the host: no user namespace (root in this environment would be host root)"
                  if identity else f"host uid {host_uid}: a user namespace" if host_uid is not None else "unmapped")
         out.append(Finding("mode.user", "mode", "Payload user", "ok", f"uid {uid}, {where}", evidence, env_source))
 
