@@ -73,6 +73,8 @@ def test_the_registry_is_probed_without_changing_it():
     assert any(entry["port"] == port for entry in facts["listeners"])
     assert hostaudit.registry_address(f"{REGISTRY}/execbench/x@sha256:{'a' * 64}") == REGISTRY
     assert hostaudit.registry_address("debian:12") is None
+    quiet = hostaudit.registry_facts(REGISTRY, probe=False)  # payloads.audit.probe_registry: false
+    assert quiet["probed"] is False and "v2" not in quiet and quiet["listeners"] == facts["listeners"]
 
 
 def test_a_registry_that_does_not_answer_is_recorded_not_raised():

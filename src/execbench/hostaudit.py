@@ -279,14 +279,16 @@ def registry_address(image_ref: str) -> str | None:
     return first if ("." in first or ":" in first or first == "localhost") else None
 
 
-def registry_facts(address: str | None) -> dict:
-    """Exposure of the registry at host:port: who listens on its port, whether GET /v2/ needs
-    auth, whether manifest deletion is enabled (DELETE of a digest no manifest can have:
-    405 = disabled, 404/202 = enabled, 401 = auth required)."""
+def registry_facts(address: str | None, probe: bool = True) -> dict:
+    """Exposure of the registry at host:port: who listens on its port, and (probe=True) whether
+    GET /v2/ needs auth and whether manifest deletion is enabled (DELETE of a digest no manifest
+    can have: 405 = disabled, 404/202 = enabled, 401 = auth required)."""
     if not address:
         return {"address": None}
     host, _, port = address.rpartition(":")
     listeners = tcp_listeners({int(port)}) if port.isdigit() else []
+    if not probe:
+        return {"address": address, "host": host.strip("[]"), "listeners": listeners, "probed": False}
     scheme, v2 = "http", _http("GET", f"http://{address}/v2/")
     if v2.get("status") is None or v2.get("status") == 400:  # plain HTTP to a TLS port
         https = _http("GET", f"https://{address}/v2/")
@@ -321,7 +323,7 @@ def filesystem_of(path: str | Path, mountinfo: str | None = None) -> dict:
             "source": best[7], "super_options": best[8] if len(best) > 8 else ""}
 
 
-def host_security_facts(image_ref: str, run_dir: str | Path) -> dict:
+def host_security_facts(image_ref: str, run_dir: str | Path, probe_registry: bool = True) -> dict:
     """Every host fact above, as the host-audit.json the audit payload writes (FORMAT)."""
     daemons = docker_daemons()
     tcp_ports = set(DOCKER_TCP_PORTS)
@@ -342,7 +344,7 @@ def host_security_facts(image_ref: str, run_dir: str | Path) -> dict:
         "engine_tcp_listeners": tcp_listeners(tcp_ports),
         "rootless": rootless_facts(), "containers_conf": containers_conf(),
         "lsm": lsm_facts(), "seccomp": seccomp_facts(), "cgroup": cgroup_facts(),
-        "registry": registry_facts(registry_address(image_ref)),
+        "registry": registry_facts(registry_address(image_ref), probe=probe_registry),
         "filesystems": {"run_dir": filesystem_of(run_dir)},
         "overlay_xino_auto": (_read("/sys/module/overlay/parameters/xino_auto") or "").strip() or None,
     }

@@ -135,6 +135,9 @@ RULES = [
      "deletion disabled"),
     ("host-audit.json", lambda d: d["registry"].update(v2={"status": None, "error": "URLError: refused"}),
      "host.registry", "warning", "did not answer"),
+    ("host-audit.json", lambda d: d.update(registry={k: v for k, v in d["registry"].items()
+                                                    if k not in ("v2", "delete_probe")} | {"probed": False}),
+     "host.registry", "warning", "probe_registry is false"),
     ("copy0/audit.json", lambda d: d["process"]["status"].update(Uid="0\t0\t0\t0"), "mode.user", "blocking",
      "runs as root"),
     ("copy0/audit.json", lambda d: d["process"]["status"].update(CapEff="0000000000000401"),

@@ -252,6 +252,10 @@ def _registry_finding(reg: dict, source: Path) -> Finding:
                 f"{deletion}); listening on "
                 + (", ".join(f"{e['address']}:{e['port']}" for e in listeners) or "(no listener seen in this "
                                                                                  "network namespace)"))
+    if reg.get("probed") is False:
+        return Finding("host.registry", "host", title, "warning",
+                       "not asked (payloads.audit.probe_registry is false): authentication and deletion unknown",
+                       evidence, source)
     if v2.get("status") is None:
         return Finding("host.registry", "host", title, "warning",
                        f"the registry at {reg['address']} did not answer", evidence, source)

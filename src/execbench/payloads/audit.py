@@ -52,6 +52,10 @@ class Audit(Payload):
                          "description": "New directories (with one file each) made, probed and removed on "
                                         "each writable filesystem: an allocator spreading directories over the "
                                         "disk (XFS inode64) then shows its large inode numbers."},
+        "probe_registry": {"type": "boolean", "default": True,
+                           "description": "Ask the image's registry over HTTP whether it needs authentication "
+                                          "(GET /v2/) and allows deletion (a DELETE of a manifest digest that "
+                                          "cannot exist: nothing is deleted); false: only who listens on its port."},
     }
     sizes = ()
     default_timeout_s = 120.0
@@ -73,7 +77,7 @@ class Audit(Payload):
         from ..modes.base import RunOutcome
 
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
-        host = host_security_facts(ctx.image_ref, ctx.out_dir)
+        host = host_security_facts(ctx.image_ref, ctx.out_dir, probe_registry=settings["probe_registry"])
         try:
             engine = mode.security_facts(ctx.mode)
         except Exception as err:  # recorded: the audit says the engine could not be asked
