@@ -58,6 +58,14 @@ def test_audit_tables_per_host_with_the_runs_an_abi_finding_marks(two_hosts, tmp
     assert list(rows[0]) == findings.COLUMNS and len(rows) == sum(len(h["findings"]) for h in table["hosts"])
 
 
+def test_a_batch_json_lines_file_gives_the_same_table_as_one_file_per_run(two_hosts, tmp_path):
+    # the parse stage writes batches (from_raw, ingest; one runs.jsonl per study with the chain runner)
+    batch = tmp_path / "runs.jsonl"
+    batch.write_text("".join(json.dumps(json.loads(p.read_text())) + "\n" for p in two_hosts) + "{not json\n")
+    assert findings.audit_table([batch]) == findings.audit_table(two_hosts)
+    assert findings.audit_table([batch])["hosts"][1]["abi"]["affected_runs"] == {"bare": ["db12-bare-2c-r1@wn002"]}
+
+
 def test_the_first_screen_names_the_host_with_a_blocking_finding(two_hosts):
     lines = findings.blocking_lines(findings.audit_table(two_hosts))
     assert len(lines) == 1 and lines[0].startswith("Host wn002: 1 blocking audit finding.")

@@ -33,15 +33,16 @@ def _host(run: dict) -> str:
 
 
 def audit_table(parsed_paths: Iterable[str | Path]) -> dict:
-    """audit.json's content from parsed-run JSONs (any payload; unreadable files are skipped:
-    the tables stage lists them)."""
+    """audit.json's content from parsed runs: parsed-run JSONs and batch JSON Lines files alike
+    (execbench.parse.read_parsed; any payload). Unreadable runs are skipped: the tables stage
+    lists them."""
+    from .tables import _parsed_entries  # tables imports this module
+
     hosts: dict[str, dict] = {}
     runs_by_host_mode: dict[tuple[str, str], list[str]] = {}
-    for path in sorted(str(p) for p in parsed_paths):
-        try:
-            doc = json.loads(Path(path).read_text())
-            run = doc["run"]
-        except (OSError, ValueError, KeyError, TypeError):
+    for _where, doc in _parsed_entries(parsed_paths):
+        run = doc.get("run") if isinstance(doc, dict) else None  # doc: a parsed run or the reader's error
+        if not isinstance(run, dict):
             continue
         host, mode = _host(run), str(run.get("mode"))
         if run.get("payload") != AUDIT_PAYLOAD:

@@ -58,6 +58,8 @@ rule combine_tables:
         cross_hosts_md=f"{REPORT_TABLES}/cross_hosts.md",
         excluded=f"{REPORT_TABLES}/excluded.json",
         summary=f"{REPORT_TABLES}/summary.json",
+        # ingested runs: every copied file with its sha256 and provenance
+        inputs=f"{REPORT_TABLES}/inputs.csv",
         # the host audit's findings per host and mode (execbench.findings)
         audit=f"{REPORT_TABLES}/audit.json",
         audit_csv=f"{REPORT_TABLES}/audit.csv",
@@ -157,10 +159,12 @@ rule report:
         figures=lambda wildcards, input: Path(input.manifest).parent,
         out=lambda wildcards, output: Path(output.html).parent,
         configs=[arg for c in REPORT_CONFIGS for arg in ("--config", c)],
+        # no benchmark ran: the config is not the runs' and is not shown as theirs
+        from_raw=["--from-raw"] if config.get("from_raw") else [],
     shell:
         "{params.python:q} -m execbench report --tables {params.tables:q}"
         " --figures {params.figures:q} --out {params.out:q}"
-        " {params.configs:q} > {log:q} 2>&1"
+        " {params.configs:q} {params.from_raw:q} > {log:q} 2>&1"
 
 
 # The end of every study, on the submit host (its output is for the terminal). A final rule, not
