@@ -66,7 +66,7 @@ class Audit(Payload):
     parser_format = "execbench-audit"
     missing_record = ("audit", "blocking", "findings", False)
 
-    def argv(self, settings: Mapping) -> list[str]:
+    def argv(self, settings: Mapping, unit: str = "") -> list[str]:  # one unit: the whole audit
         return ["python3", f"{INIMAGE_DIR}/audit.py", "--max-entries", str(settings["max_entries"]),
                 "--scratch-dirs", str(settings["scratch_dirs"])]
 
