@@ -127,7 +127,7 @@ RULES = [
     Rule("golden files", r"EXECBENCH_REGEN_GOLDEN=1 \.venv/bin/python -m pytest( \S+)+", "collect only",
          "running it would rewrite the golden files"),
     Rule("git, read-only", r"git diff( \S+)*", "as is", "reads the sandbox's repository"),
-    Rule("report in a browser", r"\.venv/bin/python -m execbench check-report \S+", "as is",
+    Rule("report in a browser", r"\.venv/bin/python -m execbench check-report \S+( --section \S+)*", "as is",
          "headless Chromium, seconds; on a report built from synthetic parsed runs (a study's takes minutes)"),
     Rule("audit diff", r"\.venv/bin/python -m execbench audit-diff( \S+)+", "as is",
          "reads audit tables; made here from the two real audit runs in tests/fixtures/logs/audit/, placed on "

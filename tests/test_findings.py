@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,44 @@ def test_audit_diff_command(two_hosts, tmp_path, capsys):
 def test_no_audit_in_the_study_gives_an_empty_table(tmp_path):
     table = findings.audit_table([other_run(tmp_path, "wn001", "bare")])
     assert table["hosts"] == [] and findings.blocking_lines(table) == []
+
+
+def _report(paths: list[Path], root: Path) -> Path:
+    from execbench.figures import write_figures
+    from execbench.report import write_report
+    from execbench.tables import write_tables
+
+    write_tables(paths, root / "tables")
+    write_figures(root / "tables", root / "report" / "figures")
+    return Path(write_report(root / "tables", root / "report" / "figures", root / "report")["html"])
+
+
+def test_the_report_names_the_blocking_host_first_and_shows_its_audit(two_hosts, tmp_path):
+    html = _report(two_hosts, tmp_path).read_text()
+    first_screen, rest = html.split("<h2 id='answer'>", 1)
+    assert 'class="audit-blocking"' in first_screen and "Host wn002: 1 blocking audit finding." in first_screen
+    assert "wn001" not in first_screen  # nothing blocking there
+    section = rest[rest.index("<h2 id='audit'>"):rest.index("<h2 id='relative'>")]  # before the detail tables
+    assert "Breaks on the run dir (xfs, inode64) in bare" in section
+    assert "<h3>Host wn001</h3><p>0 blocking" in section and "<h3>Host wn002</h3><p>1 blocking" in section
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert md.index("**Host audit: blocking**") < md.index("## Answer") < md.index("## Host audit")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium not installed")
+def test_check_report_screenshots_the_audit_section_alone(two_hosts, tmp_path, capsys):
+    from execbench import browser
+
+    index = _report(two_hosts, tmp_path)
+    whole = browser.check_report(index, tmp_path / "whole.png")
+    part = browser.section_screenshot(index, "audit", tmp_path / "audit.png")
+    assert part["found"] and part["screenshot"] and (tmp_path / "audit.png").read_bytes()[:4] == b"\x89PNG"
+    # the section alone: shorter than the page, and more than its heading
+    assert 300 < part["height"] < whole["page_height"]
+    missing = browser.section_screenshot(index, "no-such-section", tmp_path / "none.png")
+    assert not missing["found"] and not (tmp_path / "none.png").exists()
+    assert main(["check-report", str(index), "--section", "audit", "--section", "no-such-section"]) == 1
+    shown = json.loads(capsys.readouterr().out)
+    assert [s["found"] for s in shown["sections"]] == [True, False]
+    assert (index.parent / "index.audit.png").is_file()
+    assert "section 'no-such-section': no element with that id" in shown["problems"]

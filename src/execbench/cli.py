@@ -206,7 +206,7 @@ def _study_summary(args) -> int:
 
 
 def _check_report(args) -> int:
-    from .browser import check_report
+    from .browser import check_report, section_screenshot
 
     index = Path(args.index_html)
     if not index.is_file():
@@ -214,6 +214,13 @@ def _check_report(args) -> int:
         return 2
     shot = Path(args.screenshot) if args.screenshot else index.with_name("index.screenshot.png")
     result = check_report(index, shot.resolve())
+    for section in args.section or []:
+        part = section_screenshot(index, section, shot.resolve().with_name(f"index.{section}.png"))
+        result.setdefault("sections", []).append(part)
+        if not part["screenshot"]:
+            result["ok"] = False
+            result["problems"].append(f"section {section!r}: " + ("no screenshot written" if part["found"]
+                                                                  else "no element with that id"))
     print(json.dumps(result, indent=1))
     return 0 if result["ok"] else 1
 
@@ -351,6 +358,9 @@ def parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("check-report", help="render a report in headless Chromium and check it")
     p.add_argument("index_html", nargs="?", default="results/report/index.html")
     p.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
+    p.add_argument("--section", action="append", metavar="ID",
+                   help="also a screenshot of the section with this id alone, index.<ID>.png beside the "
+                        "screenshot (repeatable; e.g. audit, relative, provenance)")
     p.set_defaults(func=_check_report)
 
     p = verbs.add_parser("audit-diff", help="the audit verdicts that differ between two hosts")

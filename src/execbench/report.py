@@ -721,6 +721,7 @@ def render_html(data: ReportData, generated_utc: str) -> str:
         parts.append(f'<figure id="fig-{_e(fig["name"])}"><img alt="{_e(fig["title"])}" '
                      f'src="data:image/png;base64,{b64}"><figcaption><b>{_e(fig["title"])}.</b> '
                      f'{_e(fig["caption"])}</figcaption></figure>')
+    parts.extend(_audit_section_html(data))  # where report.md has it: before the detail tables
     parts.append("<h2 id='relative'>All comparisons with bare metal (relative.csv)</h2>")
     h, rows = data.relative_rows("html")
     parts.append(_html_table(h, rows, "relative") if rows else '<p class="empty">No comparisons.</p>')
@@ -730,7 +731,6 @@ def render_html(data: ReportData, generated_utc: str) -> str:
     parts.append("<h2 id='startup'>Start-up latency</h2>")
     h, rows = data.startup_rows()
     parts.append(_html_table(h, rows, "startup") if rows else '<p class="empty">No start-up samples.</p>')
-    parts.extend(_audit_section_html(data))
     parts.append("<h2 id='provenance'>Provenance</h2>")
     for title, (h, rows) in (("Hosts", data.host_rows()), ("Engines and runtimes", data.version_rows()),
                              ("Images", data.image_rows()), ("Configuration", data.config_rows())):
