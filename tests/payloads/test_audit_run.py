@@ -1,4 +1,4 @@
-"""The audit payload run for real, through the runner as a study runs it: on this host in bare,
+"""The audit payload run for real, through the chain runner as a study runs it: on this host in bare,
 docker and rootless podman, and on a real XFS filesystem whose inode numbers exceed 2^32 (an
 image on a loop device, mounted inode64, as the 2015 study's SL7 hosts were), where the 32-bit
 probe must fail with EOVERFLOW, the 64-bit one must not, and the report must say so on its first
@@ -17,24 +17,34 @@ import pytest
 from helpers import make_config
 
 from execbench import layout, parse
+from execbench.chain import Chain
 from execbench.config import run_matrix
 from execbench.findings import read_audit_table
 from execbench.modes.common import HARDENING
 from execbench.parsers.audit import INODE_32_LIMIT, read_probe_log
 from execbench.report import write_report
-from execbench.runner import LOCK_ENV, run_cell
+from execbench.runner import LOCK_ENV
 from execbench.tables import write_tables
 
 
 def run_study(config: dict) -> list[Path]:
-    """Every cell of the config's matrix run and parsed; the parsed-run JSONs."""
-    parsed = []
+    """The config's runs carried out as the study's chain job does (execbench.chain.Chain, one
+    host), each parsed; the parsed-run JSONs. Checks the chain's order: the host audit first,
+    once per mode, before any other payload."""
+    record = Chain(config, progress=lambda *args: None).run()
+    parsed, runs = [], []
     for cell in run_matrix(config):
-        record = run_cell(config, cell)
-        assert record["status"] in ("ok", "unavailable"), (cell.run_id, record["reason"])
+        run = json.loads(layout.run_json(config["results"], cell).read_text())
+        assert run["status"] in ("ok", "unavailable"), (cell.run_id, run["reason"])
+        runs.append(run)
         out = layout.parsed_json(config["results"], cell)
         parse.write_parsed(layout.raw_dir(config["results"], cell), out)
         parsed.append(out)
+    assert sorted(record["runs"]) == sorted(r["run_id"] for r in runs)
+    audits = [r for r in runs if r["payload"] == "audit"]
+    assert {r["repetition"] for r in audits} == {1} and len({r["mode"] for r in audits}) == len(audits)
+    others = [r["order_index"] for r in runs if r["payload"] != "audit"]
+    assert max(r["order_index"] for r in audits) < min(others, default=len(runs))
     return parsed
 
 
