@@ -296,6 +296,10 @@ class RunInProgress:
         t0 = time.monotonic()
         try:
             with benchmark_slot():
+                # the unit's wall time starts when it holds the host: waiting for another
+                # checkout's benchmark is no part of it
+                entry["lock_wait_s"], t0 = time.monotonic() - t0, time.monotonic()
+                entry["started_utc"] = utc_now()
                 ctx = self._context(unit)
                 ctx.out_dir.mkdir(parents=True, exist_ok=True)
                 before = host_state()
