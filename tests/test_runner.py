@@ -28,7 +28,6 @@ from execbench.paths import REPO_ROOT
 from execbench.runner import (
     LOCK_ENV,
     benchmark_slot,
-    lock_path,
     pairing,
     run_cell,
     validate_run,
@@ -105,24 +104,6 @@ def test_benchmark_slot_excludes_other_processes(tmp_path):
     with benchmark_slot():
         assert subprocess.run([sys.executable, "-c", try_lock]).returncode == 7
     assert subprocess.run([sys.executable, "-c", try_lock]).returncode == 0
-
-
-def test_benchmark_lock_file_is_usable_by_every_user_of_the_host(tmp_path):
-    # root's bare runs and a batch user's runs on one host must share the one slot
-    with benchmark_slot():
-        pass
-    assert (tmp_path / "benchmark.lock").stat().st_mode & 0o777 == 0o666
-
-
-def test_benchmark_lock_is_host_local_not_in_results(monkeypatch):
-    # results/ may be shared by every node of a cluster: the lock must live on the host
-    monkeypatch.delenv(LOCK_ENV, raising=False)
-    expected_dir = "/run/lock" if os.access("/run/lock", os.W_OK) else "/tmp"
-    assert lock_path() == Path(expected_dir, "execbench-benchmark.lock")
-    monkeypatch.setattr("execbench.runner.LOCK_DIRS", ("/proc/no-such-dir", "/tmp"))
-    assert lock_path() == Path("/tmp/execbench-benchmark.lock")  # fallback when /run/lock is not writable
-    monkeypatch.setenv(LOCK_ENV, "/somewhere/else.lock")
-    assert lock_path() == Path("/somewhere/else.lock")
 
 
 def test_pairing_is_broken_only_when_the_run_left_its_cluster_host():

@@ -69,7 +69,11 @@ def _run(args) -> int:
     except ExecbenchError as err:
         print(f"run: {err}", file=sys.stderr)
         return 2
-    record = run_cell(config, cell)
+    try:
+        record = run_cell(config, cell)
+    except ExecbenchError as err:  # the run did not start (benchmark slot busy or unsafe): no run.json
+        print(f"run: {err}", file=sys.stderr)
+        return 1
     print(f"{cell.run_id}: {record['status']} {record['reason']} ({record['wall_s']:.1f} s) "
           f"-> {layout.raw_dir(config['results'], cell)}")
     return 0

@@ -9,9 +9,8 @@ results/raw/.incomplete/<run_id>-<UTC>/ (never deleted) before starting over.
 A payload failure (non-zero exit, timeout) or an unavailable mode is a result,
 not an error: run.json says so and the workflow goes on. Benchmarks never
 overlap on a host: every run holds the host's benchmark lock for its whole
-duration, across Snakemake processes. The lock lives on the host itself
-(/run/lock, else /tmp; EXECBENCH_BENCHMARK_LOCK overrides), not in results/:
-on a filesystem shared by many nodes a lock there would serialise every node.
+duration, across Snakemake processes (execbench.hostlock: on the host itself,
+never in results/, and out of other local users' reach).
 
 run.json also records the batch job around the run (SLURM or HTCondor) and,
 when the study fans out over cluster.hosts, the host the run was meant for and
@@ -20,8 +19,6 @@ whether it really ran there (pairing "ok" or "broken").
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -40,12 +37,10 @@ from .config import RunCell, config_sha256, run_matrix
 from .errors import ExecbenchError
 from .fsutil import atomic_write_json, utc_now, utc_stamp
 from .hostinfo import batch_context, host_info
+from .hostlock import LOCK_ENV, benchmark_slot, lock_path  # noqa: F401  (the runner's lock, re-exported)
 from .modes.base import ModeContext, RunContext, RunOutcome
 from .paths import SCHEMAS
 
-LOCK_ENV = "EXECBENCH_BENCHMARK_LOCK"
-LOCK_NAME = "execbench-benchmark.lock"
-LOCK_DIRS = ("/run/lock", "/tmp")
 
 
 def find_cell(config: dict, payload: str, mode: str, copies: int, repetition: int,
@@ -56,39 +51,6 @@ def find_cell(config: dict, payload: str, mode: str, copies: int, repetition: in
             return cell
     at_host = f"@{host}" if host else ""
     raise ExecbenchError(f"no run {payload}/{mode}/{copies}c/r{repetition}{at_host} in this config's matrix")
-
-
-def lock_path() -> Path:
-    """The host-local benchmark lock: $EXECBENCH_BENCHMARK_LOCK, else /run/lock/..., else /tmp/..."""
-    if os.environ.get(LOCK_ENV):
-        return Path(os.environ[LOCK_ENV])
-    for directory in LOCK_DIRS:
-        if os.access(directory, os.W_OK):
-            return Path(directory) / LOCK_NAME
-    return Path(LOCK_DIRS[-1]) / LOCK_NAME
-
-
-@contextlib.contextmanager
-def benchmark_slot(path: str | Path | None = None):
-    """The host's one benchmark slot (fcntl lock: released by the kernel if we die)."""
-    path = Path(path) if path else lock_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as err:
-        raise ExecbenchError(f"cannot open the host's benchmark lock {path} ({err}); set {LOCK_ENV}") from None
-    with contextlib.suppress(OSError):  # every user of the host takes the same slot (root, batch users)
-        os.fchmod(fd, 0o666)
-    with open(fd, "r+") as fh:
-        fcntl.lockf(fh, fcntl.LOCK_EX)
-        try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"{os.getpid()}\n")
-            fh.flush()
-            yield
-        finally:
-            fcntl.lockf(fh, fcntl.LOCK_UN)
 
 
 def move_aside(results: str | Path, cell: RunCell) -> Path | None:
@@ -164,7 +126,7 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
     main_thread = threading.current_thread() is threading.main_thread()  # signals: main thread only
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
-        with benchmark_slot():
+        with benchmark_slot(note={"run": cell.run_id, "results": str(Path(results).resolve())}):
             moved = move_aside(results, cell)
             out_dir.mkdir(parents=True, exist_ok=True)  # empty when it exists (move_aside)
             record = {
