@@ -1,7 +1,10 @@
 """Parse one raw run directory into its schema-checked records.
 
 The payload (or, for ingested logs, the format named in the manifest) knows
-which native logs to read. Run context stays in the output's "run" part, so a
+which native logs to read. First every file is checked against the sha256 the run
+recorded when it was sealed, or ingest when it copied it (execbench.integrity): a changed,
+added or missing file, or a link or FIFO, gives errors naming each file as tampered and no
+records, and no parser reads that run. Run context stays in the output's "run" part, so a
 record is joined with its provenance without copying it into every record.
 Raw files are only read.
 """
@@ -13,7 +16,7 @@ from pathlib import Path
 
 import jsonschema
 
-from . import diagnose, parsers, payloads
+from . import diagnose, integrity, parsers, payloads
 from .errors import ExecbenchError, ParseError
 from .fsutil import atomic_write_json
 from .records import validate_record
@@ -37,6 +40,9 @@ def parse_run_dir(run_dir: Path) -> dict:
     except (OSError, ValueError) as exc:
         error = ParseError(run_json, None, f"a readable run.json ({exc})")
         return {"run": {"rel_dir": str(run_dir)}, "records": [], "errors": [_error_dict(error)]}
+    tampered = integrity.check_run_dir(run_dir, run)  # before any parser opens a file
+    if tampered:
+        return {"run": run, "records": [], "errors": tampered, "log_reasons": []}
     records, errors = [], []
     if run.get("status", "ok") == "ok":
         try:

@@ -6,6 +6,10 @@ workflow/schemas/run.schema.json). run.json is written last and atomically: a
 run dir without it is incomplete, and the next attempt moves it aside to
 results/raw/.incomplete/<run_id>-<UTC>/ (never deleted) before starting over.
 
+At the end of every run, once no payload process is left, the run dir is sealed
+(execbench.integrity): its files become root's and read-only, and run.json records the
+sha256 of each (`sealed`), which the parse stage checks before reading any of them.
+
 A payload failure (non-zero exit, timeout) or an unavailable mode is a result,
 not an error: run.json says so and the workflow goes on. Benchmarks never
 overlap on a host: every run holds the host's benchmark lock for its whole
@@ -19,6 +23,7 @@ whether it really ran there (pairing "ok" or "broken").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -37,6 +42,7 @@ from .config import RunCell, config_sha256, run_matrix
 from .errors import ExecbenchError
 from .fsutil import atomic_write_json, utc_now, utc_stamp
 from .hostinfo import batch_context, host_info
+from .integrity import seal_run_dir
 from .hostlock import LOCK_ENV, benchmark_slot, lock_path  # noqa: F401  (the runner's lock, re-exported)
 from .modes.base import ModeContext, RunContext, RunOutcome
 from .paths import SCHEMAS
@@ -164,15 +170,20 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
                 _execute(config, cell, mode_settings, payload_settings, out_dir, record, payload)
             except Exception as err:
                 record.update(status="failed", reason=f"{type(err).__name__}: {err}"[:2000])
-                (out_dir / "harness-error.log").write_text(traceback.format_exc())
+                with contextlib.suppress(OSError):  # a full disk: the reason still goes into run.json
+                    (out_dir / "harness-error.log").write_text(traceback.format_exc())
             record["ended_utc"] = utc_now()
             record["wall_s"] = time.monotonic() - t0
+            try:  # every payload process is gone: the raw logs become root's, read-only, hashed
+                record["sealed"] = seal_run_dir(out_dir)
+            except OSError as err:
+                record.update(status="failed", reason=f"could not seal the raw logs: {err}"[:2000], sealed=None)
             try:
                 validate_run(record)
             except jsonschema.ValidationError as err:  # a harness bug: still record the run, failed
                 record.update(status="failed", reason=f"run.json failed its schema: {err.message}"[:2000])
                 validate_run(record)
-            atomic_write_json(out_dir / layout.RUN_JSON, record)
+            atomic_write_json(out_dir / layout.RUN_JSON, record, mode=0o444)
             return record
     finally:
         if main_thread:
