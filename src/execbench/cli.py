@@ -18,13 +18,33 @@ refuses (the message names the file, line or key).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import ExecbenchError
+
+# The rules run each verb as `EXECBENCH_REASON_FD=3 python -m execbench ... 3>&2 > LOG 2>&1`: fd 3
+# is Snakemake's own stderr. A verb's one-line failure reason goes there as well as into the job's
+# log, so the user sees it even when the log cannot be written (a full disk, issue 13 R12) instead
+# of Snakemake's "check log file(s)" pointing at an empty file.
+REASON_FD_ENV = "EXECBENCH_REASON_FD"
+
+
+def _fail(message: str) -> None:
+    """Say why a verb failed, in one line: on stderr (the job's log) and on $EXECBENCH_REASON_FD."""
+    line = " ".join(str(message).split())[:2000] + "\n"
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    fd = os.environ.get(REASON_FD_ENV, "")
+    if fd.isdigit():
+        with contextlib.suppress(OSError):
+            os.write(int(fd), f"execbench: {line}".encode(errors="replace"))
 
 
 def _build_image(args) -> int:
@@ -39,10 +59,10 @@ def _build_image(args) -> int:
         record = build_and_push(spec, args.registry, Path(args.cache))
         write_record(record, Path(args.output))
     except json.JSONDecodeError as error:
-        print(f"build-image: --base is not JSON: {error}", file=sys.stderr)
+        _fail(f"build-image: --base is not JSON: {error}")
         return 2
     except ExecbenchError as error:
-        print(f"build-image: {error}", file=sys.stderr)
+        _fail(f"build-image: {error}")
         return 1
     print(f"{record['reference']}  {record['size_bytes'] / 1e6:.0f} MB  build {record['build_seconds']:.0f} s")
     return 0
@@ -67,12 +87,12 @@ def _run(args) -> int:
             config = load_config(args.config)
         cell = find_cell(config, args.payload, args.mode, args.copies, args.rep, args.host)
     except ExecbenchError as err:
-        print(f"run: {err}", file=sys.stderr)
+        _fail(f"run: {err}")
         return 2
     try:
         record = run_cell(config, cell)
     except ExecbenchError as err:  # the run did not start (benchmark slot busy or unsafe): no run.json
-        print(f"run: {err}", file=sys.stderr)
+        _fail(f"run: {err}")
         return 1
     print(f"{cell.run_id}: {record['status']} {record['reason']} ({record['wall_s']:.1f} s) "
           f"-> {layout.raw_dir(config['results'], cell)}")
@@ -85,7 +105,7 @@ def _ingest(args) -> int:
     try:
         summary = ingest(args.manifest, args.results, args.skipped)
     except ExecbenchError as exc:
-        print(f"ingest: {exc}", file=sys.stderr)
+        _fail(f"ingest: {exc}")
         return 2
     for run in summary["ingested"]:
         print(f"ingested {run['rel_dir']}: {run['inputs']} input(s), status {run['status']}")
@@ -99,7 +119,7 @@ def _parse(args) -> int:
     from .parse import write_parse_failure, write_parsed
 
     if len(args.runs) != len(args.outputs):
-        print(f"parse: {len(args.runs)} runs but {len(args.outputs)} outputs: one output per run", file=sys.stderr)
+        _fail(f"parse: {len(args.runs)} runs but {len(args.outputs)} outputs: one output per run")
         return 2
     for run_json, out in zip(args.runs, args.outputs):
         try:
@@ -246,4 +266,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:  # a bug or the machine (ENOSPC ...): the traceback to the log, the reason to the user
+        with contextlib.suppress(OSError, ValueError):
+            traceback.print_exc()
+        _fail(f"{args.verb}: {type(exc).__name__}: {exc}")
+        return 1

@@ -25,8 +25,8 @@ if config["ingest"]["manifest"]:
             python=PYTHON,
             results=RESULTS,
         shell:
-            "{params.python:q} -m execbench ingest --manifest {input.manifest:q}"
-            " --results {params.results:q} --skipped {output.skipped:q} > {log:q} 2>&1"
+            "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench ingest --manifest {input.manifest:q}"
+            " --results {params.results:q} --skipped {output.skipped:q} 3>&2 > {log:q} 2>&1"
 
     if not config["from_raw"]:
 

@@ -22,7 +22,7 @@ if FROM_RAW_RUNS:
         params:
             python=PYTHON,
         shell:
-            "{params.python:q} -m execbench parse --runs {input.runs:q} --outputs {output:q} > {log:q} 2>&1"
+            "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench parse --runs {input.runs:q} --outputs {output:q} 3>&2 > {log:q} 2>&1"
 
     # the per-run rule below could make the same files: here the batch does
     ruleorder: parse_raw_runs > parse_run
@@ -41,4 +41,4 @@ rule parse_run:
     params:
         python=PYTHON,
     shell:
-        "{params.python:q} -m execbench parse --runs {input.run:q} --outputs {output:q} > {log:q} 2>&1"
+        "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench parse --runs {input.run:q} --outputs {output:q} 3>&2 > {log:q} 2>&1"

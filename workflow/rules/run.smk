@@ -69,6 +69,6 @@ rule run_payload:
         python=PYTHON,
         host=lambda w: ["--host", w.host] if CLUSTER_HOSTS else [],
     shell:
-        "{params.python:q} -m execbench run --validated-config-env EXECBENCH_VALIDATED_CONFIG"
+        "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench run --validated-config-env EXECBENCH_VALIDATED_CONFIG"
         " --payload {wildcards.payload:q} --mode {wildcards.mode:q} --copies {wildcards.copies:q}"
-        " --rep {wildcards.rep:q} {params.host:q} > {log:q} 2>&1"
+        " --rep {wildcards.rep:q} {params.host:q} 3>&2 > {log:q} 2>&1"

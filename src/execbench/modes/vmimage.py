@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..fsutil import file_lock, sha256_file
+from ..fsutil import atomic_write_json, file_lock, sha256_file
 from ..rootfs import digest_hex, export_rootfs
 from .base import ModeError
 
@@ -168,7 +168,7 @@ def kernel(cache_dir: str | Path) -> Kernel:
                            modules_dir=str(target / "tree" / "lib" / "modules" / release / "kernel"))
             target.mkdir()
             tree.rename(target / "tree")
-            (target / "kernel.json").write_text(json.dumps(asdict(found), indent=1))
+            atomic_write_json(target / "kernel.json", asdict(found))  # never a truncated record (ENOSPC)
         return found
 
 
@@ -232,7 +232,7 @@ def initramfs(cache_dir: str | Path, kern: Kernel) -> tuple[Path, dict]:
             partial.rename(image)
         meta = {"key": key, "size_bytes": image.stat().st_size, "build_s": round(time.monotonic() - t0, 3),
                 "modules": [m.stem for m in modules], "busybox": BUSYBOX, "sha256": sha256_file(image)}
-        meta_file.write_text(json.dumps(meta, indent=1))
+        atomic_write_json(meta_file, meta)
         return image, meta
 
 
@@ -266,5 +266,5 @@ def disk_image(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
                 "rootfs_bytes": used, "mkfs_s": round(time.monotonic() - t1, 3),
                 "export_s": round(export_s, 3),
                 "built_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-        meta_file.write_text(json.dumps(meta, indent=1))
+        atomic_write_json(meta_file, meta)
         return disk, meta
