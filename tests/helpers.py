@@ -173,6 +173,9 @@ print(json.dumps({
     "run_mounted": any(m[1] == "/execbench/run" for m in mounts),
     "cpus": sorted(os.sched_getaffinity(0)), "writable": writable,
     "ns": {n: os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "mnt", "net", "user")},
+    "max_processes": [l.split()[2] for l in open("/proc/self/limits") if l.startswith("Max processes")][0],
+    "pids_max": next((open(p).read().strip() for p in ("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max")
+                      if os.path.exists(p)), None),
 }))
 """
 

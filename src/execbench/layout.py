@@ -11,6 +11,7 @@ part (payload, mode, host) matches NAME_PATTERN, so no value can climb out of th
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,23 @@ def incomplete_dir(results: str | Path) -> Path:
 def results_of_raw_dir(run_dir: str | Path) -> Path:
     """The results root a run directory belongs to (…/<results>/raw/<p>/<m>/<c>c/r<n>)."""
     return Path(run_dir).parents[4]
+
+
+def results_of_run_dir(run_dir: str | Path) -> Path:
+    """The results root of a run dir shaped <results>/raw/<payload>/<mode>/<copies>c/r<rep>[@<host>],
+    else the run dir itself (a mode driven directly, as in the mode tests)."""
+    run_dir = Path(run_dir).resolve()
+    parts = run_dir.parts
+    if len(parts) > 5 and parts[-5] == RAW and REL_DIR_RE.match("/".join(parts[-4:])):
+        return run_dir.parents[4]
+    return run_dir
+
+
+def instance_tag(results: str | Path) -> str:
+    """A short id of one results directory on this host (12 hex digits of the sha256 of its
+    resolved path): part of every container's and guest's name and label, so two checkouts, or
+    two results dirs of one checkout, never touch each other's containers (issue 13, R13)."""
+    return hashlib.sha256(str(Path(results).resolve()).encode()).hexdigest()[:12]
 
 
 def runs_on_disk(results: str | Path) -> list[RunKey]:

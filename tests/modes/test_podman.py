@@ -45,5 +45,7 @@ def test_rootless_podman_container_is_hardened(modes_image, shared_dir):
     assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
     seen = probe(out)
     assert_hardened(seen)
+    # R11: a process limit (rootless on cgroup v1 has no pids cgroup: the user's RLIMIT_NPROC)
+    assert seen["pids_max"] == "4096" if podman.cgroup_v2() else seen["max_processes"] == "4096"
     assert seen["ns"]["user"] != os.readlink("/proc/self/ns/user")  # rootless: its own user namespace
     assert mode.versions(mode_context("podman"))["rootless"] is True
