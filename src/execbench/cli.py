@@ -8,6 +8,7 @@
     figures       tables -> figures (PNG + SVG) and their manifest
     report        tables + figures -> results/report/index.html and report.md
     study-summary the end of a study: runs ok/failed/unavailable with reasons; exit 1 without an answer
+    sweep         remove a results dir's leftovers of killed runs on this host (containers, guests, mounts)
     check-report  open a report in headless Chromium and check it renders
     schema-doc    the config reference (config/README.md) from the assembled schema
 
@@ -171,6 +172,17 @@ def _study_summary(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from .sweep import sweep
+
+    said = sweep(args.results, args.cache, args.podman_user)
+    for line in said:
+        print(f"execbench sweep: {line}", flush=True)
+    if not said:
+        print(f"execbench sweep: nothing left over on this host for {args.results}", flush=True)
+    return 0
+
+
 def _check_report(args) -> int:
     from .browser import check_report
 
@@ -253,6 +265,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the printed summary, written when the exit status is 0")
     p.add_argument("--no-fail", action="store_true", help="exit 0 even when the study has no answer")
     p.set_defaults(func=_study_summary)
+
+    p = verbs.add_parser("sweep", help="remove this results dir's leftovers on this host (killed runs)")
+    p.add_argument("--results", required=True, help="the results dir whose containers, guests and mounts go")
+    p.add_argument("--cache", required=True, help="the cache holding the exported rootfs (bare mounts)")
+    p.add_argument("--podman-user", action="append", default=[], help="rootless podman user to sweep (repeatable)")
+    p.set_defaults(func=_sweep)
 
     p = verbs.add_parser("check-report", help="render a report in headless Chromium and check it")
     p.add_argument("index_html", nargs="?", default="results/report/index.html")

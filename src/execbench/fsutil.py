@@ -70,3 +70,21 @@ def file_lock(path: str | Path):
             yield handle
         finally:
             fcntl.lockf(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def try_file_lock(path: str | Path):
+    """file_lock without waiting: yields True holding the lock, or False when another process
+    holds it (then nothing is held)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.lockf(handle, fcntl.LOCK_UN)

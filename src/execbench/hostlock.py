@@ -173,6 +173,26 @@ def _note(fd: int) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+_HELD: dict = {}  # the note of the slot this process holds, if any (see current_holder)
+
+
+def current_holder(path: Path | None = None) -> dict | None:
+    """The holder's note ({"pid", "run", "results", "since_utc", ...}) when the slot is held, else
+    None. A process holding the slot gets its own note without opening the lock again (closing
+    any descriptor of the file would drop its POSIX lock)."""
+    if _HELD:
+        return dict(_HELD)
+    fd = open_lock(path)
+    try:
+        pid = _kernel_holder(fd)
+        if pid is None:
+            return None
+        note = _note(fd)
+        return {**note, "pid": pid} if note.get("pid") == pid else {"pid": pid}
+    finally:
+        os.close(fd)
+
+
 def holder(fd: int) -> str:
     """Who holds the lock, for a message: 'pid 123 (run x of /r, since 2026-..., 5 min ago)'."""
     pid = _kernel_holder(fd)
@@ -226,8 +246,10 @@ def benchmark_slot(path: str | Path | None = None, *, note: dict | None = None, 
                       "since_epoch": time.time(), **(note or {})}
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(record).encode()[:NOTE_MAX], 0)
+            _HELD.update(record)
             yield
         finally:
+            _HELD.clear()
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
             fcntl.lockf(fd, fcntl.LOCK_UN)

@@ -31,6 +31,26 @@ BENCHMARK_THREADS = (
 )
 
 
+# Leftovers of killed earlier invocations on this host, for this results dir only (containers,
+# qemu guests, bare mounts; execbench.sweep): removed, and named, before any job runs. Snakemake
+# calls this when it has jobs to run (not on a dry run or with --no-hooks). Arguments as a list:
+# no shell, so no path is ever parsed by one.
+SWEEP = [PYTHON, "-m", "execbench", "sweep", "--results", RESULTS]
+SWEEP += ["--cache", config["cache"]]
+SWEEP += [
+    arg
+    for settings in config["modes"].values()
+    if settings["kind"] == "podman" and settings.get("enabled", True)
+    for arg in ("--podman-user", settings["user"])
+]
+
+
+onstart:
+    import subprocess
+
+    subprocess.run(SWEEP, check=False)
+
+
 rule run_config:
     """A record of the config this results directory's runs were first started with, made once.
     The runs take the current config from the environment (EXECBENCH_VALIDATED_CONFIG); this
