@@ -196,7 +196,10 @@ setup_registry() {
     if curl -sS -m 5 -o /dev/null "http://$REGISTRY/" 2>/dev/null; then
         die "something that is not a registry listens at $REGISTRY; free the port or set EXECBENCH_REGISTRY"
     fi
+    # No deletes: any local user can reach a loopback port, and the workflow never deletes (runs
+    # pull by digest, which no push can change). The storage is root's: no other user writes it.
     mkdir -p "$REGISTRY_STORAGE"
+    chmod go-w "$REGISTRY_STORAGE"
     local config="$STATE/registry-${REGISTRY##*:}.yml"
     cat >"$config" <<EOF
 # Written by scripts/setup.sh; overwritten on each start.
@@ -207,7 +210,7 @@ storage:
   filesystem:
     rootdirectory: $(cd "$REGISTRY_STORAGE" && pwd)
   delete:
-    enabled: true
+    enabled: false
 http:
   addr: $REGISTRY
 EOF
