@@ -9,6 +9,7 @@
     report        tables + figures -> results/report/index.html and report.md
     study-summary the end of a study: runs ok/failed/unavailable with reasons; exit 1 without an answer
     sweep         remove a results dir's leftovers of killed runs on this host (containers, guests, mounts)
+    check-config  read config files within execbench's bounds (size, UTF-8, YAML aliases, nesting)
     check-report  open a report in headless Chromium and check it renders
     schema-doc    the config reference (config/README.md) from the assembled schema
 
@@ -172,6 +173,20 @@ def _study_summary(args) -> int:
     return 0
 
 
+def _check_config(args) -> int:
+    from .config import read_config_file
+    from .errors import ConfigError
+
+    status = 0
+    for path in args.files:
+        try:
+            read_config_file(Path(path), path)
+        except ConfigError as err:
+            _fail(f"check-config: {err}")
+            status = 2
+    return status
+
+
 def _sweep(args) -> int:
     from .sweep import sweep
 
@@ -265,6 +280,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the printed summary, written when the exit status is 0")
     p.add_argument("--no-fail", action="store_true", help="exit 0 even when the study has no answer")
     p.set_defaults(func=_study_summary)
+
+    p = verbs.add_parser("check-config", help="read config files with execbench's bounds (before Snakemake reads them)")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_check_config)
 
     p = verbs.add_parser("sweep", help="remove this results dir's leftovers on this host (killed runs)")
     p.add_argument("--results", required=True, help="the results dir whose containers, guests and mounts go")

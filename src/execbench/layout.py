@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+NAME_MAX = 64
 _NAME = re.compile(rf"^{NAME_PATTERN}$")
+# The config schema's `name` (modes, images, hosts): NAME_PATTERN, no "..", at most NAME_MAX long.
+NAME_SCHEMA = {"type": "string", "pattern": rf"^(?!.*\.\.){NAME_PATTERN}$", "maxLength": NAME_MAX,
+               "description": "a name that becomes a path part: letters, digits, '.', '_', '-' (not '..'), "
+                              f"starting with a letter or digit, at most {NAME_MAX} characters"}
 RAW, PARSED, LOGS, INCOMPLETE = "raw", "parsed", "logs", ".incomplete"
 RUN_JSON = "run.json"
 REL_DIR_RE = re.compile(rf"^(?P<payload>{NAME_PATTERN})/(?P<mode>{NAME_PATTERN})/(?P<copies>[0-9]+)c/"
@@ -37,7 +42,7 @@ WILDCARD_CONSTRAINTS = {
 
 def is_name(value: object) -> bool:
     """True if `value` may be a path part: a payload, mode, host or label name."""
-    return isinstance(value, str) and _NAME.match(value) is not None and ".." not in value
+    return isinstance(value, str) and _NAME.match(value) is not None and ".." not in value and len(value) <= NAME_MAX
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ class PodmanMode(Mode):
     kind = "podman"
     description = "rootless Podman run by an unprivileged host user, hardened like docker"
     settings_schema = {
-        "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*$", "default": "execbench",
+        "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*$", "maxLength": 32, "default": "execbench",
                  "description": "The unprivileged host user that runs rootless podman (scripts/setup.sh creates it)."},
         "network": NETWORK_SETTING, "cpuset": CPUSET_SETTING, "copies_per_container": COPIES_PER_CONTAINER_SETTING,
     }

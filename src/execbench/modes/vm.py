@@ -446,14 +446,14 @@ class VmMode(Mode):
         "allow_emulation": {"type": "boolean", "default": False,
                             "description": "Fall back to qemu TCG when KVM guests cannot boot; results are "
                                            "flagged emulated and never reported as VM overhead."},
-        "cpu_model": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "default": "host",
+        "cpu_model": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 64, "default": "host",
                       "description": "qemu CPU model; host = passthrough."},
         "pin_vcpus": {"type": "boolean", "default": True, "description": "Pin each vCPU thread to one host core."},
         "memory_mb": {"type": "integer", "minimum": 256, "maximum": 4194304, "default": 2048,
                       "description": "Guest memory in MiB."},
         "vcpus": {"type": ["integer", "null"], "minimum": 1, "maximum": 1024, "default": None,
                   "description": "Virtual CPUs (default: the run's copies)."},
-        "qemu_user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]{0,31}$", "default": DEFAULT_QEMU_USER,
+        "qemu_user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*$", "maxLength": 32, "default": DEFAULT_QEMU_USER,
                       "description": "The unprivileged host user qemu runs as (never root; scripts/setup.sh "
                                      "creates execbench-vm). It needs /dev/kvm read-write for KVM guests."},
     }
