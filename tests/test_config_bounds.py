@@ -1,6 +1,6 @@
 """Every config input bounded and typed (issue 13, item 5; R9's names, R14): hostile values one by
-one, hostile files (encodings, sizes, YAML alias bombs, nesting), and a property test (hypothesis)
-over config loading with time and memory bounds."""
+one, hostile files (encodings, sizes, YAML alias bombs, nesting), the oversubscription warning,
+and a property test (hypothesis) over config loading with time and memory bounds."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import copy
 import math
 import signal
 import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from execbench.config import MAX_CONFIG_BYTES, load_config, run_matrix
+from execbench.config import MAX_CONFIG_BYTES, config_warnings, load_config, run_matrix
 from execbench.errors import ConfigError
 from execbench.layout import is_name
 from execbench.paths import REPO_ROOT
@@ -161,6 +162,23 @@ def test_run_sh_reads_config_files_with_the_bounds_before_snakemake_does(tmp_pat
     assert proc.returncode == 2
     assert f"check-config: {deep}: key '(YAML line 1)': expected at most 32 levels of nesting" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_r14_more_copies_than_cores_is_a_warning_not_an_error():
+    config = load_config(mutated(("study", "copies"), [1, 64]))  # valid: oversubscription is an experiment
+    [warning] = config_warnings(config, cores=2)
+    assert warning.startswith("study.copies asks for 64 copies on a host with 2 logical cores")
+    assert config_warnings(load_config(DEFAULT), cores=2) == []  # [1, all]
+    fanned = load_config({**mutated(("study", "copies"), [64]), "cluster": {"hosts": ["wn001"]}})
+    assert config_warnings(fanned, cores=2) == []  # the submit host is not where runs go
+
+
+def test_r14_the_workflow_says_so_when_it_starts(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--config",
+                           "study={copies: [64]}", f"results={tmp_path / 'results'}"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "execbench: warning: study.copies asks for 64 copies" in proc.stderr
 
 
 # --- property test -------------------------------------------------------------------------

@@ -464,6 +464,29 @@ def load_config(source: str | Path | dict, *, source_name: str | None = None) ->
     return data
 
 
+def config_warnings(config: dict, cores: int | None = None) -> list[str]:
+    """What a valid config asks that may not be what was meant, one sentence each (printed when
+    the workflow starts; the run is not refused). Today: more copies than this host's logical
+    cores. Not an error: copies above the core count is a legitimate experiment
+    (oversubscription), and a cluster's submit host may have fewer cores than its nodes
+    (no warning with cluster.hosts). Every run records `factors.oversubscribed` on its own host."""
+    if config.get("cluster", {}).get("hosts"):
+        return []
+    cores = cores or logical_cores()
+    places = [("study.copies", config["study"]["copies"])] + [
+        (f"payloads.{name}.copies", settings["copies"]) for name, settings in config["payloads"].items()
+        if settings.get("enabled", True) and "copies" in settings]
+    out = []
+    for where, values in places:
+        over = sorted({int(v) for v in values if v != "all" and int(v) > cores})
+        if over:
+            out.append(f"{where} asks for {', '.join(map(str, over))} copies on a host with {cores} logical cores: "
+                       "copies will share cores (oversubscribed). Runs say so (factors.oversubscribed) and ratios "
+                       "stay paired per host, but per-copy scores then measure the sharing ('all' = one per core, "
+                       "the HS06 rule).")
+    return out
+
+
 def mode_settings(kind: str, given: dict | None = None) -> dict:
     """One mode of `kind` as a study config gives it to the mode: `given` checked against the kind's
     settings schema, defaults filled in (for scripts and tests that drive a mode directly).

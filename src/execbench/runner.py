@@ -214,6 +214,8 @@ def _execute(config, cell, mode_settings, payload_settings, out_dir, record, pay
     record["timeout_s"] = ctx.timeout_s
     record["argv"] = list(ctx.argv)
     record["factors"] = mode.factors(ctx)
+    # more copies than this host's usable cores: they share cores (config.config_warnings)
+    record["factors"]["oversubscribed"] = cell.copies > len(os.sched_getaffinity(0))
     outcome: RunOutcome = (payload.run_host(mode, ctx, payload_settings) if payload.host_driven else mode.run(ctx))
     record["factors"].update(outcome.factors)
     record["emulated"] = record["emulated"] or outcome.emulated

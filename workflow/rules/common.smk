@@ -5,7 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from execbench import layout
-from execbench.config import load_config, run_matrix
+from execbench.config import config_warnings, load_config, run_matrix
 from execbench.errors import ConfigError
 
 # Validation with the project's own loader instead of snakemake.utils.validate:
@@ -18,6 +18,8 @@ except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
 config.clear()
 config.update(_validated)
+for _warning in config_warnings(config):
+    print(f"execbench: warning: {_warning}", file=sys.stderr)
 
 RESULTS = config["results"]
 # Rules run the package with the interpreter that runs Snakemake (the venv's),
