@@ -5,11 +5,11 @@ Real raw run directories from a finished study (--source, e.g. a small real run)
 --runs run directories under --out (the copies get new repetition numbers in *their* run.json; the
 source is only read). Then `snakemake --cores N` rebuilds everything from those raw logs.
 
-    .venv/bin/python bench/bench_rebuild_from_raw.py --source results --runs 1000 [--cores 2] [--per-run-too]
+    .venv/bin/python bench/bench_rebuild_from_raw.py --source results --runs 1000 [--cores 2]
 
-from_raw parses every run in one job (rule parse_raw_runs). With --per-run-too the same raw
-logs are also rebuilt with that rule disallowed, so parsing takes one job per run (rule
-parse_run, as during a study), and the two wall times are printed side by side.
+from_raw parses every run in one job into one JSON Lines file (rule parse_raw_runs). The
+side-by-side comparison with an earlier commit's path, on archives generated from the fixture
+shapes, is bench/bench_archive_rebuild.py.
 """
 
 import argparse
@@ -63,7 +63,6 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--out", default="bench/out/rebuild")
     ap.add_argument("--cores", default="2")
-    ap.add_argument("--per-run-too", action="store_true", help="also time one parse job per run, for the ratio")
     args = ap.parse_args()
     out = Path(args.out).resolve()
     shutil.rmtree(out, ignore_errors=True)
@@ -74,23 +73,18 @@ def main() -> None:
     cmd = [sys.executable, "-m", "snakemake", "--cores", args.cores, "--quiet", "all",
            "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(override)]
     wall = rebuild(cmd, results)
-    per_run_wall = None
-    if args.per_run_too:
-        per_run_rules = ["parse_run", "combine_tables", "report_figures", "report", "all"]
-        per_run_wall = rebuild([*cmd, "--allowed-rules", *per_run_rules], results)
-    sys.path.insert(0, str(REPO_ROOT / "src"))
-    from execbench.report import build_all
+    from execbench import figures, report, tables
 
-    parsed = sorted((results / "parsed").rglob("*.json"))
+    parsed = sorted((results / "parsed").rglob("*.jsonl"))
     t1 = time.perf_counter()
-    build_all(parsed, out / "report-only", None)
+    only = out / "report-only"
+    tables.write_tables(parsed, only / "tables")
+    figures.write_figures(only / "tables", only / "report" / "figures")
+    report.write_report(only / "tables", only / "report" / "figures", only / "report")
     report_only = time.perf_counter() - t1
-    print(f"{made} raw runs replicated from {args.source}; {len(parsed)} parsed")
+    print(f"{made} raw runs replicated from {args.source}; parsed into {', '.join(map(str, parsed))}")
     print(f"  snakemake from_raw (parse + tables + figures + report), --cores {args.cores}: {wall:7.1f} s")
     print(f"  of which the report path alone (tables + figures + report, in-process):   {report_only:7.1f} s")
-    if per_run_wall is not None:
-        print(f"  the same with one parse job per run (rule parse_run), --cores {args.cores}:  {per_run_wall:7.1f} s")
-        print(f"  per-run jobs / one batch job: {per_run_wall / wall:.1f}x")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The report from (synthetic, fake) parsed runs: figures, self-contained HTML, Markdown, the Snakemake
 rules, `snakemake --report`, and a look in a real headless Chromium."""
 
+import hashlib
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import synthetic_runs
 from synthetic_runs import build_all
@@ -253,6 +255,17 @@ def test_rebuild_from_raw_fixture_logs_through_manifest_ingest_to_report(tmp_pat
     html = (results / "report" / "index.html").read_text()
     assert "the manifest row points nowhere" in html  # the skipped input, from results/ingest/skipped.json
     assert "450.soplex" in html  # the failed benchmark record
+    # cases logs.md item 10: reported as an ingest, not as a run of the default config
+    manifest_sha = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert "runs ingested from existing logs" in html and f"{manifest} (sha256 {manifest_sha})" in html
+    inputs = pd.read_csv(results / "tables" / "inputs.csv")
+    copied = results / "raw" / "hs06" / "bare" / "2c" / "r1" / "machine" / "bare-r1" / "CFP2006.002.ref.txt"
+    row = inputs[inputs["copied"] == "machine/bare-r1/CFP2006.002.ref.txt"].iloc[0]
+    assert row["sha256"] == hashlib.sha256(copied.read_bytes()).hexdigest() and row["manifest_line"] == 2
+    assert row["sha256"] in html and str(archive / "bare-r1" / "CFP2006.002.ref.txt") in html
+    assert "Config file <code>" not in html and "Rebuilt from raw logs (from_raw)" in html
+    assert 'id="fig-suite_vs_bare"' in html  # the HS06 chart has data
+    assert 'id="fig-startup_latency"' not in html and "Not drawn, no data in these runs" in html
     rel = (results / "tables" / "relative.csv").read_text()
     for name, produced in (("from_raw_relative.csv", rel),
                            ("from_raw_scaling.csv", (results / "tables" / "scaling.csv").read_text())):

@@ -20,6 +20,7 @@ import yaml
 
 from execbench import browser
 from execbench.paths import REPO_ROOT
+from helpers import CACHE, REGISTRY  # the tests' registry and cache (CI: its own, empty)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -30,6 +31,8 @@ def _study_config(results: Path) -> dict:
     return {
         "study": {"name": "broken-db12", "repetitions": 2, "copies": [1]},
         "results": str(results),
+        "registry": {"address": REGISTRY},
+        "cache": str(CACHE),
         "modes": {"podman": {"enabled": False}, "vm": {"enabled": False}},
         "payloads": {"db12": {"timeout_s": 0.5}, "cpusuite": {"enabled": False}, "hepchain": {"enabled": False},
                      "fio": {"enabled": False}, "startup": {"enabled": False}},

@@ -308,3 +308,49 @@ def test_cross_host_quartiles_only_from_four_hosts():
     assert three["hosts"] == 3 and three["median_percent_of_bare"] == 95.0
     assert pd.isna(three["q25_percent_of_bare"]) and pd.isna(three["q75_percent_of_bare"])
     assert (three["n_no_interval"], three["n_slower"]) == (3, 0)
+
+
+def test_geomean_rows_never_carry_the_median_note(built):
+    # cases logs.md item 7: a geomean row's n_values counts its benchmarks, not several values of one run
+    _, _, files = built
+    rel = read(files, "relative")
+    notes = rel.loc[rel["benchmark"] == tables.GEOMEAN, "note"].astype("string").fillna("")
+    assert not notes.empty
+    assert not notes.str.contains("their median").any()
+
+
+def test_a_run_with_several_values_still_says_its_value_is_their_median():
+    values = pd.DataFrame([
+        {"host": "h", "payload": "p", "benchmark": "b", "metric": "m", "unit": "u", "higher_is_better": True,
+         "copies": 1, "mode": mode, "mode_kind": mode, "run_id": f"{mode}-{rep}", "repetition": rep,
+         "emulated": False, "run_status": "ok", "status": "ok", "copy": None, "value": v, "image_digest": "",
+         "source_file": "", "source_line": None, "detail": ""}
+        for mode in ("bare", "docker") for rep in (1, 2) for v in (10.0, 10.5)])
+    rel, _ = tables.relative_table(values)
+    assert "run value = their median" in rel.iloc[0]["note"]
+
+
+@pytest.mark.parametrize("low, high, verdict, printed", [
+    (0.997481, 0.999987, "slower", "[99.748, 99.999]"),  # cases logs.md item 9: never [99.75, 100.00]
+    (1.00004, 1.02, "faster", "[100.004, 102.000]"),
+    (0.95, 0.99, "slower", "[95.00, 99.00]"),
+])
+def test_printed_interval_agrees_with_its_verdict(low, high, verdict, printed):
+    row = {"host": "h", "payload": "p", "benchmark": "b", "metric": "m", "copies": 1, "mode": "docker",
+           "relative_performance": (low + high) / 2, "perf_ci_low": low, "perf_ci_high": high, "n_mode": 3,
+           "n_bare": 3, "verdict": verdict, "flag": ""}
+    assert printed in tables.relative_markdown(pd.DataFrame([row]))
+    assert report._ci(low, high, verdict) == printed.replace(", ", " %, ").replace("]", " %]")
+
+
+def test_r8_a_run_json_with_a_huge_repetition_is_listed_not_fatal(tmp_path):
+    # issue 13 R8: repetition 99999999999999999999999 made combine_tables die with OverflowError (Int64)
+    paths = synthetic_runs.write_parsed_runs(tmp_path / "parsed")
+    doc = json.loads(Path(paths[0]).read_text())
+    doc["run"]["repetition"] = 99999999999999999999999
+    Path(paths[0]).write_text(json.dumps(doc))
+    files = tables.write_tables(paths, tmp_path / "tables")
+    excluded = json.loads(files["excluded"].read_text())
+    (bad,) = excluded["unreadable_parsed_files"]
+    assert bad["path"] == str(paths[0]) and "run.repetition an integer in 1..1000000" in bad["reason"]
+    assert len(pd.read_csv(files["runs"])) == len(paths) - 1

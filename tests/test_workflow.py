@@ -125,7 +125,7 @@ def test_dry_run_with_nodelist_pairing_is_one_pinned_job_per_run(tmp_path):
     assert extras.count("--exclusive --nodelist=nodeA") == len(cells)
 
 
-def test_from_raw_dry_run_parses_runs_of_every_host_on_disk(tmp_path):
+def test_from_raw_dry_run_parses_every_run_on_disk_in_one_job_with_one_output(tmp_path):
     results = tmp_path / "results"
     for rel in ("db12/bare/1c/r1@nodeA", "db12/docker/1c/r1@nodeA", "db12/bare/1c/r1"):
         (results / "raw" / rel).mkdir(parents=True)
@@ -133,6 +133,21 @@ def test_from_raw_dry_run_parses_runs_of_every_host_on_disk(tmp_path):
     result = _snakemake("-n", "--config", f"results={results}", "from_raw=True")
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
-    assert _job_counts(out).get("parse_raw_runs") == 1  # one process parses every run on disk
-    for rel in ("db12/bare/1c/r1@nodeA", "db12/docker/1c/r1@nodeA", "db12/bare/1c/r1"):
-        assert f"{results}/parsed/{rel}.json" in out
+    counts = _job_counts(out)
+    assert counts.get("parse_raw_runs") == 1 and "parse_run" not in counts  # one job, whatever the runs
+    assert f"{results}/parsed/from_raw.jsonl" in out
+    assert f"{results}/parsed/db12" not in out  # no declared output per run
+
+
+def test_bad_or_missing_manifest_does_not_stop_the_dag(tmp_path):
+    # a manifest is read by the ingest job, never while the DAG is built (issue 13 item 5)
+    results = tmp_path / "results"
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xff\xfe not a manifest")
+    for manifest in (bad, tmp_path / "missing.csv"):
+        result = _snakemake("-n", "--config", f"results={results}", "from_raw=True",
+                            f"ingest={{manifest: {manifest}}}")
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, out
+        counts = _job_counts(out)
+        assert counts.get("ingest_logs") == 1 and counts.get("report") == 1, out

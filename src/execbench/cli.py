@@ -102,26 +102,36 @@ def _run(args) -> int:
 
 
 def _ingest(args) -> int:
-    from .ingest import ingest
+    from .ingest import ingest, where
 
-    try:
-        summary = ingest(args.manifest, args.results, args.skipped)
-    except ExecbenchError as exc:
-        _fail(f"ingest: {exc}")
-        return 2
+    reserved = frozenset()
+    if args.reserved_list:
+        reserved = frozenset(line.strip() for line in Path(args.reserved_list).read_text().splitlines() if line.strip())
+    # exit 0 whatever the input: skipped rows, and a manifest that cannot be read at all, are listed
+    # in the skipped JSON (the report shows it) and here, so one bad manifest never stops the report
+    summary = ingest(args.manifest, args.results, args.skipped, reserved)
     for run in summary["ingested"]:
         print(f"ingested {run['rel_dir']}: {run['inputs']} input(s), status {run['status']}")
     for item in summary["skipped"]:
-        where = item["path"] if item.get("line") is None else f"{item['path']}:{item['line']}"
-        print(f"skipped {where}: expected {item['expected']}", file=sys.stderr)
+        print(f"skipped {where(item['path'], item.get('line'))}: expected {item['expected']}", file=sys.stderr)
     return 0
 
 
 def _parse(args) -> int:
-    from .parse import write_parse_failure, write_parsed
+    from .ingest import where
+    from .parse import parse_batch, write_parse_failure, write_parsed
 
-    if len(args.runs) != len(args.outputs):
-        _fail(f"parse: {len(args.runs)} runs but {len(args.outputs)} outputs: one output per run")
+    if args.raw:  # every run under results/raw into one JSON Lines file (from_raw, ingested runs)
+        exclude = frozenset()
+        if args.exclude_list:
+            exclude = frozenset(line.strip() for line in Path(args.exclude_list).read_text().splitlines()
+                                if line.strip())
+        counts = parse_batch(Path(args.raw), Path(args.out), jobs=max(1, args.jobs),
+                             ingested_only=args.ingested_only, exclude=exclude)
+        print(f"{args.out}: {counts['runs']} runs, {counts['records']} records, {counts['errors']} errors")
+        return 0
+    if not args.runs or len(args.runs) != len(args.outputs or []):
+        _fail(f"parse: {len(args.runs or [])} runs but {len(args.outputs or [])} outputs: one output per run")
         return 2
     for run_json, out in zip(args.runs, args.outputs):
         try:
@@ -129,8 +139,8 @@ def _parse(args) -> int:
         except Exception as exc:  # a bug on one run must not cost the other runs their parse
             result = write_parse_failure(Path(run_json).parent, Path(out), exc)
         for error in result["errors"]:
-            line = "" if error["line"] is None else f":{error['line']}"
-            print(f"{run_json}: skipped {error['path']}{line}: expected {error['expected']}", file=sys.stderr)
+            print(f"{run_json}: skipped {where(error['path'], error['line'])}: expected {error['expected']}",
+                  file=sys.stderr)
         print(f"{run_json}: {len(result['records'])} records, {len(result['errors'])} errors")
     return 0
 
@@ -155,7 +165,7 @@ def _figures(args) -> int:
 def _report(args) -> int:
     from .report import write_report
 
-    out = write_report(args.tables, args.figures, args.out, args.config)
+    out = write_report(args.tables, args.figures, args.out, args.config, from_raw=args.from_raw)
     print(f"-> {out['html']}, {out['md']}")
     return 0
 
@@ -250,11 +260,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True)
     p.add_argument("--results", required=True)
     p.add_argument("--skipped", default=None, help="where to write the skipped-inputs JSON")
+    p.add_argument("--reserved-list", default=None, help="file of the study's own rel_dirs (one per line)")
     p.set_defaults(func=_ingest)
 
     p = verbs.add_parser("parse", help="parse run directories into records")
-    p.add_argument("--runs", nargs="+", required=True, help="run.json of each run")
-    p.add_argument("--outputs", nargs="+", required=True, help="parsed JSON to write, one per run")
+    p.add_argument("--runs", nargs="+", help="run.json of each run (with --outputs: one parsed JSON per run)")
+    p.add_argument("--outputs", nargs="+", help="parsed JSON to write, one per run")
+    p.add_argument("--raw", help="instead: every run under this results/raw directory ...")
+    p.add_argument("--out", help="... into this one JSON Lines file")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (with --raw)")
+    p.add_argument("--ingested-only", action="store_true", help="only runs written by ingest (with --raw)")
+    p.add_argument("--exclude-list", default=None, help="file of rel_dirs not to parse here (with --raw)")
     p.set_defaults(func=_parse)
 
     p = verbs.add_parser("tables", help="parsed runs -> tables")
@@ -273,6 +289,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--config", action="append", default=[], help="config file to embed (repeatable)")
+    p.add_argument("--from-raw", action="store_true", help="no benchmark ran: do not show the config as the runs'")
     p.set_defaults(func=_report)
 
     p = verbs.add_parser("study-summary", help="print the study's summary; exit 1 when it has no answer")

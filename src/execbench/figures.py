@@ -52,6 +52,7 @@ class Figure:
     title: str
     caption: str
     files: dict  # format -> path
+    has_data: bool = True  # False: a placeholder saying why there is nothing to draw
 
 
 def mode_colour(mode: str, modes: list[str]) -> str:
@@ -104,13 +105,13 @@ def percent_of_bare_chart(relative: pd.DataFrame, runs: pd.DataFrame, headline, 
     """Grouped bars: % of bare-metal performance per mode, one group per copies value (1 and max)."""
     if headline is None:
         why = f"no machine-level headline record for payload '{payload}' in ok runs"
-        return Figure(name, title, why, _placeholder(out_dir, name, title, why))
+        return Figure(name, title, why, _placeholder(out_dir, name, title, why), has_data=False)
     benchmark, metric = headline
     rows = relative[(relative["payload"] == payload) & (relative["benchmark"] == benchmark)
                     & (relative["metric"] == metric)]
     if rows.empty:
         why = f"no comparison with bare metal for {payload} {benchmark}/{metric}"
-        return Figure(name, title, why, _placeholder(out_dir, name, title, why))
+        return Figure(name, title, why, _placeholder(out_dir, name, title, why), has_data=False)
     hosts = sorted(rows["host"].unique())
     fig, axes = plt.subplots(1, len(hosts), figsize=(3.2 + 3.3 * len(hosts), 4.4), squeeze=False)
     modes = sorted(rows["mode"].unique())
@@ -182,7 +183,7 @@ def scaling_chart(scaling: pd.DataFrame, runs: pd.DataFrame, out_dir: Path, name
     data = scaling[scaling["higher_is_better"].astype(bool)] if not scaling.empty else scaling
     if data.empty:
         why = "no throughput-like headline numbers in ok runs"
-        return Figure(name, title, why, _placeholder(out_dir, name, title, why))
+        return Figure(name, title, why, _placeholder(out_dir, name, title, why), has_data=False)
     panels = sorted({(h, p) for h, p in zip(data["host"], data["payload"])})
     fig, axes = plt.subplots(1, len(panels), figsize=(1 + 4.2 * len(panels), 4.2), squeeze=False)
     modes = sorted(data["mode"].unique())
@@ -236,7 +237,7 @@ def startup_chart(measurements: pd.DataFrame, runs: pd.DataFrame, out_dir: Path,
         sel = sel[sel["metric"] == ("latency" if "latency" in metrics else sorted(metrics)[0])]
     if sel.empty:
         why = f"no ok '{STARTUP_PAYLOAD}' samples"
-        return Figure(name, title, why, _placeholder(out_dir, name, title, why))
+        return Figure(name, title, why, _placeholder(out_dir, name, title, why), has_data=False)
     hosts = sorted(sel["host"].unique())
     fig, axes = plt.subplots(1, len(hosts), figsize=(1.5 + 4.5 * len(hosts), 4.2), squeeze=False)
     modes = sorted(sel["mode"].unique(), key=lambda mo: (mo != "bare", mo))
@@ -282,6 +283,6 @@ def write_figures(tables_dir: str | Path, out_dir: str | Path, seed_charts=SEED_
     figures.append(scaling_chart(scaling, runs, out_dir))
     figures.append(startup_chart(measurements, runs, out_dir))
     (out_dir / "figures.json").write_text(json.dumps(
-        [{"name": f.name, "title": f.title, "caption": f.caption,
+        [{"name": f.name, "title": f.title, "caption": f.caption, "has_data": f.has_data,
           "files": {k: Path(v).name for k, v in f.files.items()}} for f in figures], indent=1) + "\n")
     return figures

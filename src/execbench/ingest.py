@@ -5,6 +5,22 @@ name from execbench.parsers.PARSERS; detected from the content when empty) and c
 the input holds that one copy's logs; empty: the input holds the whole run, e.g. an HS06
 result directory with one result set per copy). Relative paths are relative to the manifest.
 
+Bounds and types (issue 13 R8): the manifest is UTF-8 (a BOM is accepted), CRLF or LF, at most
+MAX_MANIFEST_BYTES and MAX_ROWS rows, each field at most MAX_FIELD characters; host, mode, payload
+and label match NAME_RE (they become path parts and report text); copies in 1..MAX_COPIES,
+copy in 0..copies-1, repetition in 1..MAX_REPETITION, or a range `first-last` of at most
+MAX_RUNS_PER_ROW repetitions.
+
+A file holding several runs (a loop appending to one log, parsers._common `runs_in_file`) is
+mapped onto that many repetitions: `repetition` 3 and 10 runs in the file give r3 .. r12; a
+range `3-12` must match the number of runs found, else the row is refused naming both. The file
+is copied once, into the first run's directory; the others name it (`dest` relative to their
+own directory) and which run of it they are (`run_in_file`).
+
+A whole result directory without a format (a hep-benchmark-suite run directory, an HS06 result
+directory, a KitValidation work directory...) is recognised by parsers.layouts and expanded to
+the parts that are read, each with its own format; the copies it holds must match `copies`.
+
 Each accepted input is parsed once as a check, then copied (never moved; the original is only
 read) to results/raw/<payload>/<mode>/<copies>c/r<rep>/copy<i>/<name> (per-copy inputs) or
 .../machine/<name> (whole-run inputs). The run directory gets
@@ -14,9 +30,10 @@ read) to results/raw/<payload>/<mode>/<copies>c/r<rep>/copy<i>/<name> (per-copy 
   hands the directory to execbench.parsers.ingested, which parses each input with its format.
 Unknown provenance (kernel, image, times) is null, never invented.
 
-Bad input never stops the rest: a row pointing nowhere, a copy present twice, a wrong format,
-an empty/binary/truncated file each give one entry {path, line, expected, ...} in the skipped
-list (written to results/ingest/skipped.json for the report); every other row is ingested.
+Bad input never stops the rest: a manifest that cannot be read at all, a row pointing nowhere,
+a copy present twice, a wrong format, an empty/binary/truncated file each give one entry
+{path, line, expected, ...} in the skipped list (written to results/ingest/skipped.json for the
+report); every other row is ingested.
 """
 
 from __future__ import annotations
@@ -26,9 +43,10 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -37,11 +55,21 @@ import jsonschema
 from . import parsers
 from .errors import ParseError
 from .fsutil import atomic_write_json
+from .parsers._common import RUN_IN_FILE, runs_in_file
+from .parsers.layouts import LayoutError, identify
 from .paths import SCHEMAS
 
 REQUIRED = ("path", "host", "mode", "payload", "copies", "repetition", "label")
 OPTIONAL = ("format", "copy")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+# One strict pattern for every name that becomes a path part or report text (issue 13 item 5).
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+MAX_ROWS = 1_000_000
+MAX_FIELD = 4096
+MAX_COPIES = 4096  # more than the logical CPUs of any batch node
+MAX_REPETITION = 1_000_000
+MAX_RUNS_PER_ROW = 100_000
+REPETITION_RE = re.compile(r"^(\d{1,7})(?:-(\d{1,7}))?$")
 MODE_KINDS = {
     "bare": "bare",
     "baremetal": "bare",
@@ -64,14 +92,18 @@ class ManifestRow:
     mode: str
     payload: str
     copies: int
-    repetition: int
+    repetition: int  # the first repetition this row fills
     label: str
     format: str | None
     copy: int | None
+    last_repetition: int | None = None  # a range 'first-last' given in the manifest
+
+    def rel_dir_of(self, repetition: int) -> str:
+        return f"{self.payload}/{self.mode}/{self.copies}c/r{repetition}"
 
     @property
     def rel_dir(self) -> str:
-        return f"{self.payload}/{self.mode}/{self.copies}c/r{self.repetition}"
+        return self.rel_dir_of(self.repetition)
 
     @property
     def slot(self) -> str:
@@ -84,6 +116,11 @@ def mode_kind(mode: str) -> str:
     return MODE_KINDS.get(head, mode)
 
 
+def where(path, line) -> str:
+    """'file:line', or 'file' when the line is not known."""
+    return str(path) if line is None else f"{path}:{line}"
+
+
 def _error(path: Path, line: int | None, expected: str, **more) -> dict:
     return {"path": str(path), "line": line, "expected": expected, **more}
 
@@ -93,144 +130,162 @@ def _row_error(manifest: Path, line: int, expected: str, **more) -> dict:
     return _error(manifest, line, expected, manifest=str(manifest), manifest_line=line, **more)
 
 
+def _manifest_text(manifest: Path) -> str:
+    try:
+        size = manifest.stat().st_size
+        if size > MAX_MANIFEST_BYTES:
+            raise ParseError(manifest, None, f"a manifest of at most {MAX_MANIFEST_BYTES} bytes, got {size}")
+        data = manifest.read_bytes()
+    except OSError as exc:
+        raise ParseError(manifest, None, f"a readable CSV manifest ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8-sig")  # a BOM (Excel's 'CSV UTF-8') is not part of the header
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ParseError(manifest, line, f"UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start} is not)") from None
+
+
+def _number(row: dict, key: str, low: int, high: int) -> int | None | str:
+    value = row.get(key, "")
+    if not value.isdigit() or len(value) > 7 or not low <= int(value) <= high:
+        return f"'{key}' as an integer in {low}..{high}, got {value[:40]!r}"
+    return int(value)
+
+
 def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
     """Rows that are well-formed and unique, and one error dict per rejected row.
 
-    Only the manifest itself is read here (no input file is opened), so the run directories
-    it yields can be known when the workflow is planned. A missing or headerless manifest
-    raises ParseError: nothing can be ingested from it."""
+    Only the manifest itself is read here (no input file is opened). A manifest that cannot be
+    read at all (missing, too big, not UTF-8, no header) raises ParseError: nothing can be
+    ingested from it (ingest() turns that into one skipped entry)."""
     manifest = Path(manifest)
-    try:
-        text = manifest.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(manifest, None, f"a readable UTF-8 CSV manifest ({exc})") from None
-    reader = csv.reader(io.StringIO(text))
+    text = _manifest_text(manifest)
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         raise ParseError(manifest, 1, f"a header line with the columns {', '.join(REQUIRED)}") from None
+    except csv.Error as exc:
+        raise ParseError(manifest, 1, f"a CSV header line ({exc})") from None
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
-    if missing or unknown:
+    if missing or unknown or len(set(header)) != len(header):
         raise ParseError(
             manifest,
             1,
-            f"columns {', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)}); "
-            f"missing {missing}, unknown {unknown}",
+            f"columns {', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)}), each once; "
+            f"missing {missing}, unknown {[u[:40] for u in unknown]}",
         )
     rows: list[ManifestRow] = []
     errors: list[dict] = []
     slots: dict[tuple[str, str], int] = {}
     sources: dict[str, int] = {}
     kinds: dict[str, set] = {}
-    for cells in reader:
+    first_of_run: dict[str, ManifestRow] = {}
+    line = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a NUL byte, an unterminated quote, a field over csv's limit
+            errors.append(_row_error(manifest, reader.line_num, f"a CSV row ({exc})"))
+            break
         line = reader.line_num
         if not any(c.strip() for c in cells):
             continue
+        if len(rows) + len(errors) >= MAX_ROWS:
+            errors.append(_row_error(manifest, line, f"at most {MAX_ROWS} rows (the rest is not read)"))
+            break
         if len(cells) != len(header):
             errors.append(_row_error(manifest, line, f"{len(header)} fields like the header, got {len(cells)}"))
             continue
         row = {k: v.strip() for k, v in zip(header, cells)}
+        long = next((k for k, v in row.items() if len(v) > MAX_FIELD), None)
+        if long:
+            errors.append(_row_error(manifest, line, f"'{long}' of at most {MAX_FIELD} characters"))
+            continue
         problem = None
         for key in ("host", "mode", "payload", "label"):
-            if not row[key]:
-                problem = f"a non-empty '{key}'"
-            elif key in ("mode", "payload") and not NAME_RE.match(row[key]):
-                problem = f"'{key}' made of letters, digits, '_', '-', '.', got {row[key]!r}"
-        numbers = {}
-        for key, minimum in (("copies", 1), ("repetition", 1), ("copy", 0)):
-            value = row.get(key, "")
-            if key == "copy" and value == "":
-                numbers[key] = None
-                continue
-            if not value.isdigit() or int(value) < minimum:
-                problem = problem or f"'{key}' as an integer >= {minimum}, got {value!r}"
-                continue
-            numbers[key] = int(value)
+            if not NAME_RE.match(row[key]):
+                problem = (f"'{key}' of 1-64 letters, digits, '_', '-', '.' starting with a letter or digit, "
+                           f"got {row[key][:64]!r}")
+                break
+        numbers: dict = {}
+        for key, low, high in (("copies", 1, MAX_COPIES),):
+            numbers[key] = _number(row, key, low, high)
+        rep = REPETITION_RE.match(row["repetition"])
+        if rep is None or not 1 <= int(rep.group(1)) <= MAX_REPETITION or (
+                rep.group(2) and not int(rep.group(1)) <= int(rep.group(2)) <= MAX_REPETITION):
+            numbers["repetition"] = (f"'repetition' as an integer in 1..{MAX_REPETITION} or a range 'first-last' "
+                                     f"(first <= last), got {row['repetition'][:40]!r}")
+        else:
+            numbers["repetition"] = int(rep.group(1))
+            numbers["last"] = int(rep.group(2)) if rep.group(2) else None
+            if numbers["last"] and numbers["last"] - numbers["repetition"] + 1 > MAX_RUNS_PER_ROW:
+                numbers["repetition"] = f"a range of at most {MAX_RUNS_PER_ROW} repetitions"
+        if row.get("copy", "") == "":
+            numbers["copy"] = None
+        else:
+            numbers["copy"] = _number(row, "copy", 0, MAX_COPIES - 1)
+        problem = problem or next((v for v in numbers.values() if isinstance(v, str)), None)
         fmt = row.get("format") or None
         if fmt is not None and (fmt not in parsers.PARSERS or fmt == INGESTED_FORMAT):
-            problem = problem or f"'format' one of {sorted(set(parsers.PARSERS) - {INGESTED_FORMAT})}, got {fmt!r}"
-        if not row["path"]:
+            problem = problem or f"'format' one of {sorted(set(parsers.PARSERS) - {INGESTED_FORMAT})}, got {fmt[:40]!r}"
+        if not row["path"] or "\x00" in row["path"]:
             problem = problem or "a non-empty 'path'"
         if problem is None and numbers["copy"] is not None and numbers["copy"] >= numbers["copies"]:
             problem = f"'copy' below 'copies' ({numbers['copies']}), got {numbers['copy']}"
         if problem:
-            errors.append(_row_error(manifest, line, problem, input=row.get("path", "")))
+            errors.append(_row_error(manifest, line, problem, input=row.get("path", "")[:MAX_FIELD]))
             continue
         source = Path(row["path"])
         if not source.is_absolute():
             source = manifest.parent / source
-        mr = ManifestRow(
-            line,
-            source,
-            row["host"],
-            row["mode"],
-            row["payload"],
-            numbers["copies"],
-            numbers["repetition"],
-            row["label"],
-            fmt,
-            numbers["copy"],
-        )
-        key = (mr.rel_dir, mr.slot)
-        if key in slots:
-            errors.append(
-                _row_error(
-                    manifest,
-                    line,
-                    f"each copy of a run once: {mr.rel_dir} {mr.slot} is already "
-                    f"given on line {slots[key]} (a copy present twice)",
-                    input=str(source),
-                )
-            )
+        mr = ManifestRow(line, source, row["host"], row["mode"], row["payload"], numbers["copies"],
+                         numbers["repetition"], row["label"], fmt, numbers["copy"], numbers["last"])
+        reps = range(mr.repetition, (mr.last_repetition or mr.repetition) + 1)
+        clash = next(((r, slots[(mr.rel_dir_of(r), mr.slot)]) for r in reps if (mr.rel_dir_of(r), mr.slot) in slots),
+                     None)
+        if clash:
+            errors.append(_row_error(manifest, line, f"each copy of a run once: {mr.rel_dir_of(clash[0])} {mr.slot} "
+                                                     f"is already given on line {clash[1]} (a copy present twice)",
+                                     input=str(source)))
             continue
         kind = "machine" if mr.copy is None else "copy"
-        if kinds.get(mr.rel_dir, {kind}) != {kind}:
-            errors.append(
-                _row_error(
-                    manifest,
-                    line,
-                    f"either one whole-run input or per-copy inputs for {mr.rel_dir}, "
-                    "not both (a copy present twice)",
-                    input=str(source),
-                )
-            )
+        if any(kinds.get(mr.rel_dir_of(r), {kind}) != {kind} for r in reps):
+            errors.append(_row_error(manifest, line, f"either one whole-run input or per-copy inputs for "
+                                                     f"{mr.rel_dir}, not both (a copy present twice)",
+                                     input=str(source)))
             continue
         resolved = str(source.resolve())
         if resolved in sources:
-            errors.append(
-                _row_error(
-                    manifest,
-                    line,
-                    f"each input once: {source} is already ingested on line "
-                    f"{sources[resolved]} (a copy present twice)",
-                    input=str(source),
-                )
-            )
+            errors.append(_row_error(manifest, line, f"each input once: {source} is already ingested on line "
+                                                     f"{sources[resolved]} (a copy present twice; a file holding "
+                                                     f"several runs is one row: they become repetitions)",
+                                     input=str(source)))
             continue
-        first = next((r for r in rows if r.rel_dir == mr.rel_dir), None)
+        first = first_of_run.get(mr.rel_dir)
         if first is not None and (first.host, first.label) != (mr.host, mr.label):
-            errors.append(
-                _row_error(
-                    manifest,
-                    line,
-                    f"the host and label of line {first.line} "
-                    f"({first.host!r}, {first.label!r}) for the same run {mr.rel_dir}",
-                    input=str(source),
-                )
-            )
+            errors.append(_row_error(manifest, line, f"the host and label of line {first.line} "
+                                                     f"({first.host!r}, {first.label!r}) for the same run {mr.rel_dir}",
+                                     input=str(source)))
             continue
-        slots[key] = line
+        for r in reps:
+            slots[(mr.rel_dir_of(r), mr.slot)] = line
+            kinds.setdefault(mr.rel_dir_of(r), set()).add(kind)
+            first_of_run.setdefault(mr.rel_dir_of(r), mr)
         sources[resolved] = line
-        kinds.setdefault(mr.rel_dir, set()).add(kind)
         rows.append(mr)
     return rows, errors
 
 
 def manifest_rel_dirs(manifest) -> list[str]:
-    """Run directories (relative to results/raw) an ingest of `manifest` writes a run.json for."""
+    """Run directories (relative to results/raw) the manifest names: each row's first repetition,
+    or its whole range. A file holding several runs adds the repetitions after its first at ingest."""
     rows, _ = read_manifest(Path(manifest))
-    return sorted({row.rel_dir for row in rows})
+    return sorted({row.rel_dir_of(r) for row in rows
+                   for r in range(row.repetition, (row.last_repetition or row.repetition) + 1)})
 
 
 def sha256_file(path: Path) -> str:
@@ -245,30 +300,45 @@ def _files(path: Path) -> list[Path]:
     return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
 
 
-def _choose_parser(row: ManifestRow):
-    source = row.source
+def _check_file(source: Path) -> None:
     if source.is_file():  # the two commonest non-logs get their own words
         if source.stat().st_size == 0:
             raise ParseError(source, None, "a non-empty file")
         with open(source, "rb") as fh:
             if b"\x00" in fh.read(65536):
                 raise ParseError(source, None, "a text log or JSON file (found NUL bytes: binary data)")
+
+
+def _choose_parts(row: ManifestRow) -> tuple[list[tuple[Path, object]], dict]:
+    """[(path, parser)] to read for a row, and what was recognised (layout, contents)."""
+    source = row.source
+    _check_file(source)
     if row.format:
         parser = parsers.get(row.format)
         if not parser.detect(source):
             other = _detect(source)
             if other is not None:
                 raise ParseError(
-                    source,
-                    None,
-                    f"content in the '{row.format}' format the manifest names " f"(it looks like '{other.format}')",
+                    source, None, f"content in the '{row.format}' format the manifest names (it looks like '{other.format}')"
                 )
-        return parser  # its parse() names what is wrong (truncated, missing keys, ...)
+        return [(source, parser)], {}  # its parse() names what is wrong (truncated, missing keys, ...)
+    if source.is_dir():
+        try:
+            layout = identify(source)
+        except LayoutError as exc:
+            raise ParseError(source, None, str(exc)) from None
+        if layout is not None:
+            if layout.copies and row.copy is None and layout.copies != row.copies:
+                raise ParseError(source, None, f"a {layout.kind} holding the manifest's {row.copies} copies, it "
+                                               f"holds {layout.copies} ({', '.join(layout.contents[:8])})")
+            found = {"layout": layout.kind, "contents": layout.contents}
+            return [(part.path, parsers.get(part.format)) for part in layout.parts], found
     parser = _detect(source)
     if parser is None:
         known = sorted(set(parsers.PARSERS) - NOT_AUTODETECTED)
-        raise ParseError(source, None, f"a file or directory in one of the known formats {known}")
-    return parser
+        what = "directory layouts (see docs/log-formats.md) or " if source.is_dir() else ""
+        raise ParseError(source, None, f"a file or directory in one of the known {what}formats {known}")
+    return [(source, parser)], {}
 
 
 def _detect(path: Path):
@@ -326,38 +396,30 @@ def _host_from_records(records) -> dict:
     return {}
 
 
-def _run_json(
-    rel_dir: str,
-    rows: list[ManifestRow],
-    inputs: list[dict],
-    failures: list[dict],
-    manifest: Path,
-    manifest_sha: str,
-    host_facts: dict,
-) -> dict:
-    first = rows[0]
+def _run_json(row: ManifestRow, repetition: int, inputs: list[dict], failures: list[dict], manifest: Path,
+              manifest_sha: str, host_facts: dict) -> dict:
     ok = bool(inputs)
     return {
         "schema_version": 1,
-        "run_id": f"ingest-{first.payload}-{first.mode}-{first.copies}c-r{first.repetition}",
-        "payload": first.payload,
-        "mode": first.mode,
-        "mode_kind": mode_kind(first.mode),
+        "run_id": f"ingest-{row.payload}-{row.mode}-{row.copies}c-r{repetition}",
+        "payload": row.payload,
+        "mode": row.mode,
+        "mode_kind": mode_kind(row.mode),
         "mode_settings": {},
-        "copies": first.copies,
-        "repetition": first.repetition,
+        "copies": row.copies,
+        "repetition": repetition,
         "order_index": None,
         "seed": None,
         "status": "ok" if ok else "failed",
         "reason": (
-            f"ingested from {manifest.name}; label {first.label!r}"
+            f"ingested from {manifest.name}; label {row.label!r}"
             if ok
             else "every input of this run was skipped: "
-            + "; ".join(f"{f['path']}:{f['line']}: expected {f['expected']}" for f in failures)
+            + "; ".join(f"{where(f['path'], f['line'])}: expected {f['expected']}" for f in failures)
         ),
         "emulated": False,
         "host": {
-            "hostname": first.host,
+            "hostname": row.host,
             "cpu_model": None,
             "logical_cores": None,
             "kernel": None,
@@ -373,7 +435,7 @@ def _run_json(
         "config_sha256": None,
         "format": INGESTED_FORMAT,
         "ingested": True,
-        "label": first.label,
+        "label": row.label,
         "ingest": {
             "manifest": str(manifest),
             "manifest_sha256": manifest_sha,
@@ -383,123 +445,169 @@ def _run_json(
     }
 
 
-def ingest(manifest, results, skipped_path=None) -> dict:
+@dataclass
+class _Run:
+    """What ingest writes into one raw run directory."""
+
+    first_row: ManifestRow
+    inputs: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+    host_facts: dict = field(default_factory=dict)
+    rows: list[ManifestRow] = field(default_factory=list)
+
+
+def _measured(run_dir: Path) -> bool:
+    """A run directory the workflow measured (run.json without ingest's ingest.json)."""
+    return (run_dir / "run.json").exists() and not (run_dir / "ingest.json").exists()
+
+
+def _read_row(row: ManifestRow, manifest: Path, results: Path) -> tuple[list, dict, int]:
+    """Parse a row's input as the check: ([(path, parser, records)], recognised, runs in it).
+    Raises ParseError (one skipped entry) for an input that cannot be read."""
+    if not row.source.exists():
+        raise ParseError(manifest, row.line, f"an existing file or directory at {row.source} "
+                                             "(the manifest row points nowhere)")
+    src, res = row.source.resolve(), results.resolve()
+    if src == res or res.is_relative_to(src) or src.is_relative_to(res):
+        raise ParseError(manifest, row.line, f"an input outside the results directory {results} (got {row.source})")
+    parts, found = _choose_parts(row)
+    read = [(path, parser, parser.parse(path)) for path, parser in parts]
+    counts = {runs_in_file(records) for _, _, records in read}
+    runs = max(counts)
+    if len(counts) > 1:
+        raise ParseError(row.source, None, f"parts holding the same number of runs, found {sorted(counts)}")
+    if row.last_repetition is not None and row.last_repetition - row.repetition + 1 != runs:
+        raise ParseError(row.source, None, f"{row.last_repetition - row.repetition + 1} runs for the manifest's "
+                                           f"repetitions {row.repetition}-{row.last_repetition}, the input holds {runs}")
+    if row.repetition + runs - 1 > MAX_REPETITION:
+        raise ParseError(row.source, None, f"repetitions up to {MAX_REPETITION}; its {runs} runs from "
+                                           f"{row.repetition} would go beyond")
+    return read, found, runs
+
+
+def ingest(manifest, results, skipped_path=None, reserved: frozenset | set = frozenset()) -> dict:
     """Ingest every usable row of `manifest` into `results`/raw; return the summary written
-    to `skipped_path` (default results/ingest/skipped.json)."""
+    to `skipped_path` (default results/ingest/skipped.json). `reserved`: run directories
+    (rel_dirs) the study measures itself, never filled by ingest. Never raises for bad input: a
+    manifest that cannot be read at all is one skipped entry, and the report goes on."""
     manifest = Path(manifest)
     results = Path(results)
-    rows, skipped = read_manifest(manifest)
-    manifest_sha = sha256_file(manifest)
-    by_run: dict[str, list[ManifestRow]] = {}
+    out = Path(skipped_path) if skipped_path else results / "ingest" / "skipped.json"
+    try:
+        rows, skipped = read_manifest(manifest)
+        manifest_sha = sha256_file(manifest)
+    except ParseError as exc:
+        summary = {"manifest": str(manifest), "manifest_sha256": None, "ingested": [], "files": [],
+                   "skipped": [_error(exc.path, exc.line, exc.expected, manifest=str(manifest))]}
+        _write_json(out, summary)
+        return summary
+    runs: dict[str, _Run] = {}
+    claimed: dict[tuple[str, str], int] = {}
     for row in rows:
-        by_run.setdefault(row.rel_dir, []).append(row)
-    ingested = []
-    for rel_dir, run_rows in sorted(by_run.items()):
-        run_dir = results / "raw" / rel_dir
-        existing = run_dir / "run.json"
-        if existing.exists() and not (run_dir / "ingest.json").exists():
-            for row in run_rows:
-                skipped.append(
-                    _row_error(
-                        manifest,
-                        row.line,
-                        f"a free run directory: {run_dir} holds a measured run " "that ingest never overwrites",
-                        input=str(row.source),
-                    )
-                )
+        try:
+            read, found, count = _read_row(row, manifest, results)
+        except ParseError as exc:
+            failure = dict(_error(exc.path, exc.line, exc.expected), manifest=str(manifest), manifest_line=row.line,
+                           label=row.label, input=str(row.source))
+            runs.setdefault(row.rel_dir, _Run(row)).failures.append(failure)
+            runs[row.rel_dir].rows.append(row)
             continue
-        inputs, failures, host_facts = [], [], {}
-        for row in run_rows:
-            entry = {"manifest_line": row.line, "label": row.label, "input": str(row.source)}
-            if not row.source.exists():
-                failures.append(
-                    _row_error(
-                        manifest,
-                        row.line,
-                        f"an existing file or directory at {row.source} " "(the manifest row points nowhere)",
-                        input=str(row.source),
-                        label=row.label,
-                    )
-                )
+        reps = list(range(row.repetition, row.repetition + count))
+        taken = next((r for r in reps if row.rel_dir_of(r) in reserved), None)
+        if taken is not None:
+            skipped.append(_row_error(manifest, row.line, f"a run directory the study does not measure itself: "
+                                                          f"{row.rel_dir_of(taken)} is one of its runs",
+                                      input=str(row.source)))
+            continue
+        measured = next((r for r in reps if _measured(results / "raw" / row.rel_dir_of(r))), None)
+        if measured is not None:
+            skipped.append(_row_error(manifest, row.line, f"a free run directory: {results / 'raw' / row.rel_dir_of(measured)} "
+                                                          "holds a measured run that ingest never overwrites",
+                                      input=str(row.source)))
+            continue
+        clash = next(((r, claimed[(row.rel_dir_of(r), row.slot)]) for r in reps[1:]
+                      if (row.rel_dir_of(r), row.slot) in claimed), None)
+        other = next((runs[row.rel_dir_of(r)].first_row for r in reps if row.rel_dir_of(r) in runs
+                      and (runs[row.rel_dir_of(r)].first_row.host, runs[row.rel_dir_of(r)].first_row.label)
+                      != (row.host, row.label)), None)
+        if other is not None:
+            skipped.append(_row_error(manifest, row.line, f"the host and label of line {other.line} ({other.host!r}, "
+                                                          f"{other.label!r}) for the runs its {count} runs share",
+                                      input=str(row.source)))
+            continue
+        if clash:
+            skipped.append(_row_error(manifest, row.line, f"repetitions {reps[0]}-{reps[-1]} for the {count} runs in "
+                                                          f"{row.source.name}, but {row.rel_dir_of(clash[0])} "
+                                                          f"{row.slot} is given on line {clash[1]}",
+                                      input=str(row.source)))
+            continue
+        for r in reps:
+            claimed[(row.rel_dir_of(r), row.slot)] = row.line
+        first_dir = row.rel_dir
+        for k, r in enumerate(reps, 1):
+            run = runs.setdefault(row.rel_dir_of(r), _Run(row))
+            run.rows.append(row)
+            entry = {"manifest_line": row.line, "label": row.label, "input": str(row.source), "copy": row.copy,
+                     "records": sum(len(records) for _, _, records in read), **found}
+            if count > 1:
+                entry.update({RUN_IN_FILE: k, "runs_in_file": count})
+            for path, parser, records in read:
+                for record in records:  # inner files an aggregate parser could not read
+                    error = record.extra.get("parse_error") if isinstance(record.extra, dict) else None
+                    if error and k == 1:
+                        skipped.append(dict(error, manifest=str(manifest), manifest_line=row.line, label=row.label,
+                                            partial=True))
+                run.host_facts = run.host_facts or _host_from_records(records)
+            run.inputs.append((entry, read, first_dir))
+    files: list[dict] = []
+    ingested = []
+    copies: dict[int, list[dict] | OSError] = {}  # manifest line -> what copying its input gave (once per row)
+    for rel_dir, run in sorted(runs.items()):
+        run_dir = results / "raw" / rel_dir
+        if _measured(run_dir):  # a row whose every input failed, aimed at a measured run
+            for row in run.rows:
+                skipped.append(_row_error(manifest, row.line, f"a free run directory: {run_dir} holds a measured "
+                                                              "run that ingest never overwrites", input=str(row.source)))
+            continue
+        inputs = []
+        for entry, read, first_dir in run.inputs:
+            row = next(r for r in run.rows if r.line == entry["manifest_line"])
+            if row.line not in copies:
+                try:
+                    copies[row.line] = _copy_input(row, results / "raw" / first_dir)
+                except OSError as exc:
+                    copies[row.line] = exc
+            copied = copies[row.line]
+            if isinstance(copied, OSError):
+                run.failures.append(_error(row.source, None, f"a readable input that can be copied ({copied})",
+                                           manifest=str(manifest), manifest_line=row.line, label=row.label))
                 continue
-            src, res = row.source.resolve(), results.resolve()
-            if src == res or res.is_relative_to(src) or src.is_relative_to(res):
-                failures.append(
-                    _row_error(
-                        manifest,
-                        row.line,
-                        f"an input outside the results directory {results} " f"(got {row.source})",
-                        input=str(row.source),
-                        label=row.label,
-                    )
-                )
-                continue
-            try:
-                parser = _choose_parser(row)
-                records = parser.parse(row.source)
-            except ParseError as exc:
-                failures.append(
-                    {
-                        "path": exc.path,
-                        "line": exc.line,
-                        "expected": exc.expected,
-                        "manifest": str(manifest),
-                        "manifest_line": row.line,
-                        "label": row.label,
-                    }
-                )
-                continue
-            for record in records:  # inner files an aggregate parser could not read
-                error = record.extra.get("parse_error") if isinstance(record.extra, dict) else None
-                if error:
-                    failures.append(
-                        dict(error, manifest=str(manifest), manifest_line=row.line, label=row.label, partial=True)
-                    )
-            host_facts = host_facts or _host_from_records(records)
-            try:
-                files = _copy_input(row, run_dir)
-            except OSError as exc:
-                failures.append(
-                    _error(
-                        row.source,
-                        None,
-                        f"a readable input that can be copied ({exc})",
-                        manifest=str(manifest),
-                        manifest_line=row.line,
-                        label=row.label,
-                    )
-                )
-                continue
-            inputs.append(
-                dict(
-                    entry,
-                    format=parser.format,
-                    copy=row.copy,
-                    dest=str(Path(row.slot) / row.source.name),
-                    records=len(records),
-                    files=files,
-                )
-            )
-        skipped.extend(failures)
+            prefix = "" if first_dir == rel_dir else os.path.relpath(results / "raw" / first_dir, run_dir) + "/"
+            parts = [{"dest": prefix + str(Path(row.slot) / Path(p).relative_to(row.source.parent)),
+                      "format": parser.format} for p, parser, _ in read]
+            inputs.append(dict(entry, format=parts[0]["format"], dest=prefix + str(Path(row.slot) / row.source.name),
+                               parts=parts, files=[dict(f, path=prefix + f["path"]) for f in copied]))
+            if first_dir == rel_dir:
+                files += [dict(f, run=rel_dir, manifest_line=row.line, label=row.label) for f in copied]
+        skipped.extend(f for f in run.failures)
         run_dir.mkdir(parents=True, exist_ok=True)
-        run = _run_json(
-            rel_dir, run_rows, inputs, [f for f in failures if not f.get("partial")], manifest, manifest_sha, host_facts
-        )
+        repetition = int(rel_dir.rsplit("/r", 1)[1])
+        record = _run_json(run.first_row, repetition, inputs, run.failures, manifest, manifest_sha, run.host_facts)
         provenance = {
             "ingested": True,
             "manifest": str(manifest),
             "manifest_sha256": manifest_sha,
-            "host": run_rows[0].host,
-            "label": run_rows[0].label,
+            "host": run.first_row.host,
+            "label": run.first_row.label,
             "rel_dir": rel_dir,
             "inputs": inputs,
         }
-        check_ingested_run(run)
+        check_ingested_run(record)
         _write_json(run_dir / "ingest.json", provenance)
-        _write_json(run_dir / "run.json", run)
-        ingested.append({"rel_dir": rel_dir, "status": run["status"], "inputs": len(inputs)})
-    summary = {"manifest": str(manifest), "manifest_sha256": manifest_sha, "ingested": ingested, "skipped": skipped}
-    out = Path(skipped_path) if skipped_path else results / "ingest" / "skipped.json"
+        _write_json(run_dir / "run.json", record)
+        ingested.append({"rel_dir": rel_dir, "status": record["status"], "inputs": len(inputs)})
+    summary = {"manifest": str(manifest), "manifest_sha256": manifest_sha, "ingested": ingested,
+               "files": files, "skipped": skipped}
     _write_json(out, summary)
     return summary
 

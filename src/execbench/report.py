@@ -35,35 +35,49 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
-def _pct(x) -> str:
+def _pct(x, decimals: int = 2) -> str:
     """A fraction (1.0 = bare metal) as a percent."""
-    return _pct_points(None if x is None else 100 * x)
+    return _pct_points(None if x is None else 100 * x, decimals)
 
 
-def _pct_points(x) -> str:
+def _pct_points(x, decimals: int = 2) -> str:
     """A value already in percent (cross_hosts.csv)."""
     if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
         return "—"
-    return f"{x:.2f} %"
+    return f"{x:.{decimals}f} %"
 
 
-def _times(x) -> str:
+def _times(x, significant: int = 4) -> str:
     if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
         return "—"
-    return f"{x:.4g}×"
+    return f"{x:.{significant}g}×"
+
+
+def _pct_bounds(lo, hi) -> tuple[str, str]:
+    """An interval of fractions as percents, with as many decimals as it takes to stay on the side of
+    100 % its verdict says (stats.interval_digits)."""
+    d = stats.interval_digits(100 * lo, 100 * hi, 100.0, 2)
+    return _pct(lo, d), _pct(hi, d)
+
+
+def _times_bounds(lo, hi) -> tuple[str, str]:
+    d = stats.interval_digits(lo, hi, 1.0, 4, significant=True)
+    return _times(lo, d), _times(hi, d)
 
 
 def _ci(lo, hi, verdict: str = stats.NO_INTERVAL_N1) -> str:
     if lo is None or (isinstance(lo, float) and math.isnan(lo)):
         return "no interval (n=1)" if verdict == stats.NO_INTERVAL_N1 else "unbounded"
-    return f"[{_pct(lo)}, {_pct(hi)}]"
+    low, high = _pct_bounds(lo, hi)
+    return f"[{low}, {high}]"
 
 
 def _ratio_ci(r) -> str:
     """The metric's own ratio (e.g. 1.012× the bare-metal time) with its interval."""
     if pd.isna(r.ratio_ci_low):
         return f"{_times(r.ratio)} ({_ci(None, None, r.verdict)})"
-    return f"{_times(r.ratio)} [{_times(r.ratio_ci_low)}, {_times(r.ratio_ci_high)}]"
+    low, high = _times_bounds(r.ratio_ci_low, r.ratio_ci_high)
+    return f"{_times(r.ratio)} [{low}, {high}]"
 
 
 def _html_table(headers: list[str], rows: list[list], css: str = "") -> str:
@@ -98,13 +112,17 @@ def _git_commit() -> str:
 class ReportData:
     """The tables and figure list a report is rendered from."""
 
-    def __init__(self, tables_dir: Path, figures_dir: Path, config_path: Path | None = None):
+    def __init__(self, tables_dir: Path, figures_dir: Path, config_path: Path | None = None, from_raw: bool = False):
         self.tables_dir, self.figures_dir = Path(tables_dir), Path(figures_dir)
+        self.from_raw = from_raw
         read = tables.read_tables(self.tables_dir)
         self.relative, self.relative_meta, self.scaling = read.relative, read.relative_meta, read.scaling
         self.cross_hosts, self.runs, self.measurements = read.cross_hosts, read.runs, read.measurements
-        self.excluded, self.summary = read.excluded, read.summary
-        self.figures = json.loads((self.figures_dir / "figures.json").read_text())
+        self.excluded, self.summary, self.inputs = read.excluded, read.summary, read.inputs
+        figures_list = json.loads((self.figures_dir / "figures.json").read_text())
+        # only figures with data are shown; the others are named in one line
+        self.figures = [f for f in figures_list if f.get("has_data", True)]
+        self.figures_without_data = [f for f in figures_list if not f.get("has_data", True)]
         paths = [] if not config_path else [config_path] if isinstance(config_path, (str, Path)) else config_path
         self.configs = [(str(p), Path(p).read_text()) for p in paths if Path(p).is_file()]
 
@@ -227,6 +245,41 @@ class ReportData:
             rows.append([_e(name), _e(ref), _e(digest), len(g)])
         return headers, rows
 
+    def ingest_only(self) -> bool:
+        """Every run of the report came from an ingest of existing logs: no benchmark ran here."""
+        return len(self.runs) > 0 and self.runs.get("ingested", pd.Series(dtype=str)).astype(str).eq("True").all()
+
+    def ingest_summary(self) -> str | None:
+        """One sentence naming what an ingest-only report is built from, or None."""
+        if not self.ingest_only():
+            return None
+        manifests = sorted({(m, s) for m, s in zip(self.inputs["manifest"], self.inputs["manifest_sha256"])})
+        which = "; ".join(f"{m} (sha256 {s})" for m, s in manifests) or "an ingest manifest"
+        return (f"This report is built from {len(self.runs)} runs ingested from existing logs ({len(self.inputs)} "
+                f"files) through {which}; no benchmark ran here. Every file, its sha256 and where it came from: "
+                f"Provenance, below, and tables/inputs.csv.")
+
+    INPUT_ROWS_SHOWN = 200
+
+    def ingest_rows(self):
+        """The ingest's provenance: per manifest, then the files (the first INPUT_ROWS_SHOWN)."""
+        manifests = []
+        for (manifest, sha), g in self.inputs.groupby(["manifest", "manifest_sha256"], sort=True):
+            manifests.append([_e(manifest), _e(sha), g["run_id"].nunique(), len(g),
+                              _e(", ".join(sorted(set(g["label"])))) if "label" in g else ""])
+        headers = ["run", "manifest line", "label", "format", "source", "copied as", "sha256", "bytes"]
+        rows = [[_e(r.run_id), _e(r.manifest_line), _e(r.label), _e(r.format), _e(r.source), _e(r.copied),
+                 _e(r.sha256), _e(r.bytes)] for r in self.inputs.head(self.INPUT_ROWS_SHOWN).itertuples()]
+        return (["manifest", "sha256", "runs", "files", "labels"], manifests), (headers, rows)
+
+    def config_note(self) -> str | None:
+        """Why the config files of this invocation are not shown as the runs' config (from_raw)."""
+        if not self.from_raw:
+            return None
+        return ("Rebuilt from raw logs (from_raw): no benchmark ran in this invocation, so its config files are "
+                "not the runs' configuration and are not shown. Each measured run names its own config by sha256 "
+                "(table above); ingested runs have none.")
+
     def config_rows(self):
         headers = ["config sha256", "runs"]
         return headers, [[_e(h or "unknown"), len(g)] for h, g in self.runs.groupby("config_sha256", sort=True)]
@@ -301,12 +354,12 @@ class ReportData:
                     if hib:
                         ci = ("" if pd.isna(r.perf_ci_low) and r.verdict == stats.NO_INTERVAL_N1
                               else "unbounded interval; " if pd.isna(r.perf_ci_low)
-                              else f"95 % CI {_pct(r.perf_ci_low)}–{_pct(r.perf_ci_high)}; ")
+                              else "95 % CI {}–{}; ".format(*_pct_bounds(r.perf_ci_low, r.perf_ci_high)))
                         parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict})")
                     else:  # a time: "N x bare metal" reads better than "0.4 % of bare-metal speed"
                         ci = ("" if pd.isna(r.ratio_ci_low) and r.verdict == stats.NO_INTERVAL_N1
                               else "unbounded interval; " if pd.isna(r.ratio_ci_low)
-                              else f"95 % CI {_times(r.ratio_ci_low)}–{_times(r.ratio_ci_high)}; ")
+                              else "95 % CI {}–{}; ".format(*_times_bounds(r.ratio_ci_low, r.ratio_ci_high)))
                         parts.append(f"{_times(r.ratio)} {where} ({ci}{r.verdict})")
                 flag = f" [{g['flag'].iloc[0]}]" if g["flag"].iloc[0] else ""
                 what = "of bare-metal performance" if hib else f"the bare-metal {metric} ({g['unit'].iloc[0]})"
@@ -435,6 +488,8 @@ def render_html(data: ReportData, generated_utc: str) -> str:
         *_summary_html(data),
         "<h2 id='answer'>Answer</h2>",
     ]
+    if data.ingest_summary():
+        parts.append(f'<p class="ingest">{_e(data.ingest_summary())}</p>')
     hosts = data.compared_hosts()
     for host in hosts if len(hosts) > 1 else [None]:  # one host: no sub-heading
         if host is not None:
@@ -458,6 +513,9 @@ def render_html(data: ReportData, generated_utc: str) -> str:
         parts.append(f"<p>{_e(CROSS_HOSTS_TEXT)}</p>")
         parts.append(_html_table(h, rows, "cross-hosts") if rows else '<p class="empty">No headline comparisons.</p>')
     parts.append("<h2 id='figures'>Figures</h2>")
+    if data.figures_without_data:
+        parts.append('<p class="empty">Not drawn, no data in these runs: '
+                     + "; ".join(_e(f["title"]) for f in data.figures_without_data) + ".</p>")
     for fig in data.figures:
         png = data.figures_dir / fig["files"]["png"]
         b64 = base64.b64encode(png.read_bytes()).decode("ascii")
@@ -478,8 +536,17 @@ def render_html(data: ReportData, generated_utc: str) -> str:
                              ("Images", data.image_rows()), ("Configuration", data.config_rows())):
         parts.append(f"<h3>{_e(title)}</h3>" + (_html_table(h, rows, "prov") if rows else
                                                  '<p class="empty">none recorded</p>'))
-    for path, text in data.configs:
-        parts.append(f"<p>Config file <code>{_e(path)}</code>:</p><pre class='config'>{_e(text)}</pre>")
+    if len(data.inputs):
+        (mh, mrows), (fh, frows) = data.ingest_rows()
+        parts.append("<h3>Ingested logs</h3>" + _html_table(mh, mrows, "prov"))
+        more = f" (the first {len(frows)} of {len(data.inputs)}; all in tables/inputs.csv)" if len(
+            data.inputs) > len(frows) else ""
+        parts.append(f"<p>Files copied into results/raw/{_e(more)}:</p>" + _html_table(fh, frows, "prov"))
+    if data.config_note():
+        parts.append(f'<p class="empty">{_e(data.config_note())}</p>')
+    else:
+        for path, text in data.configs:
+            parts.append(f"<p>Config file <code>{_e(path)}</code>:</p><pre class='config'>{_e(text)}</pre>")
     parts.append(f"<p>Report generated {_e(generated_utc)} by execbench {_e(__version__)}, "
                  f"commit <code>{_e(_git_commit())}</code>, from {len(data.runs)} parsed runs.</p>")
     parts.append("<h2 id='excluded'>Left out, and why</h2>")
@@ -497,6 +564,8 @@ def _md_plain(rows):
 def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "figures") -> str:
     out = ["# execbench: the cost of containers and VMs relative to bare metal", "", f"**Question.** {QUESTION}",
            "", *_summary_md(data), "## Answer", ""]
+    if data.ingest_summary():
+        out += [data.ingest_summary(), ""]
     hosts = data.compared_hosts()
     for host in hosts if len(hosts) > 1 else [None]:  # one host: no sub-heading
         if host is not None:
@@ -516,6 +585,9 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
         h, rows = data.cross_host_rows()
         out += [CROSS_HOSTS_TEXT, "", _md_table(h, _md_plain(rows)) if rows else "No headline comparisons.", ""]
     out += ["## Figures", ""]
+    if data.figures_without_data:
+        out += ["Not drawn, no data in these runs: " + "; ".join(f["title"] for f in data.figures_without_data)
+                + ".", ""]
     for fig in data.figures:
         out += [f"![{fig['title']}]({figures_rel}/{fig['files']['png']})", "", f"*{fig['caption']}*", ""]
     for title, (h, rows) in (("All comparisons with bare metal", data.relative_rows("md")),
@@ -523,8 +595,16 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
                              ("Provenance: hosts", data.host_rows()), ("Provenance: engines", data.version_rows()),
                              ("Provenance: images", data.image_rows()), ("Provenance: config", data.config_rows())):
         out += [f"## {title}", "", _md_table(h, _md_plain(rows)) if rows else "none", ""]
-    for path, text in data.configs:
-        out += [f"Config file `{path}`:", "", "```yaml", text.rstrip(), "```", ""]
+    if len(data.inputs):
+        (mh, mrows), (fh, frows) = data.ingest_rows()
+        out += ["## Provenance: ingested logs", "", _md_table(mh, _md_plain(mrows)), "",
+                f"Files copied into results/raw/ ({len(frows)} of {len(data.inputs)}; all in tables/inputs.csv):",
+                "", _md_table(fh, _md_plain(frows)), ""]
+    if data.config_note():
+        out += [data.config_note(), ""]
+    else:
+        for path, text in data.configs:
+            out += [f"Config file `{path}`:", "", "```yaml", text.rstrip(), "```", ""]
     out += ["## Left out, and why", ""]
     for title, h, rows in data.excluded_sections():
         out += [f"### {title} ({len(rows)})", "", _md_table(h, _md_plain(rows)) if rows else "none", ""]
@@ -532,11 +612,13 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
     return "\n".join(out) + "\n"
 
 
-def write_report(tables_dir, figures_dir, out_dir, config_path=None, generated_utc: str | None = None) -> dict:
-    """Render index.html and report.md; config_path is one config file or a list (embedded verbatim)."""
+def write_report(tables_dir, figures_dir, out_dir, config_path=None, generated_utc: str | None = None,
+                 from_raw: bool = False) -> dict:
+    """Render index.html and report.md; config_path is one config file or a list (embedded verbatim,
+    unless `from_raw`: then no benchmark ran with it and it is not shown as the runs' config)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = ReportData(Path(tables_dir), Path(figures_dir), config_path)
+    data = ReportData(Path(tables_dir), Path(figures_dir), config_path, from_raw)
     stamp = generated_utc or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     index, md = out_dir / "index.html", out_dir / "report.md"
     index.write_text(render_html(data, stamp))

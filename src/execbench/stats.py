@@ -170,6 +170,23 @@ def geometric_mean(values) -> float:
     return math.exp(math.fsum(math.log(x) for x in xs) / len(xs))
 
 
+def interval_digits(low: float, high: float, reference: float, digits: int, significant: bool = False,
+                    most: int = 15) -> int:
+    """Fewest printed digits (>= `digits`; decimals, or significant digits) at which an interval that
+    excludes `reference` still excludes it once its bounds are rounded for printing: a 'slower'
+    interval [99.7481 %, 99.9987 %] must not read [99.75 %, 100.00 %] against its own verdict."""
+    if not (high < reference or low > reference):
+        return digits
+
+    def rounded(x: float, d: int) -> float:
+        return float(f"{x:.{d}g}") if significant else round(x, d)
+
+    for d in range(digits, most + 1):
+        if (high < reference and rounded(high, d) < reference) or (low > reference and rounded(low, d) > reference):
+            return d
+    return most
+
+
 # --- the ratio to bare metal ------------------------------------------------------------
 
 

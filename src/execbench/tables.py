@@ -5,6 +5,8 @@
                      ├► relative.*      (mode ÷ bare metal on the same host, 95 % CI, verdict)
                      ├► scaling.*       (headline score against copies, per mode)
                      ├► cross_hosts.*   (distribution over hosts of the per-host ratios)
+                     ├► inputs.csv      (ingested runs: every copied file, its sha256, manifest
+                     │                   line, label and source: the ingest's provenance)
                      └► excluded.json   (failed/unavailable runs, runs off their cluster host,
                                          parse errors, failed records, unreadable inputs:
                                          everything not in a ratio, with why)
@@ -30,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import stats, summary
@@ -43,7 +46,12 @@ RUN_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "order_index",
     "status", "reason", "emulated", "cpu_model", "logical_cores", "kernel", "os", "versions",
     "image_name", "image_reference", "image_digest", "started_utc", "ended_utc", "wall_s",
-    "config_sha256", "parsed_file", "cluster_host", "pairing", "log_reason",
+    "config_sha256", "parsed_file", "cluster_host", "pairing", "log_reason", "ingested", "label", "manifest",
+    "manifest_sha256",
+]
+INPUT_COLUMNS = [
+    "run_id", "host", "mode", "payload", "copies", "repetition", "manifest", "manifest_sha256", "manifest_line",
+    "label", "format", "layout", "run_in_file", "runs_in_file", "source", "copied", "sha256", "bytes",
 ]
 RELATIVE_KEY = ["host", "payload", "benchmark", "metric", "copies", "mode"]
 EMULATED_FLAG = "emulated (TCG) — not comparable to bare metal"
@@ -63,6 +71,7 @@ class ParsedRuns:
     parse_errors: list[dict] = field(default_factory=list)  # {"run_id", "path", "line", "expected"}
     unreadable: list[dict] = field(default_factory=list)  # {"path", "reason"}
     log_reasons: dict[str, list[dict]] = field(default_factory=dict)  # run_id -> why it gave no number
+    inputs: list[dict] = field(default_factory=list)  # ingested files (INPUT_COLUMNS)
 
 
 def _nested(run: dict, outer: str, inner: str, default=None):
@@ -105,28 +114,91 @@ def _run_row(run: dict, parsed_file: str) -> dict:
         "parsed_file": parsed_file,
         "cluster_host": run.get("cluster_host") or "",
         "pairing": run.get("pairing") or "",  # "" without fan-out
+        "ingested": bool(run.get("ingested", False)),
+        "label": run.get("label") or "",
+        "manifest": _nested(run, "ingest", "manifest", "") or "",
+        "manifest_sha256": _nested(run, "ingest", "manifest_sha256", "") or "",
     }
 
 
+def _input_rows(run: dict, run_row: dict) -> list[dict]:
+    """The files an ingested run was made from (its run.json 'ingest.inputs'), one row each."""
+    ingest = run.get("ingest") if isinstance(run.get("ingest"), dict) else {}
+    rows = []
+    for entry in ingest.get("inputs") or []:
+        if not isinstance(entry, dict):
+            continue
+        for f in entry.get("files") or []:
+            if not isinstance(f, dict):
+                continue
+            rows.append({
+                **{k: run_row[k] for k in ("run_id", "host", "mode", "payload", "copies", "repetition",
+                                           "manifest", "manifest_sha256")},
+                "manifest_line": entry.get("manifest_line"), "label": entry.get("label", run_row["label"]),
+                "format": entry.get("format", ""), "layout": entry.get("layout", ""),
+                "run_in_file": entry.get("run_in_file"), "runs_in_file": entry.get("runs_in_file"),
+                "source": f.get("source", ""), "copied": f.get("path", ""), "sha256": f.get("sha256", ""),
+                "bytes": f.get("bytes"),
+            })
+    return rows
+
+
 REQUIRED_RUN_KEYS = ("payload", "mode", "copies")
+# Bounds of the run keys that enter typed columns (pandas Int64): a run.json holding
+# repetition 99999999999999999999999 (issue 13 R8) is listed as unreadable, never a crash.
+RUN_KEY_BOUNDS = {"copies": (1, 4096), "repetition": (1, 1_000_000)}
+
+
+def _check_run_keys(run: dict) -> None:
+    missing = [k for k in REQUIRED_RUN_KEYS if run.get(k) is None]
+    if missing:
+        raise KeyError(f"run.{missing[0]}")
+    for key, (low, high) in RUN_KEY_BOUNDS.items():
+        value = run.get(key)
+        if value is None and key == "repetition":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"run.{key} an integer in {low}..{high}, got {str(value)[:40]!r}")
+
+
+def _parsed_entries(paths: Iterable[str | Path]):
+    """(where, parsed run or the exception that made it unreadable), for parsed-run JSON files and
+    batch JSON Lines files alike (execbench.parse.read_parsed)."""
+    from .parse import read_parsed
+
+    for path in sorted(str(p) for p in paths):
+        try:
+            if Path(path).suffix != ".jsonl":
+                yield from read_parsed(Path(path))
+                continue
+            with open(path) as fh:
+                for lineno, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield f"{path}:{lineno}", json.loads(line)
+                    except ValueError as exc:
+                        yield f"{path}:{lineno}", exc
+        except (OSError, ValueError) as exc:
+            yield path, exc
 
 
 def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
-    """Read parsed-run JSONs. A file that cannot be read is listed with its reason; the rest go on."""
+    """Read parsed runs (parsed-run JSONs, batch JSON Lines). A run that cannot be read is listed
+    with its reason; the rest go on."""
     out = ParsedRuns()
     rows: list[dict] = []
-    for path in sorted(str(p) for p in paths):
+    for path, doc in _parsed_entries(paths):
         try:
-            doc = json.loads(Path(path).read_text())
+            if isinstance(doc, Exception):
+                raise doc
             run = doc["run"]
             for err in doc.get("errors") or []:  # kept even when the run part is unusable
                 out.parse_errors.append({
                     "run_id": run.get("run_id") or run.get("rel_dir") or path, "path": err.get("path", ""),
                     "line": err.get("line"), "expected": err.get("expected", ""),
                 })
-            missing = [k for k in REQUIRED_RUN_KEYS if run.get(k) is None]
-            if missing:
-                raise KeyError(f"run.{missing[0]}")
+            _check_run_keys(run)
             records = doc.get("records") or []
             if not isinstance(records, list):
                 raise TypeError("'records' is not a list")
@@ -139,6 +211,8 @@ def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
         run_row["log_reason"] = "; ".join(r.get("reason", "") for r in reasons if isinstance(r, dict))
         out.log_reasons[run_row["run_id"]] = [r for r in reasons if isinstance(r, dict) and r.get("reason")]
         out.runs.append(run_row)
+        if run_row["ingested"]:
+            out.inputs += _input_rows(run, run_row)
         for i, rec in enumerate(records):
             try:
                 rows.append({
@@ -199,29 +273,41 @@ def comparable_values(measurements: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_geomeans(values: pd.DataFrame) -> pd.DataFrame:
-    """Add per-run geometric-mean rows over benchmarks sharing a metric (>= 2 benchmarks)."""
-    extra = []
+    """Add per-run geometric-mean rows over benchmarks sharing a metric (>= 2 benchmarks).
+
+    Per cell (host, payload, metric, unit, higher_is_better, copies): the benchmarks present in
+    every run of the cell (the payload's own summary record excluded), when there are >= 2 and
+    all values are positive; one row per run with exp(fsum(log) / n) over them. Vectorised over
+    runs: a per-run loop took most of a 10,000-run rebuild."""
     group_keys = ["host", "payload", "metric", "unit", "higher_is_better", "copies"]
-    for key, cell in values.groupby(group_keys, dropna=False, sort=True):
-        # the payload's own score (cpusuite/score, HS06/score) is already a summary
-        members = cell[cell["benchmark"].str.lower() != cell["payload"].str.lower()]
-        if members.empty or (members["value"] <= 0).any():
-            continue
-        per_run = members.groupby("run_id")["benchmark"].apply(frozenset)
-        common = frozenset.intersection(*per_run.tolist())
-        if len(common) < 2:
-            continue
-        used = members[members["benchmark"].isin(common)]
-        for run_id, run_rows in used.groupby("run_id", sort=True):
-            first = run_rows.iloc[0]
-            extra.append({
-                **{k: first[k] for k in values.columns if k not in ("benchmark", "value", "n_values")},
-                "benchmark": GEOMEAN, "value": stats.geometric_mean(run_rows["value"]),
-                "n_values": len(run_rows), "geomean_of": ",".join(sorted(common)),
-            })
-    if not extra:
-        return values.assign(geomean_of="")
-    return pd.concat([values.assign(geomean_of=""), pd.DataFrame(extra)], ignore_index=True)
+    run_keys = [k for k in values.columns if k not in ("benchmark", "value", "n_values", *group_keys)]
+    base = values.assign(geomean_of="")
+    # the payload's own score (cpusuite/score, HS06/score) is already a summary
+    members = values[values["benchmark"].str.lower() != values["payload"].str.lower()]
+    if members.empty:
+        return base
+    members = members[~members["value"].le(0).groupby([members[k] for k in group_keys], dropna=False)
+                      .transform("any")]
+    if members.empty:
+        return base
+    cell = [members[k] for k in group_keys]
+    runs_in_cell = members.groupby(cell, dropna=False)["run_id"].transform("nunique")
+    runs_with_bench = members.groupby(cell + [members["benchmark"]], dropna=False)["run_id"].transform("nunique")
+    common = members[runs_with_bench == runs_in_cell]
+    cell = [common[k] for k in group_keys]
+    common = common[common.groupby(cell, dropna=False)["benchmark"].transform("nunique") >= 2]
+    if common.empty:
+        return base
+    logs = common.assign(log_value=np.log(common["value"].to_numpy(dtype=float)))
+    names = (logs.groupby(group_keys, dropna=False, sort=False)["benchmark"]
+             .agg(lambda b: ",".join(sorted(set(b)))).rename("geomean_of").reset_index())
+    per_run = (logs.groupby(group_keys + run_keys, dropna=False, sort=True)
+               .agg(log_sum=("log_value", math.fsum), n_values=("value", "size")).reset_index())
+    per_run["value"] = np.exp(per_run["log_sum"] / per_run["n_values"])
+    per_run["benchmark"] = GEOMEAN
+    per_run = per_run.merge(names, on=group_keys, how="left", sort=False)
+    extra = per_run[list(values.columns) + ["geomean_of"]]
+    return pd.concat([base, extra], ignore_index=True)
 
 
 def _fmt_list(xs) -> str:
@@ -259,7 +345,8 @@ def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE) ->
             r = stats.ratio_ci(side["value"], bare["value"], bool(cell_info["higher_is_better"]))
             emulated = bool(side["emulated"].any())
             notes = [r.note] if r.note else []
-            if (side["n_values"] > 1).any() or (bare["n_values"] > 1).any():
+            # a geomean row's n_values counts the benchmarks it is formed from (geomean_of), not values
+            if cell_info["benchmark"] != GEOMEAN and ((side["n_values"] > 1).any() or (bare["n_values"] > 1).any()):
                 notes.append("several machine-level values in a run: run value = their median")
             rows.append({
                 **cell_info, "copies": int(cell_info["copies"]), "mode": mode,
@@ -415,9 +502,9 @@ def excluded_inputs(parsed: ParsedRuns, uncompared: list[dict], skipped_json: Pa
 # --- writers -------------------------------------------------------------------------------
 
 
-def _pct(x) -> str:
+def _pct(x, decimals: int = 2) -> str:
     """A fraction (1.0 = bare metal) as a percent."""
-    return _percent_num(None if x is None else 100 * x)
+    return _percent_num(None if x is None else 100 * x, decimals)
 
 
 def _no_interval(verdict: str) -> str:
@@ -432,7 +519,11 @@ def relative_markdown(table: pd.DataFrame) -> str:
         "|---|---|---|---|---:|---|---:|---|---|---|",
     ]
     for r in table.itertuples():
-        ci = _no_interval(r.verdict) if pd.isna(r.perf_ci_low) else f"[{_pct(r.perf_ci_low)}, {_pct(r.perf_ci_high)}]"
+        if pd.isna(r.perf_ci_low):
+            ci = _no_interval(r.verdict)
+        else:  # as many decimals as keep the printed interval on its verdict's side of 100 %
+            d = stats.interval_digits(100 * r.perf_ci_low, 100 * r.perf_ci_high, 100.0, 2)
+            ci = f"[{_pct(r.perf_ci_low, d)}, {_pct(r.perf_ci_high, d)}]"
         verdict = r.verdict + (f" — {r.flag}" if r.flag else "")
         lines.append(
             f"| {r.host} | {r.payload} | {r.benchmark} | {r.metric} | {r.copies} | {r.mode} | "
@@ -457,9 +548,9 @@ def scaling_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _percent_num(x) -> str:
+def _percent_num(x, decimals: int = 2) -> str:
     """A value already in % (e.g. percent_of_bare)."""
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else f"{x:.2f}"
+    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else f"{x:.{decimals}f}"
 
 
 def cross_host_markdown(table: pd.DataFrame) -> str:
@@ -502,6 +593,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
         "cross_hosts_csv": out / "cross_hosts.csv", "cross_hosts_json": out / "cross_hosts.json",
         "cross_hosts_md": out / "cross_hosts.md", "excluded": out / "excluded.json",
         "summary": out / "summary.json",
+        "inputs": out / "inputs.csv",
     }
     m.to_csv(files["measurements"], index=False)
     pd.DataFrame(parsed.runs, columns=RUN_COLUMNS).to_csv(files["runs"], index=False)
@@ -524,6 +616,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     study = summary.study_summary(parsed.runs, parsed.measurements, relative, headline_keys(comparable),
                                   parsed.log_reasons, parsed.parse_errors)
     files["summary"].write_text(json.dumps(study, indent=1, default=str) + "\n")
+    pd.DataFrame(parsed.inputs, columns=INPUT_COLUMNS).to_csv(files["inputs"], index=False)
     return files
 
 
@@ -540,6 +633,7 @@ class Tables:
     measurements: pd.DataFrame
     excluded: dict
     summary: dict | None  # summary.json (execbench.summary); None in tables made before it existed
+    inputs: pd.DataFrame  # inputs.csv: the ingested files (empty without an ingest)
 
 
 RELATIVE_TEXT_COLUMNS = ("flag", "note", "geomean_of", "mode_runs", "bare_runs", "verdict")
@@ -565,4 +659,6 @@ def read_tables(tables_dir: str | Path) -> Tables:
         measurements=pd.read_csv(tables_dir / "measurements.csv", dtype={"copy": "Int64"}),
         excluded=json.loads((tables_dir / "excluded.json").read_text()),
         summary=json.loads((tables_dir / "summary.json").read_text()) if (tables_dir / "summary.json").exists() else None,
+        inputs=(pd.read_csv(tables_dir / "inputs.csv", keep_default_na=False, dtype=str)
+                if (tables_dir / "inputs.csv").is_file() else pd.DataFrame(columns=INPUT_COLUMNS)),
     )

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from execbench.errors import ParseError
-from execbench.ingest import check_ingested_run, ingest, manifest_rel_dirs, mode_kind
+from execbench.ingest import check_ingested_run, ingest, manifest_rel_dirs, mode_kind, read_manifest
 from execbench.parse import parse_run_dir
 
 from _parser_helpers import FIXTURES
@@ -142,12 +142,16 @@ def test_reingest_is_idempotent_and_never_overwrites_a_measured_run(site):
     assert any("never overwrites" in s["expected"] for s in third["skipped"])
 
 
-def test_unusable_manifest_is_one_error(tmp_path):
+def test_unusable_manifest_is_one_skipped_entry_and_the_report_goes_on(tmp_path):
     manifest = tmp_path / "m.csv"
     manifest.write_text("path,host\nx,y\n")
     with pytest.raises(ParseError) as err:
-        ingest(manifest, tmp_path / "results")
+        read_manifest(manifest)
     assert err.value.line == 1 and "missing" in err.value.expected
+    summary = ingest(manifest, tmp_path / "results")  # never raises: the report lists it
+    (entry,) = summary["skipped"]
+    assert entry["path"] == str(manifest) and entry["line"] == 1 and "missing" in entry["expected"]
+    assert json.loads((tmp_path / "results" / "ingest" / "skipped.json").read_text())["skipped"] == [entry]
 
 
 def test_mode_kind_from_mode_name():
@@ -187,7 +191,8 @@ def test_cli_reports_skipped_rows(site):
         capture_output=True,
         text=True,
     )
-    assert bad.returncode == 2 and "nope.csv" in bad.stderr
+    # a manifest that cannot be read is reported, not fatal: the rest of the report goes on
+    assert bad.returncode == 0 and "nope.csv" in bad.stderr
 
 
 def test_one_host_and_label_per_run(tmp_path):
@@ -209,7 +214,9 @@ from hypothesis import strategies as st  # noqa: E402
 
 CELL = st.one_of(
     st.sampled_from(
-        ["", "0", "1", "2", "x", "-1", "wn01", "docker", "stream", "fio", "hs06", "ingested", "../x", "a,b", '"q"']
+        ["", "0", "1", "2", "x", "-1", "wn01", "docker", "stream", "fio", "hs06", "ingested", "../x", "a,b", '"q"',
+         "99999999999999999999999", "1-3", "3-1", "1-99999999", "4097", "d$(touch X)", "..", "wn 01", "\x00",
+         "x" * 5000, "\r", "\ufeffpath"]
     ),
     st.text(max_size=12),
 )

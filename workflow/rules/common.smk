@@ -1,5 +1,4 @@
 import sys
-from functools import cache
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -85,35 +84,29 @@ def parsed_run_json(rel_dir):
     return str(layout.parsed_json(RESULTS, layout.RunKey.from_rel_dir(rel_dir)))
 
 
-def raw_runs_on_disk():
-    """rel_dirs of every run already under results/raw (finished or ingested)."""
-    return [key.rel_dir for key in layout.runs_on_disk(RESULTS)]
-
-
-# Cached: the parse and report rules both ask while the DAG is built (one glob of
-# results/raw and one manifest read, not one per caller).
-@cache
-def parsed_rel_dirs():
-    """rel_dirs of the runs the report is built from."""
-    if config["from_raw"]:
-        # runs already on disk, plus what this invocation's ingest brings in
-        rel_dirs = raw_runs_on_disk() + ingested_rel_dirs()
-    else:
-        rel_dirs = [cell.rel_dir for cell in MATRIX] + ingested_rel_dirs()
-    return list(dict.fromkeys(rel_dirs))
+# A study parses each of its runs as it finishes (one parsed JSON per run). A rebuild from raw
+# logs (from_raw), and the runs an ingest brings into a study, are parsed in one job into ONE
+# JSON Lines file: Snakemake then tracks one output whatever the number of runs (the 10,000-run
+# archive: bench/bench_archive_rebuild.py). The manifest is never read while the DAG is built:
+# ingest may turn one row into many runs, and a bad manifest must not stop the DAG.
+FROM_RAW_PARSED = f"{RESULTS}/parsed/from_raw.jsonl"
+INGESTED_PARSED = f"{RESULTS}/parsed/ingested.jsonl"
+# the study's own run directories, which an ingest must leave alone
+STUDY_RUNS = f"{RESULTS}/ingest/study-runs.txt"
 
 
 def parsed_runs():
-    """Parsed-run JSONs the report is built from."""
-    return [parsed_run_json(d) for d in parsed_rel_dirs()]
+    """Parsed-run files the tables and report are built from."""
+    if config["from_raw"]:
+        return [FROM_RAW_PARSED]
+    ingested = [INGESTED_PARSED] if config["ingest"]["manifest"] else []
+    return [parsed_run_json(cell.rel_dir) for cell in MATRIX] + ingested
 
 
-@cache
-def ingested_rel_dirs():
-    """rel_dirs the ingest manifest (if any) brings into results/raw."""
-    manifest = config["ingest"]["manifest"]
-    if not manifest:
-        return []
-    from execbench.ingest import manifest_rel_dirs
+def raw_runs_fingerprint():
+    """A digest of every run.json under results/raw (execbench.parse.raw_fingerprint): a param of
+    the rebuild, so adding, removing or rewriting a run reruns it without declaring every run.json.
+    """
+    from execbench.parse import raw_fingerprint
 
-    return manifest_rel_dirs(manifest)
+    return raw_fingerprint(Path(RESULTS) / "raw")

@@ -58,6 +58,8 @@ rule combine_tables:
         cross_hosts_md=f"{REPORT_TABLES}/cross_hosts.md",
         excluded=f"{REPORT_TABLES}/excluded.json",
         summary=f"{REPORT_TABLES}/summary.json",
+        # ingested runs: every copied file with its sha256 and provenance
+        inputs=f"{REPORT_TABLES}/inputs.csv",
     log:
         f"{RESULTS}/logs/report/combine_tables.log",
     conda:
@@ -154,10 +156,12 @@ rule report:
         figures=lambda wildcards, input: Path(input.manifest).parent,
         out=lambda wildcards, output: Path(output.html).parent,
         configs=[arg for c in REPORT_CONFIGS for arg in ("--config", c)],
+        # no benchmark ran: the config is not the runs' and is not shown as theirs
+        from_raw=["--from-raw"] if config.get("from_raw") else [],
     shell:
         "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench report --tables {params.tables:q}"
         " --figures {params.figures:q} --out {params.out:q}"
-        " {params.configs:q} 3>&2 > {log:q} 2>&1"
+        " {params.configs:q} {params.from_raw:q} 3>&2 > {log:q} 2>&1"
 
 
 # The end of every study, on the submit host (its output is for the terminal). A final rule, not

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ParseError
-from ..records import Record
+from ..records import Record, physical_range_problem
 
 # Text logs bigger than this are not what any of these tools write; refuse early
 # rather than read a multi-GB mistake into memory.
@@ -37,13 +37,19 @@ def guarded_detect(method):
 
 
 def guarded_parse(method):
-    """Wrap Parser.parse so only ParseError escapes; anything else is reported as one."""
+    """Wrap Parser.parse so only ParseError escapes; anything else is reported as one.
+
+    Every ok record must lie in its unit's physical range (records.physical_range_problem): a
+    negative bandwidth or a zero time is a corrupted log, reported as a ParseError naming the
+    record's file and line, never a number in a table."""
 
     @functools.wraps(method)
     def wrapper(self, path, *args, **kwargs):
         path = Path(path)
         try:
-            return method(self, path, *args, **kwargs)
+            records = method(self, path, *args, **kwargs)
+            check_physical_ranges(records)
+            return records
         except ParseError:
             raise
         except RecursionError:
@@ -172,3 +178,74 @@ def unparsable_file_record(benchmark: str, metric: str, source: Path, exc: Parse
     return Record(benchmark, metric, None, "", True, str(source), copy=copy, status="failed",
                   source_line=exc.line, detail=str(exc),
                   extra={"parse_error": {"path": exc.path, "line": exc.line, "expected": exc.expected}})
+
+
+def check_physical_ranges(records) -> None:
+    """ParseError (file and line of the record) for the first ok record outside its physical range."""
+    for record in records:
+        problem = physical_range_problem(record)
+        if problem:
+            raise ParseError(record.source_file, record.source_line, problem)
+
+
+# --------------------------------------------------------------------------- several runs per file
+# Sites archive loops (`for i in $(seq 10); do ./stream; done >> stream.log`): one file, N runs.
+# Parsers that find N > 1 runs tag every record with its run (1-based) and the count, so ingest
+# can map the file onto N repetitions; a file of one run is tagged with nothing.
+RUN_IN_FILE = "run_in_file"
+RUNS_IN_FILE = "runs_in_file"
+
+
+def runs_in_file(records) -> int:
+    """How many runs the records of one file come from (1 when untagged)."""
+    return max((r.extra.get(RUNS_IN_FILE, 1) for r in records if isinstance(r.extra, dict)), default=1)
+
+
+def records_of_run(records, run: int) -> list[Record]:
+    """The records of run `run` (1-based) of a file; all of them when the file holds one run."""
+    return [r for r in records if not isinstance(r.extra, dict) or r.extra.get(RUN_IN_FILE, run) == run]
+
+
+def tag_runs(per_run: list[list[Record]], spans: list[tuple[int, int]]) -> list[Record]:
+    """Flatten the records of each run of a file, tagging them when there is more than one run.
+
+    spans[k] = (first, last) 1-based line numbers of run k + 1 in the file."""
+    if len(per_run) <= 1:
+        return per_run[0] if per_run else []
+    out = []
+    for k, (records, (first, last)) in enumerate(zip(per_run, spans), 1):
+        tag = {RUN_IN_FILE: k, RUNS_IN_FILE: len(per_run), "run_lines": [first, last]}
+        out += [replace(r, extra={**r.extra, **tag}) for r in records]
+    return out
+
+
+def parse_runs(path: Path, lines: list[str], starts: list[int], parse_one) -> list[Record]:
+    """Parse each run of a text file that holds several, one after the other.
+
+    `starts`: 0-based index of the first line of each run (lines before starts[0] belong to the
+    first run). `parse_one(path, text)` parses one run's text; its line numbers (in records and in
+    a ParseError) are shifted to the file's. One run that cannot be read refuses the whole file,
+    naming the run: never a partial read."""
+    starts = sorted(set(starts)) or [0]
+    bounds = [0, *starts[1:], len(lines)]
+    per_run, spans = [], []
+    for k in range(len(bounds) - 1):
+        first, end = bounds[k], bounds[k + 1]
+        try:
+            records = parse_one(path, "\n".join(lines[first:end]) + "\n")
+        except ParseError as exc:
+            if len(bounds) == 2:
+                raise
+            line = None if exc.line is None else exc.line + first
+            raise ParseError(path, line, f"{exc.expected} (run {k + 1} of {len(bounds) - 1} in this file, "
+                                         f"lines {first + 1}-{end})") from None
+        per_run.append([shift_lines(r, first, path) for r in records])
+        spans.append((first + 1, end))
+    return tag_runs(per_run, spans)
+
+
+def shift_lines(record: Record, offset: int, path: Path) -> Record:
+    """The record with its source line moved down by `offset` (it came from a slice of `path`)."""
+    if not offset or record.source_line is None or record.source_file != str(path):
+        return record
+    return replace(record, source_line=record.source_line + offset)

@@ -18,6 +18,7 @@ Status codes as SPEC's: S = valid, VE = wrong output, RE = run-time error; plus 
 file failed its recorded hash. Records: per benchmark `ratio` (ratio) and `run_time` (s) from
 the selected row, failed with value None unless S; `cpusuite`/`score` = the geometric mean,
 invalid (None) unless every benchmark is S.
+Several logs concatenated in one file give one run each (one per header line).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from ..errors import ParseError
 from ..records import Record
 from .base import Parser
-from ._common import guarded_detect, guarded_parse, peek_text, read_text, try_number
+from ._common import guarded_detect, guarded_parse, parse_runs, peek_text, read_text, try_number
 
 HEADER_RE = re.compile(r"^execbench cpusuite (\d+) (.*)$")
 SCORE_RE = re.compile(r"^Score \(geometric mean of (\d+) ratios\): (\S+)$")
@@ -51,6 +52,13 @@ class CpuSuiteParser(Parser):
         if path.is_dir():
             path = path / "cpusuite.log"
         lines = read_text(path).splitlines()
+        # a file holding several logs one after the other: one run per header line
+        starts = [i for i, line in enumerate(lines) if HEADER_RE.match(line)]
+        if len(starts) > 1:
+            return parse_runs(path, lines, starts, lambda p, text: self.parse_one(p, text.splitlines()))
+        return self.parse_one(path, lines)
+
+    def parse_one(self, path: Path, lines: list[str]) -> list[Record]:
         header = HEADER_RE.match(lines[0])
         if not header:
             raise ParseError(path, 1, "the header 'execbench cpusuite <version> size=... copy=...'")

@@ -1,16 +1,20 @@
 """DB12 (DIRAC Benchmark 2012) outputs, and the hep-benchmark-suite's `db12_result.json`.
 
 Two calibrations exist and are kept apart by metric name (shared/research/log-formats.md §5):
-- DIRAC DB12 (DIRACGrid/DB12 `db12` CLI, legacy DIRACbenchmark.py): unit "DB12",
-  metric `db12`. `db12 single` prints one float; `db12 multiple N` / `wholenode` print
-  `COPIES SUM ARITHMETIC-MEAN GEOMETRIC-MEAN MEDIAN` then the *sorted* per-copy values;
-  `--json FILE` writes `{"raw", "copies", "sum", "arithmetic_mean", "geometric_mean",
-  "median"}` (a bare float for `single`). The median is the lower median for even counts.
-- hep-benchmark-suite DB12: calibrated to HS06 (360/HS06 per core, summed), written as
-  `{"DB12": {"value": ..., "unit": "est. HS06"}}`; metric `est_hs06`, unit "est. HS06".
 
-Because DIRAC sorts the per-copy values, the copy index of a multi-copy output is its rank,
-not the process that produced it; the records say so in `detail`.
+| variant | output | source of the layout |
+|---|---|---|
+| `db12 single` (DIRACGrid/DB12 >= 1.0, `src/db12/__main__.py`); legacy `DIRACbenchmark.py single` (2016-2017, Python 2 `print`) | one float | both scripts' `__main__` |
+| `db12 multiple N`, `db12 wholenode`; legacy `DIRACbenchmark.py N|wholenode|jobslot` | `COPIES SUM ARITHMETIC-MEAN GEOMETRIC-MEAN MEDIAN`, then the *sorted* per-copy values | same; `benchmark.py` sorts `raw`, `median = raw[(copies-1)//2]` (the lower median) |
+| `db12 ... --json FILE` | a bare float (`single`), or `{"raw", "copies", "sum", "arithmetic_mean", "geometric_mean", "median"}` | `dump_as_json` |
+| hep-benchmark-suite `db12_result.json` | `{"DB12": {"value": ..., "unit": "est. HS06"}}`, calibrated to HS06 (360/HS06 per core, summed) | NikitaP2001/hep-benchmark-suite `hepbenchmarksuite/db12.py` |
+
+DIRAC values have unit "DB12", metric `db12`; the suite's have metric `est_hs06` and its own
+unit: they are never mixed. Because DIRAC sorts the per-copy values, the copy index of a
+multi-copy output is its rank, not the process that produced it; the records say so in
+`detail`. A text file holding several outputs one after the other (a loop appending to one
+log) gives one run per output, tagged `run_in_file` (parsers._common). Refused: a summary
+line whose COPIES or SUM does not match its per-copy line, values <= 0, anything else.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ._common import (
     number,
     peek_text,
     read_text,
+    tag_runs,
     try_number,
 )
 
@@ -82,40 +87,47 @@ def dirac_records(path: Path, raw: list[float], summary: dict, line: int | None,
 
 
 def _parse_text(path: Path, text: str) -> list[Record]:
+    """One run per `db12 single` line, or per `COPIES SUM ...` line with its per-copy line after it;
+    a file holding several (a loop appending to one log) gives one run each."""
     lines = [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
-    if len(lines) == 1:
-        lineno, line = lines[0]
-        value = number(line, path, lineno, "one DB12 value (output of `db12 single`)")
-        if value <= 0:
-            raise ParseError(path, lineno, "a positive DB12 value")
-        return dirac_records(path, [value], {"copies": 1}, lineno, lineno)
-    if len(lines) != 2:
-        raise ParseError(
-            path,
-            lines[2][0] if len(lines) > 2 else None,
-            "one line (`db12 single`) or two lines (`db12 multiple|wholenode`: summary, then per-copy values)",
+    per_run, spans = [], []
+    k = 0
+    while k < len(lines):
+        lineno, line = lines[k]
+        head = line.split()
+        if len(head) == 1:
+            value = number(head[0], path, lineno, "one DB12 value (output of `db12 single`)")
+            if value <= 0:
+                raise ParseError(path, lineno, "a positive DB12 value")
+            per_run.append(dirac_records(path, [value], {"copies": 1, "variant": "single"}, lineno, lineno))
+            spans.append((lineno, lineno))
+            k += 1
+            continue
+        if len(head) != 5:
+            raise ParseError(path, lineno, "one DB12 value (`db12 single`) or 'COPIES SUM ARITHMETIC-MEAN "
+                                           "GEOMETRIC-MEAN MEDIAN' (`db12 multiple|wholenode|jobslot`, 5 numbers)")
+        if k + 1 >= len(lines):
+            raise ParseError(path, lineno, "the per-copy DB12 values on the line after 'COPIES SUM ...' "
+                                           "(file truncated?)")
+        l2, second = lines[k + 1]
+        copies_f, total, amean, gmean, median = (
+            number(t, path, lineno, name)
+            for t, name in zip(head, ("COPIES", "SUM", "ARITHMETIC-MEAN", "GEOMETRIC-MEAN", "MEDIAN"))
         )
-    (l1, first), (l2, second) = lines
-    head = first.split()
-    if len(head) != 5:
-        raise ParseError(path, l1, "'COPIES SUM ARITHMETIC-MEAN GEOMETRIC-MEAN MEDIAN' (5 numbers)")
-    copies_f, total, amean, gmean, median = (
-        number(t, path, l1, name)
-        for t, name in zip(head, ("COPIES", "SUM", "ARITHMETIC-MEAN", "GEOMETRIC-MEAN", "MEDIAN"))
-    )
-    if copies_f != int(copies_f) or copies_f < 1:
-        raise ParseError(path, l1, f"COPIES as a positive integer, got {head[0]!r}")
-    raw = [number(t, path, l2, "per-copy DB12 values") for t in second.split()]
-    _consistency(path, l1, raw, int(copies_f), total)
-    if any(v <= 0 for v in raw):
-        raise ParseError(path, l2, "positive per-copy DB12 values")
-    return dirac_records(
-        path,
-        raw,
-        {"copies": int(copies_f), "sum": total, "arithmetic_mean": amean, "geometric_mean": gmean, "median": median},
-        l1,
-        l2,
-    )
+        if copies_f != int(copies_f) or copies_f < 1:
+            raise ParseError(path, lineno, f"COPIES as a positive integer, got {head[0]!r}")
+        raw = [number(t, path, l2, "per-copy DB12 values") for t in second.split()]
+        _consistency(path, lineno, raw, int(copies_f), total)
+        if any(v <= 0 for v in raw):
+            raise ParseError(path, l2, "positive per-copy DB12 values")
+        summary = {"copies": int(copies_f), "sum": total, "arithmetic_mean": amean, "geometric_mean": gmean,
+                   "median": median, "variant": "multiple"}
+        per_run.append(dirac_records(path, raw, summary, lineno, l2))
+        spans.append((lineno, l2))
+        k += 2
+    if not per_run:
+        raise ParseError(path, None, "a DB12 value")
+    return tag_runs(per_run, spans)
 
 
 def _parse_json(path: Path, data) -> list[Record]:
@@ -183,12 +195,11 @@ class Db12Parser(Parser):
         if not head:
             return False
         if head.startswith("{"):
-            return '"raw"' in head or '"DB12"' in head or '"db12"' in head
-        lines = head.splitlines()
-        if len(lines) not in (1, 2):
-            return False
-        tokens = " ".join(lines).split()
-        return all(try_number(t) is not None for t in tokens) and (len(lines) == 1) == (len(tokens) == 1)
+            data = load_json(path)  # a suite report also holds a "DB12" section: only the file itself is DB12
+            return isinstance(data, dict) and ("raw" in data or set(data) in ({"DB12"}, {"db12"}))
+        lines = [line.split() for line in head.splitlines() if line.strip()]
+        tokens = [t for line in lines for t in line]
+        return len(lines[0]) in (1, 5) and all(try_number(t) is not None for t in tokens)
 
     @guarded_parse
     def parse(self, path: Path) -> list[Record]:

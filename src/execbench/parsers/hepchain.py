@@ -13,6 +13,7 @@ Shape:
 Numbers that do not exist are `--`. Records: per step `hepchain.<step>` and for the whole chain
 `hepchain`: events_per_s (events/s, wall-clock based, as KV-style throughput), wall_time and
 cpu_time (s). A failed step or chain gives failed records with value None and the reason.
+Several logs concatenated in one file give one run each (one per header line).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from ..errors import ParseError
 from ..records import Record
 from .base import Parser
-from ._common import guarded_detect, guarded_parse, peek_text, read_text, try_number
+from ._common import guarded_detect, guarded_parse, parse_runs, peek_text, read_text, try_number
 
 HEADER_RE = re.compile(r"^execbench hepchain (\d+) (.*)$")
 METRICS = (("events_per_s", "events_per_s", "events/s", True), ("wall_s", "wall_time", "s", False),
@@ -56,6 +57,13 @@ class HepChainParser(Parser):
         if path.is_dir():
             path = path / "hepchain.log"
         lines = read_text(path).splitlines()
+        # a file holding several logs one after the other: one run per header line
+        starts = [i for i, line in enumerate(lines) if HEADER_RE.match(line)]
+        if len(starts) > 1:
+            return parse_runs(path, lines, starts, lambda p, text: self.parse_one(p, text.splitlines()))
+        return self.parse_one(path, lines)
+
+    def parse_one(self, path: Path, lines: list[str]) -> list[Record]:
         header = HEADER_RE.match(lines[0])
         if not header:
             raise ParseError(path, 1, "the header 'execbench hepchain <version> size=... copy=... events=...'")

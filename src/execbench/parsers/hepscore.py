@@ -1,22 +1,34 @@
-"""HEP-Benchmark-Suite `bmkrun_report.json` and HEPscore `hepscore_result.json`.
+"""HEP-Benchmark-Suite reports and HEPscore results, every generation found in archives.
 
-Shapes read (shared/research/log-formats.md §3):
-- suite report: `host{hostname, SW{...}, HW{CPU{...}, MEMORY{...}}}`, `suite{version, flags}`,
-  `profiles{hepscore, hs06_32|hs06_64|hs06, spec2017, DB12|db12, kv}`;
-- HEPscore, generation "v0" (HEPscore19 0.x): `benchmarks.<wl>.report.run<k>.wl-scores` and
-  `benchmarks.<wl>.ref_scores`, top-level `score`;
-- HEPscore, generation "v1" (hep-score <= 1.5): `benchmarks.<wl>.run<k>.report.wl-scores`,
-  top-level `wl-scores.<wl>{<sub>, <sub>_ref}`, `score`, `status`, `error`;
-- hep-score v2 (schema not public): the same with the score under `report.score`; accepted.
+Generations read (`extra["generation"]` of the score record; fixtures in docs/log-formats.md):
 
-Failures are never zeros: `score == -1`, `status == "failed"`, a workload run without a
-report, or a workload missing from `wl-scores` all become `failed` records with value None.
-HS06 and DB12 sections of the suite report are re-emitted with the suite's own calibration
-("est. HS06" for the suite's DB12, which is not comparable with DIRAC DB12 values).
+| generation | shape | source of the layout |
+|---|---|---|
+| `v0` HEPscore19 0.x | `benchmarks.<wl>.report.run<k>.wl-scores`, `benchmarks.<wl>.ref_scores`, top-level `score`, `name`, `scaling` | hep-score 0.x `hepscore.py` (code index) |
+| `v1` hep-score 1.0 - 1.5 | `benchmarks.<wl>.run<k>.report.{wl-scores, log}`, top-level `wl-scores.<wl>{<sub>, <sub>_ref}`, `score`, `status`, `error`, `settings`, `app_info` | NikitaP2001/hep-score-energy `hepscore/hepscore.py` (ChangeLog to 1.5) |
+| `v2` hep-score 2.x | as v1; `app_info.hepscore_ver` 2.x, a `weight` per workload, no `ref_scores`, `environment.duration`; a nested `report.score` is accepted too | Codemeister14/HEPscoreUpdated `hep-score-v2.0rc6/hepscore/hepscore.py` |
+| `summary` benchmarking-DB summary | a suite report whose `profiles.hepscore` lost `benchmarks` (logstash `copy_only_summary`), optionally inside an Elasticsearch hit (`_source`) and logstash's `message` | hep-benchmark-suite `tests/docker_compose_amq_to_es/` (vmspec-consumer.conf, ref_summary_output.json) |
+
+Suite reports (`bmkrun_report.json`, suite v2.0 `json_version` "v2.0-dev"/"v2.0" with
+`<uid>_<timestamp>` ids, suite v3 with `plugins` and uuid ids):
+`host{hostname, SW{...}, HW{CPU{...}, MEMORY{...}}}`, `suite{version, flags}`,
+`profiles{hepscore, hs06_32|hs06_64|hs06, spec2017, DB12|db12, kv}`. The parts a suite run directory
+holds (`HS06/hs06_result.json` = `{"hs06_32": {...}}`, `SPEC2017/spec2017_result.json`) are read
+alone too. HS06 and DB12 sections are re-emitted with the suite's own calibration ("est. HS06"
+for the suite's DB12, which is not comparable with DIRAC DB12 values).
+
+Validity of the score, whatever the tool's `status` string says (kept as `extra["tool_status"]`
+beside the parsed status): `status == "failed"` or `score == -1` or no numeric score -> `failed`;
+a score <= 0, no workloads, a failed workload, or a score that does not follow from the
+workloads the result lists (HEPscore's own formula, `recomputed_score`, 0.1 % tolerance: a
+workload is missing) -> `invalid`. Neither has a value: there is no partial HEPscore.
+Failures are never zeros: a workload run without a report, or a workload missing from
+`wl-scores`, gives `failed` workload records with value None.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -89,22 +101,69 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
+def _generation(data: dict, benchmarks: dict | None, layouts: set) -> str:
+    """Which report generation a HEPscore result is (module docstring)."""
+    if benchmarks is None:
+        return "summary"
+    if "v0" in layouts:
+        return "v0"
+    version = str((data.get("app_info") or {}).get("hepscore_ver") or "") if isinstance(data.get("app_info"), dict) else ""
+    return "v2" if version.startswith("2") or isinstance(data.get("report"), dict) else "v1"
+
+
+def recomputed_score(data: dict, benchmarks: dict | None, top_wl: dict) -> float | None:
+    """HEPscore's own formula from the workloads the result lists: per workload the geometric mean
+    of its sub-scores / reference, each rounded to 4 decimals; the weighted geometric mean over
+    workloads times `scaling` (hep-score hepscore.py `_proc_results`, `gen_score`). None when the
+    result does not carry what the formula needs (method, scaling, a reference per sub-score)."""
+    settings = data.get("settings") if isinstance(data.get("settings"), dict) else data
+    scaling = try_number(settings.get("scaling"))
+    if settings.get("method", "geometric_mean") != "geometric_mean" or not scaling or not top_wl:
+        return None
+    logs, weights = 0.0, 0.0
+    for wl_name, scores in top_wl.items():
+        if not isinstance(scores, dict):
+            return None
+        subs = [k for k in scores if not str(k).endswith("_ref")]
+        ratios = []
+        for sub in subs:
+            value, ref = try_number(scores.get(sub)), try_number(scores.get(f"{sub}_ref"))
+            if value is None or not ref or value <= 0 or ref <= 0:
+                return None
+            ratios.append(round(value / ref, 4))
+        if not ratios or min(ratios) <= 0:
+            return None
+        wl = (benchmarks or {}).get(wl_name) if isinstance(benchmarks, dict) else None
+        weight = try_number(wl.get("weight")) if isinstance(wl, dict) and wl.get("weight") is not None else 1.0
+        if not weight or weight <= 0:
+            return None
+        logs += weight * math.fsum(math.log(r) for r in ratios) / len(ratios)
+        weights += weight
+    return math.exp(logs / weights) * scaling
+
+
+SCORE_TOLERANCE = 1e-3  # relative: hep-score rounds ratios and the score to 4 decimals
+
+
 def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
     src = str(path)
     benchmarks = data.get("benchmarks")
-    if not isinstance(benchmarks, dict):
-        raise ParseError(path, None, f"{prefix}'benchmarks' as a JSON object in a HEPscore result")
+    top_wl_raw = data.get("wl-scores")
+    report = data.get("report") if isinstance(data.get("report"), dict) else {}
+    if not isinstance(top_wl_raw, dict):
+        top_wl_raw = report.get("wl-scores") if isinstance(report.get("wl-scores"), dict) else None
+    if benchmarks is None and top_wl_raw is not None:
+        pass  # a benchmarking-DB summary: the per-run workload reports were removed, wl-scores kept
+    elif not isinstance(benchmarks, dict):
+        raise ParseError(path, None, f"{prefix}'benchmarks' as a JSON object in a HEPscore result (or "
+                                     f"{prefix}'wl-scores' in a benchmarking-DB summary)")
+    top_wl = top_wl_raw or {}
     settings = data.get("settings") if isinstance(data.get("settings"), dict) else data
     app_info = data.get("app_info") if isinstance(data.get("app_info"), dict) else {}
     name = str(app_info.get("name") or settings.get("name") or data.get("name") or "HEPscore")
-    report = data.get("report") if isinstance(data.get("report"), dict) else {}
     score = data.get("score", report.get("score"))
-    status = str(data.get("status", report.get("status", "")) or "")
-    top_wl = (
-        data.get("wl-scores")
-        if isinstance(data.get("wl-scores"), dict)
-        else (report.get("wl-scores") if isinstance(report.get("wl-scores"), dict) else {})
-    )
+    tool_status = data.get("status", report.get("status"))
+    status = str(tool_status or "")
     common = {
         "hepscore_name": name,
         "hepscore_version": app_info.get("hepscore_ver", data.get("version")),
@@ -114,13 +173,17 @@ def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
     }
     records: list[Record] = []
     failed_wls: list[str] = []
-    generations = set()
-    for wl_name in sorted(benchmarks):
-        wl = benchmarks[wl_name]
-        if not isinstance(wl, dict):
-            raise ParseError(path, None, f"{prefix}benchmarks.{wl_name} as a JSON object")
-        runs, generation = _runs(wl, path)
-        generations.add(generation)
+    layouts = set()
+    workload_names = sorted(benchmarks) if isinstance(benchmarks, dict) else sorted(top_wl)
+    for wl_name in workload_names:
+        if isinstance(benchmarks, dict):
+            wl = benchmarks[wl_name]
+            if not isinstance(wl, dict):
+                raise ParseError(path, None, f"{prefix}benchmarks.{wl_name} as a JSON object")
+            runs, layout = _runs(wl, path)
+            layouts.add(layout)
+        else:
+            wl, runs = {}, []
         refs = wl.get("ref_scores") if isinstance(wl.get("ref_scores"), dict) else {}
         run_info = wl.get("run_info") if isinstance(wl.get("run_info"), dict) else {}
         wl_extra = {
@@ -129,10 +192,11 @@ def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
             "copies": run_info.get("copies"),
             "threads_per_copy": run_info.get("threads_per_copy"),
             "version": wl.get("version"),
+            "weight": wl.get("weight"),
         }
         per_sub: dict[str, list[float]] = {}
         problems = []
-        if not runs:
+        if isinstance(benchmarks, dict) and not runs:
             problems.append("no run<k> entries")
         for k, run_report in runs:
             scores = run_report.get("wl-scores") if isinstance(run_report, dict) else None
@@ -160,6 +224,8 @@ def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
                     )
                 )
         final = top_wl.get(wl_name) if isinstance(top_wl.get(wl_name), dict) else {}
+        if top_wl and not final:
+            problems.append("missing from wl-scores")
         subs = sorted(set(per_sub) | {k for k in final if not str(k).endswith("_ref")} | set(refs))
         if not subs:
             subs = ["score"]
@@ -202,30 +268,49 @@ def hepscore_records(path: Path, data: dict, prefix: str = "") -> list[Record]:
                 )
             if not ok:
                 failed_wls.append(f"{wl_name}.{sub}")
+    generation = _generation(data, benchmarks if isinstance(benchmarks, dict) else None, layouts)
     score_value = try_number(score)
-    failed = status.lower() == "failed" or score_value is None or score_value < 0 or (status == "" and failed_wls)
     error = data.get("error", report.get("error"))
-    detail = ""
-    if failed:
-        parts = [f"status={status or 'missing'}", f"score={score!r}"]
-        if error:
-            parts.append(f"error={error}")
-        if failed_wls:
-            parts.append("failed workloads: " + ", ".join(failed_wls))
-        detail = "HEPscore failed: " + "; ".join(parts)
-    elif failed_wls:
-        detail = "score reported although workloads failed: " + ", ".join(failed_wls)
+    # The tool's status string is kept, never trusted alone: a "success" without workloads, with a
+    # score <= 0, or with a score its own workloads do not give is not a HEPscore.
+    why_failed, why_invalid = [], []
+    if status.lower() == "failed" or score_value == -1:
+        why_failed.append(f"status={status or 'missing'}, score={score!r}")
+    elif score_value is None:
+        why_failed.append(f"no numeric score (score={score!r})")
+    elif score_value <= 0:
+        why_invalid.append(f"score {score_value:g} <= 0 although status={status or 'missing'}")
+    if not workload_names:
+        why_invalid.append("no workloads in the result")
+    if failed_wls:
+        (why_failed if why_failed else why_invalid).append("failed workloads: " + ", ".join(failed_wls))
+    expected = recomputed_score(data, benchmarks if isinstance(benchmarks, dict) else None, top_wl)
+    if (not why_failed and not why_invalid and expected is not None and score_value
+            and abs(score_value - expected) > SCORE_TOLERANCE * abs(expected)):
+        why_invalid.append(f"score {score_value:g} does not follow from the workloads in the result "
+                           f"({expected:.4f}): a workload is missing or was changed")
+    if error and (why_failed or why_invalid):
+        (why_failed or why_invalid).append(f"error={error}")
+    parsed_status = "failed" if why_failed else ("invalid" if why_invalid else "ok")
     records.append(
         Record(
             name,
             "score",
-            None if failed else score_value,
+            score_value if parsed_status == "ok" else None,
             "HEPscore",
             True,
             src,
-            status="failed" if failed else ("invalid" if failed_wls else "ok"),
-            detail=detail,
-            extra={**common, "generation": "/".join(sorted(generations)) or "v1", "failed_workloads": failed_wls},
+            status=parsed_status,
+            detail="" if parsed_status == "ok" else f"HEPscore {parsed_status}: " + "; ".join(why_failed + why_invalid),
+            extra={
+                **common,
+                "generation": generation,
+                "tool_status": tool_status,
+                "reported_score": score,
+                "recomputed_score": expected,
+                "failed_workloads": failed_wls,
+                "workloads": len(workload_names),
+            },
         )
     )
     return records
@@ -291,6 +376,17 @@ def hs06_section_records(path: Path, key: str, section: dict) -> list[Record]:
     return records
 
 
+def section_records(path: Path, key: str, section: dict) -> list[Record]:
+    """A suite profile section that is a SPEC score: hs06 / hs06_32 / hs06_64 or spec2017."""
+    if key in ("hs06", "hs06_32", "hs06_64"):
+        return hs06_section_records(path, key, section)
+    score = try_number(section.get("score"))
+    ok = score is not None and score > 0
+    return [Record("SPEC2017", "score", score if ok else None, "SPECrate2017", True, str(path),
+                   status="ok" if ok else "failed", detail="" if ok else f"score {section.get('score')!r}",
+                   extra={"bset": section.get("bset"), "copies": section.get("copies"), "section": key})]
+
+
 def suite_records(path: Path, report: dict) -> list[Record]:
     src = str(path)
     profiles = report.get("profiles")
@@ -328,20 +424,7 @@ def suite_records(path: Path, report: dict) -> list[Record]:
 
             records += suite_db12_records(path, section)
         elif lowered == "spec2017":
-            score = try_number(section.get("score"))
-            records.append(
-                Record(
-                    "SPEC2017",
-                    "score",
-                    score,
-                    "SPECrate2017",
-                    True,
-                    src,
-                    status="ok" if score and score > 0 else "failed",
-                    detail="" if score and score > 0 else f"score {section.get('score')!r}",
-                    extra={"bset": section.get("bset"), "copies": section.get("copies")},
-                )
-            )
+            records += section_records(path, lowered, section)
         elif lowered == "kv":
             from .kitvalidation import summary_records
 
@@ -365,7 +448,7 @@ def locate(text: str, records: list[Record], suite: bool) -> list[Record]:
         elif r.benchmark == "host":
             line = line_of(text, '"host"', '"MEMORY"' if r.metric == "memory_total" else '"CPU"')
         elif "section" in extra:
-            needles = ('"profiles"', f'"{extra["section"]}"')
+            needles = ('"profiles"', f'"{extra["section"]}"') if suite else (f'"{extra["section"]}"',)
             line = line_of(text, *needles, f'"{r.benchmark}"') if r.copy is not None else line_of(text, *needles)
         elif r.metric == "score" and r.unit == "HEPscore":
             line = line_of(text, *base) if suite else line_of(text, '"score"', last=True)
@@ -379,9 +462,28 @@ def locate(text: str, records: list[Record], suite: bool) -> list[Record]:
     return out
 
 
-def kind_of(data) -> str | None:
+SUITE_PART_KEYS = {"hs06", "hs06_32", "hs06_64", "spec2017"}
+
+
+def unwrap(data):
+    """A benchmarking-DB document as exported: an Elasticsearch hit (`_source`) and/or logstash's
+    `message` field around the suite report (hep-benchmark-suite
+    tests/docker_compose_amq_to_es/logstash_conf/vmspec-consumer.conf). Returns (report, wrappers)."""
+    wrappers = []
+    while isinstance(data, dict) and kind_of(data, unwrap_first=False) is None:
+        key = next((k for k in ("_source", "message") if isinstance(data.get(k), dict)), None)
+        if key is None:
+            break
+        data = data[key]
+        wrappers.append(key)
+    return data, wrappers
+
+
+def kind_of(data, unwrap_first: bool = True) -> str | None:
     if not isinstance(data, dict):
         return None
+    if unwrap_first:
+        data, _ = unwrap(data)
     if isinstance(data.get("profiles"), dict) and ("host" in data or "suite" in data):
         return "suite"
     if isinstance(data.get("benchmarks"), dict) and (
@@ -392,6 +494,10 @@ def kind_of(data) -> str | None:
         or isinstance(data.get("report"), dict)
     ):
         return "hepscore"
+    if isinstance(data.get("wl-scores"), dict) and "score" in data and ("app_info" in data or "settings" in data):
+        return "hepscore"  # the benchmarking-DB summary: benchmarks removed
+    if data and set(data) <= SUITE_PART_KEYS and all(isinstance(v, dict) and "score" in v for v in data.values()):
+        return "suite-part"  # HS06/hs06_result.json or SPEC2017/spec2017_result.json of a suite run directory
     return None
 
 
@@ -403,22 +509,36 @@ class HepscoreParser(Parser):
         if not path.is_file():
             return False
         head = peek_text(path, 4096).lstrip()
-        if not head.startswith("{") or not ('"profiles"' in head or '"benchmarks"' in head or '"host"' in head):
+        if not head.startswith("{") or not any(
+            key in head for key in ('"profiles"', '"benchmarks"', '"host"', '"wl-scores"', '"hs06', '"spec2017"')
+        ):
             return False
         return kind_of(load_json(path)) is not None
 
     @guarded_parse
     def parse(self, path: Path) -> list[Record]:
         text = read_text(path)
-        data = json_object(path, load_json(path, text), "the top level")
-        kind = kind_of(data)
+        data, wrappers = unwrap(json_object(path, load_json(path, text), "the top level"))
+        kind = kind_of(data, unwrap_first=False)
         if kind == "suite":
-            return locate(text, suite_records(path, data), suite=True)
-        if kind == "hepscore":
-            return locate(text, hepscore_records(path, data), suite=False)
-        raise ParseError(
-            path, 1, "a hep-benchmark-suite report ('host', 'profiles') or a HEPscore result ('benchmarks', 'score')"
-        )
+            records = locate(text, suite_records(path, data), suite=True)
+        elif kind == "hepscore":
+            records = locate(text, hepscore_records(path, data), suite=False)
+        elif kind == "suite-part":
+            records = []
+            for key, section in data.items():
+                records += (section_records(path, key.lower(), section))
+            records = locate(text, records, suite=False)
+        else:
+            raise ParseError(
+                path, 1, "a hep-benchmark-suite report ('host', 'profiles'), a HEPscore result ('benchmarks', "
+                         "'score'), a benchmarking-DB summary ('wl-scores', 'score') or a suite result part "
+                         "({'hs06_32': ...}, {'spec2017': ...})"
+            )
+        if wrappers:
+            for record in records:
+                record.extra["document"] = "benchmarking DB (" + " > ".join(wrappers) + ")"
+        return records
 
 
 PARSER = HepscoreParser()

@@ -22,6 +22,9 @@ neither exit marker is present (truncated), or the 'evt' block is missing. A fai
 one instance gives failed records (value None) for that instance and is excluded from the
 machine-level numbers, which then say so: sums over instances become `invalid` (they no
 longer cover the machine), means over instances stay `ok` and name the excluded instances.
+Several step logs (or PerfMon summaries) concatenated in one file give one run each: a step
+log's run begins at its transform command banner, else after each `Py:Athena ... leaving with
+code`; a summary's at each `host_ip:` line.
 """
 
 from __future__ import annotations
@@ -34,7 +37,17 @@ from pathlib import Path
 from ..errors import ParseError
 from ..records import Record
 from .base import Parser
-from ._common import guarded_detect, guarded_parse, json_object, line_of, load_json, peek_text, read_text, try_number
+from ._common import (
+    guarded_detect,
+    guarded_parse,
+    json_object,
+    line_of,
+    load_json,
+    parse_runs,
+    peek_text,
+    read_text,
+    try_number,
+)
 
 INSTANCE_DIR_RE = re.compile(r"^(?:proc_|KV\.thr\.)(\d+)$")
 STATS_RE = re.compile(r"PerfMonSvc\s+INFO\s+Statistics for '(\w+)':\s*\(nbr entries\s*=\s*(\d+)\s*\)")
@@ -523,15 +536,33 @@ class KitValidationParser(Parser):
             records = summary_records(path, data, stem if stem and stem != path.stem else "atlas-kv")
             line = line_of(text, '"wl-scores"')
             return [replace(r, source_line=line) for r in records]
+        lines = text.splitlines()
         if text.startswith("host_ip:") or re.search(r"^[^\n:]*/[^\n:]*:.*PerfMonSvc", text[:65536], re.M):
-            return parse_perfmon_summary(path, text)
+            starts = [i for i, line in enumerate(lines) if line.startswith("host_ip:")]
+            return parse_runs(path, lines, starts, parse_perfmon_summary)
         if not any(marker in text for marker in KV_MARKERS):
             raise ParseError(
                 path, 1, "an ATLAS transform/Athena step log (PerfMonSvc block or 'Job Report produced by')"
             )
+        return parse_runs(path, lines, step_log_starts(lines), self._one_step)
+
+    @staticmethod
+    def _one_step(path: Path, text: str) -> list[Record]:
         step = parse_step_lines(str(path), enumerate(text.splitlines(), 1), "?" + path.stem)
-        records = step_records(step, None, None)
-        return records
+        return step_records(step, None, None)
+
+
+def step_log_starts(lines: list[str]) -> list[int]:
+    """Where each run of a step log that holds several begins: at every transform command banner
+    (`####`, `Original job transform command:`), else after each `Py:Athena ... leaving with code`."""
+    starts = []
+    for i, line in enumerate(lines):
+        if line.startswith("Original job transform command:"):
+            starts.append(i - 1 if i and set(lines[i - 1].strip()) == {"#"} else i)
+    if starts:
+        return starts
+    ends = [i for i, line in enumerate(lines) if ATHENA_EXIT_RE.search(line)]
+    return [0] + [i + 1 for i in ends[:-1]]
 
 
 PARSER = KitValidationParser()

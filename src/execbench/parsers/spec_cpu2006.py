@@ -16,6 +16,13 @@ txt, `selected: 1` in rsf, `Base Selected` 1 in csv); when the file does not say
 of the valid iterations, the lower of the two middle ones for an even count (SPEC's rule).
 Every iteration keeps its status code (S, VE, RE, CE, TE, ...). A benchmark with any non-S
 iteration is flagged `invalid`; one with no valid iteration is `failed` with value None.
+Statuses as the CPU2006 tools write them (snake0/spec-int-2006: bin/benchmark.pm,
+bin/formats/asc.pl, raw.pl), in speed and rate runs alike: VE/RE rows print their run time and
+no ratio; a CE result (`compile_error_result`) has run time and ratio `--`, iteration -1 and
+copies 1 even in a rate run (so copies are read from valid rows only) and its build error as
+`errorsNNN` in the rsf (kept in `detail`); benchmarks without a selected result are NR. A
+successful iteration with a non-positive run time or ratio is a ParseError (issue 13 R14).
+Several results concatenated in one file (txt, csv, rsf, log) give one run each.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from ._common import (
     guarded_detect,
     guarded_parse,
     lower_median_index,
+    parse_runs,
     peek_text,
     read_text,
     try_number,
@@ -60,6 +68,7 @@ class Iteration:
     run_time: float | None
     selected: bool | None  # None: the file does not say
     line: int | None
+    errors: list[str] = field(default_factory=list)  # the harness's error text for a non-S iteration (rsf)
 
 
 @dataclass
@@ -111,7 +120,8 @@ def resolve_benchmark(name: str, iterations: list[Iteration]) -> BenchmarkResult
     elif valid:
         chosen = valid[lower_median_index([it.ratio for it in valid])]
         selected_by = "median"
-    bad_text = ", ".join(f"iteration {it.iteration}: {it.status}" for it in bad)
+    bad_text = ", ".join(f"iteration {it.iteration}: {it.status}" + (f" ({'; '.join(it.errors)})" if it.errors else "")
+                         for it in bad)
     if not valid:
         return BenchmarkResult(
             name, iterations, "failed", None, None, "none", f"no valid iteration ({bad_text or 'no result'})"
@@ -184,6 +194,8 @@ def _txt_row(path: Path, lineno: int, line: str, kind: str) -> Iteration | str |
     nums: list[float] = []
     marker = ""
     for token in tokens[1:]:
+        if token == "--":  # a CE result's run time (benchmark.pm compile_error_result): no number
+            continue
         value = _num(token)
         if value is None:
             marker = token
@@ -193,6 +205,9 @@ def _txt_row(path: Path, lineno: int, line: str, kind: str) -> Iteration | str |
         nums.append(value)
     if marker in ("*", "S", "") and len(nums) == 3:
         selected = True if marker == "*" else (False if marker == "S" else None)
+        if nums[1] <= 0 or nums[2] <= 0:
+            raise ParseError(path, lineno, f"a positive run time and {'rate' if kind == 'rate' else 'ratio'} for the "
+                                           f"successful {name} row, got {nums[1]:g} and {nums[2]:g}")
         return Iteration(name, 0, VALID, nums[2], nums[1], selected, lineno)
     if marker in ("*", "S", ""):
         what = "copies" if kind == "rate" else "reference time"
@@ -296,7 +311,8 @@ def parse_txt(path: Path, text: str) -> SpecResult:
     not_run = sorted(name for name, row in selected_rows.items() if isinstance(row, str) and name not in benchmarks)
     copies = None
     if kind == "rate":
-        copies_seen = {int(round(_first_number(lines[it.line - 1]))) for it in iterations if it.line}
+        # only valid rows: a CE result prints copies 1 whatever the run's copies (compile_error_result)
+        copies_seen = {int(round(_first_number(lines[it.line - 1]))) for it in iterations if it.line and it.status == VALID}
         copies = copies_seen.pop() if len(copies_seen) == 1 else None
     return SpecResult(
         path,
@@ -364,6 +380,14 @@ def parse_rsf(path: Path, text: str) -> SpecResult:
         ratio = try_number(ratio_text)
         if status == VALID and ratio is None:
             raise ParseError(path, ratio_line, f"a numeric ratio for the successful {bench} base iteration {iteration}")
+        time_text, time_line = fields.get("reported_time", ("", status_line))
+        run_time = try_number(time_text)
+        if status == VALID and (run_time is None or run_time <= 0 or ratio <= 0):
+            bad_line = ratio_line if ratio is not None and ratio <= 0 else time_line
+            raise ParseError(path, bad_line, f"a positive reported_time and ratio for the successful {bench} base "
+                                             f"iteration {iteration}, got reported_time={time_text!r}, "
+                                             f"ratio={ratio_text!r}")
+        errors = [value for key, (value, _) in sorted(fields.items()) if key.startswith("errors") and value]
         name = fields.get("benchmark", ("", 0))[0] or bench.replace("_", ".", 1)
         if not iteration.isdigit():
             raise ParseError(path, status_line, f"a numeric iteration index for {bench}, got {iteration!r}")
@@ -374,9 +398,10 @@ def parse_rsf(path: Path, text: str) -> SpecResult:
                 int(iteration) + 1,
                 status,
                 ratio,
-                try_number(fields.get("reported_time", ("", 0))[0]),
+                run_time,
                 None if selected == "" else selected == "1",
                 ratio_line,
+                errors,
             )
         )
     iterations.sort(key=lambda it: (it.benchmark, it.iteration))
@@ -559,6 +584,10 @@ def read_result(path: Path, text: str | None = None) -> SpecResult:
     """Parse one .txt/.rsf/.csv result file into a SpecResult (ParseError if it is not one)."""
     if text is None:
         text = read_text(path)
+        kind = sniff(path, text[:8192])
+        found = len(result_starts(kind, text.splitlines())) if kind in ("txt", "rsf", "csv") else 1
+        if found > 1:  # an HS06 result directory reads each file as one copy's result: never the first of N
+            raise ParseError(path, None, f"one SPEC result per file in a result directory, found {found}")
     kind = sniff(path, text[:8192])
     if kind == "txt" or (kind is None and path.suffix == ".txt"):
         return parse_txt(path, text)
@@ -777,6 +806,32 @@ def parse_log(path: Path, text: str) -> list[Record]:
     return records
 
 
+def result_starts(kind: str | None, lines: list[str]) -> list[int]:
+    """First line of each result of a file holding several (reports concatenated with cat)."""
+    if kind == "csv":
+        return [i for i, line in enumerate(lines) if line.startswith("valid,")]
+    if kind == "rsf":
+        first = next((line.split(":", 1)[0] for line in lines if RSF_LINE_RE.match(line)), None)
+        starts = []
+        for i, line in enumerate(lines):
+            if first and line.split(":", 1)[0] == first:
+                while i > 0 and lines[i - 1].startswith("#"):  # the comments heading that file
+                    i -= 1
+                starts.append(i)
+        return starts
+    starts = []  # txt: the summary header, with the INVALID RUN banner above it
+    for i, line in enumerate(lines):
+        if TXT_HEADER_RE.search(line) and not line.startswith("#"):
+            j = i
+            while j > 0 and lines[j - 1].startswith("#"):
+                j -= 1
+                # the previous report's closing banner ends with a full '#' rule right above ours
+                if set(lines[j].strip()) == {"#"} and j > 0 and set(lines[j - 1].strip()) == {"#"}:
+                    break
+            starts.append(j)
+    return starts
+
+
 def _result_files(directory: Path) -> dict[str, dict[tuple[str, str], Path]]:
     """SPEC result files in `directory` and one level below, by run number -> (suite, ext)."""
     found: dict[str, dict[tuple[str, str], Path]] = {}
@@ -813,11 +868,13 @@ class SpecCpu2006Parser(Parser):
             return self._parse_dir(path)
         text = read_text(path)
         kind = sniff(path, text[:8192])
-        if kind == "log":
-            return parse_log(path, text)
         if kind is None and path.suffix != ".txt":
             raise ParseError(path, 1, "a SPEC CPU2006 .txt/.rsf/.csv result file or a CPU2006.NNN.log run log")
-        return result_records(read_result(path, text))
+        lines = text.splitlines()
+        if kind == "log":
+            return parse_runs(path, lines, [i for i, line in enumerate(lines) if LOG_START_RE.match(line)], parse_log)
+        return parse_runs(path, lines, result_starts(kind, lines),
+                          lambda p, chunk: result_records(read_result(p, chunk)))
 
     def _parse_dir(self, path: Path) -> list[Record]:
         runs = _result_files(path)
