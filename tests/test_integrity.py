@@ -124,3 +124,23 @@ def test_an_ingested_file_changed_after_ingest_is_reported_as_tampered(tmp_path)
     parsed = parse_run_dir(run_dir)
     assert parsed["records"] == [] and [e["path"] for e in parsed["errors"]] == [str(copied)]
     assert "(tampered)" in parsed["errors"][0]["expected"]
+
+
+def test_a_many_runs_file_changed_after_ingest_is_tampered_for_every_run_that_reads_it(tmp_path):
+    """Ingest copies a many-runs file once, into the first run; the later runs name that copy
+    (../r1/...): a change to it is tampering for each of them, and an intact copy is not."""
+    shutil.copy(FIXTURES / "stream" / "stream_two_runs.txt", tmp_path / "loop.log")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,host,mode,payload,copies,repetition,label\nloop.log,wn01,bare,stream,1,1,loop\n")
+    assert [r["rel_dir"] for r in ingest(manifest, tmp_path / "results")["ingested"]] == [
+        "stream/bare/1c/r1", "stream/bare/1c/r2"]
+    runs = tmp_path / "results/raw/stream/bare/1c"
+    assert [parse_run_dir(runs / rep)["errors"] for rep in ("r1", "r2")] == [[], []]
+    [copied] = [p for p in (runs / "r1").rglob("*") if p.is_file() and p.name not in ("run.json", "ingest.json")]
+    os.chmod(copied, 0o644)
+    copied.write_text(copied.read_text().replace("11000.0", "99000.0"))
+    for rep in ("r1", "r2"):
+        parsed = parse_run_dir(runs / rep)
+        assert parsed["records"] == [] and len(parsed["errors"]) == 1, parsed["errors"]
+        assert Path(parsed["errors"][0]["path"]).resolve() == copied.resolve()
+        assert "changed after the run (tampered)" in parsed["errors"][0]["expected"]
