@@ -26,7 +26,7 @@ if config["from_raw"]:
             runs=raw_runs_fingerprint(),
         shell:
             "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench parse --raw {params.raw:q} --out {output:q}"
-            " --jobs {threads} 3>&2 > {log:q} 2>&1"
+            " --jobs {threads:q} 3>&2 > {log:q} 2>&1"
 
 
 if config["ingest"]["manifest"] and not config["from_raw"]:
@@ -48,7 +48,7 @@ if config["ingest"]["manifest"] and not config["from_raw"]:
             raw=f"{RESULTS}/raw",
         shell:
             "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench parse --raw {params.raw:q} --out {output:q}"
-            " --jobs {threads} --ingested-only --exclude-list {input.study:q} 3>&2 > {log:q} 2>&1"
+            " --jobs {threads:q} --ingested-only --exclude-list {input.study:q} 3>&2 > {log:q} 2>&1"
 
 
 rule parse_run:
