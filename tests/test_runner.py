@@ -330,6 +330,95 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def _descendants(pid: int) -> list[tuple[int, bytes]]:
+    """(pid, cmdline) of every live process below `pid`."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit():
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            try:
+                out.append((child, (Path("/proc") / str(child) / "cmdline").read_bytes()))
+            except OSError:
+                continue
+            todo.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("mode", ["bare", "docker"])
+def test_r5_kill_of_snakemake_alone_stops_its_job_and_the_rerun_loses_nothing(modes_image, shared_dir, mode):
+    """R5: kill -9 of the Snakemake process only (its job's shell and runner survive it). Today's
+    main let the orphaned runner measure on and write a run.json that the rerun then deleted as an
+    incomplete output; now the runner stops as on SIGTERM (no run.json, nothing of the run left
+    running), and --unlock plus a rerun redoes that run once, every cell ending with one ok run."""
+    import docker
+
+    from execbench.config import run_matrix
+
+    work = shared_dir / f"r5-{mode}"
+    results = work / "results"
+    config = make_config(results, modes_image, payloads={"startup": {"samples": 5000}})
+    config["study"]["repetitions"] = 1
+    # a seed whose recorded order starts with this mode's run (the one killed)
+    config["study"]["seed"] = next(seed for seed in range(100)
+                                   if run_matrix({**config, "study": {**config["study"], "seed": seed}})[0].mode == mode)
+    first_cell = run_matrix(config)[0]
+    _write_run_stage_workflow(work, config)
+    snakemake = [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "--configfile", "config.yaml"]
+    workflow = subprocess.Popen(snakemake, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    runner = []
+    while not runner:
+        runner = [pid for pid, cmd in _descendants(workflow.pid)
+                  if b"\0execbench\0run\0" in cmd and f"\0{first_cell.mode}\0".encode() in cmd]
+        assert workflow.poll() is None and time.time() < deadline, "the first run's job never started"
+        time.sleep(0.1)
+    [runner_pid] = runner
+    time.sleep(5)  # inside the run: the payload's samples are being taken
+    assert _alive(runner_pid)
+    workflow.send_signal(signal.SIGKILL)  # Snakemake alone, not its process group
+    workflow.wait()
+    deadline = time.time() + 120
+    while _alive(runner_pid):  # a liveness bound, not a timing measurement
+        assert time.time() < deadline, "the orphaned runner is still measuring"
+        time.sleep(0.2)
+    run_dir = results / "raw" / "startup" / mode / "1c" / "r1"
+    assert not (run_dir / "run.json").exists()  # stopped, not finished
+    assert processes_with_cmdline(["sleep", "61.5"]) == []
+    ours = {"label": [f"execbench.run_id={first_cell.run_id}", f"execbench.results_dir={results}"]}
+    assert docker.from_env().containers.list(all=True, filters=ours) == []
+    assert rootfs_mounts(modes_image) == []
+
+    # the operator unlocks and reruns (fewer samples: the config reaches runs, not a rerun trigger)
+    config["payloads"]["startup"]["samples"] = 2
+    (work / "config.yaml").write_text(json.dumps({**json.loads((work / "config.yaml").read_text()),
+                                                  "payloads": {"startup": {"samples": 2}}}))
+    subprocess.run([*snakemake, "--unlock"], cwd=work, capture_output=True, check=True)
+    second = subprocess.run([*snakemake, "--rerun-incomplete"], cwd=work, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    runs = {p.parent.relative_to(results / "raw"): json.loads(p.read_text())
+            for p in results.glob("raw/startup/*/1c/r*/run.json")}
+    assert sorted(str(k) for k in runs) == sorted(f"startup/{m}/1c/r1" for m in config["modes"])
+    assert all(r["status"] == "ok" for r in runs.values())
+    redone = runs[run_dir.relative_to(results / "raw")]
+    if redone["previous_attempt"]:  # the killed attempt's part is kept aside, never counted
+        assert Path(redone["previous_attempt"]).parent == results / "raw" / ".incomplete"
+
+
 def minimal_run(**overrides) -> dict:
     run = {"schema_version": 1, "run_id": "x", "payload": "p", "mode": "bare", "mode_kind": "bare",
            "mode_settings": {}, "copies": 1, "repetition": 1, "order_index": 0, "seed": 1, "status": "ok",

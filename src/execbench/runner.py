@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import threading
 import time
@@ -122,6 +123,80 @@ def _raise_terminated(signum, frame):
     raise _Terminated(f"signal {signum}")
 
 
+# The pid of the Snakemake process whose job this runner is (workflow/rules/common.smk sets it
+# when the workflow is loaded: on the submit host for local jobs, in the remote Snakemake a batch
+# job starts on its node). Killed alone (kill -9 of Snakemake), it leaves its job's shell and this
+# runner behind; a runner that measured on would write a run.json that the next invocation deletes
+# as an incomplete output (issue 13, R5), after an unobserved run that overlapped nothing but
+# answered to no one. So the runner stops as on SIGTERM (no run.json; containers, guests, mounts
+# removed) when that process is gone, and the rerun redoes the run, its half set aside.
+WORKFLOW_PID_ENV = "EXECBENCH_WORKFLOW_PID"
+
+
+def _ancestors(pid: int) -> set[int]:
+    """The pids above `pid` up to init (from /proc/<pid>/stat's ppid)."""
+    out = set()
+    while pid > 1:
+        try:
+            stat_line = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat_line.rsplit(")", 1)[1].split()[1])
+        out.add(pid)
+    return out
+
+
+def watched_workflow() -> int | None:
+    """The pid of the Snakemake process to stop with ($EXECBENCH_WORKFLOW_PID), or None when it
+    is unset, malformed or not one of this process's ancestors (a stale value in the environment
+    of a runner started by hand, or a batch job's copy of the submit host's environment)."""
+    value = os.environ.get(WORKFLOW_PID_ENV, "")
+    if not value.isdigit() or int(value) <= 1:
+        return None
+    return int(value) if int(value) in _ancestors(os.getpid()) else None
+
+
+@contextlib.contextmanager
+def stop_with_workflow(pid: int | None):
+    """While inside, SIGTERM this process when process `pid` exits (pidfd_open, Linux >= 5.3;
+    polled once a second where that is missing). Nothing is watched for None. Raises
+    _Terminated at once if `pid` is already gone (its SIGTERM handler must be installed)."""
+    if pid is None:
+        yield
+        return
+    done = threading.Event()
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is None and not Path(f"/proc/{pid}").exists():
+        raise _Terminated(f"the workflow (pid {pid}) is gone")
+
+    def watch():
+        gone = False
+        if fd is not None:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            while not done.is_set() and not gone:
+                gone = bool(poller.poll(500))
+        else:
+            while not done.is_set() and not gone:
+                gone = not Path(f"/proc/{pid}").exists()
+                done.wait(1.0)
+        if gone and not done.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="stop-with-workflow", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        if fd is not None:
+            os.close(fd)
+
+
 def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
     """Run one cell, write and return its run.json. `payload` overrides the registry (tests)."""
     mode_settings = dict(config["modes"][cell.mode])
@@ -132,7 +207,8 @@ def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
     main_thread = threading.current_thread() is threading.main_thread()  # signals: main thread only
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
-        with benchmark_slot(note={"run": cell.run_id, "results": str(Path(results).resolve())}):
+        with stop_with_workflow(watched_workflow() if main_thread else None), \
+                benchmark_slot(note={"run": cell.run_id, "results": str(Path(results).resolve())}):
             moved = move_aside(results, cell)
             out_dir.mkdir(parents=True, exist_ok=True)  # empty when it exists (move_aside)
             record = {
