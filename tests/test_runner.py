@@ -147,17 +147,39 @@ run_cell(config, RunCell("argv", sys.argv[1], 1, int(sys.argv[3])), payload=payl
 """
 
 
+ENGINE_MODES = {"docker": {"kind": "docker"}, "podman": {"kind": "podman", "user": "execbench"}}
+KILL_MODES = ["bare", "docker", pytest.param("podman", marks=pytest.mark.podman)]
+
+
+def mode_config(results: Path, image: dict, mode: str, **kwargs) -> dict:
+    """make_config with `mode` among its modes (bare, the baseline, always is)."""
+    if mode == "podman":
+        podman_or_skip()
+    return make_config(results, image, modes={mode: ENGINE_MODES[mode]} if mode in ENGINE_MODES else None, **kwargs)
+
+
+def containers_left(mode: str, run_id: str, results: Path) -> list[str]:
+    """Containers (any state) of this run into this results dir, in the mode's engine."""
+    import docker
+
+    wanted = [f"{RUN_LABEL}={run_id}", f"execbench.results_dir={results}"]
+    if mode == "docker":
+        return [c.name for c in docker.from_env().containers.list(all=True, filters={"label": wanted})]
+    if mode == "podman":
+        filters = [arg for label in wanted for arg in ("--filter", f"label={label}")]
+        return podman_or_skip().podman(mode_context("podman").settings, "ps", "-aq", *filters).stdout.split()
+    return []
+
+
 def tree(path: Path) -> dict:
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("mode", ["bare", "docker"])
+@pytest.mark.parametrize("mode", KILL_MODES)
 def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
-    import docker
-
     results = shared_dir / f"kill-{mode}"
-    config = make_config(results, modes_image)
+    config = mode_config(results, modes_image, mode)
     config["payloads"] = {"argv": {}}
     config_file = shared_dir / f"kill-{mode}.json"
     config_file.write_text(json.dumps(config))
@@ -189,9 +211,8 @@ def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
     assert (results / f"raw/argv/{mode}/1c/r2/copy0/stdout.log").read_text() == "done r2\n"
     aside = Path(rerun["previous_attempt"])
     assert (aside / "copy0/stdout.log").read_text() == "started\n"  # the killed attempt's log is kept
-    if mode == "docker":  # the killed attempt's container is gone
-        assert docker.from_env().containers.list(all=True, filters={"label": f"execbench.run_id={rerun['run_id']}"}) == []
-    else:  # the killed attempt's mounts and processes (the orphaned `sleep`) are gone
+    assert containers_left(mode, rerun["run_id"], results) == []  # the killed attempt's container is gone
+    if mode == "bare":  # the killed attempt's mounts and processes (the orphaned `sleep`) are gone
         assert rootfs_mounts(modes_image) == []
         assert processes_with_cmdline(["sleep", "61.5"]) == []
 
@@ -211,14 +232,12 @@ def processes_with_cmdline(cmdline: list[str]) -> list[int]:
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("mode", ["bare", "docker"])
+@pytest.mark.parametrize("mode", KILL_MODES)
 def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mode):
     """SIGTERM (Snakemake stopping a job): no run.json, and no process, mount or container left,
     not even a payload's grandchild (`sleep` under `sh`), which PDEATHSIG alone does not reach."""
-    import docker
-
     results = shared_dir / f"term-{mode}"
-    config = make_config(results, modes_image)
+    config = mode_config(results, modes_image, mode)
     config_file = shared_dir / f"term-{mode}.json"
     config_file.write_text(json.dumps(config))
     driver = shared_dir / "term-driver.py"
@@ -236,7 +255,7 @@ def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mo
     assert not (results / f"raw/argv/{mode}/1c/r1/run.json").exists()
     assert rootfs_mounts(modes_image) == []
     assert processes_with_cmdline(["sleep", "61.5"]) == []
-    assert docker.from_env().containers.list(all=True, filters={"label": f"execbench.run_id=argv-{mode}-1c-r1"}) == []
+    assert containers_left(mode, f"argv-{mode}-1c-r1", results) == []
 
 
 def _write_run_stage_workflow(work: Path, config: dict) -> None:
@@ -359,19 +378,17 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("mode", ["bare", "docker"])
+@pytest.mark.parametrize("mode", KILL_MODES)
 def test_r5_kill_of_snakemake_alone_stops_its_job_and_the_rerun_loses_nothing(modes_image, shared_dir, mode):
     """R5: kill -9 of the Snakemake process only (its job's shell and runner survive it). Today's
     main let the orphaned runner measure on and write a run.json that the rerun then deleted as an
     incomplete output; now the runner stops as on SIGTERM (no run.json, nothing of the run left
     running), and --unlock plus a rerun redoes that run once, every cell ending with one ok run."""
-    import docker
-
     from execbench.config import run_matrix
 
     work = shared_dir / f"r5-{mode}"
     results = work / "results"
-    config = make_config(results, modes_image, payloads={"startup": {"samples": 5000}})
+    config = mode_config(results, modes_image, mode, payloads={"startup": {"samples": 5000}})
     config["study"]["repetitions"] = 1
     # a seed whose recorded order starts with this mode's run (the one killed)
     config["study"]["seed"] = next(seed for seed in range(100)
@@ -399,8 +416,7 @@ def test_r5_kill_of_snakemake_alone_stops_its_job_and_the_rerun_loses_nothing(mo
     run_dir = results / "raw" / "startup" / mode / "1c" / "r1"
     assert not (run_dir / "run.json").exists()  # stopped, not finished
     assert processes_with_cmdline(["sleep", "61.5"]) == []
-    ours = {"label": [f"execbench.run_id={first_cell.run_id}", f"execbench.results_dir={results}"]}
-    assert docker.from_env().containers.list(all=True, filters=ours) == []
+    assert containers_left(mode, first_cell.run_id, results) == []
     assert rootfs_mounts(modes_image) == []
 
     # the operator unlocks and reruns (fewer samples: the config reaches runs, not a rerun trigger)
