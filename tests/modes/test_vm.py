@@ -372,3 +372,30 @@ def test_r6_a_killed_harness_leaves_no_guest_measuring_and_the_rerun_removes_a_l
     assert (run_dir / "copy0/stdout.log").read_text() == "redone\n"
     assert Path(record["previous_attempt"], "copy0/stdout.log").read_text() == "started\n"
     assert _qemu_processes("-argv-vm-1c-r1") == []
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not PVM_HOST, reason="boots a TCG guest (only TCG boots on this kind of host)")
+def test_sigterm_of_the_harness_kills_its_guest_and_writes_no_run_json(modes_image, shared_dir, vm_cache):
+    """The kill matrix's SIGTERM in vm mode (allow_emulation): the way Snakemake stops a job, and
+    the way a runner stops when its Snakemake is gone (R5). The guest is killed before the harness
+    exits, no run.json claims a run, and the guest's half of the logs stays for the rerun to set aside."""
+    config = _vm_config(shared_dir, "vm-term", modes_image, vm_cache)
+    config_file = shared_dir / "vm-term" / "config.json"
+    config_file.write_text(json.dumps(config))
+    driver = shared_dir / "vm-term" / "driver.py"
+    driver.write_text(VM_DRIVER.format(tests=str(Path(__file__).parents[1]), config=str(config_file)))
+    run_dir = Path(config["results"]) / "raw/argv/vm/1c/r1"
+    harness = subprocess.Popen([sys.executable, str(driver), json.dumps(["sh", "-c", "echo started; sleep 600"])],
+                               stderr=subprocess.PIPE)
+    marker = run_dir / "copy0" / "stdout.log"
+    deadline = time.monotonic() + vm.BOOT_TIMEOUT_S + 60
+    while not (marker.exists() and marker.read_text()):
+        assert time.monotonic() < deadline and harness.poll() is None, "the guest never started its payload"
+        time.sleep(0.5)
+    assert len(_qemu_processes("-argv-vm-1c-r1")) == 1
+    harness.send_signal(signal.SIGTERM)
+    assert harness.wait(timeout=120) != 0
+    assert _qemu_processes("-argv-vm-1c-r1") == []  # killed by the harness itself, not left to a sweep
+    assert not (run_dir / "run.json").exists()
+    assert marker.read_text() == "started\n"
