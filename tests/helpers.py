@@ -203,3 +203,19 @@ def podman_or_skip() -> PodmanMode:
         assert availability.reason
         pytest.skip(f"rootless podman unavailable here: {availability.reason}")
     return mode
+
+
+def world_writable(root: Path) -> list[str]:
+    """Entries below `root` that any local user could write (issue 13: none that execbench makes
+    as root): world-writable files, and world-writable directories without the sticky bit."""
+    import stat as stat_module
+
+    found = []
+    for path in [root, *root.rglob("*")]:
+        st = path.lstat()
+        if stat_module.S_ISLNK(st.st_mode) or not st.st_mode & 0o002:
+            continue
+        if stat_module.S_ISDIR(st.st_mode) and st.st_mode & stat_module.S_ISVTX:
+            continue
+        found.append(str(path.relative_to(root)))
+    return found

@@ -20,6 +20,7 @@ from helpers import (
     mode_context,
     podman_or_skip,
     rootfs_mounts,
+    world_writable,
 )
 
 from execbench.config import RunCell
@@ -293,6 +294,7 @@ def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_di
     for earlier, later in zip(ordered, ordered[1:]):
         assert earlier["ended_utc"] <= later["started_utc"]  # one at a time
     assert [r["repetition"] for r in ordered] == [1, 1, 2, 2]  # every mode's r1 before any r2
+    assert world_writable(results) == []  # nothing a run made as root is open to every local user
     # the startup payload's own log parses into per-copy and machine-level latencies
     from execbench.payloads.startup import Startup
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import world_writable
 
 from execbench.paths import REPO_ROOT
 
@@ -61,6 +62,7 @@ def test_r9_a_results_path_with_a_space_works_end_to_end(tmp_path):
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (results / "report" / "index.html").is_file() and (results / "tables" / "summary.json").is_file()
+    assert world_writable(results) == []  # no file the stages made as root is open to every local user
 
 
 @pytest.fixture
