@@ -176,6 +176,8 @@ print(json.dumps({
     "max_processes": [l.split()[2] for l in open("/proc/self/limits") if l.startswith("Max processes")][0],
     "pids_max": next((open(p).read().strip() for p in ("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max")
                       if os.path.exists(p)), None),
+    "memory_max": next((open(p).read().strip() for p in ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                                           "/sys/fs/cgroup/memory.max") if os.path.exists(p)), None),
 }))
 """
 

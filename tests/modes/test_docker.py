@@ -40,6 +40,19 @@ def test_docker_container_is_hardened(modes_image, shared_dir):
     assert results[0].env_cgroup_cpu_s >= 0.5 * results[0].cpu_s
 
 @pytest.mark.docker
+def test_a_memory_limit_is_applied_and_recorded_and_there_is_none_by_default(modes_image, shared_dir):
+    """issue 13 item 7: a memory limit is a recorded factor (memory_limit_mb), none by default as
+    on bare metal; set, the container's own memory cgroup has it, swap included."""
+    assert "mem_limit" not in docker.hardened_kwargs(spec(), None)
+    out = shared_dir / "memory-limit"
+    ctx = run_context(modes_image, "docker", PROBE_ARGV, out, settings={"memory_limit_mb": 256})
+    assert docker.hardened_kwargs(ctx, None)["memswap_limit"] == "256m"
+    assert DockerMode().factors(ctx)["memory_limit_mb"] == 256
+    assert DockerMode().run(ctx).copies[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
+    assert probe(out)["memory_max"] == str(256 * 2**20)
+
+
+@pytest.mark.docker
 def test_one_container_per_copy_pinned_per_copy(modes_image, shared_dir):
     cpus = sorted(os.sched_getaffinity(0))
     out = shared_dir / "per-copy"

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
+from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, MEMORY_LIMIT_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
                    ModeError, RunContext, RunOutcome, StartupSample)
 from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RESULTS_LABEL, RUN_LABEL,
                      RUN_MOUNT, collect, container_groups, effective_network, environment_name, labels,
@@ -35,6 +35,9 @@ def hardened_kwargs(ctx: RunContext, out_dir: Path | None) -> dict:
         "labels": labels(ctx),
         "detach": True,
     }
+    if ctx.settings.get("memory_limit_mb"):
+        limit = f"{int(ctx.settings['memory_limit_mb'])}m"
+        kwargs.update(mem_limit=limit, memswap_limit=limit)
     if out_dir is not None:
         kwargs["volumes"] = {str(out_dir.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}}
         kwargs["working_dir"] = RUN_MOUNT
@@ -45,7 +48,7 @@ class DockerMode(Mode):
     kind = "docker"
     description = "Docker engine via the Python SDK, hardened (non-root, no capabilities, no-new-privileges, read-only root)"
     settings_schema = {"network": NETWORK_SETTING, "cpuset": CPUSET_SETTING,
-                       "copies_per_container": COPIES_PER_CONTAINER_SETTING}
+                       "copies_per_container": COPIES_PER_CONTAINER_SETTING, "memory_limit_mb": MEMORY_LIMIT_SETTING}
 
     def available(self, ctx: ModeContext) -> Availability:
         try:
@@ -80,6 +83,7 @@ class DockerMode(Mode):
             "copies_per_container": "one" if one else "all",
             "containers": len(container_groups(ctx)),
             "hardening": HARDENING,
+            "memory_limit_mb": ctx.settings.get("memory_limit_mb"),
         }
 
     def ensure_image(self, client, reference: str):

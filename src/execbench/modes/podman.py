@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
+from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, MEMORY_LIMIT_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
                    ModeError, RunContext, RunOutcome, StartupSample)
 from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RESULTS_LABEL, RUN_LABEL,
                      RUN_MOUNT, check_reachable, collect, container_groups, effective_network, environment_name, labels,
@@ -66,6 +66,9 @@ def hardened_options(ctx: RunContext, out_dir: Path | None) -> list[str]:
         opts += ["--label", f"{key}={value}"]
     for path, options in HARDENING["tmpfs"].items():
         opts += ["--tmpfs", f"{path}:{options}"]
+    if ctx.settings.get("memory_limit_mb"):  # cgroup v2 only (available() says so on v1)
+        limit = f"{int(ctx.settings['memory_limit_mb'])}m"
+        opts += ["--memory", limit, "--memory-swap", limit]
     if out_dir is not None:
         opts += ["--volume", f"{out_dir.resolve()}:{RUN_MOUNT}:rw", "--workdir", RUN_MOUNT]
     return opts
@@ -78,6 +81,7 @@ class PodmanMode(Mode):
         "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*$", "maxLength": 32, "default": "execbench",
                  "description": "The unprivileged host user that runs rootless podman (scripts/setup.sh creates it)."},
         "network": NETWORK_SETTING, "cpuset": CPUSET_SETTING, "copies_per_container": COPIES_PER_CONTAINER_SETTING,
+        "memory_limit_mb": MEMORY_LIMIT_SETTING,
     }
 
     def _user(self, settings) -> pwd.struct_passwd:
@@ -105,6 +109,11 @@ class PodmanMode(Mode):
 
     def available(self, ctx: ModeContext) -> Availability:
         settings = ctx.settings
+        if settings.get("memory_limit_mb") and not cgroup_v2():
+            # rootless podman on cgroup v1 ignores --memory with a warning: a limit asked for is
+            # never silently absent from a run that records it
+            return Availability(False, "memory_limit_mb is set, and rootless podman cannot enforce a memory "
+                                       "limit on cgroup v1 (this host); unset it or use cgroup v2")
         if shutil.which("podman") is None:
             return Availability(False, "podman is not installed")
         try:
@@ -149,6 +158,7 @@ class PodmanMode(Mode):
             "rootless_user": ctx.settings["user"],
             "hardening": HARDENING,
             "pids_limit_applied": " ".join(pids_options()),
+            "memory_limit_mb": ctx.settings.get("memory_limit_mb"),
         }
 
     def ensure_image(self, settings, reference: str) -> None:
