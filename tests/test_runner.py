@@ -127,7 +127,7 @@ def test_run_json_records_batch_context_and_broken_pairing(tmp_path, monkeypatch
         "hostname": "elsewhere", "cpu_model": "cpu", "logical_cores": 2, "kernel": "Linux", "os": "Debian"})
     config = make_config(tmp_path / "results", FAKE_IMAGE, modes={
         "podman": {"kind": "podman", "user": "no-such-user-here", "enabled": True}})
-    config["cluster"] = {"hosts": ["wn001"], "pairing": "nodelist"}
+    config["cluster"] = {"hosts": ["wn001"]}
     run = run_cell(config, RunCell("startup", "podman", 1, 1, host="wn001"))
     written = json.loads((tmp_path / "results/raw/startup/podman/1c/r1@wn001/run.json").read_text())
     assert written == run
@@ -271,12 +271,12 @@ def _write_run_stage_workflow(work: Path, config: dict) -> None:
 
         rule all:
             default_target: True
-            input: [raw_run_json(cell) for cell in MATRIX]
+            input: [chain_record(chain) for chain in CHAINS]
     """))
 
 
 @pytest.mark.docker
-def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_dir):
+def test_snakemake_chain_job_runs_in_the_recorded_interleaved_order(modes_image, shared_dir):
     work = shared_dir / "snakemake"
     results = work / "results"
     config = make_config(results, modes_image)
@@ -294,6 +294,10 @@ def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_di
     for earlier, later in zip(ordered, ordered[1:]):
         assert earlier["ended_utc"] <= later["started_utc"]  # one at a time
     assert [r["repetition"] for r in ordered] == [1, 1, 2, 2]  # every mode's r1 before any r2
+    # the modes' order is reversed in the second round (a linear drift cancels over two rounds)
+    assert [r["mode"] for r in ordered[:2]] == [r["mode"] for r in ordered[2:]][::-1]
+    chain = json.loads((results / "raw" / ".chains" / "local.json").read_text())
+    assert sorted(chain["runs"]) == sorted(r["run_id"] for r in runs) and chain["failed_runs"] == 0
     assert world_writable(results) == []  # nothing a run made as root is open to every local user
     # the startup payload's own log parses into per-copy and machine-level latencies
     from execbench.payloads.startup import Startup
@@ -306,8 +310,9 @@ def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_di
 
 @pytest.mark.docker
 def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir):
-    """SIGKILL the whole Snakemake process group mid-run, run again with --rerun-incomplete:
-    finished runs are kept byte for byte, the interrupted one is redone, its half is set aside."""
+    """SIGKILL the whole Snakemake process group mid-chain, run again with --rerun-incomplete: the
+    chain job resumes; finished runs are kept byte for byte (never measured again), the
+    interrupted one is redone, its half is set aside."""
     work = shared_dir / "snakemake-kill"
     results = work / "results"
     config = make_config(results, modes_image)
@@ -327,8 +332,8 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     finished = {d: tree(d) for d in done}
-    # Snakemake makes a run's dir (empty) before the job; the startup payload writes its logs at
-    # the end: whether the killed run left anything is seen only now
+    # the startup payload writes its logs at the end: whether the killed run left anything is
+    # seen only now
     interrupted = {d: any(d.iterdir()) for d in dirs if d not in done}
 
     # a hard kill leaves Snakemake's own directory lock: the operator unlocks once, then reruns
@@ -386,25 +391,26 @@ def test_r5_kill_of_snakemake_alone_stops_its_job_and_the_rerun_loses_nothing(mo
     main let the orphaned runner measure on and write a run.json that the rerun then deleted as an
     incomplete output; now the runner stops as on SIGTERM (no run.json, nothing of the run left
     running), and --unlock plus a rerun redoes that run once, every cell ending with one ok run."""
-    from execbench.config import run_matrix
+    from execbench.chain import round_steps
 
     work = shared_dir / f"r5-{mode}"
     results = work / "results"
     config = mode_config(results, modes_image, mode, payloads={"startup": {"samples": 5000}})
     config["study"]["repetitions"] = 1
-    # a seed whose recorded order starts with this mode's run (the one killed)
-    config["study"]["seed"] = next(seed for seed in range(100)
-                                   if run_matrix({**config, "study": {**config["study"], "seed": seed}})[0].mode == mode)
-    first_cell = run_matrix(config)[0]
+    config["study"]["adaptive"] = {**config["study"].get("adaptive", {}), "max_repetitions": 1}
+    # a seed whose chain starts with this mode's run (the one killed)
+    config["study"]["seed"] = next(seed for seed in range(100) if round_steps(
+        {**config, "study": {**config["study"], "seed": seed}}, 1, None)[0].cell.mode == mode)
+    first_cell = round_steps(config, 1, None)[0].cell
     _write_run_stage_workflow(work, config)
     snakemake = [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "--configfile", "config.yaml"]
     workflow = subprocess.Popen(snakemake, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
+    run_dir = results / "raw" / "startup" / mode / "1c" / "r1"
     runner = []
-    while not runner:
-        runner = [pid for pid, cmd in _descendants(workflow.pid)
-                  if b"\0execbench\0run\0" in cmd and f"\0{first_cell.mode}\0".encode() in cmd]
-        assert workflow.poll() is None and time.time() < deadline, "the first run's job never started"
+    while not (runner and run_dir.is_dir()):
+        runner = [pid for pid, cmd in _descendants(workflow.pid) if b"\0execbench\0chain\0" in cmd]
+        assert workflow.poll() is None and time.time() < deadline, "the chain never started the first run"
         time.sleep(0.1)
     [runner_pid] = runner
     time.sleep(5)  # inside the run: the payload's samples are being taken
@@ -415,7 +421,6 @@ def test_r5_kill_of_snakemake_alone_stops_its_job_and_the_rerun_loses_nothing(mo
     while _alive(runner_pid):  # a liveness bound, not a timing measurement
         assert time.time() < deadline, "the orphaned runner is still measuring"
         time.sleep(0.2)
-    run_dir = results / "raw" / "startup" / mode / "1c" / "r1"
     assert not (run_dir / "run.json").exists()  # stopped, not finished
     assert processes_with_cmdline(["sleep", "61.5"]) == []
     assert containers_left(mode, first_cell.run_id, results) == []

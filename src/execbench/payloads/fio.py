@@ -25,6 +25,6 @@ class Fio(Payload):
     summed_metrics = frozenset({"bandwidth", "iops"})
     missing_record = ("fio", "bandwidth", "MiB/s", True)
 
-    def argv(self, settings: Mapping) -> list[str]:
+    def argv(self, settings: Mapping, unit: str = "") -> list[str]:
         return ["python3", f"{INIMAGE_DIR}/fio_run.py", "--size", settings["size"]] + (
             ["--buffered"] if settings["buffered"] else [])
