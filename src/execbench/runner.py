@@ -127,10 +127,10 @@ def _raise_terminated(signum, frame):
 # The pid of the Snakemake process whose job this runner is (workflow/rules/common.smk sets it
 # when the workflow is loaded: on the submit host for local jobs, in the remote Snakemake a batch
 # job starts on its node). Killed alone (kill -9 of Snakemake), it leaves its job's shell and this
-# runner behind; a runner that measured on would write a run.json that the next invocation deletes
-# as an incomplete output (issue 13, R5), after an unobserved run that overlapped nothing but
-# answered to no one. So the runner stops as on SIGTERM (no run.json; containers, guests, mounts
-# removed) when that process is gone, and the rerun redoes the run, its half set aside.
+# process behind (issue 13, R5): an orphaned chain would go on measuring unobserved, and the
+# rerun's chain would take turns with it on the benchmark lock, measuring the same runs again.
+# So the job stops as on SIGTERM (no run.json; containers, guests, mounts removed) when that
+# process is gone, and the rerun resumes, the interrupted run's half set aside.
 WORKFLOW_PID_ENV = "EXECBENCH_WORKFLOW_PID"
 
 
@@ -342,6 +342,10 @@ class RunInProgress:
         t0 = time.monotonic()
         try:
             with benchmark_slot(note={"run": self.cell.run_id, "results": str(Path(self.config["results"]).resolve())}):
+                # the unit's wall time starts when it holds the host: waiting for another
+                # checkout's benchmark is no part of it
+                entry["lock_wait_s"], t0 = time.monotonic() - t0, time.monotonic()
+                entry["started_utc"] = utc_now()
                 ctx = self._context(unit)
                 ctx.out_dir.mkdir(parents=True, exist_ok=True)
                 before = host_state()
