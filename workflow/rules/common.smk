@@ -25,7 +25,7 @@ for _warning in config_warnings(config):
 # Jobs stop when this Snakemake process is gone (a kill -9 of it leaves its running job behind;
 # execbench.runner.stop_with_workflow, issue 13 R5). Loaded again in a batch job's own Snakemake
 # on its node, which sets its own pid. Never read from the user: a runner checks it is an ancestor.
-os.environ["EXECBENCH_WORKFLOW_PID"] = str(os.getpid())
+os.environ.update(EXECBENCH_WORKFLOW_PID=str(os.getpid()))
 
 RESULTS = config["results"]
 # Rules run the package with the interpreter that runs Snakemake (the venv's),
