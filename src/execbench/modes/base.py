@@ -23,6 +23,12 @@ CPUSET_SETTING = {"enum": ["none", "per-copy"], "default": "none",
                   "description": "CPU pinning: none, or per-copy (copy i on logical core i mod cores)."}
 NETWORK_SETTING = {"enum": ["none", "host", "bridge"], "default": "none",
                    "description": "Container network; none unless a payload needs one."}
+# A memory limit changes what is measured once a payload reaches it (reclaim, OOM kill), so there is
+# none by default, as on bare metal; a site that wants one sets it and every run records it.
+MEMORY_LIMIT_SETTING = {"type": ["integer", "null"], "minimum": 16, "maximum": 4194304, "default": None,
+                        "description": "Memory limit of each container in MiB (swap included: no swap beyond "
+                                       "it); null = none, as on bare metal. Recorded in every run's factors "
+                                       "(memory_limit_mb)."}
 COPIES_PER_CONTAINER_SETTING = {"enum": ["all", "one"], "default": "all",
                                 "description": "All copies in one container, or one container per copy."}
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
-from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
+from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, MEMORY_LIMIT_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
                    ModeError, RunContext, RunOutcome, StartupSample)
-from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
-                     container_groups, effective_network, engine_readback, launcher_argv, prepare_run_dir,
-                     start_barrier)
+from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RESULTS_LABEL, RUN_LABEL,
+                     RUN_MOUNT, collect, container_groups, effective_network, engine_readback, environment_name,
+                     labels, launcher_argv, prepare_run_dir, start_barrier)
 
-RUN_LABEL = "execbench.run_id"
 # Container create+start takes ~0.3-1 s here; the barrier leaves room for each.
 START_S_PER_CONTAINER = 0.5  # docker run of a pulled image: ~0.3 s here (startup payload)
 
@@ -24,10 +22,6 @@ def _client():
     return docker.from_env(timeout=120)
 
 
-def container_name(run_id: str, index: int) -> str:
-    return re.sub(r"[^a-zA-Z0-9_.-]", "_", f"execbench-{run_id}-{index}")
-
-
 def hardened_kwargs(ctx: RunContext, out_dir: Path | None) -> dict:
     """docker SDK containers.create() arguments shared by every payload container."""
     kwargs = {
@@ -36,10 +30,14 @@ def hardened_kwargs(ctx: RunContext, out_dir: Path | None) -> dict:
         "security_opt": list(HARDENING["security_opt"]),
         "read_only": HARDENING["read_only_rootfs"],
         "tmpfs": dict(HARDENING["tmpfs"]),
+        "pids_limit": HARDENING["pids_limit"],
         "network_mode": effective_network(ctx),
-        "labels": {RUN_LABEL: ctx.run_id},
+        "labels": labels(ctx),
         "detach": True,
     }
+    if ctx.settings.get("memory_limit_mb"):
+        limit = f"{int(ctx.settings['memory_limit_mb'])}m"
+        kwargs.update(mem_limit=limit, memswap_limit=limit)
     if out_dir is not None:
         kwargs["volumes"] = {str(out_dir.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}}
         kwargs["working_dir"] = RUN_MOUNT
@@ -60,7 +58,7 @@ class DockerMode(Mode):
     kind = "docker"
     description = "Docker engine via the Python SDK, hardened (non-root, no capabilities, no-new-privileges, read-only root)"
     settings_schema = {"network": NETWORK_SETTING, "cpuset": CPUSET_SETTING,
-                       "copies_per_container": COPIES_PER_CONTAINER_SETTING}
+                       "copies_per_container": COPIES_PER_CONTAINER_SETTING, "memory_limit_mb": MEMORY_LIMIT_SETTING}
 
     def available(self, ctx: ModeContext) -> Availability:
         try:
@@ -119,6 +117,7 @@ class DockerMode(Mode):
             "copies_per_container": "one" if one else "all",
             "containers": len(container_groups(ctx)),
             "hardening": HARDENING,
+            "memory_limit_mb": ctx.settings.get("memory_limit_mb"),
         }
 
     def ensure_image(self, client, reference: str):
@@ -134,10 +133,13 @@ class DockerMode(Mode):
         except docker.errors.APIError as err:
             raise ModeError(f"cannot pull {reference}: {err.explanation or err}") from None
 
-    def remove_leftovers(self, client, run_id: str) -> list[str]:
-        """Containers of an earlier attempt of this run (e.g. the harness was killed)."""
+    def remove_leftovers(self, client, ctx: RunContext) -> list[str]:
+        """Containers of an earlier attempt of this run into this results dir (e.g. the harness
+        was killed); another results dir's run of the same name is not touched."""
         gone = []
-        for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
+        mine = labels(ctx)
+        wanted = [f"{RUN_LABEL}={ctx.run_id}", f"{RESULTS_LABEL}={mine[RESULTS_LABEL]}"]
+        for container in client.containers.list(all=True, filters={"label": wanted}):
             container.remove(force=True)
             gone.append(container.name)
         return gone
@@ -146,7 +148,7 @@ class DockerMode(Mode):
         out_dir = ctx.out_dir
         client = _client()
         self.ensure_image(client, ctx.image_ref)
-        self.remove_leftovers(client, ctx.run_id)
+        self.remove_leftovers(client, ctx)
         prepare_run_dir(out_dir, PAYLOAD_UID, PAYLOAD_GID)
         groups = container_groups(ctx)
         per_copy = ctx.settings["cpuset"] == "per-copy"
@@ -160,7 +162,7 @@ class DockerMode(Mode):
                 if per_copy and one:
                     kwargs["cpuset_cpus"] = str(cpus[copies[0] % len(cpus)])
                 argv = launcher_argv(ctx, copies, start_at, pin=per_copy and not one)
-                container = client.containers.create(ctx.image_ref, argv, name=container_name(ctx.run_id, k), **kwargs)
+                container = client.containers.create(ctx.image_ref, argv, name=environment_name(ctx, k), **kwargs)
                 containers.append((container, copies))
                 container.start()
             deadline = start_at + ctx.timeout_s + HOST_GRACE_S
