@@ -8,6 +8,7 @@ then checked by changing one fact in a copy of the docker run's logs: the verdic
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -186,6 +187,25 @@ def test_a_missing_probe_is_a_warning_per_filesystem(tmp_path):
     found = verdicts(Audit().parse(run))
     assert all(found[f"abi.{fs}"][0] == "warning" and "not probed" in found[f"abi.{fs}"][1]
                for fs in ("run_dir", "root", "tmp"))
+
+
+def test_a_file_bind_mounted_from_the_same_device_is_no_inode_disagreement(tmp_path):
+    """Bare mode bind-mounts its /etc/group copy over the image's (same ext4): readdir() gives the
+    covered file's inode, stat() the mounted one's, on the same st_dev, so the probe says match=no.
+    A mount point of the environment's mountinfo is left out; any other such entry is a warning."""
+    run = copy_of(tmp_path, "docker-ext4")
+    line = "path=/etc/group\td_ino=1886127\td_off={}\tlstat=ok\tino={}\ttype=reg\topen=ok\tfstat=ok\tmatch={}"
+    for bits in ("32", "64"):  # both programs see the same two inodes
+        log = run / "copy0" / f"abi-probe-{bits}.log"
+        d_off = re.search(r"path=/etc/group\td_ino=1886127\td_off=(\d+)", log.read_text()).group(1)
+        log.write_text(log.read_text().replace(line.format(d_off, 1886127, "yes"), line.format(d_off, 7555000, "no")))
+    verdict, text = verdicts(Audit().parse(run))["abi.root"]
+    assert verdict == "warning" and "d_ino != lstat st_ino for 1, e.g. /etc/group" in text
+    mountinfo = run / "copy0" / "mountinfo.txt"
+    mountinfo.write_text(mountinfo.read_text() + "150 109 254:0 /srv/etc-group /etc/group ro,nosuid,nodev,relatime "
+                                                  "- ext4 /dev/vda rw\n")
+    verdict, text = verdicts(Audit().parse(run))["abi.root"]
+    assert verdict == "ok" and "1 mount points not compared (e.g. /etc/group)" in text
 
 
 def test_a_cut_probe_log_is_a_parse_error_naming_file_and_line(tmp_path):

@@ -33,6 +33,7 @@ from .base import Parser
 VERDICTS = ("ok", "warning", "blocking")
 VERDICT_UNIT = "verdict (0 ok, 1 warning, 2 blocking)"
 HOST_LOG, READBACK_LOG, ENV_LOG = "host-audit.json", "engine-readback.json", "audit.json"
+MOUNTINFO_LOG = "mountinfo.txt"  # the in-environment driver's copy of /proc/self/mountinfo
 PROBE_LOGS = {"32": "abi-probe-32.log", "64": "abi-probe-64.log"}
 INODE_32_LIMIT = 2 ** 32
 # Linux capability numbers (include/uapi/linux/capability.h), for CapEff & co.
@@ -575,10 +576,24 @@ def _fs_text(fs: dict, xino_auto: str | None) -> str:
     return text
 
 
+def mount_points(path: Path) -> frozenset[str]:
+    """The mount points in a copy's mountinfo.txt (proc(5): the fifth field, octal escapes
+    undone); empty when the file is missing or unreadable."""
+    from ..inimage.audit import mountinfo  # the in-environment driver's reader of the same file
+
+    try:
+        return frozenset(m["mount_point"] for m in mountinfo(Path(path).read_text(errors="replace")))
+    except OSError:
+        return frozenset()
+
+
 def abi_findings(env: dict, probes: dict[str, ProbeLog | str], source: Path,
-                 logs: dict[str, Path]) -> list[Finding]:
+                 logs: dict[str, Path], mounts: frozenset[str] = frozenset()) -> list[Finding]:
     """Per probed filesystem: would 32-bit software break here? (EOVERFLOW from the 32-bit probe,
-    entries its readdir() never reached, inode numbers that differ between the two views)."""
+    entries its readdir() never reached, inode numbers that differ between the two views).
+    `mounts`: the environment's mount points; an entry that is one (a file bind-mounted from the
+    same device, as bare mode's /etc/passwd and /etc/group) shows the covered file's inode to
+    readdir() and the mounted one's to stat(), which is no disagreement of the ABI."""
     out = []
     for probed in env.get("probed") or []:
         label, dirs, fs = probed["label"], probed["dirs"], probed.get("filesystem") or {}
@@ -600,7 +615,8 @@ def abi_findings(env: dict, probes: dict[str, ProbeLog | str], source: Path,
         unreached = sum(max(0, int(p64.dirs[d]["entries"]) - int(p32.dirs[d]["entries"]))
                         for d in dirs if d in p64.dirs and d in p32.dirs and p32.dirs[d]["readdir"] != "ok")
         differ = [(path, ino32[path], ino64[path]) for path in ino32 if path in ino64 and ino32[path] != ino64[path]]
-        d_mismatch = [e["path"] for d in dirs if d in p64.dirs for e in p64.dirs[d]["listed"] if e["match"] == "no"]
+        listed_no = [e["path"] for d in dirs if d in p64.dirs for e in p64.dirs[d]["listed"] if e["match"] == "no"]
+        d_mismatch = [path for path in listed_no if path not in mounts]
         files = len(ino64)
         extra.update(files_64=files, eoverflow_32=len(overflow32), eoverflow_64=len(overflow64),
                      unreached_32=unreached, inodes_above_2_32=len(big),
@@ -624,6 +640,9 @@ def abi_findings(env: dict, probes: dict[str, ProbeLog | str], source: Path,
                             f"64-bit {differ[0][2]}")
         if d_mismatch:
             evidence.append(f"64-bit readdir d_ino != lstat st_ino for {len(d_mismatch)}, e.g. {d_mismatch[0]}")
+        if len(listed_no) > len(d_mismatch):
+            evidence.append(f"{len(listed_no) - len(d_mismatch)} mount points not compared "
+                            f"(e.g. {sorted(set(listed_no) - set(d_mismatch))[0]})")
         stops = _readdir_stops(p32, p64, dirs)
         by_offset = [d for d, why in stops if why == "offset"]
         by_inode = [d for d, why in stops if why == "inode"]
@@ -707,7 +726,7 @@ class AuditParser(Parser):
                     probes[bits] = f"the {bits}-bit probe exited {info['exit_code']}: {info.get('stderr', '')[-200:]}"
         findings = (host_findings(host, run_dir / HOST_LOG)
                     + mode_findings(env, host, readback, copy / ENV_LOG, readback_path if readback else None)
-                    + abi_findings(env, probes, copy / ENV_LOG, logs))
+                    + abi_findings(env, probes, copy / ENV_LOG, logs, mount_points(copy / MOUNTINFO_LOG)))
         records = [f.to_record() for f in findings]
         counts = {v: sum(f.verdict == v for f in findings) for v in VERDICTS}
         blocking = [f.item for f in findings if f.verdict == "blocking"]
