@@ -139,7 +139,8 @@ class ReportData:
         power (modes.<name>.control), never answers."""
         if "control" not in self.runs:
             return {}
-        rows = self.runs[self.runs["control"].fillna("").astype(str) != ""]
+        # "none" (the setting's default, in every run's mode_settings) is no control
+        rows = self.runs[~self.runs["control"].fillna("").astype(str).isin(["", "none"])]
         return {str(m): str(c) for m, c in zip(rows["mode"], rows["control"])}
 
     def _headline_cells(self, payload: str, benchmark: str, metric: str, host: str | None,
