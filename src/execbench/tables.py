@@ -13,6 +13,8 @@
                      └► summary.json    (runs ok / failed / unavailable per payload and mode, the
                                          reasons from the payloads' own logs, whether the study
                                          has an answer; execbench.summary)
+                     └► audit.json/.csv (the host audit's findings per host and mode, the runs an
+                                         ABI finding marks; execbench.findings)
 
 What is compared: machine-level records (copy = None) of runs whose status is
 "ok"; the unit of replication is the run (repetition).  Per-copy records are
@@ -35,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import stats, summary
+from . import findings, stats, summary
 
 MEASUREMENT_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "run_status",
@@ -284,9 +286,19 @@ def clock_check(record: dict) -> dict | None:
 
 def paired_measurements(parsed: ParsedRuns) -> pd.DataFrame:
     """The measurements that may enter a comparison: without runs whose pairing is broken
-    (a fan-out run that ran on another node than its cluster host)."""
+    (a fan-out run that ran on another node than its cluster host), and without payloads whose
+    records are findings, not performance (the audit: Payload.compared_with_bare)."""
     broken = {r["run_id"] for r in parsed.runs if r["pairing"] == PAIRING_BROKEN}
-    return parsed.measurements[~parsed.measurements["run_id"].isin(broken)]
+    m = parsed.measurements
+    return m[~m["run_id"].isin(broken) & ~m["payload"].isin(uncompared_payloads(m["payload"]))]
+
+
+def uncompared_payloads(names: Iterable[str]) -> set[str]:
+    """The registered payloads among `names` that are never divided by bare metal (an ingested
+    payload name the registry does not know is a benchmark)."""
+    from . import payloads
+
+    return {n for n in set(names) if n in payloads.PAYLOADS and not payloads.PAYLOADS.load(n).compared_with_bare}
 
 
 def _typed_measurements(df: pd.DataFrame) -> pd.DataFrame:
@@ -715,6 +727,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     """The combine step: parsed-run JSONs -> results/tables/*. Returns the files written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    parsed_paths = list(parsed_paths)  # read twice: the runs, then the audit's findings
     parsed = load_parsed_runs(parsed_paths)
     m = parsed.measurements
     comparable = paired_measurements(parsed)
@@ -752,10 +765,12 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     files["cross_hosts_md"].write_text(cross_host_markdown(cross_hosts))
     files["excluded"].write_text(json.dumps(excluded, indent=1, default=str) + "\n")
     study = summary.study_summary(parsed.runs, parsed.measurements, relative, headline_keys(comparable),
-                                  parsed.log_reasons, parsed.parse_errors)
+                                  parsed.log_reasons, parsed.parse_errors,
+                                  not_compared=uncompared_payloads(r["payload"] for r in parsed.runs))
     files["summary"].write_text(json.dumps(study, indent=1, default=str) + "\n")
     pd.DataFrame(parsed.inputs, columns=INPUT_COLUMNS).to_csv(files["inputs"], index=False)
     pd.DataFrame(parsed.clock, columns=CLOCK_COLUMNS).to_csv(files["clock"], index=False, float_format="%.6g")
+    files.update(findings.write_audit_tables(parsed_paths, out))
     return files
 
 
