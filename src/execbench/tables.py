@@ -122,7 +122,8 @@ def _run_row(run: dict, parsed_file: str) -> dict:
         "manifest": _nested(run, "ingest", "manifest", "") or "",
         "manifest_sha256": _nested(run, "ingest", "manifest_sha256", "") or "",
         # "negative" / "positive": a control of the study's resolving power, not an answer
-        "control": (run.get("mode_settings") or {}).get("control") or "",
+        "control": "" if (run.get("mode_settings") or {}).get("control") in (None, "", "none")
+        else run["mode_settings"]["control"],
         # the "bare metal" of this host is itself a guest (hostinfo.virtualization): "" on hardware
         "baseline_vm": (_nested(run, "host", "virtualization") or {}).get("vm") or "",
         "steal_pct_max": _nested(run, "host_state", "steal_pct_max"),
