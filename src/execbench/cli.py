@@ -11,8 +11,12 @@
     report        tables + figures -> results/report/index.html and report.md
     study-summary the end of a study: runs ok/failed/unavailable with reasons; exit 1 without an answer
     plan          the run matrix, estimated wall time and disk use, where the config came from
+    follow        a running study, one line per finished run, from its run directories and chain records
     export-wlcg   a study's results per host in the HEP-Benchmark-Suite report shape (schema-checked)
+    sweep         remove a results dir's leftovers of killed runs on this host (containers, guests, mounts)
+    check-config  read config files within execbench's bounds (size, UTF-8, YAML aliases, nesting)
     check-report  open a report in headless Chromium and check it renders
+    audit-diff    the host audit's verdicts that differ between two hosts (tables/audit.json)
     schema-doc    the config reference (config/README.md) from the assembled schema
 
 Each verb exits 0 on success, 1 when its work failed, 2 on bad arguments or input it
@@ -22,13 +26,33 @@ refuses (the message names the file, line or key).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import ExecbenchError
+
+# The rules run each verb as `EXECBENCH_REASON_FD=3 python -m execbench ... 3>&2 > LOG 2>&1`: fd 3
+# is Snakemake's own stderr. A verb's one-line failure reason goes there as well as into the job's
+# log, so the user sees it even when the log cannot be written (a full disk, issue 13 R12) instead
+# of Snakemake's "check log file(s)" pointing at an empty file.
+REASON_FD_ENV = "EXECBENCH_REASON_FD"
+
+
+def _fail(message: str) -> None:
+    """Say why a verb failed, in one line: on stderr (the job's log) and on $EXECBENCH_REASON_FD."""
+    line = " ".join(str(message).split())[:2000] + "\n"
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    fd = os.environ.get(REASON_FD_ENV, "")
+    if fd.isdigit():
+        with contextlib.suppress(OSError):
+            os.write(int(fd), f"execbench: {line}".encode(errors="replace"))
 
 
 def _build_image(args) -> int:
@@ -43,10 +67,10 @@ def _build_image(args) -> int:
         record = build_and_push(spec, args.registry, Path(args.cache))
         write_record(record, Path(args.output))
     except json.JSONDecodeError as error:
-        print(f"build-image: --base is not JSON: {error}", file=sys.stderr)
+        _fail(f"build-image: --base is not JSON: {error}")
         return 2
     except ExecbenchError as error:
-        print(f"build-image: {error}", file=sys.stderr)
+        _fail(f"build-image: {error}")
         return 1
     print(f"{record['reference']}  {record['size_bytes'] / 1e6:.0f} MB  build {record['build_seconds']:.0f} s")
     return 0
@@ -62,9 +86,13 @@ def _run(args) -> int:
             return 2
         cell = find_cell(config, args.payload, args.mode, args.copies, args.rep, args.host)
     except ExecbenchError as err:
-        print(f"run: {err}", file=sys.stderr)
+        _fail(f"run: {err}")
         return 2
-    record = run_cell(config, cell)
+    try:
+        record = run_cell(config, cell)
+    except ExecbenchError as err:  # the run did not start (benchmark slot busy or unsafe): no run.json
+        _fail(f"run: {err}")
+        return 1
     print(f"{cell.run_id}: {record['status']} {record['reason']} ({record['wall_s']:.1f} s) "
           f"-> {layout.raw_dir(config['results'], cell)}")
     return 0
@@ -153,8 +181,7 @@ def _parse(args) -> int:
         print(f"{args.out}: {counts['runs']} runs, {counts['records']} records, {counts['errors']} errors")
         return 0
     if not args.runs or len(args.runs) != len(args.outputs or []):
-        print(f"parse: {len(args.runs or [])} runs but {len(args.outputs or [])} outputs: one output per run",
-              file=sys.stderr)
+        _fail(f"parse: {len(args.runs or [])} runs but {len(args.outputs or [])} outputs: one output per run")
         return 2
     for run_json, out in zip(args.runs, args.outputs):
         try:
@@ -206,8 +233,33 @@ def _study_summary(args) -> int:
     return 0
 
 
+def _check_config(args) -> int:
+    from .config import read_config_file
+    from .errors import ConfigError
+
+    status = 0
+    for path in args.files:
+        try:
+            read_config_file(Path(path), path)
+        except ConfigError as err:
+            _fail(f"check-config: {err}")
+            status = 2
+    return status
+
+
+def _sweep(args) -> int:
+    from .sweep import sweep
+
+    said = sweep(args.results, args.cache, args.podman_user)
+    for line in said:
+        print(f"execbench sweep: {line}", flush=True)
+    if not said:
+        print(f"execbench sweep: nothing left over on this host for {args.results}", flush=True)
+    return 0
+
+
 def _check_report(args) -> int:
-    from .browser import check_report
+    from .browser import check_report, section_screenshot
 
     index = Path(args.index_html)
     if not index.is_file():
@@ -222,6 +274,13 @@ def _check_report(args) -> int:
             png = index.with_name(f"first-screen-{name}.png")
             screenshot(index, png, width, height)
             result[f"first_screen_{name}"] = str(png)
+    for section in args.section or []:
+        part = section_screenshot(index, section, shot.resolve().with_name(f"index.{section}.png"))
+        result.setdefault("sections", []).append(part)
+        if not part["screenshot"]:
+            result["ok"] = False
+            result["problems"].append(f"section {section!r}: " + ("no screenshot written" if part["found"]
+                                                                  else "no element with that id"))
     print(json.dumps(result, indent=1))
     return 0 if result["ok"] else 1
 
@@ -286,6 +345,42 @@ def _export_wlcg(args) -> int:
         return 1
     for path in written:
         print(path)
+def _audit_diff(args) -> int:
+    from .findings import diff_hosts, read_audit_table
+
+    tables = []
+    for path in args.tables:
+        table = read_audit_table(path)
+        if table is None:
+            print(f"audit-diff: {path}: not a readable audit table (results/tables/audit.json)", file=sys.stderr)
+            return 2
+        tables.append(table)
+    table_a, table_b = tables[0], tables[-1]
+    if args.hosts:
+        host_a, host_b = args.hosts
+    else:  # two tables of one host each
+        if len(tables) != 2 or len(table_a["hosts"]) != 1 or len(table_b["hosts"]) != 1:
+            print("audit-diff: name the two hosts (--hosts A B) unless comparing two tables of one host each",
+                  file=sys.stderr)
+            return 2
+        host_a, host_b = table_a["hosts"][0]["host"], table_b["hosts"][0]["host"]
+    try:
+        rows = diff_hosts(table_a, host_a, table_b, host_b)
+    except KeyError as err:
+        print(f"audit-diff: {err.args[0]}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not rows:
+        print(f"{host_a} and {host_b}: the same verdicts on every audited item")
+        return 0
+    header = ["scope", "mode", "item", host_a, host_b, f"summary on {host_b}"]
+    lines = [header] + [[r["scope"], r["mode"] or "-", r["title"], r["verdict_a"] or "-", r["verdict_b"] or "-",
+                         (r["summary_b"] or "-")[:100]] for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    for line in lines:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)) + "  " + line[-1])
     return 0
 
 
@@ -380,6 +475,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fail", action="store_true", help="exit 0 even when the study has no answer")
     p.set_defaults(func=_study_summary)
 
+    p = verbs.add_parser("check-config", help="read config files with execbench's bounds (before Snakemake reads them)")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_check_config)
+
+    p = verbs.add_parser("sweep", help="remove this results dir's leftovers on this host (killed runs)")
+    p.add_argument("--results", required=True, help="the results dir whose containers, guests and mounts go")
+    p.add_argument("--cache", required=True, help="the cache holding the exported rootfs (bare mounts)")
+    p.add_argument("--podman-user", action="append", default=[], help="rootless podman user to sweep (repeatable)")
+    p.set_defaults(func=_sweep)
+
     p = verbs.add_parser("check-report", help="render a report in headless Chromium and check it")
     p.add_argument("index_html", nargs="?", default="results/report/index.html")
     p.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
@@ -408,6 +513,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory to write <host>.json into")
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a tag of host.tags (repeatable)")
     p.set_defaults(func=_export_wlcg)
+    p.add_argument("--section", action="append", metavar="ID",
+                   help="also a screenshot of the section with this id alone, index.<ID>.png beside the "
+                        "screenshot (repeatable; e.g. audit, relative, provenance)")
+    p.set_defaults(func=_check_report)
+
+    p = verbs.add_parser("audit-diff", help="the audit verdicts that differ between two hosts")
+    p.add_argument("tables", nargs="+", help="tables/audit.json (one study's, or two: one per site or host)")
+    p.add_argument("--hosts", nargs=2, metavar=("A", "B"), help="the two hosts (needed within one table)")
+    p.add_argument("--json", action="store_true", help="the differing items as JSON")
+    p.set_defaults(func=_audit_diff)
 
     p = verbs.add_parser("schema-doc", help="print the config reference (config/README.md)")
     p.set_defaults(func=_schema_doc)
@@ -421,4 +536,10 @@ def main(argv: list[str] | None = None) -> int:
         top.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:  # `bash scripts/run.sh --plan ...` hands over the whole snakemake command line
         print(f"{args.verb}: not about the matrix, left to snakemake: {' '.join(extra)}", file=sys.stderr)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:  # a bug or the machine (ENOSPC ...): the traceback to the log, the reason to the user
+        with contextlib.suppress(OSError, ValueError):
+            traceback.print_exc()
+        _fail(f"{args.verb}: {type(exc).__name__}: {exc}")
+        return 1

@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -5,7 +6,7 @@ from snakemake.exceptions import WorkflowError
 
 from execbench import layout
 from execbench.chain import LOCAL as LOCAL_CHAIN, chain_record_path
-from execbench.config import compose_config, describe_sources, load_config, run_matrix
+from execbench.config import compose_config, config_warnings, describe_sources, load_config, run_matrix
 from execbench.errors import ConfigError
 from execbench.plan import announce_config
 
@@ -34,6 +35,13 @@ if workflow.is_main_process:
         CONFIG_SOURCES,
         write=not getattr(workflow.output_settings, "dryrun", False),
     )
+for _warning in config_warnings(config):
+    print(f"execbench: warning: {_warning}", file=sys.stderr)
+
+# Jobs stop when this Snakemake process is gone (a kill -9 of it leaves its running job behind;
+# execbench.runner.stop_with_workflow, issue 13 R5). Loaded again in a batch job's own Snakemake
+# on its node, which sets its own pid. Never read from the user: a runner checks it is an ancestor.
+os.environ.update(EXECBENCH_WORKFLOW_PID=str(os.getpid()))
 
 RESULTS = config["results"]
 # Rules run the package with the interpreter that runs Snakemake (the venv's),

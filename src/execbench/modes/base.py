@@ -23,6 +23,12 @@ CPUSET_SETTING = {"enum": ["none", "per-copy"], "default": "none",
                   "description": "CPU pinning: none, or per-copy (copy i on logical core i mod cores)."}
 NETWORK_SETTING = {"enum": ["none", "host", "bridge"], "default": "none",
                    "description": "Container network; none unless a payload needs one."}
+# A memory limit changes what is measured once a payload reaches it (reclaim, OOM kill), so there is
+# none by default, as on bare metal; a site that wants one sets it and every run records it.
+MEMORY_LIMIT_SETTING = {"type": ["integer", "null"], "minimum": 16, "maximum": 4194304, "default": None,
+                        "description": "Memory limit of each container in MiB (swap included: no swap beyond "
+                                       "it); null = none, as on bare metal. Recorded in every run's factors "
+                                       "(memory_limit_mb)."}
 COPIES_PER_CONTAINER_SETTING = {"enum": ["all", "one"], "default": "all",
                                 "description": "All copies in one container, or one container per copy."}
 
@@ -148,6 +154,12 @@ class Mode:
 
     def versions(self, ctx: ModeContext) -> dict:
         """Engine/runtime versions for run.json's provenance."""
+        return {}
+
+    def security_facts(self, ctx: ModeContext) -> dict:
+        """What the engine itself says about its isolation (security options, seccomp profile,
+        rootless, user namespaces, storage and its filesystem), for the audit payload: facts, no
+        verdicts (execbench.parsers.audit judges them). {} for a mode without an engine."""
         return {}
 
     def factors(self, ctx: RunContext) -> dict:

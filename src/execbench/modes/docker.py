@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
-from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
+from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, MEMORY_LIMIT_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
                    ModeError, RunContext, RunOutcome, StartupSample)
-from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
-                     container_groups, effective_network, launcher_argv, prepare_run_dir,
-                     start_barrier)
+from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RESULTS_LABEL, RUN_LABEL,
+                     RUN_MOUNT, collect, container_groups, effective_network, engine_readback, environment_name,
+                     labels, launcher_argv, prepare_run_dir, start_barrier)
 
-RUN_LABEL = "execbench.run_id"
 # Container create+start takes ~0.3-1 s here; the barrier leaves room for each.
 START_S_PER_CONTAINER = 0.5  # docker run of a pulled image: ~0.3 s here (startup payload)
 
@@ -24,10 +22,6 @@ def _client():
     return docker.from_env(timeout=120)
 
 
-def container_name(run_id: str, index: int) -> str:
-    return re.sub(r"[^a-zA-Z0-9_.-]", "_", f"execbench-{run_id}-{index}")
-
-
 def hardened_kwargs(ctx: RunContext, out_dir: Path | None) -> dict:
     """docker SDK containers.create() arguments shared by every payload container."""
     kwargs = {
@@ -36,21 +30,35 @@ def hardened_kwargs(ctx: RunContext, out_dir: Path | None) -> dict:
         "security_opt": list(HARDENING["security_opt"]),
         "read_only": HARDENING["read_only_rootfs"],
         "tmpfs": dict(HARDENING["tmpfs"]),
+        "pids_limit": HARDENING["pids_limit"],
         "network_mode": effective_network(ctx),
-        "labels": {RUN_LABEL: ctx.run_id},
+        "labels": labels(ctx),
         "detach": True,
     }
+    if ctx.settings.get("memory_limit_mb"):
+        limit = f"{int(ctx.settings['memory_limit_mb'])}m"
+        kwargs.update(mem_limit=limit, memswap_limit=limit)
     if out_dir is not None:
         kwargs["volumes"] = {str(out_dir.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}}
         kwargs["working_dir"] = RUN_MOUNT
     return kwargs
 
 
+def _read_back(container) -> dict:
+    """The engine's record of what the (exited) container got: inspect after the run, so the
+    payload's time is never touched."""
+    try:
+        container.reload()
+        return engine_readback(container.attrs)
+    except Exception as err:  # recorded: the audit says the hardening could not be read back
+        return {"container": container.name, "error": f"{type(err).__name__}: {err}"[:300]}
+
+
 class DockerMode(Mode):
     kind = "docker"
     description = "Docker engine via the Python SDK, hardened (non-root, no capabilities, no-new-privileges, read-only root)"
     settings_schema = {"network": NETWORK_SETTING, "cpuset": CPUSET_SETTING,
-                       "copies_per_container": COPIES_PER_CONTAINER_SETTING}
+                       "copies_per_container": COPIES_PER_CONTAINER_SETTING, "memory_limit_mb": MEMORY_LIMIT_SETTING}
 
     def available(self, ctx: ModeContext) -> Availability:
         try:
@@ -75,6 +83,30 @@ class DockerMode(Mode):
             "docker_sdk": docker.__version__,
         }
 
+    def security_facts(self, ctx: ModeContext) -> dict:
+        """`docker info`'s security options (seccomp profile, apparmor, selinux, userns, rootless),
+        cgroup version and driver, storage driver, its backing filesystem and the data root's
+        filesystem on the host (type and options: xfs inode64, ...)."""
+        from ..hostaudit import filesystem_of
+
+        info = _client().info()
+        options = info.get("SecurityOptions") or []
+        driver_status = {k: v for k, v in info.get("DriverStatus") or []}
+        root = info.get("DockerRootDir")
+        return {
+            "engine": "docker", "server_version": info.get("ServerVersion"), "security_options": options,
+            "seccomp_profile": next((o.split("profile=", 1)[1] for o in options
+                                     if o.startswith("name=seccomp") and "profile=" in o), None),
+            "userns": any(o.startswith("name=userns") for o in options),
+            "rootless": any(o.startswith("name=rootless") for o in options),
+            "apparmor": any(o.startswith("name=apparmor") for o in options),
+            "selinux": any(o.startswith("name=selinux") for o in options),
+            "cgroup_version": info.get("CgroupVersion"), "cgroup_driver": info.get("CgroupDriver"),
+            "storage_driver": info.get("Driver"), "backing_filesystem": driver_status.get("Backing Filesystem"),
+            "data_root": root, "data_root_filesystem": filesystem_of(root) if root else None,
+            "default_runtime": info.get("DefaultRuntime"),
+        }
+
     def factors(self, ctx: RunContext) -> dict:
         per_copy = ctx.settings["cpuset"] == "per-copy"
         one = ctx.settings["copies_per_container"] == "one"
@@ -85,6 +117,7 @@ class DockerMode(Mode):
             "copies_per_container": "one" if one else "all",
             "containers": len(container_groups(ctx)),
             "hardening": HARDENING,
+            "memory_limit_mb": ctx.settings.get("memory_limit_mb"),
         }
 
     def ensure_image(self, client, reference: str):
@@ -100,10 +133,13 @@ class DockerMode(Mode):
         except docker.errors.APIError as err:
             raise ModeError(f"cannot pull {reference}: {err.explanation or err}") from None
 
-    def remove_leftovers(self, client, run_id: str) -> list[str]:
-        """Containers of an earlier attempt of this run (e.g. the harness was killed)."""
+    def remove_leftovers(self, client, ctx: RunContext) -> list[str]:
+        """Containers of an earlier attempt of this run into this results dir (e.g. the harness
+        was killed); another results dir's run of the same name is not touched."""
         gone = []
-        for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
+        mine = labels(ctx)
+        wanted = [f"{RUN_LABEL}={ctx.run_id}", f"{RESULTS_LABEL}={mine[RESULTS_LABEL]}"]
+        for container in client.containers.list(all=True, filters={"label": wanted}):
             container.remove(force=True)
             gone.append(container.name)
         return gone
@@ -112,21 +148,21 @@ class DockerMode(Mode):
         out_dir = ctx.out_dir
         client = _client()
         self.ensure_image(client, ctx.image_ref)
-        self.remove_leftovers(client, ctx.run_id)
+        self.remove_leftovers(client, ctx)
         prepare_run_dir(out_dir, PAYLOAD_UID, PAYLOAD_GID)
         groups = container_groups(ctx)
         per_copy = ctx.settings["cpuset"] == "per-copy"
         one = ctx.settings["copies_per_container"] == "one"
         start_at = start_barrier(len(groups), START_S_PER_CONTAINER, base_s=BARRIER_BASE_S)
         cpus = sorted(os.sched_getaffinity(0))
-        containers, env_exit, killed = [], {}, set()
+        containers, env_exit, killed, readback = [], {}, set(), []
         try:
             for k, copies in enumerate(groups):
                 kwargs = hardened_kwargs(ctx, out_dir)
                 if per_copy and one:
                     kwargs["cpuset_cpus"] = str(cpus[copies[0] % len(cpus)])
                 argv = launcher_argv(ctx, copies, start_at, pin=per_copy and not one)
-                container = client.containers.create(ctx.image_ref, argv, name=container_name(ctx.run_id, k), **kwargs)
+                container = client.containers.create(ctx.image_ref, argv, name=environment_name(ctx, k), **kwargs)
                 containers.append((container, copies))
                 container.start()
             deadline = start_at + ctx.timeout_s + HOST_GRACE_S
@@ -141,13 +177,15 @@ class DockerMode(Mode):
                     env_exit[i] = status
                 # the launcher's own output (not the payload's): kept next to the copies
                 (out_dir / f"launcher-{k}.log").write_bytes(container.logs(stdout=True, stderr=True))
+                readback.append(_read_back(container))
         finally:
             for container, _ in containers:
                 try:
                     container.remove(force=True)
                 except Exception:
                     pass
-        return RunOutcome(collect(out_dir, ctx.copies, env_exit, killed), self.factors(ctx))
+        return RunOutcome(collect(out_dir, ctx.copies, env_exit, killed),
+                          {**self.factors(ctx), "engine_readback": readback})
 
     def startup_sample(self, ctx: RunContext, argv: list[str]) -> StartupSample:
         """`docker run --rm` of argv, hardened, timed from create to removed."""
