@@ -490,6 +490,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
     p.add_argument("--first-screens", action="store_true",
                    help="also first-screen-laptop.png (1280x800) and first-screen-phone.png (390x844) beside the report")
+    p.add_argument("--section", action="append", metavar="ID",
+                   help="also a screenshot of the section with this id alone, index.<ID>.png beside the "
+                        "screenshot (repeatable; e.g. audit, relative, provenance)")
     p.set_defaults(func=_check_report)
 
     p = verbs.add_parser("plan", help="print the run matrix, estimated time and disk use, and the config's sources")
@@ -513,10 +516,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory to write <host>.json into")
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a tag of host.tags (repeatable)")
     p.set_defaults(func=_export_wlcg)
-    p.add_argument("--section", action="append", metavar="ID",
-                   help="also a screenshot of the section with this id alone, index.<ID>.png beside the "
-                        "screenshot (repeatable; e.g. audit, relative, provenance)")
-    p.set_defaults(func=_check_report)
 
     p = verbs.add_parser("audit-diff", help="the audit verdicts that differ between two hosts")
     p.add_argument("tables", nargs="+", help="tables/audit.json (one study's, or two: one per site or host)")

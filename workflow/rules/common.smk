@@ -6,7 +6,13 @@ from snakemake.exceptions import WorkflowError
 
 from execbench import layout
 from execbench.chain import LOCAL as LOCAL_CHAIN, chain_record_path
-from execbench.config import compose_config, config_warnings, describe_sources, load_config, run_matrix
+from execbench.config import (
+    compose_config,
+    config_warnings,
+    describe_sources,
+    load_config,
+    run_matrix,
+)
 from execbench.errors import ConfigError
 from execbench.plan import announce_config
 
