@@ -6,7 +6,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default study, unless config files are given on the command line: the first of them is then
+# the whole study, or builds on this one with `extends: default` (execbench.config.compose_config,
+# which common.smk applies; printed at start, stored in results/.execbench/effective-config.yaml).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 # the description `snakemake --report` puts on its front page
@@ -33,4 +38,5 @@ rule all:
     default_target: True
     input:
         f"{RESULTS}/report/index.html",
+        rules.export_wlcg.output,
         rules.study_summary.output,

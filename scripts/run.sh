@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # README command 1: all set-up, then the main job on the default config.
 #   bash scripts/run.sh [extra snakemake arguments, e.g. -n, --configfile FILE]
+#   bash scripts/run.sh --plan [--configfile FILE...] [--config KEY=VALUE...]
+#       the run matrix, estimated wall time and disk use, and where the config came from
+#       (python -m execbench plan); runs nothing
+#   bash scripts/run.sh --follow [--configfile FILE...] [--once]
+#       from a second terminal while a study runs: one line per finished run (run i of N, ETA,
+#       failures) from the run directories and the chain records (python -m execbench follow)
 #
 # With --profile or --executor (-e) among the arguments, or SNAKEMAKE_PROFILE
 # set, the cluster executor plugins (.venv/cluster-plugins, see
@@ -27,6 +33,29 @@ fi
 # Rules call `python` and `snakemake`: the venv's.
 export PATH="$REPO/.venv/bin:$PATH"
 cd "$REPO"
+for arg in "$@"; do
+    if [ "$arg" = "--plan" ] || [ "$arg" = "--follow" ]; then
+        verb=${arg#--}
+        rest=()
+        for a in "$@"; do [ "$a" = "$arg" ] || rest+=("$a"); done
+        exec python -m execbench "$verb" "${rest[@]}"
+    fi
+done
+# --report: open on the study's answer, not the job graph (workflow/report/metadata.yaml, which
+# reads the tables of the results directory this invocation's config names)
+for arg in "$@"; do
+    case "$arg" in
+        --report | --report=*)
+            EXECBENCH_RESULTS=$(python -m execbench plan --print-results "$@" 2>/dev/null || echo results)
+            export EXECBENCH_RESULTS
+            case " $* " in
+                *" --report-metadata"*) ;;
+                *) set -- "$@" --report-metadata workflow/report/metadata.yaml ;;
+            esac
+            break
+            ;;
+    esac
+done
 
 # Snakemake reads config files itself, before any execbench code runs, with no bound on their
 # size, YAML aliases or nesting (a 5000-deep list ends in a RecursionError traceback): read

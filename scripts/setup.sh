@@ -118,7 +118,17 @@ setup_venv() {
     # what the venv is made from: pyproject.toml and the plugin lists that apply here
     mapfile -t lists < <(cluster_plugin_lists)
     want=$(cat "$REPO/pyproject.toml" "${lists[@]}" | sha256sum | cut -d' ' -f1)
-    if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    # a .venv linked to another checkout's (the docs-commands test's sandbox) belongs to that
+    # checkout: installing this tree into it would point its editable install here
+    if [ -L "$venv" ] && [ -x "$venv/bin/python" ]; then
+        say "venv: .venv is a link to $(readlink "$venv"): used as it is"
+        return
+    fi
+    # up to date: made from the same pyproject.toml and plugin lists, and its editable install is
+    # this checkout (not another tree that installed itself into it)
+    if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+        && "$venv/bin/python" -c 'import pathlib, sys, execbench
+sys.exit(pathlib.Path(execbench.__file__).resolve().parents[2] != pathlib.Path(sys.argv[1]).resolve())' "$REPO" 2>/dev/null; then
         say "venv: up to date (.venv)"
         return
     fi

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from execbench import payloads as payloads_registry
-from execbench.config import is_loopback, load_config, resolve_copies, run_matrix
+from execbench.config import compose_config, describe_sources, is_loopback, load_config, resolve_copies, run_matrix
 from execbench.errors import ConfigError
 from execbench.paths import REPO_ROOT
 
@@ -268,10 +268,7 @@ def test_htcondor_docker_mode_is_a_known_kind_with_its_own_factors(raw_default):
 
 
 def test_cluster_example_fans_out_over_its_two_nodes():
-    from snakemake.utils import update_config
-
-    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
-    update_config(config, yaml.safe_load((REPO_ROOT / "config/examples/cluster-two-nodes.yaml").read_text()))
+    config, _ = compose_config([REPO_ROOT / "config/examples/cluster-two-nodes.yaml"])
     cells = run_matrix(load_config(config), cores=2)
     # (2 payloads x 2 modes + the negative control on DB12) x 2 copies counts (1, 4) x 3 repetitions
     # = 30 per node, after the host audit of each of the 2 modes (1 copy, once) at the head of each
@@ -323,3 +320,58 @@ def test_command_line_value_of_the_wrong_kind_still_names_the_key(raw_default, a
         load_config(raw_default)
     assert info.value.key == key
     assert f"got {got}" in str(info.value)
+
+
+# --- where the config comes from: a site file replaces the default study, or extends it explicitly ---
+
+SITE = "study: {repetitions: 2, copies: [1]}\nmodes: {bare: {}, docker: {}}\npayloads: {db12: {}}\n"
+
+
+def test_a_site_file_without_extends_is_the_whole_study(tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE)
+    raw, sources = compose_config([site])
+    cells = run_matrix(load_config(raw), cores=2)
+    assert len(cells) == 4  # 2 modes x 1 payload x 1 copy count x 2 repetitions: what the file asks for
+    assert {c.mode for c in cells} == {"bare", "docker"} and {c.payload for c in cells} == {"db12"}
+    assert load_config(raw)["images"]["debian12"]["definition"] == "envs/images/debian12"  # schema default
+    assert describe_sources(sources).endswith("(the whole study: config/config.yaml is not read)")
+
+
+def test_extends_default_merges_the_site_file_over_the_default_study(tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text("extends: default\n" + SITE)
+    raw, sources = compose_config([site], {"results": "elsewhere"})
+    config = load_config(raw)
+    default = load_config(REPO_ROOT / "config" / "config.yaml")
+    assert set(config["modes"]) == set(default["modes"]) and set(config["payloads"]) == set(default["payloads"])
+    assert config["study"]["repetitions"] == 2 and config["study"]["seed"] == default["study"]["seed"]
+    assert config["results"] == "elsewhere"  # --config over both
+    assert [s.kind for s in sources] == ["default", "file", "--config"]
+    assert describe_sources(sources) == (f"config/config.yaml (the default study), extended by "
+                                         f"{sources[1].name} (study, modes, payloads), then --config (results)")
+
+
+def test_extends_a_path_relative_to_the_file_and_refuses_cycles(tmp_path):
+    (tmp_path / "base.yaml").write_text("extends: default\nstudy: {name: base}\n")
+    (tmp_path / "site.yaml").write_text("extends: base.yaml\nstudy: {repetitions: 1}\n")
+    raw, sources = compose_config([tmp_path / "site.yaml"])
+    assert raw["study"]["name"] == "base" and raw["study"]["repetitions"] == 1 and "vm" in raw["modes"]
+    assert [s.kind for s in sources] == ["default", "extended", "file"]
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match="extends.*cycle"):
+        compose_config([tmp_path / "a.yaml"])
+
+
+def test_only_the_first_config_file_may_extend(tmp_path):
+    (tmp_path / "a.yaml").write_text(SITE)
+    (tmp_path / "b.yaml").write_text("extends: default\n")
+    with pytest.raises(ConfigError, match="extends only in the first config file"):
+        compose_config([tmp_path / "a.yaml", tmp_path / "b.yaml"])
+
+
+def test_no_config_file_is_the_default_study_and_config_values_go_over_it():
+    raw, sources = compose_config([], {"from_raw": True})
+    assert raw["from_raw"] is True and raw["study"]["name"] == "quick"
+    assert [s.kind for s in sources] == ["default", "--config"]

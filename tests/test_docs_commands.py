@@ -110,7 +110,7 @@ class Rule:
 
 
 RULES = [
-    Rule("study, dry", r"bash scripts/run\.sh(?!.* -n\b)(?!.*from_raw=true)(?!.*--report)(?!.*--profile)( .*)?",
+    Rule("study, dry", r"bash scripts/run\.sh(?!.* -n\b)(?!.*from_raw=true)(?!.*--report)(?!.*--profile)(?!.*--plan)( .*)?",
          "dry run",
          "a study runs benchmarks (9 min for the default one, hours for config/full.yaml); -n plans the same jobs"),
     Rule("study dry run as written", r"bash scripts/run\.sh -n", "as is", "a dry run already"),
@@ -119,6 +119,9 @@ RULES = [
     Rule("snakemake --report", r"bash scripts/run\.sh --report \S+\.zip", "as is",
          "packages files that exist; seconds"),
     Rule("unlock", r"\.venv/bin/snakemake --unlock", "as is", "removes a stale lock, if any"),
+    Rule("plan", r"bash scripts/run\.sh --plan( .*)?", "as is", "prints the matrix and estimates; runs nothing"),
+    Rule("export for WLCG", r"(BMKSUITE_TAG_\w+=\S+ )*\.venv/bin/python -m execbench export-wlcg( \S+)*", "as is",
+         "reads the tables and writes one JSON per host: seconds; on tables from synthetic parsed runs"),
     Rule("redo a run", r"\.venv/bin/python -m execbench redo --results results( [\w./@-]+)+", "as is",
          "sets runs aside (moves, never deletes); seconds. The sandbox's ingested runs are other runs: it says "
          "so ('not on disk'); tests/test_study_end.py redoes a run of a real study with it"),
@@ -300,7 +303,7 @@ def test_documented_command_works_as_written(doc: DocCommand, sandbox: Sandbox, 
     assert rule.how == "as is", rule
     if rule.name in ("rebuild from raw logs", "git, read-only", "snakemake --report"):
         sandbox.ensure_ingested()
-    if rule.name == "report in a browser":
+    if rule.name in ("report in a browser", "export for WLCG"):
         sandbox.ensure_report_with_answer(tmp_path / "parsed")
     if rule.name == "audit diff":
         sandbox.ensure_audit_tables(command, tmp_path)
@@ -311,6 +314,12 @@ def test_documented_command_works_as_written(doc: DocCommand, sandbox: Sandbox, 
         assert _mtime(sandbox.root / "results/report/index.html") > before, f"{doc}: report not rebuilt"
     elif rule.name == "report in a browser":
         assert json.loads(result.stdout)["ok"], result.stdout
+    elif rule.name == "plan":
+        assert "estimated wall time:" in result.stdout and "matrix:" in result.stdout, _out(result)
+    elif rule.name == "export for WLCG":
+        written = [Path(line) for line in result.stdout.split()]
+        assert written and all(json.loads((sandbox.root / p).read_text())["json_version"] for p in written), \
+            _out(result)
     elif rule.name == "snakemake --report":
         zip_path = sandbox.root / command.split()[-1]
         assert zip_path.is_file() and zip_path.stat().st_size > 0, f"{doc}\n{_out(result)}"

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -39,7 +40,7 @@ def built(tmp_path_factory):
 def test_fake_figures_exist_as_png_and_svg(built):
     root, out = built
     names = [f.name for f in out["figures"]]
-    assert names == ["suite_vs_bare", "hepchain_vs_bare", "copies_scaling", "startup_latency"]
+    assert names == ["relative_overview", "suite_vs_bare", "hepchain_vs_bare", "copies_scaling", "startup_latency"]
     for fig in out["figures"]:
         png, svg = Path(fig.files["png"]), Path(fig.files["svg"])
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -49,13 +50,23 @@ def test_fake_figures_exist_as_png_and_svg(built):
     assert [m["name"] for m in manifest] == names
 
 
-def test_fake_seed_chart_shows_both_copies_and_modes_with_error_bars(built):
+def test_fake_seed_chart_shows_score_per_copies_and_mode_with_error_bars(built):
+    _, out = built
+    svg = Path(out["figures"][1].files["svg"]).read_text()
+    # the seed's chart: the score per copies group, one bar per mode (legend), each bar's % of bare metal
+    for text in ("1 copy", "2 copies", "bare", "docker", "podman", "= 100 %", "99.0 %", "machine total",
+                 "copies run at once", "HS06 rule"):
+        assert text in svg, text
+
+
+def test_fake_overview_puts_every_mode_on_one_axis_that_holds_100_percent(built):
     _, out = built
     svg = Path(out["figures"][0].files["svg"]).read_text()
-    # axis labels with units and the tick labels of the two copies groups, legend entries for the modes
-    for text in ("1 copy", "2 copies", "docker", "podman", "bare metal = 100 %", "% of bare metal",
-                 "copies run at once", "paired"):
+    # one row per mode, payload and copies (start-up has its own figure), the VM says why it has no number
+    for text in ("Docker · CPU suite (HS06-like) · 1c", "Podman · HEP chain · 2c", "99.0 % [98.7, 99.2]",
+                 "VM · every payload", "not measured: no usable KVM", "100 % = bare metal"):
         assert text in svg, text
+    assert "start-up · 1c" not in svg
 
 
 def test_fake_report_html_is_self_contained(built):
@@ -64,7 +75,7 @@ def test_fake_report_html_is_self_contained(built):
     srcs = re.findall(r'\b(?:src|href)="([^"]*)"', html)
     assert srcs and all(s.startswith("data:image/png;base64,") or s.startswith("#") for s in srcs)
     assert "<script" not in html and "<link" not in html
-    assert html.count("<figure") == 4
+    assert html.count("<figure") == 5
 
 
 def test_fake_report_holds_question_answer_provenance_and_exclusions(built):
@@ -93,7 +104,7 @@ def test_fake_report_markdown_links_existing_figures(built):
     root, out = built
     md = Path(out["report"]["md"]).read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert len(links) == 4
+    assert len(links) == 5
     assert all((root / "report" / link).is_file() for link in links)
     assert "| synth-host | cpusuite | cpusuite/score | 1 | docker |" in md
     assert "copy 1 exited with code 1" in md
@@ -104,7 +115,7 @@ def test_fake_single_host_report_says_cross_host_summary_needs_two_hosts(built):
     sentence = ("A cross-host summary needs per-host comparisons from at least 2 hosts; this study has them "
                 "from 1 host (synth-host).")
     html = Path(out["report"]["html"]).read_text()
-    assert "<h2 id='across-hosts'>Across hosts</h2>" in html and sentence in html
+    assert "<details id='across-hosts'><summary><h2>Across hosts</h2></summary>" in html and sentence in html
     assert 'class="cross-hosts"' not in html
     assert "class='host'" not in html  # one host: the answer keeps its single table, no per-host heading
     md = Path(out["report"]["md"]).read_text()
@@ -120,11 +131,11 @@ def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(
         tmp_path / "parsed" / "B", "synth-host-B", {"bare": [19.8, 20.0, 20.2], "docker": [18.8, 19.0, 19.2]})
     out = build_all(paths, tmp_path)
     html = Path(out["report"]["html"]).read_text()
-    answer = html[html.index("<h2 id='answer'>"):html.index("<h2 id='across-hosts'>")]
+    answer = html[html.index("<details id='answer-detail'>"):html.index("<details id='figures'>")]
     a, b = answer.index("<h3 class='host'>Host synth-host-A</h3>"), answer.index("<h3 class='host'>Host synth-host-B</h3>")
     assert a < answer.index("On synth-host-A, cpusuite") < b < answer.index("On synth-host-B, cpusuite")
     assert "synth-host-B" not in answer[a:b]  # A's section holds only A's rows
-    across = html[html.index("<h2 id='across-hosts'>"):html.index("<h2 id='figures'>")]
+    across = html[html.index("<details id='across-hosts'>"):html.index("<details id='relative'>")]
     assert 'class="cross-hosts"' in across and "needs per-host comparisons" not in across
     row = ("<td>cpusuite</td><td>cpusuite/score</td><td>1</td><td>docker</td><td>2</td><td>96.49 %</td>"
            "<td>95.00 %</td><td>97.97 %</td><td>— (needs ≥ 4 hosts)</td>"
@@ -133,6 +144,27 @@ def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(
     md = Path(out["report"]["md"]).read_text()
     assert md.index("### Host synth-host-A") < md.index("### Host synth-host-B") < md.index("## Across hosts")
     assert "| cpusuite | cpusuite/score | 1 | docker | 2 | 96.49 % | 95.00 % | 97.97 % |" in md
+    # the first screen: one block per host and mode, B's docker slower, A's not significant
+    glance = html[html.index("<section id='answer'"):html.index("</section>")]
+    assert glance.index("Docker on synth-host-A") < glance.index("Docker on synth-host-B")
+    assert "costs 5.0 %" in glance[glance.index("Docker on synth-host-B"):]
+
+
+def test_headline_table_shows_the_resolving_power_when_the_relative_table_has_it(tmp_path):
+    # relative.csv of the paired analysis (issue 17) carries n_pairs, half_width_pct, mde_pct,
+    # rounds_needed; the answer in detail shows them beside each headline interval
+    from execbench import report, tables
+
+    tables.write_tables(synthetic_runs.write_parsed_runs(tmp_path / "parsed"), tmp_path / "tables")
+    rel_path = tmp_path / "tables" / "relative.csv"
+    rel = pd.read_csv(rel_path)
+    rel["n_pairs"], rel["half_width_pct"], rel["mde_pct"], rel["rounds_needed"] = 3, 2.9, 4.2, float("nan")
+    rel.to_csv(rel_path, index=False)
+    figures.write_figures(tmp_path / "tables", tmp_path / "figures")
+    data = report.ReportData(tmp_path / "tables", tmp_path / "figures")
+    headers, rows = data.headline_rows("md")
+    assert headers[-4:] == ["± (half-width)", "MDE", "rounds needed", "verdict"]
+    assert rows and all(r[-4:-1] == ["2.9 %", "4.2 %", "—"] and r[-5].endswith(", 3 pairs") for r in rows)
 
 
 def test_missing_payload_gives_placeholder_figure_not_a_crash(tmp_path):
@@ -161,7 +193,7 @@ def test_fake_report_renders_in_headless_chromium(built):
     shot = root / "report" / "index.screenshot.png"
     result = browser.check_report(out["report"]["html"], shot)
     assert result["ok"], result["problems"]
-    assert result["images"] == result["images_loaded"] == 4
+    assert result["images"] == result["images_loaded"] == 5
     assert result["min_natural_width"] > 300
     assert result["headline_rows"] == 12 and result["relative_rows"] > 12
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -172,6 +204,31 @@ def test_fake_report_renders_in_headless_chromium(built):
 
 
 @requires_chromium
+def test_first_screen_at_phone_width_is_a_390_px_picture_of_the_answer(built, tmp_path):
+    root, out = built
+    png = browser.screenshot(out["report"]["html"], tmp_path / "phone.png", *browser.PHONE)
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])  # the PNG's IHDR
+    assert (width, height) == browser.PHONE
+    # nothing on the first screen is wider than the window (no sideways scrolling on a phone)
+    probe = subprocess.run([browser.find_chromium(), *browser.CHROMIUM_FLAGS, f"--user-data-dir={tmp_path}/p",
+                            f"--window-size={browser.PHONE[0]},{browser.PHONE[1]}", "--dump-dom",
+                            _with_width_probe(out["report"]["html"], tmp_path).as_uri()],
+                           capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="w">(\d+) (\d+)</pre>', probe.stdout)
+    assert found and int(found.group(1)) <= int(found.group(2)), probe.stdout[-500:]
+
+
+def _with_width_probe(html: Path, tmp_path: Path) -> Path:
+    page = tmp_path / "probe.html"
+    script = ("<script>window.addEventListener('load',function(){var p=document.createElement('pre');p.id='w';"
+              "var g=document.querySelector('section.glance');"
+              "p.textContent=g.scrollWidth+' '+document.documentElement.clientWidth;document.body.appendChild(p);});"
+              "</script>")
+    page.write_text(Path(html).read_text().replace("</body>", script + "</body>", 1))
+    return page
+
+
+@requires_chromium
 def test_browser_check_fails_on_a_broken_figure(built, tmp_path):
     _, out = built
     html = Path(out["report"]["html"]).read_text()
@@ -179,7 +236,7 @@ def test_browser_check_fails_on_a_broken_figure(built, tmp_path):
     broken.write_text(html.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA", 1))
     result = browser.check_report(broken)
     assert not result["ok"]
-    assert "1 of 4 images failed to load" in result["problems"]
+    assert "1 of 5 images failed to load" in result["problems"]
 
 
 MINI_SNAKEFILE = """
@@ -307,7 +364,7 @@ def test_controls_are_shown_apart_from_the_answer_and_judged(tmp_path):
         Path(path).write_text(json.dumps(doc))
     out = build_all(paths, tmp_path)
     html = Path(out["report"]["html"]).read_text()
-    answer = html[html.index("<h2 id='answer'>"):html.index("<h2 id='across-hosts'>")]
+    answer = html[html.index("<details id='answer-detail'>"):html.index("<details id='figures'>")]
     controls = answer[answer.index('<ul class="controls">'):]
     controls = controls[:controls.index("</ul>")]
     assert "Negative control bare-aa (bare metal under a second label (A/A))" in controls
@@ -323,6 +380,18 @@ def test_controls_are_shown_apart_from_the_answer_and_judged(tmp_path):
     assert "<td>host is a KVM guest</td>" in html
     md = Path(out["report"]["md"]).read_text()
     assert "**Controls** (what this study can resolve on this host):" in md
+    # the first screen: the controls in its one controls line, never a block of their own; the
+    # baseline's being a guest said on it
+    glance = html[html.index("<section id='answer'"):html.index("</section>")]
+    assert "<h3>Docker</h3>" in glance and "bare-aa" not in glance.split('<p class="controls">')[0]
+    line = glance[glance.index('<p class="controls">'):]
+    assert "A/A bare vs bare: 0 of 1 cells significant (expected about 5 %, as it must)" in line
+    assert "; known slowdown detected in 1 of 2 cells, measured −5.0 % to −5.0 %" in line
+    assert "Bare metal on synth-host: host is a KVM guest" in glance
+    # the overview figure draws them as grey control rows, not as modes
+    svg = Path(out["figures"][0].files["svg"]).read_text()
+    assert "A/A bare vs bare: cpusuite 1c (control)" in svg and "known slowdown: cpusuite 1c (control)" in svg
+    assert "bare-aa ·" not in svg and "bare-quota ·" not in svg
 
 
 def test_timing_checks_list_the_flagged_times(tmp_path):
@@ -336,7 +405,7 @@ def test_timing_checks_list_the_flagged_times(tmp_path):
     Path(paths[0]).write_text(json.dumps(doc))
     out = build_all(paths, tmp_path)
     html = Path(out["report"]["html"]).read_text()
-    section = html[html.index("<h2 id='clock'>"):html.index("<h2 id='excluded'>")]
+    section = html[html.index("<details id='clock'>"):html.index("<details id='excluded'>")]
     assert "1 of 2 timed values flagged" in section
     assert "povray" in section and "CPU/wall 0.15 &lt; 0.9; resolution 0.13 % &gt; 0.1 %" in section
     assert "bzip2" not in section

@@ -29,6 +29,7 @@ PLAIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 def _study_config(results: Path) -> dict:
     return {
+        "extends": "default",  # the default study with its other payloads and modes switched off
         "study": {"name": "broken-db12", "repetitions": 2, "copies": [1]},
         "results": str(results),
         "registry": {"address": REGISTRY},

@@ -153,20 +153,23 @@ def test_report_opens_with_the_summary_and_its_answer_names_what_gave_no_number(
     out = build_all(paths, tmp_path / "results")
     html = out["report"]["html"].read_text()
     summary_at, box_at, answer_at = html.index("id='summary'"), html.index('class="noanswer"'), html.index("id='answer'")
-    assert summary_at < box_at < answer_at < html.index("id='figures'")  # first thing after the question
-    box = html[box_at:html.index("</div>", box_at)]
-    assert "cpusuite: no valid bare-metal run (464.x264 VE: output differs from the recorded answer)" in box
+    assert answer_at < box_at < summary_at < html.index("id='figures'")  # the first screen says it first
+    box = html[box_at:html.index("</p>", box_at)]
+    assert "No answer: cpusuite: no valid bare-metal run (464.x264 VE: output differs from the recorded answer)" in box
+    glance = html[answer_at:html.index("</section>")]
+    assert ("<b>CPU suite (HS06-like)</b>: no number — no valid bare-metal run to compare with"
+            in glance[glance.index("<h3>Docker</h3>"):])
     assert ('<td>cpusuite</td><td><span class="cell-bad">0 ok, 6 failed</span></td>'
             '<td><span class="cell-part">5 ok, 1 failed</span></td>') in html
     assert "results/raw/cpusuite/bare/1c/r1/copy0/cpusuite.log:23" in html
-    answer = html[answer_at:html.index("<b>Method.</b>")]
+    answer = html[html.index("id='answer-detail'"):html.index("<b>Method.</b>")]
     for sentence in ("cpusuite in bare gave no number: every run failed: 464.x264 VE: output differs from the "
                      "recorded answer (6 of 6 runs).",
                      "cpusuite in docker gave no number: no valid bare-metal run to compare with.",
                      "cpusuite in vm gave no number: unavailable: no usable KVM"):
         assert sentence in answer, sentence
     md = out["report"]["md"].read_text()
-    assert md.index("## Study summary") < md.index("## Answer")
+    assert md.index("## Answer") < md.index("## Study summary") < md.index("## The answer in detail")
     assert "- cpusuite: no valid bare-metal run (464.x264 VE" in md
     assert "| cpusuite | 0 ok, 6 failed | 5 ok, 1 failed |" in md
 

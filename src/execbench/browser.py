@@ -13,6 +13,10 @@ Also keeps a screenshot of the whole page, up to 16000 px tall (default: next to
 index.screenshot.png), and with --section ID one of that section alone (index.<ID>.png: the
 element with that id, or the block it heads, up to the next heading of its level), for sections a
 long report puts beyond 16000 px.
+Also keeps a screenshot of the top of the page (default: next to the report, index.screenshot.png).
+`screenshot()` takes one at a given window size: the first screen a reader sees on a laptop
+(1280 x 800 CSS px) or a phone (390 x 844 CSS px, the width of a current iPhone, at device scale
+factor 1 so the PNG's pixels are CSS pixels).
 Exit status 0 when all checks pass; the findings are printed as JSON.
 """
 
@@ -51,6 +55,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--hide-scrollbars", "--virtual-time-budget=10000"]
 
 
+LAPTOP = (1280, 800)
+PHONE = (390, 844)
 SCREENSHOT_MAX_PX = 16000  # Chromium's largest window side that still renders reliably
 
 # Keeps one section of the page: the element with the id, widened to the block it heads (while it
@@ -82,6 +88,23 @@ def find_chromium() -> str:
         if path:
             return path
     raise FileNotFoundError("no chromium on PATH (Debian: apt-get install chromium)")
+
+
+def screenshot(page: Path, png: Path, width: int, height: int, timeout_s: float = 120) -> Path:
+    """A PNG of `page` as a window of width x height CSS pixels shows it (the first screen).
+
+    Raises FileNotFoundError without Chromium, RuntimeError when no PNG was written (with
+    Chromium's last words)."""
+    page, png = Path(page).resolve(), Path(png).resolve()
+    chromium = find_chromium()
+    with tempfile.TemporaryDirectory(prefix="execbench-browser-") as tmp:
+        run = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile",
+                              "--force-device-scale-factor=1", f"--window-size={width},{height}",
+                              f"--screenshot={png}", page.as_uri()],
+                             capture_output=True, text=True, timeout=timeout_s, cwd=tmp)
+    if not png.is_file() or png.stat().st_size == 0:
+        raise RuntimeError(f"chromium wrote no screenshot {png}: {run.stderr[-1000:]}")
+    return png
 
 
 def check_report(index_html: Path, screenshot: Path | None = None, timeout_s: float = 120) -> dict:

@@ -10,6 +10,9 @@
     figures       tables -> figures (PNG + SVG) and their manifest
     report        tables + figures -> results/report/index.html and report.md
     study-summary the end of a study: runs ok/failed/unavailable with reasons; exit 1 without an answer
+    plan          the run matrix, estimated wall time and disk use, where the config came from
+    follow        a running study, one line per finished run, from its run directories and chain records
+    export-wlcg   a study's results per host in the HEP-Benchmark-Suite report shape (schema-checked)
     sweep         remove a results dir's leftovers of killed runs on this host (containers, guests, mounts)
     check-config  read config files within execbench's bounds (size, UTF-8, YAML aliases, nesting)
     check-report  open a report in headless Chromium and check it renders
@@ -264,6 +267,13 @@ def _check_report(args) -> int:
         return 2
     shot = Path(args.screenshot) if args.screenshot else index.with_name("index.screenshot.png")
     result = check_report(index, shot.resolve())
+    if args.first_screens:
+        from .browser import LAPTOP, PHONE, screenshot
+
+        for name, (width, height) in (("laptop", LAPTOP), ("phone", PHONE)):
+            png = index.with_name(f"first-screen-{name}.png")
+            screenshot(index, png, width, height)
+            result[f"first_screen_{name}"] = str(png)
     for section in args.section or []:
         part = section_screenshot(index, section, shot.resolve().with_name(f"index.{section}.png"))
         result.setdefault("sections", []).append(part)
@@ -275,6 +285,66 @@ def _check_report(args) -> int:
     return 0 if result["ok"] else 1
 
 
+def _study_config(args, verb: str):
+    """(config, sources) as the workflow composes them from --configfile/--config, or None after
+    printing why not."""
+    from snakemake.cli import parse_config
+
+    from .config import compose_config, load_config
+
+    try:
+        raw, sources = compose_config(args.configfile, parse_config(args.config))
+        return load_config(raw, source_name=sources[0].name if sources else "config"), sources
+    except (ExecbenchError, ValueError) as err:
+        hint = ""
+        if args.configfile and "extends" not in str(err):
+            hint = (f"\n({args.configfile[0]} is the whole study: the default study is not read; to build on "
+                    "config/config.yaml instead, add `extends: default` to it)")
+        print(f"{verb}: {err}{hint}", file=sys.stderr)
+        return None
+
+
+def _follow(args) -> int:
+    from .progress import follow
+
+    loaded = _study_config(args, "follow")
+    if loaded is None:
+        return 2
+    try:
+        follow(loaded[0], interval_s=args.interval, once=args.once)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _plan(args) -> int:
+    from . import plan
+
+    loaded = _study_config(args, "plan")
+    if loaded is None:
+        return 2
+    config, sources = loaded
+    if args.print_results:
+        print(config["results"])
+        return 0
+    dirs = plan.history_dirs(config, args.history)
+    history = plan.read_history(dirs)
+    estimates = plan.estimate(config, history)
+    print(plan.render(config, sources, estimates, history, image_build_s=plan.image_build_estimate(config, dirs)),
+          end="")
+    return 0
+
+
+def _export_wlcg(args) -> int:
+    from .wlcg import write_exports
+
+    try:
+        written = write_exports(args.tables, args.out, tags=dict(t.split("=", 1) for t in args.tag))
+    except ExecbenchError as err:
+        print(f"export-wlcg: {err}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
 def _audit_diff(args) -> int:
     from .findings import diff_hosts, read_audit_table
 
@@ -418,10 +488,34 @@ def parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("check-report", help="render a report in headless Chromium and check it")
     p.add_argument("index_html", nargs="?", default="results/report/index.html")
     p.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
+    p.add_argument("--first-screens", action="store_true",
+                   help="also first-screen-laptop.png (1280x800) and first-screen-phone.png (390x844) beside the report")
     p.add_argument("--section", action="append", metavar="ID",
                    help="also a screenshot of the section with this id alone, index.<ID>.png beside the "
                         "screenshot (repeatable; e.g. audit, relative, provenance)")
     p.set_defaults(func=_check_report)
+
+    p = verbs.add_parser("plan", help="print the run matrix, estimated time and disk use, and the config's sources")
+    p.add_argument("--configfile", nargs="+", default=[], help="config files, as given to snakemake")
+    p.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", help="--config values, as given to snakemake")
+    p.add_argument("--history", nargs="*", default=[], metavar="RESULTS",
+                   help="more results trees whose run.json wall times count as earlier runs on this host")
+    p.add_argument("--print-results", action="store_true", help="print only the results directory of the config")
+    p.set_defaults(func=_plan)
+
+    p = verbs.add_parser("follow", help="follow a running study from its run directories and chain records: "
+                                        "one line per finished run (run i of N, ETA, failures)")
+    p.add_argument("--configfile", nargs="+", default=[], help="config files, as given to snakemake")
+    p.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", help="--config values, as given to snakemake")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between looks at the results directory")
+    p.add_argument("--once", action="store_true", help="print where each chain is now and exit")
+    p.set_defaults(func=_follow)
+
+    p = verbs.add_parser("export-wlcg", help="results per host in the HEP-Benchmark-Suite report shape")
+    p.add_argument("--tables", required=True, help="results/tables")
+    p.add_argument("--out", required=True, help="directory to write <host>.json into")
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a tag of host.tags (repeatable)")
+    p.set_defaults(func=_export_wlcg)
 
     p = verbs.add_parser("audit-diff", help="the audit verdicts that differ between two hosts")
     p.add_argument("tables", nargs="+", help="tables/audit.json (one study's, or two: one per site or host)")
@@ -435,7 +529,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args, extra = top.parse_known_args(argv)
+    if extra and args.verb not in ("plan", "follow"):
+        top.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # `bash scripts/run.sh --plan ...` hands over the whole snakemake command line
+        print(f"{args.verb}: not about the matrix, left to snakemake: {' '.join(extra)}", file=sys.stderr)
     try:
         return args.func(args)
     except Exception as exc:  # a bug or the machine (ENOSPC ...): the traceback to the log, the reason to the user

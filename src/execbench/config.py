@@ -37,9 +37,11 @@ from . import modes as modes_registry
 from . import payloads as payloads_registry
 from .errors import ConfigError
 from .layout import NAME_SCHEMA, RunKey
-from .paths import SCHEMAS
+from .paths import REPO_ROOT, SCHEMAS
 
 BASELINE_MODE = "bare"
+DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
+EXTENDS_DEFAULT = "default"
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 # Bounds on a config before it is read further (issue 13): a config is a few kB; these stop a
 # YAML alias bomb ("billion laughs": aliases count once per use), a nesting that would
@@ -482,6 +484,117 @@ def load_config(source: str | Path | dict, *, source_name: str | None = None) ->
     except ConfigError as exc:
         raise exc.from_source(name) from None
     return data
+
+
+# --- where a study's config comes from ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """One layer of a study's config, in merge order (later layers win)."""
+
+    kind: str  # "default" (config/config.yaml), "extended" (a base named by `extends`), "file", "--config"
+    name: str  # path as given, or the --config arguments
+    keys: tuple[str, ...]  # the top-level keys this layer sets
+
+    def describe(self) -> str:
+        return f"{self.name} ({', '.join(self.keys) or 'nothing'})"
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """`over` merged into a copy of `base`: mappings key by key (recursively), anything else replaced
+    (Snakemake's own rule for configfiles, snakemake.utils.update_config)."""
+    out = copy_module.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy_module.deepcopy(value)
+    return out
+
+
+def _read_mapping(path: Path, name: str) -> dict:
+    """A config file's top-level mapping, read within execbench's bounds (read_config_file)."""
+    data = read_config_file(Path(path), name)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("(top level)", "a mapping of keys", type(data).__name__, source=name)
+    return data
+
+
+def _shown(path: Path) -> str:
+    """A path as a person typed it: relative to the working directory when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _with_bases(path: Path, default: Path, seen: tuple = ()) -> tuple[dict, list[ConfigSource]]:
+    """A config file with the chain of files its `extends` names merged under it."""
+    name = _shown(path)
+    if path.resolve() in seen:
+        raise ConfigError("extends", "no cycle of files extending each other", " -> ".join(map(str, seen + (path,))),
+                          source=name)
+    data = _read_mapping(path, name)
+    base = data.pop("extends", None)
+    kind = "file" if not seen else "extended"
+    if base is None:
+        return data, [ConfigSource("default" if path.resolve() == default.resolve() else kind, name, tuple(data))]
+    if not isinstance(base, str) or not base:
+        raise ConfigError("extends", f"'{EXTENDS_DEFAULT}' (config/config.yaml) or the path of a config file",
+                          base, source=name)
+    base_path = default if base == EXTENDS_DEFAULT else (path.parent / base)
+    merged, sources = _with_bases(base_path, default, seen + (path.resolve(),))
+    return deep_merge(merged, data), sources + [ConfigSource(kind, name, tuple(data))]
+
+
+def compose_config(configfiles, cli: dict | None = None, default: Path = DEFAULT_CONFIG) -> tuple[dict, list[ConfigSource]]:
+    """The raw (unvalidated) config an invocation asks for, and where each layer came from.
+
+    - No config file: the default study, config/config.yaml.
+    - Config files (--configfile A B ...): the first is the whole study; its sections left out take
+      the schema's defaults (config/README.md), the default study is NOT read. With a top-level
+      `extends: default` (or `extends: <path>`, relative to the file) the first file is merged
+      over that config instead (mappings key by key, the file wins; `enabled: false` takes a mode
+      or payload out of the matrix). Later files are merged over the earlier ones, as Snakemake
+      merges them; only the first may extend.
+    - --config values (`cli`) last.
+    Raises ConfigError naming the file and key (an unreadable file, `extends` in a later file, a cycle)."""
+    default = Path(default)
+    files = [Path(f) for f in configfiles or []] or [default]
+    merged, sources = _with_bases(files[0], default)
+    for path in files[1:]:
+        data = _read_mapping(path, _shown(path))
+        if "extends" in data:
+            raise ConfigError("extends", f"extends only in the first config file ({files[0]})", data["extends"],
+                              source=str(path))
+        merged = deep_merge(merged, data)
+        sources.append(ConfigSource("file", _shown(path), tuple(data)))
+    if cli:
+        merged = deep_merge(merged, dict(cli))
+        sources.append(ConfigSource("--config", " ".join(f"{k}=..." for k in cli), tuple(cli)))
+    return merged, sources
+
+
+def describe_sources(sources: list[ConfigSource]) -> str:
+    """'config/config.yaml (the default study), extended by site.yaml (study, modes), then --config (results)'."""
+    out, top_seen = [], False
+    for i, source in enumerate(sources):
+        keys = f" ({', '.join(source.keys)})" if source.keys else ""
+        if source.kind == "--config":
+            out.append(f"then --config{keys}")
+        elif top_seen:
+            out.append(f"then {source.name}{keys}")
+        elif i == 0:
+            top_seen = source.kind == "file"
+            out.append(source.name + (" (the default study)" if source.kind == "default" else
+                                      " (the whole study: config/config.yaml is not read)" if top_seen else ""))
+        else:
+            top_seen = source.kind == "file"
+            out.append(f"extended by {source.name}{keys}")
+    return ", ".join(out)
 
 
 def config_warnings(config: dict, cores: int | None = None) -> list[str]:

@@ -1,7 +1,10 @@
 """The report's figures, from the tables (matplotlib, Agg backend, PNG + SVG).
 
-- `<name>_vs_bare`: the seed's two charts — the CPU suite score and the HEP chain throughput
-  as % of bare metal per mode, at 1 copy and at N copies, with 95 % CI error bars;
+- `relative_overview`: every mode's headline numbers as % of bare metal on one shared axis that
+  includes 100 % (bars from 100 %, 95 % interval whiskers, emulated rows hatched, rows without a
+  number saying why, the controls in grey when the study has them);
+- `<name>_vs_bare`: the seed's two charts redrawn from data — the CPU suite score and the HEP chain
+  throughput per copy count, one bar per mode, bars from 0, each labelled with its % of bare metal;
 - `copies_scaling`: each payload's headline number against copies, per mode;
 - `startup_latency`: distribution of process start-up latency per mode.
 
@@ -37,11 +40,11 @@ FORMATS = ("png", "svg")
 # own charts and the open payloads stand in where those are absent.
 SEED_CHARTS = (
     ("suite_vs_bare", ("cpusuite", "hs06", "spec-cpu2006", "hepscore"),
-     {"cpusuite": "CPU suite score (SPEC CPU2006-like, one copy per core)",
-      "hs06": "HEP-SPEC06 (one copy per core)"}),
+     {"cpusuite": "CPU suite score per copies and mode (SPEC CPU2006-like, HS06 rule: sum over copies)",
+      "hs06": "HEP-SPEC06 per copies and mode (sum over copies)"}),
     ("hepchain_vs_bare", ("hepchain", "kv", "kitvalidation"),
-     {"hepchain": "HEP chain throughput (KitValidation-like: gen → sim → digi → reco)",
-      "kv": "ATLAS KitValidation"}),
+     {"hepchain": "HEP chain throughput per copies and mode (KitValidation-like: gen → sim → digi → reco)",
+      "kv": "ATLAS KitValidation per copies and mode"}),
 )
 STARTUP_PAYLOAD = "startup"
 
@@ -100,75 +103,188 @@ def _headline(relative_json: dict, payload: str) -> tuple[str, str] | None:
     return tuple(key) if key else None
 
 
-def percent_of_bare_chart(relative: pd.DataFrame, runs: pd.DataFrame, headline, payload: str,
-                          name: str, title: str, out_dir: Path) -> Figure:
-    """Grouped bars: % of bare-metal performance per mode, one group per copies value (1 and max)."""
+def _headline_rows(relative: pd.DataFrame, relative_json: dict, payload: str) -> pd.DataFrame:
+    key = _headline(relative_json, payload)
+    if key is None:
+        return relative.iloc[0:0]
+    return relative[(relative["payload"] == payload) & (relative["benchmark"] == key[0])
+                    & (relative["metric"] == key[1])]
+
+
+def seed_score_chart(scaling: pd.DataFrame, relative: pd.DataFrame, runs: pd.DataFrame, headline, payload: str,
+                     name: str, title: str, out_dir: Path) -> Figure:
+    """The seed's chart, redrawn from data: the payload's headline score (machine total, summed
+    over the copies run at once) per copy count, one bar per mode, 95 % t interval of the mean over
+    repetitions; bars start at 0 and each is labelled with its % of bare metal (relative.csv)."""
     if headline is None:
         why = f"no machine-level headline record for payload '{payload}' in ok runs"
         return Figure(name, title, why, _placeholder(out_dir, name, title, why), has_data=False)
     benchmark, metric = headline
-    rows = relative[(relative["payload"] == payload) & (relative["benchmark"] == benchmark)
-                    & (relative["metric"] == metric)]
-    if rows.empty:
-        why = f"no comparison with bare metal for {payload} {benchmark}/{metric}"
+    data = scaling[(scaling["payload"] == payload) & (scaling["benchmark"] == benchmark)
+                   & (scaling["metric"] == metric)] if not scaling.empty else scaling
+    if data.empty:
+        why = f"no ok runs with {payload} {benchmark}/{metric}"
         return Figure(name, title, why, _placeholder(out_dir, name, title, why), has_data=False)
-    hosts = sorted(rows["host"].unique())
-    fig, axes = plt.subplots(1, len(hosts), figsize=(3.2 + 3.3 * len(hosts), 4.4), squeeze=False)
-    modes = sorted(rows["mode"].unique())
+    rel = relative[(relative["payload"] == payload) & (relative["benchmark"] == benchmark)
+                   & (relative["metric"] == metric)]
+    hosts = sorted(data["host"].unique())
+    fig, axes = plt.subplots(1, len(hosts), figsize=(2.6 + 3.6 * len(hosts), 4.4), squeeze=False, sharey=True)
+    modes = sorted(data["mode"].unique(), key=lambda m: (m != "bare", m))
+    unit = data["unit"].iloc[0]
     for ax, host in zip(axes[0], hosts):
-        h = rows[rows["host"] == host]
+        h = data[data["host"] == host]
         copies = sorted(h["copies"].unique())
-        shown = sorted({copies[0], copies[-1]})
         width = 0.8 / max(len(modes), 1)
-        ys, ci_lows, ci_highs, labels = [], [], [], []
         for i, mode in enumerate(modes):
-            for j, c in enumerate(shown):
+            for j, c in enumerate(copies):
                 r = h[(h["mode"] == mode) & (h["copies"] == c)]
                 if r.empty:
                     continue
                 r = r.iloc[0]
                 x = j + (i - (len(modes) - 1) / 2) * width
-                y = 100 * r["relative_performance"]
-                has_ci = pd.notna(r["perf_ci_low"]) and np.isfinite(r["perf_ci_high"])
-                ax.bar(x, y, width * 0.92, color=mode_colour(mode, modes), hatch="//" if r["emulated"] else None,
+                emulated = bool(r["emulated"])
+                ax.bar(x, r["mean"], width * 0.92, color=mode_colour(mode, modes), hatch="//" if emulated else None,
                        edgecolor="black", linewidth=0.5,
-                       label=(mode + (" (emulated, TCG)" if r["emulated"] else "")) if j == 0 else None)
-                if has_ci:
-                    lo, hi = 100 * r["perf_ci_low"], 100 * r["perf_ci_high"]
-                    ax.errorbar(x, y, yerr=[[y - lo], [hi - y]], fmt="none", ecolor="black", capsize=3, linewidth=1)
-                    ci_lows.append(lo)
-                    ci_highs.append(hi)
-                    text = f"{y:.1f}\n[{lo:.1f}, {hi:.1f}]"
-                else:
-                    text = f"{y:.1f}\n" + ("(n=1)" if r["verdict"] == stats.NO_INTERVAL_N1 else "(unbounded)")
-                ys.append(y)
-                labels.append((x, text))
-        ax.axhline(100, color="black", linestyle="--", linewidth=1, label="bare metal = 100 %")
-        ax.set_xticks(range(len(shown)), [f"{c} cop{'y' if c == 1 else 'ies'}" for c in shown])
-        # Zoomed so that 1 % differences are visible (the dashed line marks bare metal), but never so
-        # far that one uninformative interval squashes the bars: such error bars run off the axis,
-        # and the printed numbers under each bar give the interval anyway.
-        top_data = max(ys + [100.0])
-        top = min(max(ci_highs + [top_data]) + 2, top_data * 1.25 + 2)
-        bottom_data = min(ys + [100.0])
-        bottom = max(min(ci_lows + [bottom_data]) - 2, bottom_data * 0.75 - 2)
-        bottom = 0.0 if bottom < 50 else bottom
-        ax.set_ylim(bottom, max(top, 101.5))
-        for x, text in labels:
-            ax.annotate(text, (x, bottom), textcoords="offset points", xytext=(0, 4), ha="center", va="bottom",
-                        fontsize=6.5, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0})
-        ax.set_ylabel(f"{benchmark} {metric} as % of bare metal (higher = better)")
-        ax.set_xlabel("copies run at once")
+                       label=(mode + (" (emulated, TCG)" if emulated else "")) if j == 0 else None)
+                if pd.notna(r["ci_low"]):
+                    ax.errorbar(x, r["mean"], yerr=[[r["mean"] - r["ci_low"]], [r["ci_high"] - r["mean"]]],
+                                fmt="none", ecolor="black", capsize=3, linewidth=1)
+                pct = rel[(rel["host"] == host) & (rel["mode"] == mode) & (rel["copies"] == c)]
+                label = ("= 100 %" if mode == "bare" else
+                         f"{100 * pct['relative_performance'].iloc[0]:.1f} %" if not pct.empty else "")
+                if emulated:
+                    label += "\nTCG"
+                ax.annotate(label, (x, 0), textcoords="offset points", xytext=(0, 3), ha="center", va="bottom",
+                            fontsize=6.5, rotation=90 if len(modes) > 3 else 0, color="white" if mode == "bare"
+                            else "black", bbox=None)
+        ax.set_xticks(range(len(copies)), [f"{c} cop{'y' if c == 1 else 'ies'}" for c in copies])
+        ax.set_xlabel("copies run at once (one per logical core = the HS06 rule)")
         ax.set_title(host, fontsize=9)
+        ax.set_ylim(bottom=0)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="upper right", framealpha=0.9)
+    axes[0][0].set_ylabel(f"{benchmark} {metric} [{unit}], machine total (higher = better)")
+    axes[0][0].legend(fontsize=8, loc="upper left", framealpha=0.9)
     fig.suptitle(title, fontsize=10)
     prov = provenance_line(runs, hosts)
-    caption = (f"Performance relative to bare metal on the same host, per execution mode, at 1 copy "
-               f"and at the maximum copies; error bars are the {int(stats.CONFIDENCE * 100)} % "
-               f"{stats.METHOD} interval over paired rounds (geometric mean of the rounds' ratios). {prov}.")
-    fig.text(0.01, -0.02, _wrap(prov + f"; error bars and [bracketed] numbers: 95 % {stats.METHOD} CI",
+    caption = (f"The headline score summed over the copies run at once, per copy count and mode (bars from 0; "
+               f"error bars: 95 % t interval of the mean over repetitions; the number in each bar: % of bare "
+               f"metal on the same host). {prov}.")
+    fig.text(0.01, -0.02, _wrap(prov + "; error bars: 95 % t interval over repetitions; in-bar: % of bare metal",
                                 110), fontsize=7, va="top")
+    return Figure(name, title, caption, _save(fig, out_dir, name))
+
+
+def _controls_rows(controls: dict | None) -> list[dict]:
+    """controls.json (glance.CONTROLS_SHAPE) as overview rows, drawn in grey."""
+    rows = []
+    for kind, label in (("negative", "A/A bare vs bare"), ("positive", "known slowdown")):
+        for c in (controls or {}).get(kind) or []:
+            if c.get("effect_percent") is None:
+                continue
+            extra = f" {c['injected_percent']:+g} %" if kind == "positive" and c.get("injected_percent") is not None else ""
+            rows.append({"label": f"{label}{extra}: {c.get('payload', '')} {c.get('copies', '')}c (control)",
+                         "y": 100 + c["effect_percent"],
+                         "lo": 100 + c["ci_low_percent"] if c.get("ci_low_percent") is not None else None,
+                         "hi": 100 + c["ci_high_percent"] if c.get("ci_high_percent") is not None else None,
+                         "colour": "#999999", "hatch": None, "note": ""})
+    return rows
+
+
+def relative_overview_chart(relative: pd.DataFrame, relative_json: dict, summary: dict | None,
+                            controls: dict | None, runs: pd.DataFrame, out_dir: Path,
+                            name: str = "relative_overview", control_modes=frozenset()) -> Figure:
+    """Every mode's headline numbers as % of bare metal on ONE shared axis that includes 100 %.
+
+    One row per (mode, payload, copies): a bar from 100 % to the value (its length is the effect),
+    the 95 % interval as a whisker, emulated rows hatched and labelled, rows without a number
+    written out with why, the controls (`controls`: glance.CONTROLS_SHAPE) in grey at the bottom,
+    never as modes of their own (`control_modes`). Intervals beyond the axis are cut at its edge with
+    an arrow and their bound written."""
+    from .glance import _label, _mode_unavailable, _payload_order, mode_title  # the first screen's names and order
+
+    title = "Performance relative to bare metal on the same host (headline of each payload)"
+    headline = relative_json.get("headline", {})
+    rows = []
+    modes = [m for m in (summary or {}).get("modes", sorted(set(relative["mode"])))
+             if m != "bare" and m not in control_modes]
+    modes += [m for m in sorted(set(relative["mode"])) if m not in modes and m not in control_modes]
+    payloads = _payload_order(sorted(set(headline) | {p["payload"] for p in (summary or {}).get("payloads", [])}))
+    why = {(n["payload"], n["mode"]): n["why"] for n in (summary or {}).get("no_number", [])}
+    hosts = sorted(set(relative["host"].astype(str)))
+    for mode in modes:
+        unavailable = _mode_unavailable(summary, mode)
+        if unavailable:  # one row for a mode that gave no number at all
+            rows.append({"label": f"{mode_title(mode)} · every payload", "y": None, "lo": None, "hi": None,
+                         "colour": mode_colour(mode, modes), "hatch": None,
+                         "note": "not measured: " + unavailable.split(":")[0][:70]})
+            continue
+        for payload in payloads:
+            if payload == STARTUP_PAYLOAD:  # a time per start, not a throughput: its own figure
+                continue
+            sel = _headline_rows(relative, relative_json, payload)
+            sel = sel[sel["mode"] == mode]
+            if sel.empty:
+                if (payload, mode) in why:
+                    rows.append({"label": f"{mode_title(mode)} · {_label(payload)}", "y": None, "lo": None, "hi": None,
+                                 "colour": mode_colour(mode, modes), "hatch": None,
+                                 "note": "no number: " + why[(payload, mode)][:70]})
+                continue
+            for r in sel.sort_values(["host", "copies"]).itertuples():
+                has_ci = pd.notna(r.perf_ci_low) and np.isfinite(r.perf_ci_low) and np.isfinite(r.perf_ci_high)
+                where = f" · {r.host}" if len(hosts) > 1 else ""
+                rows.append({"label": f"{mode_title(mode)} · {_label(payload)} · {r.copies}c{where}",
+                             "y": 100 * r.relative_performance, "lo": 100 * r.perf_ci_low if has_ci else None,
+                             "hi": 100 * r.perf_ci_high if has_ci else None, "colour": mode_colour(mode, modes),
+                             "hatch": "//" if r.emulated else None,
+                             "note": "emulated (TCG): not comparable" if r.emulated else
+                             ("" if has_ci else ("n=1: no interval" if r.verdict == stats.NO_INTERVAL_N1
+                                                 else "unbounded interval"))})
+    rows += _controls_rows(controls)
+    if not rows:
+        why_none = "no mode could be compared with bare metal"
+        return Figure(name, title, why_none, _placeholder(out_dir, name, title, why_none), has_data=False)
+    values = [v for r in rows for v in (r["y"], r["lo"], r["hi"]) if v is not None]
+    low = max(min(values + [98.0]) - 2, 0.0)
+    high = min(max(values + [102.0]) + 2, 200.0)
+    height = 1.2 + 0.28 * len(rows)
+    fig, ax = plt.subplots(figsize=(9, height))
+    right = ax.get_yaxis_transform()  # x in axes fraction, y in data: the numbers column right of the axis
+    for i, r in enumerate(rows):
+        y = len(rows) - 1 - i
+        if r["y"] is None:
+            ax.text(1.02, y, r["note"], va="center", ha="left", fontsize=6.5, color="#555555", transform=right)
+            continue
+        value = min(max(r["y"], low), high)
+        ax.barh(y, value - 100, left=100, height=0.6, color=r["colour"], hatch=r["hatch"], edgecolor="black",
+                linewidth=0.4, alpha=0.85)
+        if r["lo"] is not None:
+            lo, hi = max(r["lo"], low), min(r["hi"], high)
+            ax.plot([lo, hi], [y, y], color="black", linewidth=1)
+            for end, bound, cut in ((lo, r["lo"], r["lo"] < low), (hi, r["hi"], r["hi"] > high)):
+                if cut:  # the interval goes on past the axis: an arrow head instead of a cap
+                    ax.plot([end], [y], marker="<" if end == low else ">", color="black", markersize=4)
+                else:
+                    ax.plot([end, end], [y - 0.18, y + 0.18], color="black", linewidth=1)
+        text = f"{r['y']:.1f} %" + (f" [{r['lo']:.1f}, {r['hi']:.1f}]" if r["lo"] is not None else "")
+        if r["note"]:
+            text += f"  {r['note']}"
+        ax.text(1.02, y, text, va="center", ha="left", fontsize=6.5, color="#222222", transform=right)
+    ax.axvline(100, color="black", linewidth=1)
+    ax.set_yticks(range(len(rows)), [r["label"] for r in reversed(rows)], fontsize=7)
+    ax.set_xlim(low, high)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("% of bare-metal performance (100 % = bare metal; left = slower); whiskers: 95 % interval"
+                  + ("; ▸ interval runs on past the axis" if any(
+                      r["lo"] is not None and (r["lo"] < low or r["hi"] > high) for r in rows) else ""))
+    fig.subplots_adjust(top=1 - 0.55 / height, bottom=0.7 / height)
+    ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    prov = provenance_line(runs, hosts)
+    caption = (f"Every mode's headline number against bare metal on one shared axis that includes 100 %: the bar "
+               f"runs from 100 % to the measured value, the whisker is the {int(stats.CONFIDENCE * 100)} % "
+               f"{stats.METHOD} interval; hatched rows are emulated guests (not a VM overhead), rows without a "
+               f"number say why, grey rows are the study's controls when it has them. {prov}.")
+    fig.text(0.01, 0.1 / height, _wrap(prov, 120), fontsize=7, va="bottom")  # under the x label
     return Figure(name, title, caption, _save(fig, out_dir, name))
 
 
@@ -274,12 +390,17 @@ def write_figures(tables_dir: str | Path, out_dir: str | Path, seed_charts=SEED_
     tables = read_tables(tables_dir)
     relative, relative_json, scaling = tables.relative, tables.relative_meta, tables.scaling
     measurements, runs = tables.measurements, tables.runs
-    figures = []
+    from .glance import _controls_from_tables, control_modes
+
+    kinds = control_modes(tables)  # the study's control modes (modes.<name>.control) and controls.json
+    controls = {**_controls_from_tables(tables, kinds), **(tables.controls or {})}
+    figures = [relative_overview_chart(relative, relative_json, tables.summary, controls, runs, out_dir,
+                                       control_modes=set(kinds))]
     for name, candidates, titles in seed_charts:
         payload = next((p for p in candidates if _headline(relative_json, p)), candidates[0])
         title = titles.get(payload, f"{payload} headline")
-        figures.append(percent_of_bare_chart(relative, runs, _headline(relative_json, payload), payload, name,
-                                             title, out_dir))
+        figures.append(seed_score_chart(scaling, relative, runs, _headline(relative_json, payload), payload, name,
+                                        title, out_dir))
     figures.append(scaling_chart(scaling, runs, out_dir))
     figures.append(startup_chart(measurements, runs, out_dir))
     (out_dir / "figures.json").write_text(json.dumps(

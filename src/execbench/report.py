@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, figures, findings, stats, tables
+from . import __version__, figures, findings, glance, startup_cost, stats, tables
 from .hostinfo import baseline_label
 from . import summary as summary_module
 from .paths import REPO_ROOT
@@ -46,6 +46,11 @@ def _pct_points(x, decimals: int = 2) -> str:
     if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
         return "—"
     return f"{x:.{decimals}f} %"
+
+
+def _plain_pct(x) -> str:
+    """'1.3 %' for a value already in percent (a half-width, an MDE); '—' when missing."""
+    return "—" if x is None or pd.isna(x) or not math.isfinite(float(x)) else f"{float(x):.1f} %"
 
 
 def _times(x, significant: int = 4) -> str:
@@ -116,7 +121,7 @@ class ReportData:
     def __init__(self, tables_dir: Path, figures_dir: Path, config_path: Path | None = None, from_raw: bool = False):
         self.tables_dir, self.figures_dir = Path(tables_dir), Path(figures_dir)
         self.from_raw = from_raw
-        read = tables.read_tables(self.tables_dir)
+        read = self.tables = tables.read_tables(self.tables_dir)
         self.relative, self.relative_meta, self.scaling = read.relative, read.relative_meta, read.scaling
         self.cross_hosts, self.runs, self.measurements = read.cross_hosts, read.runs, read.measurements
         self.excluded, self.summary, self.inputs = read.excluded, read.summary, read.inputs
@@ -137,11 +142,7 @@ class ReportData:
     def control_modes(self) -> dict[str, str]:
         """mode -> "negative" | "positive": the modes that are controls of the study's resolving
         power (modes.<name>.control), never answers."""
-        if "control" not in self.runs:
-            return {}
-        # "none" (the setting's default, in every run's mode_settings) is no control
-        rows = self.runs[~self.runs["control"].fillna("").astype(str).isin(["", "none"])]
-        return {str(m): str(c) for m, c in zip(rows["mode"], rows["control"])}
+        return glance.control_modes(self.tables)  # "none" (the config's default) is no control
 
     def _headline_cells(self, payload: str, benchmark: str, metric: str, host: str | None,
                         controls: bool = False) -> pd.DataFrame:
@@ -180,17 +181,23 @@ class ReportData:
 
     def headline_rows(self, fmt: str, host: str | None = None):
         """The headline comparisons, of one host or (host=None) of all."""
+        # the paired analysis's resolving power (issue 17), when the table has it
+        power = "mde_pct" in self.relative.columns
         headers = ["host", "payload", "headline", "copies", "mode", "% of bare metal", "95 % CI",
-                   "mode ÷ bare [95 % CI]", "n (mode/bare)", "verdict"]
+                   "mode ÷ bare [95 % CI]", "n (mode/bare)"] + (
+                      ["± (half-width)", "MDE", "rounds needed"] if power else []) + ["verdict"]
         rows = []
         for payload, (benchmark, metric) in sorted(self.relative_meta.get("headline", {}).items()):
             sel = self._headline_cells(payload, benchmark, metric, host)
             for r in sel.itertuples():
                 verdict = (_verdict_html(r.verdict, r.flag) if fmt == "html"
                            else r.verdict + (f" — {r.flag}" if r.flag else ""))
+                n = f"{r.n_mode}/{r.n_bare}" + (f", {int(r.n_pairs)} pairs" if power and pd.notna(r.n_pairs) else "")
+                extra = [_plain_pct(r.half_width_pct), _plain_pct(r.mde_pct),
+                         "—" if pd.isna(r.rounds_needed) else f"{int(r.rounds_needed)}"] if power else []
                 rows.append([_e(r.host), _e(payload), _e(f"{benchmark}/{metric}"), r.copies, _e(r.mode),
                              _pct(r.relative_performance), _ci(r.perf_ci_low, r.perf_ci_high, r.verdict),
-                             _ratio_ci(r), f"{r.n_mode}/{r.n_bare}", verdict])
+                             _ratio_ci(r), n, *extra, verdict])
         return headers, rows
 
     def cross_host_rows(self):
@@ -260,6 +267,20 @@ class ReportData:
                          f"{v.quantile(0.9):.4g}", f"{v.max():.4g}"])
         return headers, rows
 
+    def startup_cost_rows(self):
+        """Milliseconds each mode adds per start against bare metal (startup.csv)."""
+        headers = ["host", "copies", "mode", "median start (mode)", "median start (bare)", "added per start",
+                   "95 % CI", "rounds (mode/bare, pairs)", "interval", "verdict"]
+        st = self.tables.startup
+        rows = []
+        for r in ([] if st is None else st.itertuples()):
+            ci = ("—" if pd.isna(r.ci_low_ms) else
+                  f"[{startup_cost.format_ms(r.ci_low_ms)}, {startup_cost.format_ms(r.ci_high_ms)}]")
+            mode = r.mode + (" (emulated, TCG)" if r.emulated else "")
+            rows.append([_e(r.host), r.copies, _e(mode), startup_cost.format_ms(r.median_mode_ms, signed=False),
+                         startup_cost.format_ms(r.median_bare_ms, signed=False), startup_cost.format_ms(r.added_ms),
+                         ci, f"{r.n_mode}/{r.n_bare}, {r.n_pairs}", _e(r.method), _e(r.verdict)])
+        return headers, rows
     def baseline_note(self, host: str) -> str:
         """"bare metal here: host is a KVM guest" when this host's baseline is itself a virtual
         machine (run.json host.virtualization, hostinfo.virtualization), else ""."""
@@ -484,6 +505,12 @@ CROSS_HOSTS_TEXT = (
     "tables/cross_hosts.csv."
 )
 
+STARTUP_TEXT = (
+    "Time a mode adds to every start of a job, against bare metal on the same host: per run, the median "
+    "over its samples (warm-up excluded); per repetition round, mode minus bare metal; the mean of those "
+    "differences with a 95 % Student t interval (SciPy; Welch's interval when the rounds cannot be paired). "
+    "A cost paid once per job, so it is given in time, not as a percentage.")
+
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
 color:#111;line-height:1.4}
@@ -503,6 +530,16 @@ pre{background:#f4f4f4;padding:.8em;overflow:auto;font-size:.8em}
 .answered{background:#f0fff0;border-left:4px solid #393;padding:.5em 1em;margin:.8em 0}
 .cell-ok{color:#060}.cell-part{color:#a50;font-weight:600}.cell-bad{color:#a00;font-weight:600}.cell-na{color:#777}
 ul.reasons{font-size:.9em;margin-top:.3em}ul.reasons code{font-size:.85em;color:#444}
+.glance .modes{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,34em),1fr));gap:.6em 1.2em}
+.glance .mode{border:1px solid #ccd;border-radius:6px;padding:.2em .8em .4em}
+.glance .mode h3{margin:.3em 0}.glance .nums{font-size:.88em;color:#333}.glance ul{margin:.2em 0;padding-left:1.1em}.glance li{margin:.25em 0}
+.glance .legend,.glance .toc{font-size:.85em;color:#333}.glance .controls{background:#f6f6f6;padding:.4em .8em}
+.tone-ok .verdict{color:#060}.tone-cost .verdict{color:#a00;font-weight:600}.tone-faster .verdict{color:#06c}
+.tone-unclear .verdict{color:#a50;font-weight:600}
+.notmeasured{border-left:4px solid #999;background:#f6f6f6;padding:.3em .8em;margin:.4em 0}.tone-emulated .verdict{color:#a50}.tone-none{color:#777}
+details{margin:.3em 0}details>summary{cursor:pointer}details>summary h2{display:inline;font-size:1.2em;border:0}
+details[open]>summary h2{border-bottom:1px solid #ccc}
+@media (max-width:600px){body{margin:.5em auto;padding:0 .6em}h1{font-size:1.25em}.q{font-size:.95em}}
 """
 
 
@@ -628,7 +665,7 @@ def _audit_section_html(data: ReportData) -> list[str]:
     """The host audit: per host, the host's posture, what each mode's payload got, and the 32-bit
     ABI per filesystem; with several hosts, what differs between them."""
     table = findings.read_audit_table(data.tables_dir / "audit.json")
-    out = ["<h2 id='audit'>Host audit: security posture and the 32-bit ABI</h2>", f"<style>{AUDIT_CSS}</style>",
+    out = [f"<style>{AUDIT_CSS}</style>",
            f"<p>{_e(AUDIT_TEXT)}</p>"]
     if not table or not table["hosts"]:
         return out + ['<p class="empty">No audit in this study (payload audit not run).</p>']
@@ -705,19 +742,58 @@ def _audit_section_md(data: ReportData) -> list[str]:
     return out
 
 
-def render_html(data: ReportData, generated_utc: str) -> str:
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>execbench report</title>", f"<style>{CSS}</style></head><body>",
-        "<h1>execbench: the cost of containers and VMs relative to bare metal</h1>",
-        f'<p class="q"><b>Question.</b> {_e(QUESTION)}</p>',
-        *_audit_first_screen_html(data),
-        *_summary_html(data),
-        "<h2 id='answer'>Answer</h2>",
-    ]
-    if data.ingest_summary():
-        parts.append(f'<p class="ingest">{_e(data.ingest_summary())}</p>')
+
+def glance_html(screen: glance.FirstScreen, notes: list[str] = ()) -> str:
+    """The first screen: the answer per mode and workload class, `notes` (e.g. what an ingest-only
+    study read), the controls line, the links below."""
+    out = ["<section id='answer' class='glance'>"]
+    status = "answered" if screen.answered else "noanswer"
+    out.append(f'<p class="{status}"><b>{_e(screen.headline)}</b>'
+               + ("".join(f"<br>No answer: {_e(p)}" for p in screen.problems)) + "</p>")
+    out.append('<p class="legend">Per mode and workload: the verdict in plain words, then the effect on '
+               "throughput against bare metal on the same host (negative = slower) with its 95 % interval "
+               "in brackets; start-up is the time added per start.</p>")
+    for block in (b for b in screen.blocks if b.not_measured):  # first: which modes have no answer at all
+        title = glance.mode_title(block.mode) + (f" on {block.host}" if block.host else "")
+        out.append(f'<p class="notmeasured"><b>{_e(title)}: not measured</b> — {_e(block.not_measured)}</p>')
+    out.append('<div class="modes">')
+    for block in screen.blocks:
+        if block.not_measured:
+            continue
+        title = glance.mode_title(block.mode) + (f" on {block.host}" if block.host else "")
+        out.append(f'<div class="mode"><h3>{_e(title)}</h3>')
+        items = []
+        for line in block.lines:
+            if line.tone == "none":
+                items.append(f'<li class="tone-none"><b>{_e(line.label)}</b>: no number — {_e(line.verdict)}</li>')
+            else:
+                items.append(f'<li class="tone-{_e(line.tone)}"><b>{_e(line.label)}</b>: '
+                             f'<span class="verdict">{_e(line.verdict)}</span><br>'
+                             f'<span class="nums">{_e(line.text)}</span></li>')
+        out.append("<ul>" + "".join(items) + "</ul></div>" if items else
+                   '<p class="empty">no payload compared</p></div>')
+    out.append("</div>")
+    for line in notes:
+        out.append(f'<p class="ingest">{_e(line)}</p>')
+    for line in screen.context:
+        out.append(f'<p class="context">{_e(line)}</p>')
+    out.append(f'<p class="controls">{_e(screen.controls)}</p>')
+    links = " · ".join(f'<a href="#{sid}">{_e(title)}</a>' for sid, title, _ in SECTIONS)
+    out.append(f'<p class="toc">Below, folded: {links}.</p></section>')
+    return "\n".join(out)
+
+
+def _section(sid: str, title: str, body: str, open_: bool = False) -> str:
+    return (f"<details id='{sid}'{' open' if open_ else ''}><summary><h2>{_e(title)}</h2></summary>\n"
+            f"{body}\n</details>")
+
+
+def _summary_section(data: ReportData) -> str:
+    return "\n".join(_summary_html(data)[1:])  # without its own heading
+
+
+def _answer_detail_section(data: ReportData) -> str:
+    parts = []
     hosts = data.compared_hosts()
     for host in hosts if len(hosts) > 1 else [None]:  # one host: no sub-heading
         if host is not None:
@@ -736,15 +812,20 @@ def render_html(data: ReportData, generated_utc: str) -> str:
         parts.append("<p><b>No number</b> (failed or unavailable, why from the payloads' own logs):</p>"
                      '<ul class="no-number">' + "".join(f"<li>{_e(s)}</li>" for s in missing) + "</ul>")
     parts.append(f"<p><b>Method.</b> {_e(METHOD_TEXT)}</p>")
-    parts.append("<h2 id='across-hosts'>Across hosts</h2>")
+    return "\n".join(parts)
+
+
+def _across_hosts_section(data: ReportData) -> str:
     note = data.cross_host_note()
     if note:
-        parts.append(f'<p class="empty">{_e(note)}</p>')
-    else:
-        h, rows = data.cross_host_rows()
-        parts.append(f"<p>{_e(CROSS_HOSTS_TEXT)}</p>")
-        parts.append(_html_table(h, rows, "cross-hosts") if rows else '<p class="empty">No headline comparisons.</p>')
-    parts.append("<h2 id='figures'>Figures</h2>")
+        return f'<p class="empty">{_e(note)}</p>'
+    h, rows = data.cross_host_rows()
+    return f"<p>{_e(CROSS_HOSTS_TEXT)}</p>" + (_html_table(h, rows, "cross-hosts") if rows else
+                                               '<p class="empty">No headline comparisons.</p>')
+
+
+def _figures_section(data: ReportData) -> str:
+    parts = []
     if data.figures_without_data:
         parts.append('<p class="empty">Not drawn, no data in these runs: '
                      + "; ".join(_e(f["title"]) for f in data.figures_without_data) + ".</p>")
@@ -754,17 +835,31 @@ def render_html(data: ReportData, generated_utc: str) -> str:
         parts.append(f'<figure id="fig-{_e(fig["name"])}"><img alt="{_e(fig["title"])}" '
                      f'src="data:image/png;base64,{b64}"><figcaption><b>{_e(fig["title"])}.</b> '
                      f'{_e(fig["caption"])}</figcaption></figure>')
-    parts.extend(_audit_section_html(data))  # where report.md has it: before the detail tables
-    parts.append("<h2 id='relative'>All comparisons with bare metal (relative.csv)</h2>")
+    return "\n".join(parts) or '<p class="empty">No figures.</p>'
+
+
+def _relative_section(data: ReportData) -> str:
     h, rows = data.relative_rows("html")
-    parts.append(_html_table(h, rows, "relative") if rows else '<p class="empty">No comparisons.</p>')
-    parts.append("<h2 id='scaling'>Copies scaling</h2>")
+    return _html_table(h, rows, "relative") if rows else '<p class="empty">No comparisons.</p>'
+
+
+def _scaling_section(data: ReportData) -> str:
     h, rows = data.scaling_rows()
-    parts.append(_html_table(h, rows, "scaling") if rows else '<p class="empty">No scaling data.</p>')
-    parts.append("<h2 id='startup'>Start-up latency</h2>")
+    return _html_table(h, rows, "scaling") if rows else '<p class="empty">No scaling data.</p>'
+
+
+def _startup_section(data: ReportData) -> str:
+    h, rows = data.startup_cost_rows()
+    parts = [f"<p>{_e(STARTUP_TEXT)}</p>",
+             _html_table(h, rows, "startup-cost") if rows else '<p class="empty">No start-up comparison.</p>']
     h, rows = data.startup_rows()
-    parts.append(_html_table(h, rows, "startup") if rows else '<p class="empty">No start-up samples.</p>')
-    parts.append("<h2 id='provenance'>Provenance</h2>")
+    parts.append("<p>Per-copy medians of each run:</p>" + _html_table(h, rows, "startup") if rows else
+                 '<p class="empty">No start-up samples.</p>')
+    return "\n".join(parts)
+
+
+def _provenance_section(data: ReportData) -> str:
+    parts = []
     for title, (h, rows) in (("Hosts", data.host_rows()), ("Engines and runtimes", data.version_rows()),
                              ("Images", data.image_rows()), ("Configuration", data.config_rows())):
         parts.append(f"<h3>{_e(title)}</h3>" + (_html_table(h, rows, "prov") if rows else
@@ -780,19 +875,58 @@ def render_html(data: ReportData, generated_utc: str) -> str:
     else:
         for path, text in data.configs:
             parts.append(f"<p>Config file <code>{_e(path)}</code>:</p><pre class='config'>{_e(text)}</pre>")
-    parts.append(f"<p>Report generated {_e(generated_utc)} by execbench {_e(__version__)}, "
-                 f"commit <code>{_e(_git_commit())}</code>, from {len(data.runs)} parsed runs.</p>")
+    return "\n".join(parts)
+
+
+def _clock_section(data: ReportData) -> str:
     h, rows, flagged, timed = data.clock_rows()
-    parts.append("<h2 id='clock'>Timing checks</h2>")
-    parts.append(f"<p>{flagged} of {timed} timed values flagged (tables/clock.csv): a single-threaded CPU "
-                 "benchmark below 0.9 CPU seconds per wall second waited for something other than the CPU; a "
-                 "clock step above 0.1 % of the value is a step of the clock, not a measurement.</p>")
+    parts = [f"<p>{flagged} of {timed} timed values flagged (tables/clock.csv): a single-threaded CPU "
+             "benchmark below 0.9 CPU seconds per wall second waited for something other than the CPU; a "
+             "clock step above 0.1 % of the value is a step of the clock, not a measurement.</p>"]
     if rows:
         parts.append(_html_table(h, rows, "clock"))
-    parts.append("<h2 id='excluded'>Left out, and why</h2>")
+    return "\n".join(parts)
+
+
+def _excluded_section(data: ReportData) -> str:
+    parts = []
     for title, h, rows in data.excluded_sections():
         parts.append(f"<h3>{_e(title)} ({len(rows)})</h3>" + (_html_table(h, rows, "excluded") if rows else
                                                                 '<p class="empty">none</p>'))
+    return "\n".join(parts)
+
+
+# Everything below the first screen, folded (<details>), in this order: (id, title, body(data) -> html).
+# Another module adds a section by appending to this list.
+SECTIONS: list[tuple[str, str, object]] = [
+    ("summary", "Runs per payload and mode, and why runs gave no number", _summary_section),
+    ("answer-detail", "The answer in detail (headline numbers, method)", _answer_detail_section),
+    ("figures", "Figures", _figures_section),
+    ("across-hosts", "Across hosts", _across_hosts_section),
+    ("relative", "All comparisons with bare metal (relative.csv)", _relative_section),
+    ("scaling", "Copies scaling", _scaling_section),
+    ("startup", "Start-up latency", _startup_section),
+    ("audit", "Host audit: security posture and the 32-bit ABI", lambda data: "".join(_audit_section_html(data))),
+    ("provenance", "Provenance", _provenance_section),
+    ("clock", "Timing checks", _clock_section),
+    ("excluded", "Left out, and why", _excluded_section),
+]
+
+
+def render_html(data: ReportData, generated_utc: str) -> str:
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>execbench report</title>", f"<style>{CSS}</style></head><body>",
+        "<h1>The cost of containers and VMs against bare metal</h1>",
+        f'<p class="q"><b>Question.</b> {_e(QUESTION)}</p>',
+        *_audit_first_screen_html(data),  # a blocking finding of the host audit before anything else
+        glance_html(glance.first_screen(data.tables), [s for s in [data.ingest_summary()] if s]),
+    ]
+    for sid, title, body in SECTIONS:
+        parts.append(_section(sid, title, body(data)))
+    parts.append(f"<p class='generated'>Report generated {_e(generated_utc)} by execbench {_e(__version__)}, "
+                 f"commit <code>{_e(_git_commit())}</code>, from {len(data.runs)} parsed runs.</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -802,10 +936,12 @@ def _md_plain(rows):
 
 
 def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "figures") -> str:
-    out = ["# execbench: the cost of containers and VMs relative to bare metal", "", f"**Question.** {QUESTION}",
-           "", *_audit_first_screen_md(data), *_summary_md(data), "## Answer", ""]
+    screen = glance.render_text(glance.first_screen(data.tables)).splitlines()
+    out = ["# The cost of containers and VMs against bare metal", "", f"**Question.** {QUESTION}", "",
+           *_audit_first_screen_md(data), "## Answer", "", *[f"- {line}" for line in screen]]
     if data.ingest_summary():
-        out += [data.ingest_summary(), ""]
+        out += [f"- {data.ingest_summary()}"]
+    out += ["", *_summary_md(data), "## The answer in detail", ""]
     hosts = data.compared_hosts()
     for host in hosts if len(hosts) > 1 else [None]:  # one host: no sub-heading
         if host is not None:
@@ -835,7 +971,9 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
         out += [f"![{fig['title']}]({figures_rel}/{fig['files']['png']})", "", f"*{fig['caption']}*", ""]
     out += _audit_section_md(data)
     for title, (h, rows) in (("All comparisons with bare metal", data.relative_rows("md")),
-                             ("Copies scaling", data.scaling_rows()), ("Start-up latency", data.startup_rows()),
+                             ("Copies scaling", data.scaling_rows()),
+                             ("Start-up cost per mode", data.startup_cost_rows()),
+                             ("Start-up latency", data.startup_rows()),
                              ("Provenance: hosts", data.host_rows()), ("Provenance: engines", data.version_rows()),
                              ("Provenance: images", data.image_rows()), ("Provenance: config", data.config_rows())):
         out += [f"## {title}", "", _md_table(h, _md_plain(rows)) if rows else "none", ""]

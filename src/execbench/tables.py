@@ -13,6 +13,8 @@
                      └► summary.json    (runs ok / failed / unavailable per payload and mode, the
                                          reasons from the payloads' own logs, whether the study
                                          has an answer; execbench.summary)
+                     └► startup.*       (milliseconds each mode adds per start, with its
+                                         interval; execbench.startup_cost)
                      └► audit.json/.csv (the host audit's findings per host and mode, the runs an
                                          ABI finding marks; execbench.findings)
 
@@ -37,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import findings, stats, summary
+from . import findings, startup_cost, stats, summary
 
 MEASUREMENT_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "run_status",
@@ -745,6 +747,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
         "cross_hosts_csv": out / "cross_hosts.csv", "cross_hosts_json": out / "cross_hosts.json",
         "cross_hosts_md": out / "cross_hosts.md", "excluded": out / "excluded.json",
         "summary": out / "summary.json", "clock": out / "clock.csv",
+        "startup_csv": out / "startup.csv", "startup_json": out / "startup.json",
         "inputs": out / "inputs.csv",
     }
     m.to_csv(files["measurements"], index=False)
@@ -769,6 +772,11 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
                                   parsed.log_reasons, parsed.parse_errors,
                                   not_compared=uncompared_payloads(r["payload"] for r in parsed.runs))
     files["summary"].write_text(json.dumps(study, indent=1, default=str) + "\n")
+    startup = startup_cost.startup_cost_table(comparable)
+    startup.to_csv(files["startup_csv"], index=False, float_format="%.10g")
+    files["startup_json"].write_text(json.dumps(
+        {"unit": "ms", "confidence": startup_cost.CONFIDENCE, "baseline": BASELINE_MODE,
+         "rows": _json_ready(startup)}, indent=1) + "\n")
     pd.DataFrame(parsed.inputs, columns=INPUT_COLUMNS).to_csv(files["inputs"], index=False)
     pd.DataFrame(parsed.clock, columns=CLOCK_COLUMNS).to_csv(files["clock"], index=False, float_format="%.6g")
     files.update(findings.write_audit_tables(parsed_paths, out))
@@ -789,6 +797,8 @@ class Tables:
     excluded: dict
     summary: dict | None  # summary.json (execbench.summary); None in tables made before it existed
     inputs: pd.DataFrame  # inputs.csv: the ingested files (empty without an ingest)
+    startup: pd.DataFrame | None = None  # startup.csv (execbench.startup_cost); None in older tables
+    controls: dict | None = None  # controls.json (negative / positive controls, resolving power) if written
     clock: pd.DataFrame | None = None  # clock.csv: timed values and their checks (clock_check)
 
 
@@ -816,6 +826,9 @@ def read_tables(tables_dir: str | Path) -> Tables:
         measurements=pd.read_csv(tables_dir / "measurements.csv", dtype={"copy": "Int64"}),
         excluded=json.loads((tables_dir / "excluded.json").read_text()),
         summary=json.loads((tables_dir / "summary.json").read_text()) if (tables_dir / "summary.json").exists() else None,
+        startup=(pd.read_csv(tables_dir / "startup.csv", dtype={"method": str, "verdict": str})
+                 if (tables_dir / "startup.csv").exists() else None),
+        controls=json.loads((tables_dir / "controls.json").read_text()) if (tables_dir / "controls.json").exists() else None,
         inputs=(pd.read_csv(tables_dir / "inputs.csv", keep_default_na=False, dtype=str)
                 if (tables_dir / "inputs.csv").is_file() else pd.DataFrame(columns=INPUT_COLUMNS)),
         clock=(pd.read_csv(tables_dir / "clock.csv", keep_default_na=False, dtype={"flags": str})

@@ -6,19 +6,41 @@ from snakemake.exceptions import WorkflowError
 
 from execbench import layout
 from execbench.chain import LOCAL as LOCAL_CHAIN, chain_record_path
-from execbench.config import config_warnings, load_config, run_matrix
+from execbench.config import (
+    compose_config,
+    config_warnings,
+    describe_sources,
+    load_config,
+    run_matrix,
+)
 from execbench.errors import ConfigError
+from execbench.plan import announce_config
 
+# What the invocation asks for: the default study, or the first --configfile as the whole study
+# (or over its `extends` base), later files and --config over it (execbench.config.compose_config;
+# Snakemake's own merge of --configfile over the Snakefile's configfile is not used).
 # Validation with the project's own loader instead of snakemake.utils.validate:
 # same JSON Schema, but errors name the dotted key, and the checks a schema
 # cannot express (registered modes/payloads, loopback registry, non-empty
 # matrix) run here too, all before any job is scheduled.
 try:
-    _validated = load_config(dict(config), source_name="config")
+    _raw, CONFIG_SOURCES = compose_config(
+        workflow.overwrite_configfiles,
+        dict(workflow.config_settings.config or {}),
+        default=Path(workflow.basedir) / "config" / "config.yaml",
+    )
+    _validated = load_config(_raw, source_name=describe_sources(CONFIG_SOURCES))
 except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
 config.clear()
 config.update(_validated)
+# Printed once per invocation (not in the jobs) and stored with the results.
+if workflow.is_main_process:
+    announce_config(
+        config,
+        CONFIG_SOURCES,
+        write=not getattr(workflow.output_settings, "dryrun", False),
+    )
 for _warning in config_warnings(config):
     print(f"execbench: warning: {_warning}", file=sys.stderr)
 

@@ -58,6 +58,13 @@ rule combine_tables:
         cross_hosts_md=f"{REPORT_TABLES}/cross_hosts.md",
         excluded=f"{REPORT_TABLES}/excluded.json",
         summary=f"{REPORT_TABLES}/summary.json",
+        startup=report(
+            f"{REPORT_TABLES}/startup.csv",
+            caption="../report/startup_table.rst",
+            category="Tables",
+            labels={"table": "start-up: milliseconds added per start"},
+        ),
+        startup_json=f"{REPORT_TABLES}/startup.json",
         # ingested runs: every copied file with its sha256 and provenance
         inputs=f"{REPORT_TABLES}/inputs.csv",
         # the host audit's findings per host and mode (execbench.findings)
@@ -86,17 +93,29 @@ rule report_figures:
         measurements=rules.combine_tables.output.measurements,
         runs=rules.combine_tables.output.runs,
     output:
+        overview=report(
+            f"{REPORT_FIGURES}/relative_overview.png",
+            caption="../report/relative_overview.rst",
+            category="Relative to bare metal",
+            labels={"figure": "every mode and payload", "copies": "all"},
+        ),
         suite=report(
             f"{REPORT_FIGURES}/suite_vs_bare.png",
             caption="../report/suite_vs_bare.rst",
             category="Relative to bare metal",
-            labels={"figure": "CPU suite score", "copies": "1 and N"},
+            labels={
+                "figure": "CPU suite score per copies and mode",
+                "copies": "1 and N",
+            },
         ),
         chain=report(
             f"{REPORT_FIGURES}/hepchain_vs_bare.png",
             caption="../report/hepchain_vs_bare.rst",
             category="Relative to bare metal",
-            labels={"figure": "HEP chain throughput", "copies": "1 and N"},
+            labels={
+                "figure": "HEP chain throughput per copies and mode",
+                "copies": "1 and N",
+            },
         ),
         scaling=report(
             f"{REPORT_FIGURES}/copies_scaling.png",
@@ -113,6 +132,7 @@ rule report_figures:
         svgs=[
             f"{REPORT_FIGURES}/{name}.svg"
             for name in (
+                "relative_overview",
                 "suite_vs_bare",
                 "hepchain_vs_bare",
                 "copies_scaling",
@@ -165,6 +185,26 @@ rule report:
         "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench report --tables {params.tables:q}"
         " --figures {params.figures:q} --out {params.out:q}"
         " {params.configs:q} {params.from_raw:q} 3>&2 > {log:q} 2>&1"
+
+
+rule export_wlcg:
+    """Tables -> results/export/wlcg/<host>.json: each host's results in the HEP-Benchmark-Suite report
+    shape (one profile per mode and copy count), checked against workflow/schemas/wlcg-report.schema.json.
+    """
+    input:
+        tables=rules.combine_tables.output,
+        relative=rules.combine_tables.output.relative,
+    output:
+        directory(f"{RESULTS}/export/wlcg"),
+    log:
+        f"{RESULTS}/logs/report/export_wlcg.log",
+    conda:
+        "../../envs/execbench.yaml"
+    params:
+        python=PYTHON,
+        tables=lambda wildcards, input: Path(input.relative).parent,
+    shell:
+        "{params.python:q} -m execbench export-wlcg --tables {params.tables:q} --out {output:q} > {log:q} 2>&1"
 
 
 # The end of every study, on the submit host (its output is for the terminal). A final rule, not
