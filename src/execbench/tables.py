@@ -5,6 +5,9 @@
                      ├► relative.*      (mode ÷ bare metal on the same host, 95 % CI, verdict)
                      ├► scaling.*       (headline score against copies, per mode)
                      ├► cross_hosts.*   (distribution over hosts of the per-host ratios)
+                     ├► environment.*   (what each mode's copies saw of their environment against
+                     │                   bare metal's: seccomp, cgroup limits, clock cost ...;
+                     │                   execbench.environment)
                      ├► inputs.csv      (ingested runs: every copied file, its sha256, manifest
                      │                   line, label and source: the ingest's provenance)
                      └► excluded.json   (failed/unavailable runs, runs off their cluster host,
@@ -35,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import stats, summary
+from . import environment, stats, summary
 
 MEASUREMENT_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "run_status",
@@ -72,6 +75,7 @@ class ParsedRuns:
     unreadable: list[dict] = field(default_factory=list)  # {"path", "reason"}
     log_reasons: dict[str, list[dict]] = field(default_factory=dict)  # run_id -> why it gave no number
     inputs: list[dict] = field(default_factory=list)  # ingested files (INPUT_COLUMNS)
+    environments: list[dict] = field(default_factory=list)  # per-copy fingerprints (environment.py)
 
 
 def _nested(run: dict, outer: str, inner: str, default=None):
@@ -211,6 +215,8 @@ def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
         run_row["log_reason"] = "; ".join(r.get("reason", "") for r in reasons if isinstance(r, dict))
         out.log_reasons[run_row["run_id"]] = [r for r in reasons if isinstance(r, dict) and r.get("reason")]
         out.runs.append(run_row)
+        if run_row["pairing"] != PAIRING_BROKEN:
+            out.environments += environment.copy_fingerprints(run)
         if run_row["ingested"]:
             out.inputs += _input_rows(run, run_row)
         for i, rec in enumerate(records):
@@ -594,6 +600,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
         "cross_hosts_md": out / "cross_hosts.md", "excluded": out / "excluded.json",
         "summary": out / "summary.json",
         "inputs": out / "inputs.csv",
+        "environment_csv": out / "environment.csv", "environment_md": out / "environment.md",
     }
     m.to_csv(files["measurements"], index=False)
     pd.DataFrame(parsed.runs, columns=RUN_COLUMNS).to_csv(files["runs"], index=False)
@@ -617,6 +624,9 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
                                   parsed.log_reasons, parsed.parse_errors)
     files["summary"].write_text(json.dumps(study, indent=1, default=str) + "\n")
     pd.DataFrame(parsed.inputs, columns=INPUT_COLUMNS).to_csv(files["inputs"], index=False)
+    env_table = environment.environment_table(parsed.environments)
+    env_table.to_csv(files["environment_csv"], index=False)
+    files["environment_md"].write_text(environment.environment_markdown(env_table))
     return files
 
 
@@ -634,6 +644,7 @@ class Tables:
     excluded: dict
     summary: dict | None  # summary.json (execbench.summary); None in tables made before it existed
     inputs: pd.DataFrame  # inputs.csv: the ingested files (empty without an ingest)
+    environment: pd.DataFrame  # environment.csv (empty in tables made before it existed)
 
 
 RELATIVE_TEXT_COLUMNS = ("flag", "note", "geomean_of", "mode_runs", "bare_runs", "verdict")
@@ -661,4 +672,7 @@ def read_tables(tables_dir: str | Path) -> Tables:
         summary=json.loads((tables_dir / "summary.json").read_text()) if (tables_dir / "summary.json").exists() else None,
         inputs=(pd.read_csv(tables_dir / "inputs.csv", keep_default_na=False, dtype=str)
                 if (tables_dir / "inputs.csv").is_file() else pd.DataFrame(columns=INPUT_COLUMNS)),
+        environment=(pd.read_csv(tables_dir / "environment.csv", keep_default_na=False,
+                                 dtype={c: str for c in environment.COLUMNS if c not in ("differs", "copies_seen")})
+                     if (tables_dir / "environment.csv").is_file() else pd.DataFrame(columns=environment.COLUMNS)),
     )

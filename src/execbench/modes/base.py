@@ -55,6 +55,12 @@ class CopyResult:
     # cgroup v1/v2); shared by the copies of one container
     env_cgroup_cpu_s: float | None = None
     detail: str = ""
+    # what the copy saw of its environment, taken inside by the launcher (execbench_launch.py
+    # environment_fingerprint, with the ISA level added by modes.common.collect)
+    environment: Mapping | None = None
+    # CFS throttling of the environment's own cgroup over the run: {nr_periods, nr_throttled,
+    # throttled_s}; None where it has no cgroup of its own. Shared by the copies of one container.
+    cpu_throttling: Mapping | None = None
 
     @property
     def ok(self) -> bool:
@@ -63,7 +69,9 @@ class CopyResult:
     def to_dict(self) -> dict:
         return {"copy": self.copy, "exit_code": self.exit_code, "wall_s": self.wall_s,
                 "timed_out": self.timed_out, "cpu_s": self.cpu_s, "env_cgroup_cpu_s": self.env_cgroup_cpu_s,
-                "detail": self.detail}
+                "detail": self.detail,
+                "environment": dict(self.environment) if self.environment is not None else None,
+                "cpu_throttling": dict(self.cpu_throttling) if self.cpu_throttling is not None else None}
 
 
 @dataclass(frozen=True)
