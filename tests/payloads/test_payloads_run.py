@@ -18,7 +18,7 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.mark.parametrize("mode", ["bare", "docker"])
-@pytest.mark.parametrize("payload_name", ["cpusuite", "hepchain", "db12", "stream", "fio"])
+@pytest.mark.parametrize("payload_name", ["cpusuite", "hepchain", "db12", "stream", "fio", "syscost"])
 def test_payload_smoke_runs_and_parses(payload_image, tmp_path, mode, payload_name):
     out = tmp_path / "run"
     results, payload = run_payload(payload_image, mode, payload_name, out)
