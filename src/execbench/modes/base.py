@@ -23,6 +23,52 @@ CPUSET_SETTING = {"enum": ["none", "per-copy"], "default": "none",
                   "description": "CPU pinning: none, or per-copy (copy i on logical core i mod cores)."}
 NETWORK_SETTING = {"enum": ["none", "host", "bridge"], "default": "none",
                    "description": "Container network; none unless a payload needs one."}
+# Site factors (issue 18): what a batch system or kernel sets around a job. One spelling each;
+# modes/docker.py applies them (site_factor_kwargs), bare mode the quota (cpulimit.py).
+CPU_LIMIT_KINDS = ("none", "cpuset", "quota", "shares")
+CPU_LIMIT_SETTING = {
+    "type": "object", "additionalProperties": False, "default": {"kind": "none"},
+    "description": "CPU limit as a batch system sets it: none; cpuset (pin to `cpuset`, or to the first `cpus` "
+                   "usable cores); quota (CFS bandwidth: `cpus` CPUs' worth of time per `period_us`, as docker "
+                   "--cpus or a Kubernetes limit); shares (relative weight `shares`, as HTCondor's docker "
+                   "universe: 100 x request_cpus). Throttling counters are read back per copy.",
+    "properties": {
+        "kind": {"enum": list(CPU_LIMIT_KINDS), "default": "none", "description": "Which limit."},
+        "cpus": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None,
+                 "description": "quota: CPUs per period (may be fractional); cpuset: how many cores."},
+        "cpuset": {"type": ["string", "null"], "pattern": "^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$", "default": None,
+                   "description": "cpuset: the cores, as a cpuset list (\"0-3,6\")."},
+        "period_us": {"type": "integer", "minimum": 1000, "maximum": 1000000, "default": 100000,
+                      "description": "quota: the CFS period in microseconds (the kernel's default 100 ms)."},
+        "shares": {"type": ["integer", "null"], "minimum": 2, "maximum": 262144, "default": None,
+                   "description": "shares: the cgroup v1 cpu.shares weight (1024 = the default)."},
+    },
+    "allOf": [
+        {"if": {"properties": {"kind": {"const": "quota"}}, "required": ["kind"]},
+         "then": {"required": ["cpus"], "properties": {"cpus": {"type": "number"}}}},
+        {"if": {"properties": {"kind": {"const": "shares"}}, "required": ["kind"]},
+         "then": {"required": ["shares"], "properties": {"shares": {"type": "integer"}}}},
+    ],
+}
+SECCOMP_SETTING = {"type": "string", "minLength": 1, "default": "default",
+                   "description": "Seccomp filter: default (the engine's profile), unconfined (none), or the path "
+                                  "of a site profile (JSON, as `docker run --security-opt seccomp=FILE`; relative "
+                                  "to the working directory)."}
+SHM_SIZE_SETTING = {"type": ["string", "null"], "pattern": "^[0-9]+[bkmg]?$", "default": None,
+                    "description": "Size of /dev/shm (\"1g\"); null: the engine's default (64 MiB in docker)."}
+ULIMITS_SETTING = {
+    "type": "object", "default": {},
+    "propertyNames": {"enum": ["core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
+                               "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"]},
+    "additionalProperties": {"type": "object", "required": ["soft", "hard"], "additionalProperties": False,
+                             "properties": {"soft": {"type": "integer", "minimum": -1},
+                                            "hard": {"type": "integer", "minimum": -1}}},
+    "description": "rlimits set on the container (`nofile: {soft: 1048576, hard: 1048576}`); {}: the engine's "
+                   "defaults (its daemon's default-ulimits).",
+}
+MEMORY_LIMIT_SETTING = {"type": ["string", "null"], "pattern": "^[0-9]+[bkmg]?$", "default": None,
+                        "description": "Memory limit of the cgroup (\"4g\"; page cache counts against it); "
+                                       "null: none."}
 COPIES_PER_CONTAINER_SETTING = {"enum": ["all", "one"], "default": "all",
                                 "description": "All copies in one container, or one container per copy."}
 
