@@ -234,6 +234,13 @@ def _execute(config, cell, mode_settings, payload_settings, out_dir, record, pay
         images_json = Path(config["results"]) / "images" / f"{config['image']}.json"
         record.update(status="failed", reason=f"no image record {images_json} (run the images stage first)")
         return
+    threads = payload.threads_per_copy(payload_settings)
+    usable = len(os.sched_getaffinity(0))
+    record["threads_per_copy"] = threads if threads is not None else "auto"
+    if cell.copies * (threads or usable) > usable:  # multi-threaded copies must not oversubscribe the host
+        record.update(status="unavailable", reason=f"{cell.copies} copies x {threads or f'auto ({usable})'} "
+                                                   f"threads > {usable} usable cores")
+        return
     ctx = RunContext(mode=mode_ctx, run_id=cell.run_id, image_ref=image.get("reference") or "",
                      payload=cell.payload, copies=cell.copies, repetition=cell.repetition,
                      argv=payload.argv(payload_settings), timeout_s=payload.timeout_s(payload_settings),
