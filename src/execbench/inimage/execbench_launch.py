@@ -194,7 +194,7 @@ def cgroup_limits() -> dict:
     return out
 
 
-def clock_gettime_ns(batches: int = 5, calls: int = 20000) -> float:
+def clock_gettime_ns(batches: int = 5, calls: int = 5000) -> float:
     """Nanoseconds one clock_gettime(CLOCK_MONOTONIC) costs from Python: the median over batches
     of (loop calling it - the same loop calling a no-op builtin) / calls. The interpreter's own
     cost cancels, so a vDSO clock reads tens of ns and a clock that falls back to the syscall
