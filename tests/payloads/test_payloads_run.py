@@ -37,6 +37,12 @@ def test_payload_smoke_runs_and_parses(payload_image, tmp_path, mode, payload_na
     if payload_name == "fio":  # data files are gone, fio's JSON stays
         assert not list((out / "copy0").glob("execbench-fio.*"))
         assert (out / "copy0" / "fio.json").is_file()
+        # the file system measured: the run dir's, bind-mounted (a VM's would be 9p)
+        import sys
+        sys.path.insert(0, str(INIMAGE))
+        from fio_run import scratch_filesystem
+        host_fstype = scratch_filesystem(str(out / "copy0"))["fstype"]
+        assert {r.extra["scratch_fstype"] for r in records} == {host_fstype}
     assert not (out / "copy0" / "cpusuite-work").exists()
 
 
