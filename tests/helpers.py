@@ -139,7 +139,7 @@ class ArgvPayload(Payload):
     def __init__(self, argv: list[str], timeout_s: float = 60.0):
         self.fixed_argv, self._timeout = list(argv), timeout_s
 
-    def argv(self, settings) -> list[str]:
+    def argv(self, settings, unit: str = "") -> list[str]:
         return list(self.fixed_argv)
 
     def timeout_s(self, settings) -> float:

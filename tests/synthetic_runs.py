@@ -40,9 +40,9 @@ def _environment(mode: str) -> dict:
 
 
 def _run(payload, mode, copies, rep, status="ok", reason="", emulated=False, order=0):
-    kind = mode
+    kind = mode.split("-")[0]  # bare-aa, bare-quota: controls of kind bare
     versions = {"bare": {"chroot": "coreutils 9.1"}, "docker": {"engine": "20.10.24", "runc": "1.1.5"},
-                "podman": {"engine": "4.3.1", "crun": "1.8.1"}, "vm": {"qemu": "7.2.11"}}[mode]
+                "podman": {"engine": "4.3.1", "crun": "1.8.1"}, "vm": {"qemu": "7.2.11"}}[kind]
     digest = "sha256:" + "ab" * 32
     return {
         "run_id": f"{payload}-{mode}-{copies}c-r{rep}", "payload": payload, "mode": mode,

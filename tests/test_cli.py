@@ -7,7 +7,7 @@ import sys
 
 from execbench.cli import main, parser
 
-VERBS = {"build-image", "run", "ingest", "parse", "tables", "figures", "report", "study-summary", "check-report",
+VERBS = {"build-image", "chain", "redo", "run", "ingest", "parse", "tables", "figures", "report", "study-summary", "check-report",
          "schema-doc"}
 
 
@@ -37,3 +37,23 @@ def test_schema_doc_prints_the_config_reference(capsys):
     from pathlib import Path
 
     assert capsys.readouterr().out == (Path(__file__).parents[1] / "config" / "README.md").read_text()
+
+
+def test_redo_sets_a_finished_run_aside_and_makes_its_chain_run_again(tmp_path, capsys):
+    import json
+
+    results = tmp_path / "results"
+    run_dir = results / "raw" / "db12" / "docker" / "1c" / "r2"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({"status": "ok"}))
+    (run_dir / "db12.log").write_text("DB12 score 12.3\n")
+    record = results / "raw" / ".chains" / "local.json"
+    record.parent.mkdir(parents=True)
+    record.write_text("{}")
+    assert main(["redo", "--results", str(results), "db12/docker/1c/r2", "db12/bare/1c/r9"]) == 0
+    out = capsys.readouterr().out
+    assert "db12/docker/1c/r2: set aside in" in out and "db12/bare/1c/r9: not on disk" in out
+    assert not run_dir.exists() and not record.exists()  # the next invocation reruns the chain
+    kept = list((results / "raw" / ".incomplete").rglob("db12.log"))
+    assert [p.read_text() for p in kept] == ["DB12 score 12.3\n"]  # never deleted
+    assert main(["redo", "--results", str(results), "db12/docker/one/r2"]) == 2

@@ -58,8 +58,17 @@ BAD_CONFIGS = [
     ("cluster hosts not a list", "cluster.hosts", "wn001", "cluster.hosts", "type array"),
     ("cluster host not a name", "cluster.hosts", ["wn001", "a/b"], "cluster.hosts[1]", "a node name"),
     ("cluster host twice", "cluster.hosts", ["wn001", "wn001"], "cluster.hosts", "non-unique"),
-    ("unknown pairing", "cluster.pairing", "srun", "cluster.pairing", "['group', 'nodelist']"),
     ("unknown cluster key", "cluster.nodes", 4, "cluster.nodes", "no unknown key"),
+    ("mode limited to an unknown payload", "modes.docker.payloads", ["db12", "hs07"], "modes.docker.payloads[1]",
+     "a payload of the study"),
+    ("baseline limited to some payloads", "modes.bare.payloads", ["db12"], "modes.bare.payloads",
+     "the baseline runs every payload"),
+    ("unknown control", "modes.docker.control", "aa", "modes.docker.control", "['none', 'negative', 'positive']"),
+    ("adaptive target zero", "study.adaptive", {"target_half_width_pct": 0}, "study.adaptive.target_half_width_pct",
+     "0"),
+    ("adaptive unknown payload", "study.adaptive", {"payloads": ["hs07"]}, "study.adaptive.payloads[0]",
+     "a payload of the study"),
+    ("adaptive unknown key", "study.adaptive", {"rounds": 3}, "study.adaptive.rounds", "no unknown key"),
 ]
 
 
@@ -119,41 +128,59 @@ def test_matrix_size_and_interleaving(raw_default):
     cells = run_matrix(config, cores=2)
     modes = [m for m, s in config["modes"].items() if s["enabled"]]
     payloads = list(config["payloads"])
-    per_rep = sum(len(resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2)) for p in payloads)
-    assert len(cells) == config["study"]["repetitions"] * per_rep * len(modes)
+
+    def modes_of(payload):  # a mode limited to some payloads (the negative control) runs only those
+        return [m for m in modes if payload in (config["modes"][m]["payloads"] or [payload])]
+
+    per_rep = sum(len(resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2)) * len(modes_of(p))
+                  for p in payloads)
+    assert len(cells) == config["study"]["repetitions"] * per_rep
+    assert {c.mode for c in cells if c.payload != "db12"} == set(modes) - {"bare-aa"}
     assert [c.order_index for c in cells] == list(range(len(cells)))
     # Repetition r of every mode finishes before r+1 starts.
     reps = [c.repetition for c in cells]
     assert reps == sorted(reps)
     # Every (rep, payload, copies) block holds each mode exactly once, back to back.
-    for _, block in itertools.groupby(cells, key=lambda c: (c.repetition, c.payload, c.copies)):
-        assert sorted(c.mode for c in block) == sorted(modes)
+    for (_, payload, _), block in itertools.groupby(cells, key=lambda c: (c.repetition, c.payload, c.copies)):
+        assert sorted(c.mode for c in block) == sorted(modes_of(payload))
     assert len({c.run_id for c in cells}) == len(cells)
 
 
-def test_mode_order_is_shuffled_by_the_recorded_seed(raw_default):
+def test_mode_order_is_seeded_abba_with_bare_metal_in_the_middle(raw_default):
     config = load_config(raw_default)
     orders = lambda cfg: [c.mode for c in run_matrix(cfg, cores=2)]  # noqa: E731
     assert orders(config) == orders(copy.deepcopy(config))  # same seed, same order
-    other = copy.deepcopy(config)
-    other["study"]["seed"] += 1
-    assert orders(other) != orders(config)
-    # The shuffle really varies between blocks (not one fixed order for the whole study).
-    blocks = {tuple(c.mode for c in block) for _, block in
-              itertools.groupby(run_matrix(config, cores=2), key=lambda c: (c.repetition, c.payload, c.copies))}
-    assert len(blocks) > 1
+    blocks = lambda cfg: {(c.repetition, c.payload, c.copies): [] for c in run_matrix(cfg, cores=2)}  # noqa: E731
+    by_block = blocks(config)
+    for c in run_matrix(config, cores=2):
+        by_block[(c.repetition, c.payload, c.copies)].append(c.mode)
+    for (rep, payload, copies), modes in by_block.items():
+        assert modes.index("bare") == (len(modes) - 1) // 2 or modes.index("bare") == len(modes) // 2
+        if (rep + 1, payload, copies) in by_block:  # the next round runs the same order reversed
+            assert by_block[(rep + 1, payload, copies)] == modes[::-1]
+    # the seed decides the order of the other modes: some seed gives another order
+    others = set()
+    for seed in range(8):
+        other = copy.deepcopy(config)
+        other["study"]["seed"] = seed
+        others.add(tuple(orders(other)))
+    assert len(others) > 1
+    # and it varies between payloads (not one fixed order for the whole study)
+    assert len({tuple(m) for (rep, _, _), m in by_block.items() if rep == 1}) > 1
 
 
 def test_cluster_defaults_to_no_fan_out(raw_default):
     config = load_config(raw_default)
-    assert config["cluster"] == {"hosts": [], "pairing": "group"}
+    assert config["cluster"] == {"hosts": []}
     assert {c.host for c in run_matrix(config, cores=2)} == {None}
     assert all("@" not in c.rel_dir and "@" not in c.run_id for c in run_matrix(config, cores=2))
 
 
 def test_matrix_with_two_hosts_is_one_full_interleaved_chain_per_host(raw_default):
     single = run_matrix(load_config(raw_default), cores=2)
-    modes = sorted({c.mode for c in single})
+    modes_of = {}  # payload -> its modes (the negative control runs DB12 only)
+    for c in single:
+        modes_of.setdefault(c.payload, set()).add(c.mode)
     raw_default["cluster"] = {"hosts": ["wn001", "wn002"]}
     cells = run_matrix(load_config(raw_default), cores=2)
     assert len(cells) == 2 * len(single)
@@ -165,8 +192,8 @@ def test_matrix_with_two_hosts_is_one_full_interleaved_chain_per_host(raw_defaul
             (c.payload, c.mode, c.copies, c.repetition) for c in single)
         # interleaved as ever: repetitions in order, each (rep, payload, copies) block holds every mode once
         assert [c.repetition for c in chain] == sorted(c.repetition for c in chain)
-        for _, block in itertools.groupby(chain, key=lambda c: (c.repetition, c.payload, c.copies)):
-            assert sorted(c.mode for c in block) == modes
+        for (_, payload, _), block in itertools.groupby(chain, key=lambda c: (c.repetition, c.payload, c.copies)):
+            assert sorted(c.mode for c in block) == sorted(modes_of[payload])
         assert all(c.rel_dir == f"{c.payload}/{c.mode}/{c.copies}c/r{c.repetition}@{host}" for c in chain)
         assert all(c.run_id.endswith(f"-r{c.repetition}@{host}") for c in chain)
     # each host is shuffled with its own seed: the two chains do not share one mode order
@@ -221,9 +248,9 @@ def test_cluster_example_fans_out_over_its_two_nodes():
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
     update_config(config, yaml.safe_load((REPO_ROOT / "config/examples/cluster-two-nodes.yaml").read_text()))
     cells = run_matrix(load_config(config), cores=2)
-    # 2 payloads x 2 modes x 2 copies counts (1, 4) x 3 repetitions = 24 per node
-    assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 24, "wn002": 24}
-    assert len(cells) == 48
+    # (2 payloads x 2 modes + the negative control on DB12) x 2 copies counts (1, 4) x 3 repetitions
+    assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 30, "wn002": 30}
+    assert len(cells) == 60
 
 
 # --config values exactly as Snakemake 9's own parser hands them over (snakemake.cli.parse_config):

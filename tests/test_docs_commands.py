@@ -119,6 +119,9 @@ RULES = [
     Rule("snakemake --report", r"bash scripts/run\.sh --report \S+\.zip", "as is",
          "packages files that exist; seconds"),
     Rule("unlock", r"\.venv/bin/snakemake --unlock", "as is", "removes a stale lock, if any"),
+    Rule("redo a run", r"\.venv/bin/python -m execbench redo --results results( [\w./@-]+)+", "as is",
+         "sets runs aside (moves, never deletes); seconds. The sandbox's ingested runs are other runs: it says "
+         "so ('not on disk'); tests/test_study_end.py redoes a run of a real study with it"),
     Rule("test suite", r"bash scripts/test\.sh( .*)?", "collect only",
          "the whole suite takes 12+ minutes and this test is part of it"),
     Rule("golden files", r"EXECBENCH_REGEN_GOLDEN=1 \.venv/bin/python -m pytest( \S+)+", "collect only",
@@ -288,6 +291,8 @@ def test_documented_command_works_as_written(doc: DocCommand, sandbox: Sandbox, 
     elif rule.name == "snakemake --report":
         zip_path = sandbox.root / command.split()[-1]
         assert zip_path.is_file() and zip_path.stat().st_size > 0, f"{doc}\n{_out(result)}"
+    elif rule.name == "redo a run":
+        assert re.search(r": (set aside in |not on disk)", result.stdout), _out(result)
     elif rule.name == "SLURM test cluster":
         status = sandbox.run("bash scripts/setup/slurm.sh status", timeout=60)
         assert (status.returncode == 0) == (not command.endswith(" stop")), _out(status)

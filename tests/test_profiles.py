@@ -56,9 +56,9 @@ def test_every_profile_key_is_commented(name):
 
 def test_slurm_profile_leaves_the_runs_exclusive_pin_to_the_rule_and_polls_squeue():
     profile = yaml.safe_load((REPO_ROOT / "profiles" / "slurm" / "config.yaml").read_text())
-    # common.smk gives run_payload slurm_extra --exclusive[ --nodelist=<host>] (checked by the dry
+    # common.smk gives run_chain slurm_extra --exclusive[ --nodelist=<host>] (checked by the dry
     # runs in test_workflow.py); a profile value would replace it, node pin included.
-    assert "slurm_extra" not in profile["set-resources"]["run_payload"]
+    assert "slurm_extra" not in profile["set-resources"]["run_chain"]
     assert profile["slurm-status-command"] == "squeue"  # no accounting database needed
     assert profile["slurm-no-account"] is True
 

@@ -54,7 +54,7 @@ def test_fake_seed_chart_shows_both_copies_and_modes_with_error_bars(built):
     svg = Path(out["figures"][0].files["svg"]).read_text()
     # axis labels with units and the tick labels of the two copies groups, legend entries for the modes
     for text in ("1 copy", "2 copies", "docker", "podman", "bare metal = 100 %", "% of bare metal",
-                 "copies run at once", "Fieller"):
+                 "copies run at once", "paired"):
         assert text in svg, text
 
 
@@ -71,7 +71,7 @@ def test_fake_report_holds_question_answer_provenance_and_exclusions(built):
     root, out = built
     html = Path(out["report"]["html"]).read_text()
     for text in (
-        "Question.", "Fieller (Welch df)",  # question and method
+        "Question.", "paired t on log ratios", "Fieller",  # question, the method and its cross-check
         "Synthetic CPU @ 2.20GHz", "6.1.0-synthetic", "Debian GNU/Linux 12",  # host provenance
         "20.10.24", "4.3.1",  # engine versions
         "127.0.0.1:5000/execbench/debian12@sha256:" + "ab" * 32,  # image by digest
@@ -109,10 +109,10 @@ def test_fake_single_host_report_says_cross_host_summary_needs_two_hosts(built):
 
 
 def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(tmp_path):
-    # Per-host ratios by hand (tests/test_tables.py, TWO_HOSTS): A 98 % (not significant), B 95 % (slower);
-    # median (95 + 98)/2 = 96.5 %, min 95 %, max 98 %.
+    # Per-host ratios by hand (tests/test_tables.py, TWO_HOSTS): A 97.97 % (not significant), B 95.00 %
+    # (slower); median 96.49 %, min 95.00 %, max 97.97 %.
     paths = synthetic_runs.write_fixed_value_runs(
-        tmp_path / "parsed" / "A", "synth-host-A", {"bare": [9.9, 10.0, 10.1], "docker": [9.7, 9.8, 9.9]})
+        tmp_path / "parsed" / "A", "synth-host-A", {"bare": [9.9, 10.0, 10.1], "docker": [9.5, 9.8, 10.1]})
     paths += synthetic_runs.write_fixed_value_runs(
         tmp_path / "parsed" / "B", "synth-host-B", {"bare": [19.8, 20.0, 20.2], "docker": [18.8, 19.0, 19.2]})
     out = build_all(paths, tmp_path)
@@ -123,13 +123,13 @@ def test_fake_two_host_report_groups_answer_by_host_and_summarises_across_hosts(
     assert "synth-host-B" not in answer[a:b]  # A's section holds only A's rows
     across = html[html.index("<h2 id='across-hosts'>"):html.index("<h2 id='figures'>")]
     assert 'class="cross-hosts"' in across and "needs per-host comparisons" not in across
-    row = ("<td>cpusuite</td><td>cpusuite/score</td><td>1</td><td>docker</td><td>2</td><td>96.50 %</td>"
-           "<td>95.00 %</td><td>98.00 %</td><td>— (needs ≥ 4 hosts)</td>"
+    row = ("<td>cpusuite</td><td>cpusuite/score</td><td>1</td><td>docker</td><td>2</td><td>96.49 %</td>"
+           "<td>95.00 %</td><td>97.97 %</td><td>— (needs ≥ 4 hosts)</td>"
            "<td>1 slower, 0 faster, 1 not significant, 0 no interval</td><td>synth-host-A, synth-host-B</td>")
     assert row in across
     md = Path(out["report"]["md"]).read_text()
     assert md.index("### Host synth-host-A") < md.index("### Host synth-host-B") < md.index("## Across hosts")
-    assert "| cpusuite | cpusuite/score | 1 | docker | 2 | 96.50 % | 95.00 % | 98.00 % |" in md
+    assert "| cpusuite | cpusuite/score | 1 | docker | 2 | 96.49 % | 95.00 % | 97.97 % |" in md
 
 
 def test_missing_payload_gives_placeholder_figure_not_a_crash(tmp_path):
@@ -289,3 +289,46 @@ def test_environment_differences_are_listed_beside_the_numbers(built):
     assert "seccomp, seccomp_filters, shm_bytes" in md  # the relative rows' last column
     html = (root / "report" / "index.html").read_text()
     assert "id='environment'" in html and "environment differs from bare metal in" in html
+
+
+def _with_control(paths, mode, control, virt_vm=None):
+    """Mark the synthetic runs of `mode` as a control (modes.<mode>.control), and every run's host
+    as a guest of `virt_vm` when given."""
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        if doc["run"]["mode"] == mode:
+            doc["run"]["mode_settings"]["control"] = control
+            doc["run"]["mode_kind"] = "bare"
+        if virt_vm:
+            doc["run"]["host"]["virtualization"] = {"vm": virt_vm, "container": None, "evidence": ["test"]}
+        Path(path).write_text(json.dumps(doc))
+
+
+def test_controls_are_shown_apart_from_the_answer_and_judged(tmp_path):
+    # bare-aa is bare metal again (A/A): ratios 1.00, 1.00, 1.00 → not significant, as it must be.
+    # bare-quota is a known 5 % slowdown: 0.95 in every round → slower, detected.
+    # bare-loose is a positive control the study misses: ratios around 1 → "NOT detected".
+    values = {"bare": [10.0, 10.2, 9.8, 10.1], "docker": [9.9, 10.1, 9.7, 10.0], "bare-aa": [10.0, 10.21, 9.79, 10.1],
+              "bare-quota": [9.5, 9.69, 9.31, 9.595], "bare-loose": [10.3, 9.9, 9.9, 10.4]}
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host", values)
+    _with_control(paths, "bare-aa", "negative", virt_vm="kvm")
+    _with_control(paths, "bare-quota", "positive")
+    _with_control(paths, "bare-loose", "positive")
+    out = build_all(paths, tmp_path)
+    html = Path(out["report"]["html"]).read_text()
+    answer = html[html.index("<h2 id='answer'>"):html.index("<h2 id='across-hosts'>")]
+    controls = answer[answer.index('<ul class="controls">'):]
+    controls = controls[:controls.index("</ul>")]
+    assert "Negative control bare-aa (bare metal under a second label (A/A))" in controls
+    assert "not significant): as it must: no difference found where there is none." in controls
+    assert "Positive control bare-quota (a known slowdown)" in controls and "slower): detected, as it must be." in controls
+    assert "Positive control bare-loose" in controls and "NOT detected" in controls
+    # the controls are not answers: no sentence or headline row calls them a mode's cost
+    before_controls = answer[:answer.index('<ul class="controls">')]
+    assert "in docker runs at" in before_controls
+    assert "bare-aa" not in before_controls and "bare-quota" not in before_controls
+    # the baseline is a KVM guest: said beside the number and in the hosts' provenance
+    assert "of bare-metal performance (bare metal here: host is a KVM guest)" in answer
+    assert "<td>host is a KVM guest</td>" in html
+    md = Path(out["report"]["md"]).read_text()
+    assert "**Controls** (what this study can resolve on this host):" in md

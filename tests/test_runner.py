@@ -145,7 +145,7 @@ def test_run_json_records_batch_context_and_broken_pairing(tmp_path, monkeypatch
         "hostname": "elsewhere", "cpu_model": "cpu", "logical_cores": 2, "kernel": "Linux", "os": "Debian"})
     config = make_config(tmp_path / "results", FAKE_IMAGE, modes={
         "podman": {"kind": "podman", "user": "no-such-user-here", "enabled": True}})
-    config["cluster"] = {"hosts": ["wn001"], "pairing": "nodelist"}
+    config["cluster"] = {"hosts": ["wn001"]}
     run = run_cell(config, RunCell("startup", "podman", 1, 1, host="wn001"))
     written = json.loads((tmp_path / "results/raw/startup/podman/1c/r1@wn001/run.json").read_text())
     assert written == run
@@ -270,12 +270,12 @@ def _write_run_stage_workflow(work: Path, config: dict) -> None:
 
         rule all:
             default_target: True
-            input: [raw_run_json(cell) for cell in MATRIX]
+            input: [chain_record(chain) for chain in CHAINS]
     """))
 
 
 @pytest.mark.docker
-def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_dir):
+def test_snakemake_chain_job_runs_in_the_recorded_interleaved_order(modes_image, shared_dir):
     work = shared_dir / "snakemake"
     results = work / "results"
     config = make_config(results, modes_image)
@@ -293,6 +293,10 @@ def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_di
     for earlier, later in zip(ordered, ordered[1:]):
         assert earlier["ended_utc"] <= later["started_utc"]  # one at a time
     assert [r["repetition"] for r in ordered] == [1, 1, 2, 2]  # every mode's r1 before any r2
+    # the modes' order is reversed in the second round (a linear drift cancels over two rounds)
+    assert [r["mode"] for r in ordered[:2]] == [r["mode"] for r in ordered[2:]][::-1]
+    chain = json.loads((results / "raw" / ".chains" / "local.json").read_text())
+    assert sorted(chain["runs"]) == sorted(r["run_id"] for r in runs) and chain["failed_runs"] == 0
     # the startup payload's own log parses into per-copy and machine-level latencies
     from execbench.payloads.startup import Startup
 
@@ -304,8 +308,9 @@ def test_snakemake_runs_in_the_recorded_interleaved_order(modes_image, shared_di
 
 @pytest.mark.docker
 def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir):
-    """SIGKILL the whole Snakemake process group mid-run, run again with --rerun-incomplete:
-    finished runs are kept byte for byte, the interrupted one is redone, its half is set aside."""
+    """SIGKILL the whole Snakemake process group mid-chain, run again with --rerun-incomplete: the
+    chain job resumes; finished runs are kept byte for byte (never measured again), the
+    interrupted one is redone, its half is set aside."""
     work = shared_dir / "snakemake-kill"
     results = work / "results"
     config = make_config(results, modes_image)
@@ -325,8 +330,8 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     finished = {d: tree(d) for d in done}
-    # Snakemake makes a run's dir (empty) before the job; the startup payload writes its logs at
-    # the end: whether the killed run left anything is seen only now
+    # the startup payload writes its logs at the end: whether the killed run left anything is
+    # seen only now
     interrupted = {d: any(d.iterdir()) for d in dirs if d not in done}
 
     # a hard kill leaves Snakemake's own directory lock: the operator unlocks once, then reruns

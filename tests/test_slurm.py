@@ -131,10 +131,11 @@ def test_smoke_matrix_through_the_slurm_profile_end_to_end(slurm_node, tmp_path)
     run_jsons = sorted(results.glob("raw/*/*/*c/r*/run.json"))
     assert {p.relative_to(results / "raw").parts[1] for p in run_jsons} == {"bare", "docker"}, run_jsons
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
-    run_logs = list((slurm_logs / "rule_run_payload").rglob("*.log"))
-    # each benchmark run was its own sbatch job, and kept its SLURM log
-    assert len(run_logs) == len(run_jsons), run_logs
-    assert len(submitted) >= len(run_jsons)
+    chain_logs = list((slurm_logs / "rule_run_chain").rglob("*.log"))
+    # the host's chain was one sbatch job (both runs inside it), and kept its SLURM log
+    assert len(chain_logs) == 1, chain_logs
+    assert submitted
+    assert len({json.loads(p.read_text())["batch"]["job_id"] for p in run_jsons}) == 1
     for path in run_jsons:
         record = json.loads(path.read_text())
         assert record["status"] == "ok", (path, record.get("reason"))
@@ -150,11 +151,11 @@ def test_smoke_matrix_through_the_slurm_profile_end_to_end(slurm_node, tmp_path)
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_fan_out_to_a_named_host_runs_its_chain_as_one_pinned_group_job(slurm_node, tmp_path):
-    """cluster.hosts fan-out with pairing 'group' on the real cluster: the host's whole run
-    chain is ONE sbatch job pinned to that node; every run records that job and pairing ok."""
+def test_fan_out_to_a_named_host_runs_its_chain_as_one_pinned_job(slurm_node, tmp_path):
+    """cluster.hosts fan-out on the real cluster: the host's whole run chain is ONE sbatch job
+    pinned to that node; every run records that job and pairing ok."""
     results = tmp_path / "results"
-    _smoke_matrix_through_slurm(results, tmp_path / "slurm-logs", f"cluster={{hosts: [{slurm_node}], pairing: group}}")
+    _smoke_matrix_through_slurm(results, tmp_path / "slurm-logs", f"cluster={{hosts: [{slurm_node}]}}")
     run_jsons = sorted(results.glob("raw/*/*/*c/r*/run.json"))
     assert [p.parent.name for p in run_jsons] == [f"r1@{slurm_node}"] * 2, run_jsons
     records = [json.loads(p.read_text()) for p in run_jsons]
@@ -163,7 +164,7 @@ def test_fan_out_to_a_named_host_runs_its_chain_as_one_pinned_group_job(slurm_no
         assert record["status"] == "ok", record.get("reason")
         assert record["batch"]["system"] == "slurm" and record["batch"]["node"] == slurm_node
         assert record["cluster_host"] == slurm_node and record["pairing"] == "ok"
-    # one group job for the host's chain: both runs inside the same SLURM job, which was exclusive
+    # one job for the host's chain: both runs inside the same SLURM job, which was exclusive
     job_ids = {r["batch"]["job_id"] for r in records}
     assert len(job_ids) == 1, job_ids
     job_id = job_ids.pop()

@@ -1,4 +1,5 @@
-"""Statistics of the report: Student t quantiles, Fieller-Welch ratio intervals, verdicts, geomean."""
+"""Statistics of the report: the paired interval on log ratios (the answer), its outliers and resolving
+power, the unpaired Fieller-Welch cross-check, verdicts, geomean."""
 
 import math
 import random
@@ -17,11 +18,91 @@ def test_t_quantile_matches_tables(df, expected):
     assert stats.t_quantile(0.975, df) == pytest.approx(expected, abs=5e-4)
 
 
-def test_t_quantile_is_the_inverse_of_the_cdf_at_fractional_df():
-    for df in (1.5, 2.94, 7.3):
-        for p in (0.6, 0.9, 0.975, 0.999):
-            assert stats.t_cdf(stats.t_quantile(p, df), df) == pytest.approx(p, abs=1e-10)
+def test_t_quantile_is_symmetric_and_refuses_nonsense():
     assert stats.t_quantile(0.025, 4) == pytest.approx(-stats.t_quantile(0.975, 4))
+    assert 3.182 < stats.t_quantile(0.975, 50 / 17) < 4.303  # fractional Welch df: between df 3 and df 2
+    with pytest.raises(ValueError):
+        stats.t_quantile(1.0, 3)
+
+
+def test_paired_interval_by_hand():
+    # three rounds, mode/bare = 0.98, 0.99, 1.00 (higher is better): d = log(.98), log(.99), log(1.0)
+    bare = {1: 100.0, 2: 100.0, 3: 100.0}
+    mode = {1: 98.0, 2: 99.0, 3: 100.0}
+    r = stats.paired_ratio(mode, bare, higher_is_better=True)
+    ds = [math.log(0.98), math.log(0.99), 0.0]
+    mean = sum(ds) / 3
+    sd = math.sqrt(sum((d - mean) ** 2 for d in ds) / 2)
+    half = 4.302653 * sd / math.sqrt(3)  # t(0.975, 2)
+    assert r.n == 3 and r.rounds == (1, 2, 3)
+    assert r.relative_performance == pytest.approx(math.exp(mean))
+    assert r.perf_ci_low == pytest.approx(math.exp(mean - half), rel=1e-6)
+    assert r.perf_ci_high == pytest.approx(math.exp(mean + half), rel=1e-6)
+    assert r.half_width_pct == pytest.approx(100 * math.expm1(half), rel=1e-6)
+    mde = (4.302653 + 1.060660) * sd / math.sqrt(3)  # t(0.975, 2) + t(0.80, 2)
+    assert r.mde_pct == pytest.approx(100 * math.expm1(mde), rel=1e-5)
+    assert r.verdict == "not significant" and r.method == stats.METHOD
+
+
+def test_pairing_removes_the_drift_the_unpaired_interval_suffers():
+    # a host drifting by +-8 % between rounds, mode steadily 2 % slower within each round
+    drift = [1.00, 1.08, 0.93, 1.05, 0.96]
+    bare = {i: 100.0 * d for i, d in enumerate(drift, 1)}
+    mode = {i: 98.0 * d * (1 + 0.001 * (-1) ** i) for i, d in enumerate(drift, 1)}
+    paired = stats.paired_ratio(mode, bare, higher_is_better=True)
+    unpaired = stats.ratio_ci(list(mode.values()), list(bare.values()), higher_is_better=True)
+    assert paired.verdict == "slower" and paired.relative_performance == pytest.approx(0.98, abs=0.002)
+    assert unpaired.verdict == "not significant"  # the drift hides the 2 %
+    assert paired.half_width_pct < 0.5 < 5 < 100 * (unpaired.perf_ci_high - unpaired.perf_ci_low) / 2
+
+
+def test_times_are_inverted_into_performance_and_rounds_must_pair():
+    bare = {1: 10.0, 2: 10.2, 3: 9.9, 4: 10.1}
+    mode = {1: 10.1, 2: 10.3, 3: 10.0, 5: 99.0}  # round 5 has no bare: not a pair
+    r = stats.paired_ratio(mode, bare, higher_is_better=False)
+    assert r.rounds == (1, 2, 3) and r.relative_performance < 1.0 and r.verdict == "slower"
+    with pytest.raises(ValueError, match="positive"):
+        stats.paired_ratio({1: 0.0, 2: 1.0}, {1: 1.0, 2: 1.0}, higher_is_better=True)
+
+
+def test_no_or_one_pair_gives_no_interval():
+    assert stats.paired_ratio({1: 1.0}, {2: 1.0}, True).verdict == stats.NO_INTERVAL_N1
+    one = stats.paired_ratio({1: 99.0}, {1: 100.0}, True)
+    assert one.n == 1 and one.perf_ci_low is None and one.relative_performance == pytest.approx(0.99)
+
+
+def test_an_outlier_round_is_flagged_kept_and_its_influence_shown():
+    bare = {i: 100.0 for i in range(1, 7)}
+    mode = {1: 98.1, 2: 97.9, 3: 98.0, 4: 98.2, 5: 97.8, 6: 314.0}  # round 6: 3.14x (as fio once did)
+    r = stats.paired_ratio(mode, bare, higher_is_better=True)
+    assert r.outlier_rounds == (6,) and "outlier round(s) 6 kept" in r.note
+    assert r.n == 6 and r.relative_performance > 1.1  # kept in the answer ...
+    assert r.robust_perf_ci_high < 0.99  # ... and without it the 2 % slowdown is plain
+    assert stats.outliers([1, 2, 3]) == []  # too few rounds to call anything an outlier
+
+
+def test_rounds_needed_for_a_target_half_width():
+    # sd 1 % on the log scale: t(0.975, n-1) * 0.01 / sqrt(n) <= log(1.01) first at n = 7 (2.447/sqrt(7) = 0.925)
+    assert stats.rounds_for(0.01, 1.0) == 7
+    assert stats.rounds_for(0.0, 1.0) == 2
+    assert stats.rounds_for(1.0, 0.01, max_rounds=50) is None
+
+
+def test_paired_coverage_and_false_alarm_rate_at_five_rounds():
+    rng = random.Random(11)
+    cells = 600
+    covered = false_alarms = 0
+    for _ in range(cells):
+        drift = [rng.gauss(1.0, 0.05) for _ in range(5)]
+        bare = {i: 100 * d * rng.gauss(1, 0.01) for i, d in enumerate(drift)}
+        slow = {i: 98 * d * rng.gauss(1, 0.01) for i, d in enumerate(drift)}
+        same = {i: 100 * d * rng.gauss(1, 0.01) for i, d in enumerate(drift)}
+        r = stats.paired_ratio(slow, bare, True)
+        covered += r.perf_ci_low <= 0.98 <= r.perf_ci_high
+        false_alarms += stats.paired_ratio(same, bare, True).verdict != "not significant"
+    # binomial sd at p = 0.95, n = 600: 0.9 %
+    assert 0.92 <= covered / cells <= 0.98
+    assert false_alarms / cells <= 0.08
 
 
 def test_summarize_by_hand():

@@ -95,7 +95,7 @@ def test_a_rerun_prints_the_summary_and_fails_again(study):
     again = _run("--configfile", str(config))
     assert again.returncode != 0
     assert "NO ANSWER: db12: no valid bare-metal run" in again.stdout + again.stderr
-    assert "rule run_payload" not in again.stdout + again.stderr  # nothing measured again
+    assert "rule run_chain" not in again.stdout + again.stderr  # nothing measured again
 
 
 def test_fail_without_answer_false_reports_and_exits_zero_and_one_run_is_redone_alone(study):
@@ -104,33 +104,36 @@ def test_fail_without_answer_false_reports_and_exits_zero_and_one_run_is_redone_
     out = relaxed.stdout + relaxed.stderr
     assert relaxed.returncode == 0, out[-3000:]
     assert "fail_without_answer is false: the exit status stays 0." in out
-    # README: redo one finished run by forcing its run.json
+    # README: redo one finished run: set it aside, run the study again
     target = results / "raw" / "stream" / "docker" / "1c" / "r1" / "run.json"
     before = {p: p.stat().st_mtime_ns for p in results.glob("raw/*/*/1c/r*/run.json")}
     old = json.loads(target.read_text())
     report_before = (results / "report" / "index.html").stat().st_mtime_ns
-    redo = _run("--configfile", str(config), "--config", "fail_without_answer=false", "--forcerun", str(target))
+    aside = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "execbench", "redo", "--results",
+                            str(results), "stream/docker/1c/r1"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert aside.returncode == 0 and "set aside in" in aside.stdout, aside.stdout + aside.stderr
+    redo = _run("--configfile", str(config), "--config", "fail_without_answer=false", "--forcerun", "run_chain")
     assert redo.returncode == 0, (redo.stdout + redo.stderr)[-3000:]
     changed = [p for p in before if p.stat().st_mtime_ns != before[p]]
     assert changed == [target]  # that run only: the later runs of the chain are kept
     new = json.loads(target.read_text())
     assert new["started_utc"] > old["ended_utc"] and new["status"] == "ok"
-    moved = Path(new["previous_attempt"])  # the old logs, kept
-    assert moved.parent == results / "raw" / ".incomplete" and (moved / "copy0" / "stdout.log").is_file()
+    moved = list((results / "raw" / ".incomplete").glob(f"{old['run_id']}-*"))  # the old logs, kept
+    assert len(moved) == 1 and json.loads((moved[0] / "run.json").read_text()) == old
     assert (results / "report" / "index.html").stat().st_mtime_ns > report_before  # parse, tables, report
     measurements = (results / "tables" / "measurements.csv").read_text()
     assert new["run_id"] in measurements
 
 
 def test_an_edited_config_plans_its_new_runs_at_once(study):
-    """More repetitions on the finished study: the dry run plans the new runs (and nothing already
-    measured), not only a config-record job as before (snakemake#4166, workflow/rules/run.smk)."""
+    """More repetitions on the finished study: the dry run plans the chain job again (its plan
+    digest changed; it resumes, so only the new runs are measured), then parse, tables, report."""
     _, config, _ = study
     plan = _run("--configfile", str(config), "--config", "study={repetitions: 3}", "-n")
     out = plan.stdout + plan.stderr
     assert plan.returncode == 0, out[-3000:]
     counts = {parts[0]: int(parts[1]) for parts in (line.split() for line in out.splitlines())
               if len(parts) == 2 and parts[1].isdigit()}
-    assert counts.get("run_payload") == 4, out[-3000:]  # db12 and stream, bare and docker, r3
+    assert counts.get("run_chain") == 1 and counts.get("parse_runs") == 1, out[-3000:]
     assert "run_config" not in counts
-    assert re.findall(r"output: \S+/raw/\S+/r(\d)/run.json", out) == ["3"] * 4
+    assert re.search(r"reason: .*[Pp]arams", out[out.index("rule run_chain"):]), out[-3000:]

@@ -6,6 +6,7 @@ and review the diff before committing.
 """
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -43,23 +44,30 @@ def test_fake_measurements_have_the_contract_columns_and_one_row_per_record(buil
     assert set(m["image_digest"]) == {"sha256:" + "ab" * 32}
 
 
-def test_fake_ratio_is_mean_over_mean_of_machine_level_values(built):
+def test_fake_ratio_is_the_paired_geometric_mean_and_fieller_the_cross_check(built):
     _, _, files = built
     m, rel = read(files, "measurements"), read(files, "relative")
 
     def machine_values(mode):
         sel = m[(m["payload"] == "cpusuite") & (m["benchmark"] == "cpusuite") & (m["metric"] == "score")
                 & (m["copies"] == 1) & (m["mode"] == mode) & m["copy"].isna() & (m["run_status"] == "ok")]
-        return sel["value"].tolist()
+        return dict(zip(sel["repetition"].astype(int), sel["value"]))
 
     docker, bare = machine_values("docker"), machine_values("bare")
-    assert len(docker) == len(bare) == 3
+    assert sorted(docker) == sorted(bare) == [1, 2, 3]
     row = rel[(rel["payload"] == "cpusuite") & (rel["benchmark"] == "cpusuite") & (rel["copies"] == 1)
               & (rel["mode"] == "docker")].iloc[0]
-    assert row["ratio"] == pytest.approx((sum(docker) / 3) / (sum(bare) / 3), rel=1e-5)
-    expected = stats.ratio_ci(docker, bare, higher_is_better=True)
-    assert row["ratio_ci_low"] == pytest.approx(expected.ratio_ci_low, rel=1e-5)
-    assert row["verdict"] == expected.verdict
+    # the answer: round by round, then across rounds (geometric mean of the three ratios)
+    by_hand = math.exp(sum(math.log(docker[r] / bare[r]) for r in (1, 2, 3)) / 3)
+    assert row["ratio"] == pytest.approx(by_hand, rel=1e-9)
+    paired = stats.paired_ratio(docker, bare, higher_is_better=True)
+    assert row["perf_ci_low"] == pytest.approx(paired.perf_ci_low, rel=1e-9)
+    assert (row["verdict"], row["method"], row["n_pairs"]) == (paired.verdict, stats.METHOD, 3)
+    assert row["half_width_pct"] == pytest.approx(paired.half_width_pct) and row["mde_pct"] > row["half_width_pct"]
+    # the cross-check: Fieller on the two sides as unpaired samples
+    unpaired = stats.ratio_ci(list(docker.values()), list(bare.values()), higher_is_better=True)
+    assert row["unpaired_perf_ci_low"] == pytest.approx(unpaired.perf_ci_low, rel=1e-9)
+    assert row["unpaired_verdict"] == unpaired.verdict
     # The generator's true docker factor is 0.99 (noise 0.4 % per value).
     assert row["relative_performance"] == pytest.approx(0.99, abs=0.006)
 
@@ -230,13 +238,12 @@ def test_fake_run_that_left_its_cluster_host_is_kept_but_never_compared(tmp_path
 
 
 # --- cross-host summary ---------------------------------------------------------------------
-# Host A: bare 9.9/10.0/10.1 (mean 10.0), docker 9.7/9.8/9.9 (mean 9.8)   -> 9.8/10.0  = 98 %
-# Host B: bare 19.8/20.0/20.2 (mean 20.0), docker 18.8/19.0/19.2 (mean 19.0) -> 19.0/20.0 = 95 %
-# Across hosts: median of {95, 98} = (95 + 98)/2 = 96.5, min 95, max 98. Pooling the raw values
-# instead would give (9.8 + 19.0)/2 ÷ (10.0 + 20.0)/2 = 14.4/15.0 = 96.0, so 96.5 shows it was not.
-# Verdicts (Fieller, t ≈ 2.78 at ~4 df): A ±~2.3 % -> [95.8, 100.3] contains 100 -> not significant;
-# B ±~2.2 % -> [92.8, 97.2] -> slower.
-TWO_HOSTS = {"synth-host-A": {"bare": [9.9, 10.0, 10.1], "docker": [9.7, 9.8, 9.9]},
+# Host A: bare 9.9/10.0/10.1, docker 9.5/9.8/10.1 -> per-round ratios 0.95960, 0.98, 1.0; their
+#   geometric mean 0.979726 -> 97.97 %; the log ratios spread (sd 2.1 %), so [.., > 100 %]: not significant.
+# Host B: bare 19.8/20.0/20.2, docker 18.8/19.0/19.2 -> 0.949495, 0.95, 0.950495 -> 94.9997 %; tight: slower.
+# Across hosts: median of {95.00, 97.97} = 96.486, min 95.00, max 97.97. Pooling the raw values
+# instead would give (9.8 + 19.0)/2 ÷ (10.0 + 20.0)/2 = 96.0 (and 96.35 with A's values), so 96.49 shows it was not.
+TWO_HOSTS = {"synth-host-A": {"bare": [9.9, 10.0, 10.1], "docker": [9.5, 9.8, 10.1]},
              "synth-host-B": {"bare": [19.8, 20.0, 20.2], "docker": [18.8, 19.0, 19.2]}}
 
 
@@ -252,8 +259,11 @@ def _two_host_paths(root, emulated_on=None):
 def test_fake_cross_host_row_summarises_per_host_ratios_computed_by_hand(tmp_path):
     files = tables.write_tables(_two_host_paths(tmp_path / "parsed"), tmp_path / "tables")
     rel = read(files, "relative").set_index("host")
-    assert rel.loc["synth-host-A", "percent_of_bare"] == pytest.approx(98.0, rel=1e-9)
-    assert rel.loc["synth-host-B", "percent_of_bare"] == pytest.approx(95.0, rel=1e-9)
+    geomean = lambda ratios: 100 * math.exp(sum(math.log(r) for r in ratios) / len(ratios))  # noqa: E731
+    percent_a = geomean([9.5 / 9.9, 9.8 / 10.0, 10.1 / 10.1])
+    percent_b = geomean([18.8 / 19.8, 19.0 / 20.0, 19.2 / 20.2])
+    assert rel.loc["synth-host-A", "percent_of_bare"] == pytest.approx(percent_a, rel=1e-9)
+    assert rel.loc["synth-host-B", "percent_of_bare"] == pytest.approx(percent_b, rel=1e-9)
     assert rel["verdict"].to_dict() == {"synth-host-A": "not significant", "synth-host-B": "slower"}
 
     cross = read(files, "cross_hosts")
@@ -263,18 +273,18 @@ def test_fake_cross_host_row_summarises_per_host_ratios_computed_by_hand(tmp_pat
     assert (row["payload"], row["benchmark"], row["metric"], row["copies"], row["mode"]) == (
         "cpusuite", "cpusuite", "score", 1, "docker")
     assert row["hosts"] == 2
-    assert row["median_percent_of_bare"] == pytest.approx(96.5, rel=1e-9)
-    assert row["min_percent_of_bare"] == pytest.approx(95.0, rel=1e-9)
-    assert row["max_percent_of_bare"] == pytest.approx(98.0, rel=1e-9)
+    assert row["median_percent_of_bare"] == pytest.approx((percent_a + percent_b) / 2, rel=1e-9)
+    assert row["min_percent_of_bare"] == pytest.approx(percent_b, rel=1e-9)
+    assert row["max_percent_of_bare"] == pytest.approx(percent_a, rel=1e-9)
     assert pd.isna(row["q25_percent_of_bare"]) and pd.isna(row["q75_percent_of_bare"])  # < 4 hosts
     assert (row["n_slower"], row["n_faster"], row["n_not_significant"], row["n_no_interval"]) == (1, 0, 1, 0)
     assert not row["emulated"]
     assert row["host_list"] == "synth-host-A,synth-host-B"
     doc = json.loads(files["cross_hosts_json"].read_text())
-    assert len(doc["rows"]) == 1 and doc["rows"][0]["median_percent_of_bare"] == pytest.approx(96.5)
+    assert len(doc["rows"]) == 1 and doc["rows"][0]["median_percent_of_bare"] == pytest.approx(96.486, abs=1e-3)
     assert "never pooled" in doc["summarises"]
     md = files["cross_hosts_md"].read_text()
-    assert "| cpusuite | cpusuite | score | 1 | docker | 2 | 96.50 | 95.00 | 98.00 | — | 1/0/1/0 |" in md
+    assert "| cpusuite | cpusuite | score | 1 | docker | 2 | 96.49 | 95.00 | 97.97 | — | 1/0/1/0 |" in md
 
 
 def test_fake_cross_host_emulated_flag_carries_from_any_host(tmp_path):
@@ -338,7 +348,7 @@ def test_a_run_with_several_values_still_says_its_value_is_their_median():
 def test_printed_interval_agrees_with_its_verdict(low, high, verdict, printed):
     row = {"host": "h", "payload": "p", "benchmark": "b", "metric": "m", "copies": 1, "mode": "docker",
            "relative_performance": (low + high) / 2, "perf_ci_low": low, "perf_ci_high": high, "n_mode": 3,
-           "n_bare": 3, "verdict": verdict, "flag": ""}
+           "n_bare": 3, "n_pairs": 3, "half_width_pct": 1.0, "mde_pct": 1.3, "verdict": verdict, "flag": ""}
     assert printed in tables.relative_markdown(pd.DataFrame([row]))
     assert report._ci(low, high, verdict) == printed.replace(", ", " %, ").replace("]", " %]")
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from execbench.config import load_config, run_matrix
 from execbench.paths import REPO_ROOT
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -21,24 +20,20 @@ def _snakemake(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess
     )
 
 
-def test_dry_run_of_default_config_schedules_every_run_and_the_report(tmp_path):
+def test_dry_run_of_default_config_schedules_one_chain_one_parse_and_the_report(tmp_path):
     # A fresh results dir: the dry run must plan the whole study from nothing.
-    result = _snakemake("-n", "--config", f"results={tmp_path / 'results'}")
+    results = tmp_path / "results"
+    result = _snakemake("-n", "--config", f"results={results}")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout + result.stderr
-    cells = run_matrix(load_config(REPO_ROOT / "config" / "config.yaml"))
-    # Snakemake's job-count table: every matrix cell is one run job and one parse job.
-    counts = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
-    assert counts.get("run_payload") == len(cells), out
-    assert counts.get("parse_run") == len(cells), out
+    counts = _job_counts(out)
+    # one job carries out the host's whole chain of runs (execbench.chain); one job parses them all
+    assert counts.get("run_chain") == 1 and counts.get("parse_runs") == 1, out
     assert "image" in counts and "report" in counts, out
-    # one host: no job groups, every run exclusive on its node (run.smk's slurm_extra)
-    assert "Group job" not in out
-    assert out.count("slurm_extra=--exclusive\n") == len(cells)
+    assert f"{results}/raw/.chains/local.json" in out and f"{results}/parsed/runs.jsonl" in out
+    # the chain has the node to itself (run.smk's slurm_extra), not pinned without cluster.hosts
+    assert out.count("slurm_extra=--exclusive\n") == 1
+    assert "--host" not in out
 
 
 def test_bad_config_stops_before_any_job_naming_the_key(tmp_path):
@@ -87,42 +82,21 @@ def _group_outputs(out: str) -> dict[str, list[str]]:
     return groups
 
 
-TWO_HOSTS = "cluster={hosts: [nodeA, nodeB], pairing: %s}"
+TWO_HOSTS = "cluster={hosts: [nodeA, nodeB]}"
 
 
-def test_dry_run_with_two_hosts_and_group_pairing_is_one_job_group_per_host_chain(tmp_path):
+def test_dry_run_with_two_hosts_is_one_pinned_exclusive_chain_job_per_host(tmp_path):
     results = tmp_path / "results"
-    result = _snakemake("-n", "--config", f"results={results}", TWO_HOSTS % "group")
+    result = _snakemake("-n", "--config", f"results={results}", TWO_HOSTS)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
-    cells = run_matrix(load_config(REPO_ROOT / "config" / "config.yaml"))
     counts = _job_counts(out)
-    assert counts.get("run_payload") == 2 * len(cells), out[-3000:]
-    assert counts.get("parse_run") == 2 * len(cells)
-    assert counts.get("report") == 1  # every host in one report
-    groups = _group_outputs(out)
-    assert sorted(groups) == ["runs-nodeA", "runs-nodeB"], out[-3000:]
+    assert counts.get("run_chain") == 2, out[-3000:]  # one per host, each the host's whole chain
+    assert counts.get("parse_runs") == 1 and counts.get("report") == 1  # every host in one report
     for host in ("nodeA", "nodeB"):
-        # the host's whole chain, and only its runs, in its group
-        expected = sorted(f"{results}/raw/{c.payload}/{c.mode}/{c.copies}c/r{c.repetition}@{host}/run.json"
-                          for c in cells)
-        assert sorted(groups[f"runs-{host}"]) == expected
-    # the group job is pinned to its host like each of its runs
-    assert out.count("slurm_extra=--exclusive --nodelist=nodeA\n") == len(cells)
-    assert out.count("slurm_extra=--exclusive --nodelist=nodeB\n") == len(cells)
-    assert "--host nodeA" in out and "--host nodeB" in out
-
-
-def test_dry_run_with_nodelist_pairing_is_one_pinned_job_per_run(tmp_path):
-    result = _snakemake("-n", "--config", f"results={tmp_path / 'results'}", TWO_HOSTS % "nodelist")
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
-    cells = run_matrix(load_config(REPO_ROOT / "config" / "config.yaml"))
-    assert _job_counts(out).get("run_payload") == 2 * len(cells)
-    assert "Group job" not in out  # each run its own batch job
-    extras = [line.split("slurm_extra=", 1)[1] for line in out.splitlines() if "slurm_extra=" in line]
-    assert sorted(set(extras)) == ["--exclusive --nodelist=nodeA", "--exclusive --nodelist=nodeB"]
-    assert extras.count("--exclusive --nodelist=nodeA") == len(cells)
+        assert f"{results}/raw/.chains/{host}.json" in out
+        assert out.count(f"slurm_extra=--exclusive --nodelist={host}\n") == 1  # pinned, node to itself
+        assert f"--host {host}" in out
 
 
 def test_from_raw_dry_run_parses_every_run_on_disk_in_one_job_with_one_output(tmp_path):
@@ -134,8 +108,8 @@ def test_from_raw_dry_run_parses_every_run_on_disk_in_one_job_with_one_output(tm
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     counts = _job_counts(out)
-    assert counts.get("parse_raw_runs") == 1 and "parse_run" not in counts  # one job, whatever the runs
-    assert f"{results}/parsed/from_raw.jsonl" in out
+    assert counts.get("parse_runs") == 1 and "run_chain" not in counts  # one job, whatever the runs
+    assert f"{results}/parsed/runs.jsonl" in out
     assert f"{results}/parsed/db12" not in out  # no declared output per run
 
 

@@ -1,7 +1,9 @@
 """One command-line entry: `python -m execbench <verb> ...` (what the workflow's rules call).
 
     build-image   one image: base -> docker build -> push -> results/images/<name>.json
+    chain         one host's chain of runs, in the paired order, adaptive, resumable (the study's job)
     run           one run of the matrix -> results/raw/<run>/ (native logs + run.json)
+    redo          set runs aside (raw/.incomplete/) so the next study invocation measures them again
     ingest        a site's manifest of existing logs -> results/raw/ + the skipped-inputs list
     parse         run directories -> schema-checked records (results/parsed/...json)
     tables        parsed runs -> results/tables/* (measurements, relative, scaling, ...)
@@ -50,21 +52,12 @@ def _build_image(args) -> int:
 
 def _run(args) -> int:
     from . import layout
-    from .config import load_config
     from .runner import find_cell, run_cell
 
     try:
-        if args.validated_config:
-            config = json.loads(Path(args.validated_config).read_text())
-        elif args.validated_config_env:
-            text = os.environ.get(args.validated_config_env)
-            if not text:
-                print(f"run: environment variable {args.validated_config_env} is not set (it carries the "
-                      "workflow's validated config; run through snakemake)", file=sys.stderr)
-                return 2
-            config = json.loads(text)
-        else:
-            config = load_config(args.config)
+        config = _validated_config(args)
+        if config is None:
+            return 2
         cell = find_cell(config, args.payload, args.mode, args.copies, args.rep, args.host)
     except ExecbenchError as err:
         print(f"run: {err}", file=sys.stderr)
@@ -72,6 +65,59 @@ def _run(args) -> int:
     record = run_cell(config, cell)
     print(f"{cell.run_id}: {record['status']} {record['reason']} ({record['wall_s']:.1f} s) "
           f"-> {layout.raw_dir(config['results'], cell)}")
+    return 0
+
+
+def _validated_config(args) -> dict | None:
+    """The config of --config (validated here), --validated-config or --validated-config-env;
+    None (with the reason on stderr) when the environment variable is not set."""
+    from .config import load_config
+
+    if getattr(args, "validated_config", None):
+        return json.loads(Path(args.validated_config).read_text())
+    if getattr(args, "validated_config_env", None):
+        text = os.environ.get(args.validated_config_env)
+        if not text:
+            print(f"environment variable {args.validated_config_env} is not set (it carries the workflow's "
+                  "validated config; run through snakemake)", file=sys.stderr)
+            return None
+        return json.loads(text)
+    return load_config(args.config)
+
+
+def _chain(args) -> int:
+    from .chain import run_chain
+
+    try:
+        config = _validated_config(args)
+    except ExecbenchError as err:
+        print(f"chain: {err}", file=sys.stderr)
+        return 2
+    if config is None:
+        return 2
+    record = run_chain(config, args.host)
+    print(f"chain {record['chain']}: {len(record['runs'])} runs ({record['failed_runs']} failed) "
+          f"in {record['wall_s'] / 60:.1f} min, {len(record['decisions'])} adaptive decision(s)")
+    return 0
+
+
+def _redo(args) -> int:
+    from . import layout
+    from .chain import chain_record_path
+    from .runner import move_aside
+
+    results = Path(args.results)
+    for rel in args.runs:
+        try:
+            key = layout.RunKey.from_rel_dir(rel)
+        except ValueError as err:
+            print(f"redo: {err}", file=sys.stderr)
+            return 2
+        moved = move_aside(results, key, force=True)
+        print(f"{rel}: {'set aside in ' + str(moved) if moved else 'not on disk'}")
+        # the chain that owns it must run again (it resumes: only the missing runs are measured)
+        chain_record_path(results, key.host).unlink(missing_ok=True)
+    print("then: bash scripts/run.sh --forcerun run_chain   (the chain resumes: only these runs are measured)")
     return 0
 
 
@@ -192,6 +238,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="results/images/<name>.json")
     p.add_argument("--description", default="")
     p.set_defaults(func=_build_image)
+
+    p = verbs.add_parser("chain", help="one host's chain of runs (the study's run job)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="study config (YAML or JSON), validated here")
+    source.add_argument("--validated-config", help="config JSON file, already validated")
+    source.add_argument("--validated-config-env", metavar="NAME",
+                        help="environment variable holding the config JSON the workflow validated (run.smk)")
+    p.add_argument("--host", default=None, help="the cluster.hosts entry whose chain this is (fan-out)")
+    p.set_defaults(func=_chain)
+
+    p = verbs.add_parser("redo", help="set runs aside so the next study invocation measures them again")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="<payload>/<mode>/<copies>c/r<rep>[@<host>]")
+    p.add_argument("--results", default="results")
+    p.set_defaults(func=_redo)
 
     p = verbs.add_parser("run", help="run one cell of the matrix")
     source = p.add_mutually_exclusive_group(required=True)

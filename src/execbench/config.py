@@ -55,6 +55,14 @@ class RunCell(RunKey):
 COMMON_MODE_SETTINGS = {
     "kind": {"description": "How copies are started: a registered mode kind; defaults to the mode's name."},
     "enabled": {"type": "boolean", "default": True, "description": "Run this mode."},
+    "payloads": {"type": ["array", "null"], "items": {"type": "string"}, "uniqueItems": True, "default": None,
+                 "description": "Run this mode for these payloads only (null: every enabled payload); e.g. "
+                                "the controls for the CPU-bound payloads only."},
+    "control": {"enum": ["none", "negative", "positive"], "default": "none",
+                "description": "A control of the study's resolving power rather than an answer: negative = a "
+                               "second label of bare metal (A/A), which must come out not significant at the "
+                               "nominal rate; positive = a known, real slowdown (bare metal under a CPU quota) "
+                               "the study must detect with the right size."},
 }
 COMMON_PAYLOAD_SETTINGS = {
     "enabled": {"type": "boolean", "default": True, "description": "Run this payload."},
@@ -75,15 +83,14 @@ def _mode_schema() -> dict:
     branches = []
     for kind in kinds:
         cls = modes_registry.MODES.load(kind)
-        properties = {"kind": {"const": kind}, "enabled": COMMON_MODE_SETTINGS["enabled"], **cls.settings_schema}
+        properties = {**COMMON_MODE_SETTINGS, "kind": {"const": kind}, **cls.settings_schema}
         branches.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
                          "then": {"description": f"kind {kind}: {cls.description}", "properties": properties,
                                   "x-expected": f"a factor of kind '{kind}'",
                                   "additionalProperties": False}})
     return {"type": "object", "description": "One execution mode instance. Factors not used by its kind are rejected.",
             "required": ["kind"],
-            "properties": {"kind": {"enum": kinds, **COMMON_MODE_SETTINGS["kind"]},
-                           "enabled": COMMON_MODE_SETTINGS["enabled"]},
+            "properties": {**COMMON_MODE_SETTINGS, "kind": {"enum": kinds, **COMMON_MODE_SETTINGS["kind"]}},
             "allOf": branches}
 
 
@@ -274,6 +281,18 @@ def _check_baseline(config: dict) -> None:
 
 
 def _check_names(config: dict) -> None:
+    known = sorted(config["payloads"])
+    for name, settings in config["modes"].items():
+        for i, payload in enumerate(settings.get("payloads") or []):
+            if payload not in config["payloads"]:
+                raise ConfigError(f"modes.{name}.payloads[{i}]", f"a payload of the study ({known})", payload)
+    if config["modes"][BASELINE_MODE].get("payloads") is not None:
+        raise ConfigError(f"modes.{BASELINE_MODE}.payloads", "null: the baseline runs every payload",
+                          config["modes"][BASELINE_MODE]["payloads"])
+    adaptive = config["study"].get("adaptive") or {}
+    for i, payload in enumerate(adaptive.get("payloads") or []):
+        if payload not in config["payloads"]:
+            raise ConfigError(f"study.adaptive.payloads[{i}]", f"a payload of the study ({known})", payload)
     if config["image"] not in config["images"]:
         raise ConfigError("image", f"a key of images ({sorted(config['images'])})", config["image"])
     if not is_loopback(config["registry"]["address"]) and not config["registry"]["allow_non_loopback"]:
@@ -348,34 +367,60 @@ def enabled(section: dict) -> list[str]:
     return [name for name, settings in section.items() if settings.get("enabled", True)]
 
 
-def run_matrix(config: dict, cores: int | None = None) -> list[RunCell]:
-    """Every run in execution order (per host, when the study fans out over cluster.hosts).
+def mode_order(config: dict, repetition: int, payload: str, copies: int, host: str | None = None,
+               turn: int = 0) -> list[str]:
+    """The enabled modes of a (payload, copies) cell in the order they run in a round.
 
-    Blocks: repetition -> payload -> copies -> modes in a seeded shuffle. All
-    modes of one (payload, copies) run back to back, and repetition r of every
-    mode finishes before r+1 starts, so slow drift of the machine lands on
-    every mode alike instead of masquerading as overhead. Each host of
-    cluster.hosts gets the whole matrix as its own chain (order_index from 0),
-    shuffled with the host in the seed; the hosts run in parallel.
-    """
+    A seeded shuffle (study.seed, the cell, the host: recorded, reproducible), with bare metal
+    moved to the middle so every mode runs next to it or one away: the two halves of a pair are
+    close in time. The same order is reversed every other round and `turn` (a payload's units):
+    A B C, then C B A (the ABBA design), so a drift that is linear in time cancels over two. Modes
+    limited to other payloads (modes.<name>.payloads) are left out."""
+    names = [m for m in enabled(config["modes"])
+             if payload in (config["modes"][m].get("payloads") or [payload])]
+    seed = f"{config['study']['seed']}/{payload}/{copies}" + (f"/{host}" if host else "")
+    random.Random(seed).shuffle(names)
+    if BASELINE_MODE in names:
+        names.remove(BASELINE_MODE)
+        names.insert(len(names) // 2, BASELINE_MODE)
+    return names[::-1] if (repetition + turn) % 2 == 0 else names
+
+
+def run_matrix(config: dict, cores: int | None = None, repetitions: int | None = None) -> list[RunCell]:
+    """Every run of the study's fixed rounds (study.repetitions, or `repetitions`), in the order
+    they start, per host of cluster.hosts (else one host).
+
+    Blocks: repetition -> payload -> copies -> modes (mode_order). All modes of one (payload,
+    copies) run back to back and repetition r of every mode finishes before r+1 starts, so slow
+    drift lands on every mode alike instead of masquerading as overhead; a payload run unit by unit
+    alternates the modes per unit (execbench.chain). Each host gets the whole matrix as its own
+    chain (order_index from 0); the hosts run in parallel. Adaptive rounds beyond these are added
+    by the chain job (study.adaptive)."""
     hosts = config.get("cluster", {}).get("hosts") or [None]
-    return [cell for host in hosts for cell in _host_chain(config, host, cores)]
+    return [cell for host in hosts for cell in _host_chain(config, host, cores, repetitions)]
 
 
-def _host_chain(config: dict, host: str | None, cores: int | None) -> list[RunCell]:
+def cells_of_round(config: dict, repetition: int, host: str | None = None, cores: int | None = None,
+                   only: set | None = None) -> list[RunCell]:
+    """The runs of one round on one host, in start order (order_index 0-based within the round);
+    `only`: the (payload, copies) pairs to include (all when None)."""
     study = config["study"]
-    payload_names = enabled(config["payloads"])
-    mode_names = enabled(config["modes"])
     cells: list[RunCell] = []
-    for rep in range(1, study["repetitions"] + 1):
-        for payload in payload_names:
-            copies_list = config["payloads"][payload].get("copies", study["copies"])
-            for copies in resolve_copies(copies_list, cores):
-                order = list(mode_names)
-                seed = f"{study['seed']}/{rep}/{payload}/{copies}" + (f"/{host}" if host else "")
-                random.Random(seed).shuffle(order)
-                for mode in order:
-                    cells.append(RunCell(payload, mode, copies, rep, host, order_index=len(cells)))
+    for payload in enabled(config["payloads"]):
+        copies_list = config["payloads"][payload].get("copies") or study["copies"]
+        for copies in resolve_copies(copies_list, cores):
+            if only is not None and (payload, copies) not in only:
+                continue
+            for mode in mode_order(config, repetition, payload, copies, host):
+                cells.append(RunCell(payload, mode, copies, repetition, host, order_index=len(cells)))
+    return cells
+
+
+def _host_chain(config: dict, host: str | None, cores: int | None, repetitions: int | None = None) -> list[RunCell]:
+    cells: list[RunCell] = []
+    for rep in range(1, (repetitions or config["study"]["repetitions"]) + 1):
+        for cell in cells_of_round(config, rep, host, cores):
+            cells.append(RunCell(cell.payload, cell.mode, cell.copies, rep, host, order_index=len(cells)))
     return cells
 
 

@@ -166,7 +166,7 @@ def percent_of_bare_chart(relative: pd.DataFrame, runs: pd.DataFrame, headline, 
     prov = provenance_line(runs, hosts)
     caption = (f"Performance relative to bare metal on the same host, per execution mode, at 1 copy "
                f"and at the maximum copies; error bars are the {int(stats.CONFIDENCE * 100)} % "
-               f"{stats.METHOD} interval of the ratio of means over repetitions. {prov}.")
+               f"{stats.METHOD} interval over paired rounds (geometric mean of the rounds' ratios). {prov}.")
     fig.text(0.01, -0.02, _wrap(prov + f"; error bars and [bracketed] numbers: 95 % {stats.METHOD} CI",
                                 110), fontsize=7, va="top")
     return Figure(name, title, caption, _save(fig, out_dir, name))

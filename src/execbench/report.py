@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__, environment, figures, stats, tables
+from .hostinfo import baseline_label
 from . import summary as summary_module
 from .paths import REPO_ROOT
 
@@ -134,10 +135,48 @@ class ReportData:
         """The hosts with at least one comparison with their own bare metal."""
         return sorted(set(self.relative["host"].astype(str)))
 
-    def _headline_cells(self, payload: str, benchmark: str, metric: str, host: str | None) -> pd.DataFrame:
+    def control_modes(self) -> dict[str, str]:
+        """mode -> "negative" | "positive": the modes that are controls of the study's resolving
+        power (modes.<name>.control), never answers."""
+        if "control" not in self.runs:
+            return {}
+        rows = self.runs[self.runs["control"].fillna("").astype(str) != ""]
+        return {str(m): str(c) for m, c in zip(rows["mode"], rows["control"])}
+
+    def _headline_cells(self, payload: str, benchmark: str, metric: str, host: str | None,
+                        controls: bool = False) -> pd.DataFrame:
         rel = self.relative
         sel = rel[(rel["payload"] == payload) & (rel["benchmark"] == benchmark) & (rel["metric"] == metric)]
+        is_control = sel["mode"].astype(str).isin(set(self.control_modes()))
+        sel = sel[is_control] if controls else sel[~is_control]
         return sel if host is None else sel[sel["host"].astype(str) == host]
+
+    def control_sentences(self) -> list[str]:
+        """One sentence per control cell at a headline: its number and whether it came out as a
+        control must (negative: not significant; positive: slower)."""
+        out, kinds = [], self.control_modes()
+        for payload, (benchmark, metric) in sorted(self.relative_meta.get("headline", {}).items()):
+            for r in self._headline_cells(payload, benchmark, metric, None, controls=True).itertuples():
+                kind = kinds.get(str(r.mode), "")
+                ci = ("" if pd.isna(r.perf_ci_low) else
+                      "95 % CI {}–{}, ".format(*_pct_bounds(r.perf_ci_low, r.perf_ci_high)))
+                if kind == "negative":
+                    what = "bare metal under a second label (A/A)"
+                    ok = r.verdict == "not significant"
+                    judged = ("as it must: no difference found where there is none" if ok else
+                              "NOT as it must: a difference found where there is none; the intervals of this "
+                              "study are too narrow or the host changed between rounds")
+                else:
+                    what = "a known slowdown"
+                    ok = r.verdict == "slower"
+                    judged = ("detected, as it must be" if ok else
+                              "NOT detected: this study cannot resolve a slowdown of this size")
+                if r.verdict == stats.NO_INTERVAL_N1:
+                    judged = "no interval: too few rounds to judge"
+                out.append(f"{kind.capitalize()} control {r.mode} ({what}) on {r.host}: {payload} "
+                           f"({benchmark} {metric}) at {r.copies} cop{'y' if r.copies == 1 else 'ies'} "
+                           f"{_pct(r.relative_performance)} of bare metal ({ci}{r.verdict}): {judged}.")
+        return out
 
     def headline_rows(self, fmt: str, host: str | None = None):
         """The headline comparisons, of one host or (host=None) of all."""
@@ -235,14 +274,25 @@ class ReportData:
                          f"{v.quantile(0.9):.4g}", f"{v.max():.4g}"])
         return headers, rows
 
+    def baseline_note(self, host: str) -> str:
+        """"bare metal here: host is a KVM guest" when this host's baseline is itself a virtual
+        machine (run.json host.virtualization, hostinfo.virtualization), else ""."""
+        if "baseline_vm" not in self.runs:
+            return ""
+        vms = {str(v) for v in self.runs.loc[self.runs["host"] == host, "baseline_vm"].dropna() if str(v)}
+        label = baseline_label({"vm": sorted(vms)[0]}) if vms else None
+        return f"bare metal here: {label}" if label else ""
+
     def host_rows(self):
-        headers = ["host", "CPU", "logical cores", "kernel", "OS", "runs", "first run (UTC)", "last run (UTC)"]
+        headers = ["host", "CPU", "logical cores", "kernel", "OS", "bare metal is", "runs", "first run (UTC)",
+                   "last run (UTC)"]
         rows = []
         for host, g in self.runs.groupby("host", sort=True):
             starts = sorted(s for s in g["started_utc"] if s)
+            note = self.baseline_note(host).removeprefix("bare metal here: ")
             rows.append([_e(host), _e(_first(g["cpu_model"])), _e(_first(g["logical_cores"])),
-                         _e(_first(g["kernel"])), _e(_first(g["os"])), len(g),
-                         _e(starts[0] if starts else ""), _e(starts[-1] if starts else "")])
+                         _e(_first(g["kernel"])), _e(_first(g["os"])), _e(note or "hardware (no hypervisor found)"),
+                         len(g), _e(starts[0] if starts else ""), _e(starts[-1] if starts else "")])
         return headers, rows
 
     def version_rows(self):
@@ -379,6 +429,8 @@ class ReportData:
                         parts.append(f"{_times(r.ratio)} {where} ({ci}{r.verdict})")
                 flag = f" [{g['flag'].iloc[0]}]" if g["flag"].iloc[0] else ""
                 what = "of bare-metal performance" if hib else f"the bare-metal {metric} ({g['unit'].iloc[0]})"
+                if self.baseline_note(host):  # the baseline is itself a guest: say so beside the number
+                    what += f" ({self.baseline_note(host)})"
                 verb = "runs at" if hib else "takes"
                 out.append(f"On {host}, {payload} ({benchmark} {metric}) in {mode} {verb} "
                            + "; ".join(parts) + f" {what}{flag}.")
@@ -393,16 +445,18 @@ def _first(series):
 
 
 METHOD_TEXT = (
-    "Each cell compares the machine-level number (summed over the copies run at once) of every repetition of a "
-    "mode with every repetition of bare metal on the same host. The ratio is of the means; its "
-    f"{int(stats.CONFIDENCE * 100)} % interval is {stats.METHOD}: exact for normal repetitions, it does not treat "
-    "the bare-metal mean as known, and unlike a bootstrap it keeps its coverage with 3-5 repetitions "
-    "(measured: 96.5 % vs 80.9 % for a percentile bootstrap at n = 3; bench/bench_ci_coverage.py). "
-    "'% of bare metal' is performance: the ratio for higher-is-better metrics, its inverse for times. "
-    "Verdict: 'slower' or 'faster' when the whole interval is below or above 100 %, 'not significant' when it "
-    "contains 100 %; with one repetition on a side there is no interval and the table says so. "
-    "Suite summaries ('geomean') are geometric means over the benchmarks sharing a metric, as SPEC does. "
-    "Failed and unavailable runs are never in a ratio; they are listed below with the reason."
+    "Every round of the study runs each mode once, close in time; a mode is compared with bare metal within "
+    "each round (the log of their ratio of the machine-level number, summed over the copies run at once), then "
+    f"across rounds: the {int(stats.CONFIDENCE * 100)} % interval is {stats.METHOD} (Student's t), back-transformed, "
+    "so the relative performance is the geometric mean of the rounds' ratios and its interval never reaches zero. "
+    "Drift of the host between rounds cancels within a round; the unpaired Fieller (Welch df) interval is kept as a "
+    "cross-check, and is the answer only where fewer than two rounds pair up. '±' is the half-width the cell "
+    "resolved, 'MDE' the smallest effect it would detect with 80 % power. Rounds whose ratio is an outlier (modified "
+    "z-score > 3.5) are flagged and kept, their influence shown. '% of bare metal' is performance: the ratio for "
+    "higher-is-better metrics, its inverse for times. Verdict: 'slower' or 'faster' when the whole interval is "
+    "below or above 100 %, 'not significant' when it contains 100 %; with one pair there is no interval. Suite "
+    "summaries ('geomean') are geometric means over the benchmarks sharing a metric, as SPEC does. Failed and "
+    "unavailable runs are never in a ratio; they are listed below with the reason."
 )
 
 ENVIRONMENT_TEXT = (
@@ -523,6 +577,10 @@ def render_html(data: ReportData, generated_utc: str) -> str:
                      else '<p class="empty">No mode could be compared with bare metal.</p>')
         h, rows = data.headline_rows("html", host)
         parts.append(_html_table(h, rows, "headline") if rows else '<p class="empty">No headline comparisons.</p>')
+    controls = data.control_sentences()
+    if controls:
+        parts.append("<p><b>Controls</b> (what this study can resolve on this host):</p>"
+                     '<ul class="controls">' + "".join(f"<li>{_e(s)}</li>" for s in controls) + "</ul>")
     missing = data.no_number_sentences()
     if missing:
         parts.append("<p><b>No number</b> (failed or unavailable, why from the payloads' own logs):</p>"
@@ -602,6 +660,9 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
         out += [f"- {s}" for s in data.answer_sentences(host)] or ["No mode could be compared with bare metal."]
         h, rows = data.headline_rows("md", host)
         out += ["", _md_table(h, _md_plain(rows))]
+    controls = data.control_sentences()
+    if controls:
+        out += ["**Controls** (what this study can resolve on this host):", ""] + [f"- {s}" for s in controls] + [""]
     missing = data.no_number_sentences()
     if missing:
         out += ["**No number** (failed or unavailable, why from the payloads' own logs):", ""]

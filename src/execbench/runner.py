@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import signal
 import threading
@@ -39,7 +40,8 @@ from . import payloads as payloads_registry
 from .config import RunCell, config_sha256, run_matrix
 from .errors import ExecbenchError
 from .fsutil import atomic_write_json, utc_now, utc_stamp
-from .hostinfo import batch_context, host_info
+from .payloads.base import unit_dir
+from .hostinfo import batch_context, host_info, host_state, host_state_delta
 from .modes.base import ModeContext, RunContext, RunOutcome
 from .paths import SCHEMAS
 
@@ -91,14 +93,15 @@ def benchmark_slot(path: str | Path | None = None):
             fcntl.lockf(fh, fcntl.LOCK_UN)
 
 
-def move_aside(results: str | Path, cell: RunCell) -> Path | None:
-    """A run dir left by an earlier attempt goes to raw/.incomplete/, never deleted.
-
-    An empty run dir is no attempt: Snakemake makes it (the parent of run.json) before the
-    job starts, so it stays where it is and None is returned."""
+def move_aside(results: str | Path, cell: layout.RunKey, force: bool = False) -> Path | None:
+    """A run dir left by an earlier attempt goes to raw/.incomplete/<run id>-<UTC>/, never deleted;
+    returns where, or None when there was nothing to move. An empty dir is no attempt and stays.
+    `force`: also a finished run (execbench redo)."""
     run_dir = layout.raw_dir(results, cell)
     if not run_dir.exists() or (run_dir.is_dir() and not any(run_dir.iterdir())):
         return None
+    if (run_dir / layout.RUN_JSON).exists() and not force:
+        raise ExecbenchError(f"{run_dir} is a finished run: not measured again (execbench redo sets it aside)")
     target = layout.incomplete_dir(results) / f"{cell.run_id}-{utc_stamp()}"
     target.parent.mkdir(parents=True, exist_ok=True)
     run_dir.rename(target)
@@ -154,110 +157,227 @@ def _raise_terminated(signum, frame):
     raise _Terminated(f"signal {signum}")
 
 
-def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
-    """Run one cell, write and return its run.json. `payload` overrides the registry (tests)."""
-    mode_settings = dict(config["modes"][cell.mode])
-    kind = mode_settings["kind"]
-    payload_settings = dict(config["payloads"].get(cell.payload, {}))
-    results = config["results"]
-    out_dir = layout.raw_dir(results, cell)
-    main_thread = threading.current_thread() is threading.main_thread()  # signals: main thread only
+@contextlib.contextmanager
+def terminate_on_sigterm():
+    """Within the block, SIGTERM raises _Terminated (main thread only), so mounts, containers and
+    guests are cleaned up on the way out."""
+    main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
-        with benchmark_slot():
-            moved = move_aside(results, cell)
-            out_dir.mkdir(parents=True, exist_ok=True)  # empty when it exists (move_aside)
-            record = {
-                "schema_version": 1,
-                "run_id": cell.run_id,
-                "payload": cell.payload,
-                "payload_settings": payload_settings,
-                "mode": cell.mode,
-                "mode_kind": kind,
-                "mode_settings": mode_settings,
-                "copies": cell.copies,
-                "repetition": cell.repetition,
-                "order_index": cell.order_index,
-                "seed": config["study"]["seed"],
-                "study": config["study"].get("name", ""),
-                "config_sha256": config_sha256(config),
-                "status": "failed",
-                "reason": "",
-                "emulated": False,
-                "host": host_info(),
-                "batch": batch_context(),
-                "cluster_host": cell.host,
-                "pairing": None,
-                "versions": {},
-                "image": {"name": config["image"], "reference": None, "digest": None},
-                "started_utc": utc_now(),
-                "ended_utc": None,
-                "wall_s": None,
-                "copies_result": [],
-                "previous_attempt": str(moved) if moved else None,
-            }
-            record["pairing"] = pairing(cell.host, record["host"], record["batch"])
-            t0 = time.monotonic()
-            try:
-                _execute(config, cell, mode_settings, payload_settings, out_dir, record, payload)
-            except Exception as err:
-                record.update(status="failed", reason=f"{type(err).__name__}: {err}"[:2000])
-                (out_dir / "harness-error.log").write_text(traceback.format_exc())
-            record["ended_utc"] = utc_now()
-            record["wall_s"] = time.monotonic() - t0
-            try:
-                validate_run(record)
-            except jsonschema.ValidationError as err:  # a harness bug: still record the run, failed
-                record.update(status="failed", reason=f"run.json failed its schema: {err.message}"[:2000])
-                validate_run(record)
-            atomic_write_json(out_dir / layout.RUN_JSON, record)
-            return record
+        yield
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _execute(config, cell, mode_settings, payload_settings, out_dir, record, payload) -> None:
-    mode = modes_registry.get(mode_settings["kind"])
-    payload = payload or payloads_registry.get(cell.payload)
-    image = image_record(config) or {}
-    record["image"].update(reference=image.get("reference"), digest=image.get("digest"))
-    mode_ctx = ModeContext(name=cell.mode, kind=mode_settings["kind"], settings=mode_settings,
-                           cache_dir=Path(config["cache"]))
-    availability = mode.available(mode_ctx)
-    if not availability.ok:
-        record.update(status="unavailable", reason=availability.reason)
-        return
-    record["emulated"] = availability.emulated
-    record["versions"] = _versions(mode, mode_ctx)
-    if mode.needs_image(mode_ctx) and not image.get("reference"):
-        images_json = Path(config["results"]) / "images" / f"{config['image']}.json"
-        record.update(status="failed", reason=f"no image record {images_json} (run the images stage first)")
-        return
-    threads = payload.threads_per_copy(payload_settings)
-    usable = len(os.sched_getaffinity(0))
-    record["threads_per_copy"] = threads if threads is not None else "auto"
-    if cell.copies * (threads or usable) > usable:  # multi-threaded copies must not oversubscribe the host
-        record.update(status="unavailable", reason=f"{cell.copies} copies x {threads or f'auto ({usable})'} "
-                                                   f"threads > {usable} usable cores")
-        return
-    ctx = RunContext(mode=mode_ctx, run_id=cell.run_id, image_ref=image.get("reference") or "",
-                     payload=cell.payload, copies=cell.copies, repetition=cell.repetition,
-                     argv=payload.argv(payload_settings), timeout_s=payload.timeout_s(payload_settings),
-                     out_dir=out_dir, needs_network=payload.needs_network)
-    record["timeout_s"] = ctx.timeout_s
-    record["argv"] = list(ctx.argv)
-    record["factors"] = mode.factors(ctx)
-    outcome: RunOutcome = (payload.run_host(mode, ctx, payload_settings) if payload.host_driven else mode.run(ctx))
-    record["factors"].update(outcome.factors)
-    record["emulated"] = record["emulated"] or outcome.emulated
-    record["copies_result"] = [r.to_dict() for r in outcome.copies]
-    bad = [r for r in outcome.copies if not r.ok]
-    if len(outcome.copies) != cell.copies:
-        record.update(status="failed", reason=f"{len(outcome.copies)} copy results for {cell.copies} copies")
-    elif bad:
-        record.update(status="failed", reason="; ".join(
-            f"copy {r.copy}: " + ("timed out" if r.timed_out else f"exit code {r.exit_code}")
-            + (f" ({r.detail})" if r.exit_code is None else "") for r in bad)[:2000])
-    else:
-        record.update(status="ok", reason=availability.reason)
+def _aggregate_copies(units: list[dict], copies: int) -> list[dict]:
+    """One result per copy over a run's units: the first failing exit code, summed times, timed out
+    if any unit timed out."""
+    out = []
+    for copy in range(copies):
+        mine = [c for u in units for c in u["copies_result"] if c["copy"] == copy]
+        if not mine:
+            continue
+        exit_codes = [c["exit_code"] for c in mine]
+        bad = next((e for e in exit_codes if e != 0), 0)
+
+        def total(key, rows=mine):
+            values = [c[key] for c in rows]
+            return None if any(v is None for v in values) else math.fsum(values)
+
+        throttling = [c.get("cpu_throttling") for c in mine]
+        out.append({"copy": copy, "exit_code": bad, "wall_s": total("wall_s"),
+                    "timed_out": any(c["timed_out"] for c in mine), "cpu_s": total("cpu_s"),
+                    "env_cgroup_cpu_s": total("env_cgroup_cpu_s"),
+                    "detail": "; ".join(dict.fromkeys(c["detail"] for c in mine if c["detail"]))[:1500],
+                    # the environment is the mode's, the same in every unit: the first unit's fingerprint
+                    "environment": next((c["environment"] for c in mine if c.get("environment")), None),
+                    "cpu_throttling": None if any(t is None for t in throttling) else {
+                        key: sum(t[key] for t in throttling) for key in throttling[0]}})
+    return out
+
+
+class RunInProgress:
+    """One run of the matrix carried out unit by unit (payloads.base.Payload.units): start() checks
+    the mode and records the provenance, run_unit() runs one unit of the payload under the host's
+    benchmark lock, finish() writes run.json. A run of one unit is the common case (run_cell);
+    the chain job (execbench.chain) interleaves the units of several runs so that a mode's unit and
+    bare metal's are close in time. `payload` overrides the registry (tests)."""
+
+    def __init__(self, config: dict, cell: RunCell, payload=None):
+        self.config, self.cell = config, cell
+        self.mode_settings = dict(config["modes"][cell.mode])
+        self.payload_settings = dict(config["payloads"].get(cell.payload, {}))
+        self.payload = payload or payloads_registry.get(cell.payload)
+        self.mode = modes_registry.get(self.mode_settings["kind"])
+        self.out_dir = layout.raw_dir(config["results"], cell)
+        self.record: dict = {}
+        self.ready = False  # start() found the mode available and the image there
+        self.units: list[str] = self.payload.units(self.payload_settings)
+        self.t0 = 0.0
+
+    def start(self) -> "RunInProgress":
+        cell, config = self.cell, self.config
+        moved = move_aside(config["results"], cell)
+        self.out_dir.mkdir(parents=True, exist_ok=True)  # empty when it exists (move_aside)
+        self.t0 = time.monotonic()
+        self.record = {
+            "schema_version": 1,
+            "run_id": cell.run_id,
+            "payload": cell.payload,
+            "payload_settings": self.payload_settings,
+            "mode": cell.mode,
+            "mode_kind": self.mode_settings["kind"],
+            "mode_settings": self.mode_settings,
+            "copies": cell.copies,
+            "repetition": cell.repetition,
+            "order_index": cell.order_index,
+            "seed": config["study"]["seed"],
+            "study": config["study"].get("name", ""),
+            "config_sha256": config_sha256(config),
+            "status": "failed",
+            "reason": "",
+            "emulated": False,
+            "host": host_info(),
+            "batch": batch_context(),
+            "cluster_host": cell.host,
+            "pairing": None,
+            "versions": {},
+            "image": {"name": config["image"], "reference": None, "digest": None},
+            "started_utc": utc_now(),
+            "ended_utc": None,
+            "wall_s": None,
+            "units": [],
+            "copies_result": [],
+            "previous_attempt": str(moved) if moved else None,
+        }
+        self.record["pairing"] = pairing(cell.host, self.record["host"], self.record["batch"])
+        try:
+            self._prepare()
+        except Exception as err:
+            self._harness_error(err)
+        return self
+
+    def _prepare(self) -> None:
+        image = image_record(self.config) or {}
+        self.record["image"].update(reference=image.get("reference"), digest=image.get("digest"))
+        self.mode_ctx = ModeContext(name=self.cell.mode, kind=self.mode_settings["kind"],
+                                    settings=self.mode_settings, cache_dir=Path(self.config["cache"]))
+        self.availability = self.mode.available(self.mode_ctx)
+        if not self.availability.ok:
+            self.record.update(status="unavailable", reason=self.availability.reason)
+            return
+        self.record["emulated"] = self.availability.emulated
+        self.record["versions"] = _versions(self.mode, self.mode_ctx)
+        if self.mode.needs_image(self.mode_ctx) and not image.get("reference"):
+            images_json = Path(self.config["results"]) / "images" / f"{self.config['image']}.json"
+            self.record.update(reason=f"no image record {images_json} (run the images stage first)")
+            return
+        threads = self.payload.threads_per_copy(self.payload_settings)
+        usable = len(os.sched_getaffinity(0))
+        self.record["threads_per_copy"] = threads if threads is not None else "auto"
+        if self.cell.copies * (threads or usable) > usable:  # multi-threaded copies never oversubscribe the host
+            self.record.update(status="unavailable", reason=f"{self.cell.copies} copies x "
+                                                            f"{threads or f'auto ({usable})'} threads > {usable} "
+                                                            f"usable cores")
+            return
+        self.image_ref = image.get("reference") or ""
+        self.timeout_s = self.payload.timeout_s(self.payload_settings)
+        self.record["timeout_s"] = self.timeout_s
+        self.record["argv"] = list(self.payload.argv(self.payload_settings))
+        self.record["factors"] = self.mode.factors(self._context(self.units[0]))
+        self.ready = True
+
+    def _context(self, unit: str) -> RunContext:
+        return RunContext(mode=self.mode_ctx, run_id=self.cell.run_id, image_ref=self.image_ref,
+                          payload=self.cell.payload, copies=self.cell.copies, repetition=self.cell.repetition,
+                          argv=self.payload.argv(self.payload_settings, unit), timeout_s=self.timeout_s,
+                          out_dir=unit_dir(self.out_dir, unit), needs_network=self.payload.needs_network)
+
+    def _harness_error(self, err: Exception) -> None:
+        self.ready = False
+        self.record.update(status="failed", reason=f"{type(err).__name__}: {err}"[:2000])
+        (self.out_dir / "harness-error.log").write_text(traceback.format_exc())
+
+    def run_unit(self, unit: str, order_index: int | None = None) -> dict | None:
+        """Run one unit under the host's benchmark lock; None when the run cannot run (start()
+        recorded why)."""
+        if not self.ready:
+            return None
+        entry = {"unit": unit, "order_index": order_index, "started_utc": utc_now(), "ended_utc": None,
+                 "wall_s": None, "status": "failed", "reason": "", "copies_result": []}
+        t0 = time.monotonic()
+        try:
+            with benchmark_slot():
+                ctx = self._context(unit)
+                ctx.out_dir.mkdir(parents=True, exist_ok=True)
+                before = host_state()
+                outcome: RunOutcome = (self.payload.run_host(self.mode, ctx, self.payload_settings)
+                                       if self.payload.host_driven else self.mode.run(ctx))
+                entry["host_state"] = host_state_delta(before, host_state())
+            self.record["factors"].update(outcome.factors)
+            self.record["emulated"] = self.record["emulated"] or outcome.emulated
+            entry["copies_result"] = [r.to_dict() for r in outcome.copies]
+            bad = [r for r in outcome.copies if not r.ok]
+            if len(outcome.copies) != self.cell.copies:
+                entry["reason"] = f"{len(outcome.copies)} copy results for {self.cell.copies} copies"
+            elif bad:
+                entry["reason"] = "; ".join(
+                    f"copy {r.copy}: " + ("timed out" if r.timed_out else f"exit code {r.exit_code}")
+                    + (f" ({r.detail})" if r.exit_code is None else "") for r in bad)[:2000]
+            else:
+                entry["status"] = "ok"
+        except Exception as err:
+            entry["reason"] = f"{type(err).__name__}: {err}"[:2000]
+            (self.out_dir / "harness-error.log").write_text(traceback.format_exc())
+        entry["ended_utc"], entry["wall_s"] = utc_now(), time.monotonic() - t0
+        self.record["units"].append(entry)
+        return entry
+
+    def finish(self) -> dict:
+        """Write and return run.json: ok when every unit was ok, else failed with the units' reasons
+        (unavailable when the mode is)."""
+        record, units = self.record, self.record["units"]
+        if self.ready:
+            record["copies_result"] = _aggregate_copies(units, self.cell.copies)
+            record["host_state"] = _aggregate_host_state(units)
+            failed = [u for u in units if u["status"] != "ok"]
+            if len(units) < len(self.units):
+                record.update(status="failed", reason=f"{len(units)} of {len(self.units)} units ran")
+            elif failed:
+                prefix = (lambda u: f"{u['unit']}: ") if len(self.units) > 1 else (lambda u: "")
+                record.update(status="failed", reason="; ".join(prefix(u) + u["reason"] for u in failed)[:2000])
+            else:
+                record.update(status="ok", reason=self.availability.reason)
+        record["ended_utc"] = utc_now()
+        record["wall_s"] = time.monotonic() - self.t0
+        try:
+            validate_run(record)
+        except jsonschema.ValidationError as err:  # a harness bug: still record the run, failed
+            record.update(status="failed", reason=f"run.json failed its schema: {err.message}"[:2000])
+            validate_run(record)
+        atomic_write_json(self.out_dir / layout.RUN_JSON, record)
+        return record
+
+
+def _aggregate_host_state(units: list[dict]) -> dict:
+    """The run's host state over its units: the largest steal time (%), the context switches
+    summed, the highest 1-min load at a unit's start (None where no unit recorded it)."""
+    states = [u["host_state"] for u in units if u.get("host_state")]
+
+    def values(key):
+        return [s[key] for s in states if s.get(key) is not None]
+
+    return {"steal_pct_max": max(values("steal_pct"), default=None),
+            "context_switches": sum(values("context_switches")) if values("context_switches") else None,
+            "load_1m_max": max(values("load_1m"), default=None)}
+
+
+def run_cell(config: dict, cell: RunCell, *, payload=None) -> dict:
+    """Run one cell (every unit of it, in order), write and return its run.json. `payload`
+    overrides the registry (tests)."""
+    with terminate_on_sigterm():
+        run = RunInProgress(config, cell, payload).start()
+        for unit in run.units:
+            run.run_unit(unit)
+        return run.finish()

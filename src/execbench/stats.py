@@ -1,126 +1,77 @@
 """Statistics for "mode relative to bare metal on the same host".
 
-Interval method: **Fieller's interval for a ratio of two independent means,
-with Welch-Satterthwaite degrees of freedom** (Fieller 1954; the same
-construction as a Welch t-test, solved for the ratio instead of the
-difference).  For each cell we have n_mode and n_bare repetitions (runs),
-each giving one machine-level number.  With sample means a (mode), b (bare),
-squared standard errors va = s_a^2/n_a, vb = s_b^2/n_b and t the two-sided
-t quantile, the 95 % set of ratios R for which (a - R b) is compatible with 0
-is
+## The answer: a paired interval on the log of the ratio
 
-    R = [a b +- t sqrt(a^2 vb + b^2 va - t^2 va vb)] / (b^2 - t^2 vb),
+The runner interleaves the modes in rounds: every round holds each mode once, close in time
+(for a long payload, per benchmark unit: the two halves of a pair are seconds apart, not
+minutes). What drifts on a host between rounds (load from neighbours, frequency, thermal state,
+page cache) is shared by the two halves of a pair and cancels in their ratio, so the ratio is
+compared within a round, then across rounds:
 
-bounded when b is clearly non-zero (t^2 vb < b^2), otherwise unbounded.
+    d_i = log(performance_mode_i / performance_bare_i)      for each round i with both,
 
-Why Fieller and not the bootstrap:
-- our cells are small: 3-5 repetitions per mode is the norm (a run of the CPU
-  suite is minutes).  A resampling bootstrap of n = 3 values has only 10
-  distinct resamples per side; its percentile interval ignores the
-  small-sample t penalty and is far too narrow.  Measured with this module
-  (normal data, CV 2 %, n = 3 per side, 4000 simulated cells, seed 2015;
-  `bench/bench_ci_coverage.py`): Fieller-Welch covers the true ratio in
-  96.5 % of cells (slightly conservative, as Welch is), a percentile
-  bootstrap (2000 resamples) in only 80.9 %; at n = 5: 96.3 % vs 88.5 %.
-  `tests/test_stats.py` checks the Fieller coverage.
-- Fieller does not pretend the bare-metal mean is known exactly, and its
-  interval is asymmetric around the ratio, as a ratio's should be.  The
-  hyperfine-style propagated error (delta method) is its first-order
-  approximation and agrees with it when both CVs are small.
-- It is deterministic: no seed, same answer everywhere.
+(performance = the metric for higher-is-better numbers, its inverse for times), and over the n
+rounds, with mean d and sample sd s, Student's t interval on the mean log ratio
 
-Assumptions, stated: repetitions are independent and roughly normal within a
-cell (each repetition is itself an average over a whole benchmark run).  Runs
-are interleaved across modes by the runner so that drift is not confounded
-with mode.
+    d  +-  t(1 - alpha/2, n - 1) * s / sqrt(n),
 
-Verdict (on performance, so "slower" always means worse for the user):
-"slower" when the whole interval of relative performance lies below 1,
-"faster" when it lies above 1, "not significant" when it contains 1.  With
-n = 1 on either side there is no variance estimate: no interval, and the
-verdict says so.
+back-transformed with exp(): the relative performance is the geometric mean of the rounds' ratios,
+and its interval can never reach zero or below. t quantiles come from SciPy (scipy.stats.t).
+Assumptions, stated: the d_i are independent and roughly normal (each is a log ratio of two
+whole-benchmark numbers); a log ratio is symmetric in mode and bare.
 
-Suite scores use the geometric mean (as SPEC and HEPscore do); note that the
-ratio of geometric means equals the geometric mean of the ratios.
+**Outliers.** A round whose d_i has a modified z-score |0.6745 (d_i - median) / MAD| above 3.5
+(Iglewicz and Hoaglin, "How to Detect and Handle Outliers", ASQC 1993) is flagged (needs n >= 4 and
+MAD > 0). It is kept in the answer; the interval without the flagged rounds is given beside it
+(`robust_*` columns), so a reader sees its influence. Nothing is dropped silently.
+
+**Resolving power.** The half-width (in % of relative performance) is what this study resolved.
+The minimum detectable effect (MDE) is the smallest true effect a paired t-test at the same level
+detects with 80 % power: (t(1 - alpha/2, n - 1) + t(0.8, n - 1)) * s / sqrt(n) on the log scale
+(the standard power approximation, e.g. NIST/SEMATECH e-Handbook 7.2.2.2, with t quantiles).
+`rounds_for(target)` is the smallest n whose expected half-width meets a target, for the report's
+"too noisy: about N more rounds needed" and for adaptive repetitions.
+
+**Verdict** (on performance, so "slower" always means worse for the user): "slower" when the whole
+interval lies below 1, "faster" when above 1, "not significant" when it holds 1. With fewer than
+2 pairs there is no variance estimate: no interval, and the verdict says so.
+
+## The cross-check: Fieller's unpaired interval
+
+Fieller's interval for a ratio of two independent means with Welch-Satterthwaite degrees of
+freedom (Fieller 1954), as before the paired design: it ignores the pairing, so on a drifting
+host it is wider (the drift between rounds inflates both sides' variances) but it needs no
+pairs (e.g. ingested logs whose repetitions do not match). It is the answer only where no two
+pairs exist, and a cross-check column everywhere else. Coverage and width of both on a drifting
+host (slow drift + per-run noise + occasional outliers, as measured here):
+bench/bench_ci_coverage.py.
+
+Suite scores use the geometric mean (as SPEC and HEPscore do); the ratio of geometric means
+equals the geometric mean of the ratios.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from statistics import median
 
+from scipy import stats as sp
+
 CONFIDENCE = 0.95
-METHOD = "Fieller (Welch df)"
+POWER = 0.80  # of the minimum detectable effect
+METHOD = "paired t on log ratios"
+METHOD_UNPAIRED = "Fieller (Welch df), unpaired"
 NO_INTERVAL_N1 = "no interval (n=1)"
-
-
-# --- Student t quantile (no scipy in the pinned stack) -------------------------------
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny, eps = 1e-300, 1e-15
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 500):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < eps:
-            break
-    return h
-
-
-def regularized_beta(a: float, b: float, x: float) -> float:
-    """I_x(a, b), the regularized incomplete beta function."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
-
-
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t with df (may be fractional) degrees of freedom."""
-    tail = 0.5 * regularized_beta(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t >= 0 else tail
+OUTLIER_Z = 3.5  # modified z-score beyond which a round is flagged (Iglewicz & Hoaglin 1993)
+OUTLIER_MIN_N = 4
 
 
 def t_quantile(p: float, df: float) -> float:
-    """Inverse of t_cdf, by bisection (monotone, so it always converges)."""
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"p must be in (0, 1), got {p}")
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < p:
-        hi *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12 * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)
+    """Student's t quantile (SciPy). Raises ValueError for p outside (0, 1) or df <= 0."""
+    if not 0.0 < p < 1.0 or not df > 0:
+        raise ValueError(f"t quantile needs 0 < p < 1 and df > 0, got p={p}, df={df}")
+    return float(sp.t.ppf(p, df))
 
 
 # --- summaries ------------------------------------------------------------------------
@@ -147,6 +98,7 @@ class Summary:
 
 
 def summarize(values, confidence: float = CONFIDENCE) -> Summary:
+    """n, mean, sd, median, MAD and the t interval of the mean of `values`. ValueError if empty."""
     xs = [float(v) for v in values]
     if not xs:
         raise ValueError("summarize() needs at least one value")
@@ -162,6 +114,7 @@ def summarize(values, confidence: float = CONFIDENCE) -> Summary:
 
 
 def geometric_mean(values) -> float:
+    """Geometric mean of positive values (ValueError otherwise)."""
     xs = [float(v) for v in values]
     if not xs:
         raise ValueError("geometric_mean() needs at least one value")
@@ -190,6 +143,120 @@ def interval_digits(low: float, high: float, reference: float, digits: int, sign
 # --- the ratio to bare metal ------------------------------------------------------------
 
 
+def _verdict(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return NO_INTERVAL_N1
+    if high < 1.0:
+        return "slower"
+    if low > 1.0:
+        return "faster"
+    return "not significant"
+
+
+def outliers(values) -> list[int]:
+    """Indices of the values whose modified z-score exceeds OUTLIER_Z (none below OUTLIER_MIN_N
+    values or when the MAD is 0)."""
+    xs = [float(v) for v in values]
+    if len(xs) < OUTLIER_MIN_N:
+        return []
+    med = median(xs)
+    mad = median(abs(x - med) for x in xs)
+    if mad == 0:
+        return []
+    return [i for i, x in enumerate(xs) if abs(0.6745 * (x - med) / mad) > OUTLIER_Z]
+
+
+# --- the answer: paired --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """A mode against bare metal over paired rounds, on performance (> 1 = better than bare)."""
+
+    rounds: tuple  # the rounds (repetitions) with both sides, in order
+    n: int
+    mean_log: float | None  # mean of d_i = log(perf_mode / perf_bare)
+    sd_log: float | None
+    relative_performance: float | None  # exp(mean_log): geometric mean of the rounds' ratios
+    perf_ci_low: float | None
+    perf_ci_high: float | None
+    half_width_pct: float | None  # 100 (exp(t s / sqrt n) - 1): what this cell resolved
+    mde_pct: float | None  # minimum detectable effect at POWER, two-sided at CONFIDENCE
+    verdict: str
+    outlier_rounds: tuple = ()
+    robust_perf_ci_low: float | None = None  # the interval without the flagged rounds
+    robust_perf_ci_high: float | None = None
+    confidence: float = CONFIDENCE
+    method: str = METHOD
+    df: float | None = None
+    note: str = ""
+    log_ratios: tuple = field(default=(), repr=False)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _t_interval(ds: list[float], confidence: float) -> tuple[float, float, float, float]:
+    """(mean, sd, half-width, df) of Student's t interval on the mean of ds (len >= 2)."""
+    n = len(ds)
+    mean = math.fsum(ds) / n
+    sd = math.sqrt(math.fsum((d - mean) ** 2 for d in ds) / (n - 1))
+    return mean, sd, t_quantile(0.5 + confidence / 2.0, n - 1) * sd / math.sqrt(n), n - 1
+
+
+def paired_ratio(mode_by_round: dict, bare_by_round: dict, higher_is_better: bool,
+                 confidence: float = CONFIDENCE) -> PairedResult:
+    """Paired comparison of a mode with bare metal. `*_by_round`: {round: value (> 0)} of one
+    machine-level number per round; only rounds present on both sides count. ValueError for a
+    non-positive value (a log ratio needs positive numbers)."""
+    rounds = tuple(sorted(set(mode_by_round) & set(bare_by_round)))
+    ds = []
+    for r in rounds:
+        a, b = float(mode_by_round[r]), float(bare_by_round[r])
+        if a <= 0 or b <= 0:
+            raise ValueError(f"round {r}: a paired log ratio needs positive values, got {a} and {b}")
+        ds.append(math.log(a / b) if higher_is_better else math.log(b / a))
+    n = len(ds)
+    if n == 0:
+        return PairedResult(rounds, 0, None, None, None, None, None, None, None, NO_INTERVAL_N1,
+                            note="no round holds both this mode and bare metal")
+    if n == 1:
+        return PairedResult(rounds, 1, ds[0], None, math.exp(ds[0]), None, None, None, None, NO_INTERVAL_N1,
+                            note="one pair: no variance estimate, so no interval", log_ratios=tuple(ds))
+    mean, sd, half, df = _t_interval(ds, confidence)
+    lo, hi = math.exp(mean - half), math.exp(mean + half)
+    mde = (t_quantile(0.5 + confidence / 2.0, df) + t_quantile(POWER, df)) * sd / math.sqrt(n)
+    flagged = outliers(ds)
+    robust = (None, None)
+    note = "zero spread of the rounds' ratios: the interval is the point estimate" if sd == 0 else ""
+    if flagged:
+        kept = [d for i, d in enumerate(ds) if i not in flagged]
+        if len(kept) >= 2:
+            k_mean, _, k_half, _ = _t_interval(kept, confidence)
+            robust = (math.exp(k_mean - k_half), math.exp(k_mean + k_half))
+        note = (f"outlier round(s) {', '.join(str(rounds[i]) for i in flagged)} kept; "
+                "robust_* is the interval without them")
+    return PairedResult(rounds, n, mean, sd, math.exp(mean), lo, hi, 100.0 * math.expm1(half),
+                        100.0 * math.expm1(mde), _verdict(lo, hi), tuple(rounds[i] for i in flagged),
+                        robust[0], robust[1], confidence, METHOD, float(df), note, tuple(ds))
+
+
+def rounds_for(sd_log: float, target_half_width_pct: float, confidence: float = CONFIDENCE,
+               max_rounds: int = 1000) -> int | None:
+    """Smallest number of rounds whose expected half-width (t * sd / sqrt(n), log scale) meets the
+    target (in % of relative performance); None if not within max_rounds."""
+    target = math.log1p(target_half_width_pct / 100.0)
+    if sd_log == 0:
+        return 2
+    for n in range(2, max_rounds + 1):
+        if t_quantile(0.5 + confidence / 2.0, n - 1) * sd_log / math.sqrt(n) <= target:
+            return n
+    return None
+
+
+# --- the cross-check: unpaired Fieller ----------------------------------------------------
+
+
 @dataclass(frozen=True)
 class RatioResult:
     n_mode: int
@@ -212,16 +279,6 @@ class RatioResult:
         return asdict(self)
 
 
-def _verdict(low: float | None, high: float | None) -> str:
-    if low is None or high is None:
-        return NO_INTERVAL_N1
-    if high < 1.0:
-        return "slower"
-    if low > 1.0:
-        return "faster"
-    return "not significant"
-
-
 def fieller_interval(a: float, va: float, b: float, vb: float, t: float) -> tuple[float, float] | None:
     """Fieller's interval for a/b given squared standard errors; None if unbounded."""
     denom = b * b - t * t * vb
@@ -233,7 +290,12 @@ def fieller_interval(a: float, va: float, b: float, vb: float, t: float) -> tupl
 
 
 def ratio_ci(mode_values, bare_values, higher_is_better: bool, confidence: float = CONFIDENCE) -> RatioResult:
-    """Ratio of the mode's mean to bare metal's mean, with Fieller's interval and a verdict."""
+    """Ratio of the mode's mean to bare metal's mean, with Fieller's unpaired interval and a
+    verdict. ValueError for an empty side or a bare-metal mean of 0.
+
+        R = [a b +- t sqrt(a^2 vb + b^2 va - t^2 va vb)] / (b^2 - t^2 vb),
+
+    a, b the means, va, vb their squared standard errors, t at Welch-Satterthwaite df."""
     xs, ys = [float(v) for v in mode_values], [float(v) for v in bare_values]
     if not xs or not ys:
         raise ValueError("ratio_ci() needs at least one value per side")
@@ -247,7 +309,7 @@ def ratio_ci(mode_values, bare_values, higher_is_better: bool, confidence: float
 
     base = dict(
         n_mode=sm.n, n_bare=sb.n, mean_mode=sm.mean, mean_bare=sb.mean, ratio=ratio,
-        relative_performance=performance(ratio), confidence=confidence, method=METHOD,
+        relative_performance=performance(ratio), confidence=confidence, method=METHOD_UNPAIRED,
     )
     if sm.n < 2 or sb.n < 2:
         side = " and ".join(s for s, n in (("mode", sm.n), ("bare", sb.n)) if n < 2)

@@ -50,7 +50,7 @@ RUN_COLUMNS = [
     "status", "reason", "emulated", "cpu_model", "logical_cores", "kernel", "os", "versions",
     "image_name", "image_reference", "image_digest", "started_utc", "ended_utc", "wall_s",
     "config_sha256", "parsed_file", "cluster_host", "pairing", "log_reason", "ingested", "label", "manifest",
-    "manifest_sha256",
+    "manifest_sha256", "control", "baseline_vm", "steal_pct_max", "context_switches", "load_1m_max",
 ]
 INPUT_COLUMNS = [
     "run_id", "host", "mode", "payload", "copies", "repetition", "manifest", "manifest_sha256", "manifest_line",
@@ -122,6 +122,13 @@ def _run_row(run: dict, parsed_file: str) -> dict:
         "label": run.get("label") or "",
         "manifest": _nested(run, "ingest", "manifest", "") or "",
         "manifest_sha256": _nested(run, "ingest", "manifest_sha256", "") or "",
+        # "negative" / "positive": a control of the study's resolving power, not an answer
+        "control": (run.get("mode_settings") or {}).get("control") or "",
+        # the "bare metal" of this host is itself a guest (hostinfo.virtualization): "" on hardware
+        "baseline_vm": (_nested(run, "host", "virtualization") or {}).get("vm") or "",
+        "steal_pct_max": _nested(run, "host_state", "steal_pct_max"),
+        "context_switches": _nested(run, "host_state", "context_switches"),
+        "load_1m_max": _nested(run, "host_state", "load_1m_max"),
     }
 
 
@@ -331,10 +338,31 @@ def baseline_modes(measurements: pd.DataFrame, baseline: str = BASELINE_MODE) ->
     return out
 
 
-def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE) -> tuple[pd.DataFrame, list[dict]]:
-    """Ratios of every mode to the bare-metal mode on the same host, per cell.
+RELATIVE_COLUMNS = [
+    "host", "payload", "benchmark", "metric", "unit", "higher_is_better", "copies", "mode", "mode_kind", "emulated",
+    "flag", "n_mode", "n_bare", "n_pairs", "mean_mode", "mean_bare", "ratio", "ratio_ci_low", "ratio_ci_high",
+    "relative_performance", "perf_ci_low", "perf_ci_high", "percent_of_bare", "verdict", "half_width_pct",
+    "mde_pct", "rounds_needed", "outlier_rounds", "robust_perf_ci_low", "robust_perf_ci_high",
+    "unpaired_perf_ci_low", "unpaired_perf_ci_high", "unpaired_verdict", "confidence", "method", "df",
+    "geomean_of", "mode_runs", "bare_runs", "note"]
+DEFAULT_TARGET_HALF_WIDTH_PCT = 2.0
 
-    Returns (table, uncompared) where uncompared lists cells with no baseline runs."""
+
+def _by_round(side: pd.DataFrame) -> dict:
+    """{repetition: value} of one side of a cell (the median if a repetition has several runs)."""
+    return {int(rep): float(group["value"].median()) for rep, group in side.groupby("repetition", sort=True)
+            if pd.notna(rep)}
+
+
+def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE,
+                   target_half_width_pct: float = DEFAULT_TARGET_HALF_WIDTH_PCT) -> tuple[pd.DataFrame, list[dict]]:
+    """Every mode against the bare-metal mode on the same host, per cell.
+
+    The answer is the paired interval over the rounds both sides ran (stats.paired_ratio); the
+    unpaired Fieller interval is kept as a cross-check, and is the answer only where fewer than
+    2 rounds pair up (method says which). rounds_needed: the rounds the observed spread needs for
+    the target half-width, when the cell did not reach it. Returns (table, uncompared), uncompared
+    listing cells with no baseline runs."""
     values = _with_geomeans(comparable_values(measurements))
     base_of = baseline_modes(measurements, baseline)
     rows, uncompared = [], []
@@ -343,37 +371,59 @@ def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE) ->
         cell_info = dict(zip(cell_keys, key))
         baseline = base_of.get(cell_info["host"], BASELINE_MODE)
         bare = cell[cell["mode"] == baseline]
+        hib = bool(cell_info["higher_is_better"])
         for mode, side in cell[cell["mode"] != baseline].groupby("mode", sort=True):
             if bare.empty:
                 uncompared.append({**cell_info, "copies": int(cell_info["copies"]), "mode": mode,
                                    "reason": f"no '{baseline}' runs on this host for this cell"})
                 continue
-            r = stats.ratio_ci(side["value"], bare["value"], bool(cell_info["higher_is_better"]))
+            unpaired = stats.ratio_ci(side["value"], bare["value"], hib)
+            paired = stats.paired_ratio(_by_round(side), _by_round(bare), hib)
             emulated = bool(side["emulated"].any())
-            notes = [r.note] if r.note else []
+            notes = []
             # a geomean row's n_values counts the benchmarks it is formed from (geomean_of), not values
             if cell_info["benchmark"] != GEOMEAN and ((side["n_values"] > 1).any() or (bare["n_values"] > 1).any()):
                 notes.append("several machine-level values in a run: run value = their median")
+            if paired.n >= 2:
+                perf, lo, hi = paired.relative_performance, paired.perf_ci_low, paired.perf_ci_high
+                verdict, method, df = paired.verdict, paired.method, paired.df
+                if paired.note:
+                    notes.insert(0, paired.note)
+            else:  # no two rounds pair up (e.g. ingested logs): the unpaired interval is the answer
+                perf, lo, hi = unpaired.relative_performance, unpaired.perf_ci_low, unpaired.perf_ci_high
+                verdict, method, df = unpaired.verdict, unpaired.method, unpaired.df
+                notes.insert(0, f"{paired.n} paired round(s): the unpaired interval")
+                if unpaired.note:
+                    notes.insert(1, unpaired.note)
+
+            def metric_ratio(x):  # performance -> the metric's own ratio (inverse for times)
+                return None if x is None else (x if hib else (math.inf if x == 0 else 1.0 / x))
+
+            needed = None
+            if paired.sd_log is not None and paired.half_width_pct is not None \
+                    and paired.half_width_pct > target_half_width_pct:
+                needed = stats.rounds_for(paired.sd_log, target_half_width_pct)
             rows.append({
                 **cell_info, "copies": int(cell_info["copies"]), "mode": mode,
                 "mode_kind": side["mode_kind"].iloc[0], "emulated": emulated,
                 "flag": EMULATED_FLAG if emulated else "",
-                "n_mode": r.n_mode, "n_bare": r.n_bare, "mean_mode": r.mean_mode, "mean_bare": r.mean_bare,
-                "ratio": r.ratio, "ratio_ci_low": r.ratio_ci_low, "ratio_ci_high": r.ratio_ci_high,
-                "relative_performance": r.relative_performance,
-                "perf_ci_low": r.perf_ci_low, "perf_ci_high": r.perf_ci_high,
-                "percent_of_bare": 100.0 * r.relative_performance,
-                "verdict": r.verdict, "confidence": r.confidence, "method": r.method, "df": r.df,
+                "n_mode": unpaired.n_mode, "n_bare": unpaired.n_bare, "n_pairs": paired.n,
+                "mean_mode": unpaired.mean_mode, "mean_bare": unpaired.mean_bare,
+                "ratio": metric_ratio(perf),
+                "ratio_ci_low": metric_ratio(lo if hib else hi), "ratio_ci_high": metric_ratio(hi if hib else lo),
+                "relative_performance": perf, "perf_ci_low": lo, "perf_ci_high": hi,
+                "percent_of_bare": 100.0 * perf, "verdict": verdict,
+                "half_width_pct": paired.half_width_pct, "mde_pct": paired.mde_pct, "rounds_needed": needed,
+                "outlier_rounds": _fmt_list(paired.outlier_rounds),
+                "robust_perf_ci_low": paired.robust_perf_ci_low, "robust_perf_ci_high": paired.robust_perf_ci_high,
+                "unpaired_perf_ci_low": unpaired.perf_ci_low, "unpaired_perf_ci_high": unpaired.perf_ci_high,
+                "unpaired_verdict": unpaired.verdict,
+                "confidence": stats.CONFIDENCE, "method": method, "df": df,
                 "geomean_of": side["geomean_of"].iloc[0],
                 "mode_runs": _fmt_list(sorted(side["run_id"])), "bare_runs": _fmt_list(sorted(bare["run_id"])),
-                "note": "; ".join(notes),
+                "note": "; ".join(n for n in notes if n),
             })
-    columns = ["host", "payload", "benchmark", "metric", "unit", "higher_is_better", "copies", "mode",
-               "mode_kind", "emulated", "flag", "n_mode", "n_bare", "mean_mode", "mean_bare", "ratio",
-               "ratio_ci_low", "ratio_ci_high", "relative_performance", "perf_ci_low", "perf_ci_high",
-               "percent_of_bare", "verdict", "confidence", "method", "df", "geomean_of",
-               "mode_runs", "bare_runs", "note"]
-    table = pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=RELATIVE_COLUMNS)
     return table, uncompared
 
 
@@ -519,10 +569,12 @@ def _no_interval(verdict: str) -> str:
 
 
 def relative_markdown(table: pd.DataFrame) -> str:
-    """hyperfine/pyperf-style comparison table: performance as % of bare metal with its 95 % CI."""
+    """hyperfine/pyperf-style comparison table: performance as % of bare metal with its 95 % CI
+    (paired over rounds), the half-width it resolved and the minimum detectable effect."""
     lines = [
-        "| host | payload | benchmark | metric | copies | mode | % of bare metal | 95 % CI | n (mode/bare) | verdict |",
-        "|---|---|---|---|---:|---|---:|---|---|---|",
+        "| host | payload | benchmark | metric | copies | mode | % of bare metal | 95 % CI | ± | MDE "
+        "| pairs (mode/bare runs) | verdict |",
+        "|---|---|---|---|---:|---|---:|---|---:|---:|---|---|",
     ]
     for r in table.itertuples():
         if pd.isna(r.perf_ci_low):
@@ -533,7 +585,8 @@ def relative_markdown(table: pd.DataFrame) -> str:
         verdict = r.verdict + (f" — {r.flag}" if r.flag else "")
         lines.append(
             f"| {r.host} | {r.payload} | {r.benchmark} | {r.metric} | {r.copies} | {r.mode} | "
-            f"{_pct(r.relative_performance)} | {ci} | {r.n_mode}/{r.n_bare} | {verdict} |")
+            f"{_pct(r.relative_performance)} | {ci} | {_percent_num(r.half_width_pct)} | {_percent_num(r.mde_pct)} | "
+            f"{r.n_pairs} ({r.n_mode}/{r.n_bare}) | {verdict} |")
     return "\n".join(lines) + "\n"
 
 
@@ -647,7 +700,8 @@ class Tables:
     environment: pd.DataFrame  # environment.csv (empty in tables made before it existed)
 
 
-RELATIVE_TEXT_COLUMNS = ("flag", "note", "geomean_of", "mode_runs", "bare_runs", "verdict")
+RELATIVE_TEXT_COLUMNS = ("flag", "note", "geomean_of", "mode_runs", "bare_runs", "verdict", "unpaired_verdict",
+                         "outlier_rounds", "method")
 
 
 def read_tables(tables_dir: str | Path) -> Tables:

@@ -329,7 +329,7 @@ def test_htcondor_profile_requirements_is_a_valid_classad_expression():
         warnings.simplefilter("ignore")
         classad = pytest.importorskip("classad")
     profile = yaml.safe_load((REPO_ROOT / "profiles" / "htcondor" / "config.yaml").read_text())
-    expression = profile["set-resources"]["run_payload"]["requirements"]
+    expression = profile["set-resources"]["run_chain"]["requirements"]
     parsed = classad.ExprTree(expression)
     # a whole free docker machine matches, a partly claimed one does not
     free = classad.ClassAd({"HasDocker": True, "Cpus": 8, "TotalCpus": 8})

@@ -4,6 +4,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from execbench import layout
+from execbench.chain import LOCAL as LOCAL_CHAIN, chain_record_path
 from execbench.config import load_config, run_matrix
 from execbench.errors import ConfigError
 
@@ -27,78 +28,43 @@ _python = Path(sys.executable)
 PYTHON = str(
     _python.with_name("python") if _python.with_name("python").exists() else _python
 )
-MATRIX = run_matrix(config)
+MATRIX = run_matrix(config)  # the fixed rounds (adaptive rounds are the chain job's)
 IMAGE = config["image"]
-# Fan-out over cluster.hosts: every host runs the whole matrix as its own chain,
-# under r<rep>@<host>/. Without hosts, one chain and the paths as always.
+# One chain per host of cluster.hosts (each host's runs compared with its own bare metal), else
+# one chain named "local". A chain is one job: execbench.chain carries its runs out in order.
 CLUSTER_HOSTS = config["cluster"]["hosts"]
-PAIRING = config["cluster"]["pairing"]
-# The run part of every raw/parsed path: execbench.layout is its one spelling.
-RUN_PATTERN = layout.RUN_WILDCARDS_AT_HOST if CLUSTER_HOSTS else layout.RUN_WILDCARDS
+CHAINS = CLUSTER_HOSTS or [LOCAL_CHAIN]
 
 
 wildcard_constraints:
-    **layout.WILDCARD_CONSTRAINTS,
+    chain=layout.NAME_PATTERN,
     image=layout.NAME_PATTERN,
 
 
-def raw_run_json(key):
-    return str(layout.run_json(RESULTS, key))
+def chain_record(chain):
+    return str(chain_record_path(RESULTS, None if chain == LOCAL_CHAIN else chain))
 
 
-# Each run waits for the one before it in its host's interleaved order (one
-# chain per host of cluster.hosts, else one chain). ancient(): a finished
-# earlier run never makes a later finished run out of date.
-PREVIOUS_RUN = {}
-for _host in dict.fromkeys(cell.host for cell in MATRIX):
-    _chain = sorted((c for c in MATRIX if c.host == _host), key=lambda c: c.order_index)
-    for _i, _cell in enumerate(_chain):
-        PREVIOUS_RUN[_cell.rel_dir] = (
-            [ancient(raw_run_json(_chain[_i - 1]))] if _i else []
-        )
-
-
-def previous_run(wildcards):
-    return PREVIOUS_RUN.get(RUN_PATTERN.format(**dict(wildcards.items())), [])
-
-
-# Keeping a host's runs on that host (cluster.pairing). group: the host's whole
-# chain is one job group, which a batch executor submits as ONE job (one
-# allocation, every mode of every cell on the same node). nodelist: each run is
-# its own batch job. Either way the job is pinned to its host (--nodelist) and
-# has the node to itself (--exclusive): nothing else runs there while a payload
-# is measured.
-RUN_GROUP = "runs-{host}" if CLUSTER_HOSTS and PAIRING == "group" else None
-
-
-def run_slurm_extra(wildcards):
-    # Unquoted: the plugin appends it to the sbatch command line as is (a
-    # profile's "'--exclusive'" is a Python expression, evaluated to this).
-    pin = f" --nodelist={wildcards.host}" if CLUSTER_HOSTS else ""
+def chain_slurm_extra(wildcards):
+    # The chain has its node to itself (--exclusive: nothing else runs there while a payload is
+    # measured) and, with cluster.hosts, is pinned to its host. Unquoted: the plugin appends it to
+    # the sbatch command line as is (a profile's "'--exclusive'" is a Python expression).
+    pin = f" --nodelist={wildcards.chain}" if CLUSTER_HOSTS else ""
     return f"--exclusive{pin}"
 
 
-def parsed_run_json(rel_dir):
-    return str(layout.parsed_json(RESULTS, layout.RunKey.from_rel_dir(rel_dir)))
-
-
-# A study parses each of its runs as it finishes (one parsed JSON per run). A rebuild from raw
-# logs (from_raw), and the runs an ingest brings into a study, are parsed in one job into ONE
-# JSON Lines file: Snakemake then tracks one output whatever the number of runs (the 10,000-run
-# archive: bench/bench_archive_rebuild.py). The manifest is never read while the DAG is built:
-# ingest may turn one row into many runs, and a bad manifest must not stop the DAG.
-FROM_RAW_PARSED = f"{RESULTS}/parsed/from_raw.jsonl"
-INGESTED_PARSED = f"{RESULTS}/parsed/ingested.jsonl"
+# Every run's native logs are parsed in one job into ONE JSON Lines file (one run a line), the
+# study's and ingested runs alike: Snakemake then tracks one output whatever the number of runs
+# (10,000 archived runs: bench/bench_archive_rebuild.py). The manifest is never read while the
+# DAG is built: ingest may turn one row into many runs, and a bad manifest must not stop the DAG.
+PARSED_RUNS = f"{RESULTS}/parsed/runs.jsonl"
 # the study's own run directories, which an ingest must leave alone
 STUDY_RUNS = f"{RESULTS}/ingest/study-runs.txt"
 
 
 def parsed_runs():
     """Parsed-run files the tables and report are built from."""
-    if config["from_raw"]:
-        return [FROM_RAW_PARSED]
-    ingested = [INGESTED_PARSED] if config["ingest"]["manifest"] else []
-    return [parsed_run_json(cell.rel_dir) for cell in MATRIX] + ingested
+    return [PARSED_RUNS]
 
 
 def raw_runs_fingerprint():

@@ -1,67 +1,28 @@
-# Parse stage. A study parses each run as it finishes (rule parse_run, one job per run). A
-# rebuild from raw logs parses every run under results/raw in one job into one JSON Lines file
-# (rule parse_raw_runs), and a study's ingested runs likewise (rule parse_ingested_runs):
-# starting a job and tracking an output per run costs more than parsing it
-# (bench/bench_archive_rebuild.py).
+# Parse stage: every run under results/raw (the study's chains' runs, ingested runs, or for
+# from_raw whatever is there) -> its schema-checked records, in one job, into one JSON Lines file.
+# Starting a job and tracking an output per run costs more than parsing it
+# (bench/bench_archive_rebuild.py). Raw files are only read.
 
 
-if config["from_raw"]:
-
-    rule parse_raw_runs:
-        """from_raw: every run under results/raw -> its schema-checked records, one JSON Lines file."""
-        input:
-            # this invocation's ingest, when there is one, writes runs first
-            ingested=[INGEST_SKIPPED] if config["ingest"]["manifest"] else [],
-        output:
-            FROM_RAW_PARSED,
-        log:
-            f"{RESULTS}/logs/parse/from_raw.log",
-        conda:
-            "../../envs/execbench.yaml"
-        threads: workflow.cores
-        params:
-            python=PYTHON,
-            raw=f"{RESULTS}/raw",
-            # a rerun trigger: the runs on disk, without declaring each run.json as an input
-            runs=raw_runs_fingerprint(),
-        shell:
-            "{params.python:q} -m execbench parse --raw {params.raw:q} --out {output:q} --jobs {threads}"
-            " > {log:q} 2>&1"
-
-
-if config["ingest"]["manifest"] and not config["from_raw"]:
-
-    rule parse_ingested_runs:
-        """A study's ingested runs -> one JSON Lines file (the study's own runs are parsed per run)."""
-        input:
-            skipped=INGEST_SKIPPED,
-            study=STUDY_RUNS,
-        output:
-            INGESTED_PARSED,
-        log:
-            f"{RESULTS}/logs/parse/ingested.log",
-        conda:
-            "../../envs/execbench.yaml"
-        threads: workflow.cores
-        params:
-            python=PYTHON,
-            raw=f"{RESULTS}/raw",
-        shell:
-            "{params.python:q} -m execbench parse --raw {params.raw:q} --out {output:q} --jobs {threads}"
-            " --ingested-only --exclude-list {input.study:q} > {log:q} 2>&1"
-
-
-rule parse_run:
-    """Native logs of one run -> schema-checked tidy records (raw files are only read)."""
+rule parse_runs:
+    """Every run under results/raw -> its schema-checked records (results/parsed/runs.jsonl)."""
     input:
-        run=f"{RESULTS}/raw/{{payload}}/{{mode}}/{{copies}}c/{{run}}/run.json",
+        # the chains (a study), and this invocation's ingest, write the runs first
+        chains=[] if config["from_raw"] else [chain_record(c) for c in CHAINS],
+        ingested=[INGEST_SKIPPED] if config["ingest"]["manifest"] else [],
     output:
-        f"{RESULTS}/parsed/{{payload}}/{{mode}}/{{copies}}c/{{run}}.json",
+        PARSED_RUNS,
     log:
-        f"{RESULTS}/logs/parse/{{payload}}/{{mode}}/{{copies}}c/{{run}}.log",
+        f"{RESULTS}/logs/parse/runs.log",
     conda:
         "../../envs/execbench.yaml"
+    threads: workflow.cores
     params:
         python=PYTHON,
+        # results/raw, next to the output's parsed/ (a function, as Snakemake's lint asks)
+        raw=lambda w, output: str(Path(output[0]).parent.parent / "raw"),
+        # from_raw: a rerun trigger of the runs on disk, without declaring every run.json
+        runs=raw_runs_fingerprint() if config["from_raw"] else "",
     shell:
-        "{params.python:q} -m execbench parse --runs {input.run:q} --outputs {output:q} > {log:q} 2>&1"
+        "{params.python:q} -m execbench parse --raw {params.raw:q} --out {output:q} --jobs {threads}"
+        " > {log:q} 2>&1"

@@ -1,23 +1,18 @@
 import json
 import os
-from pathlib import Path
 
-# Benchmark runs: one job per matrix cell, chained in the recorded interleaved
-# order (config.run_matrix) so they execute one at a time in that order. Each
-# run also takes the host's global benchmark lock (execbench.runner), so no two
-# benchmarks overlap even across Snakemake processes. A failed or unavailable
-# run still writes its run.json: the chain and the DAG go on.
+from execbench.chain import plan_digest
 
-# The validated config reaches the runs through the environment, set again wherever
-# the workflow is loaded (a batch job loads it on its node), not through a job that
-# reruns when the config changes: a config edit must neither redo finished runs (as a
-# param would) nor make a job upstream of the runs run. Snakemake does not re-check
-# the jobs downstream of a job that must run when the edge is ancient()
-# (snakemake/snakemake#4166): with such a job an edited config (a payload enabled,
-# more repetitions, config/full.yaml after the quick study) ran that one job and
-# stopped with exit 0, the new runs not started.
-# The variable is set here, never read from the user; its name is spelled out in
-# the run job's command (a param would be a rerun trigger).
+# Benchmark runs: one job per host chain (execbench.chain), which carries the host's runs out one
+# unit at a time in the paired, interleaved order, under the host's benchmark lock (no two
+# benchmarks overlap, even across Snakemake processes). A failed or unavailable run still writes
+# its run.json: the chain goes on. The run directories are not the job's outputs, so Snakemake
+# never deletes a finished run; the job's output is the chain's record, written last.
+
+# The validated config reaches the chain job through the environment, set again wherever the
+# workflow is loaded (a batch job loads it on its node): a command-line argument would be long,
+# and what matters for a rerun is the plan digest (a param). The variable is set here, never
+# read from the user; its name is spelled out in the job's command.
 VALIDATED_CONFIG_JSON = json.dumps(config, indent=1, sort_keys=True, default=str)
 os.environ.update(EXECBENCH_VALIDATED_CONFIG=VALIDATED_CONFIG_JSON)
 
@@ -31,44 +26,29 @@ BENCHMARK_THREADS = (
 )
 
 
-rule run_config:
-    """A record of the config this results directory's runs were first started with, made once.
-    The runs take the current config from the environment (EXECBENCH_VALIDATED_CONFIG); this
-    file stays an input of every run (ancient), so runs made when they read it keep their
-    recorded inputs (the `input` rerun trigger would redo them all otherwise)."""
-    output:
-        f"{RESULTS}/.execbench/run-config.json",
-    log:
-        f"{RESULTS}/logs/run/run-config.log",
-    run:
-        Path(output[0]).write_text(VALIDATED_CONFIG_JSON)
-        Path(log[0]).write_text(f"wrote {output[0]}\n")
-
-
-rule run_payload:
-    """One run (payload x mode x copies x repetition) -> native logs per copy + run.json."""
+rule run_chain:
+    """One host's chain of runs (execbench.chain): every round in the paired, interleaved order,
+    extra rounds where a cell is too wide (study.adaptive), resumed after a kill (finished runs are
+    never measured again); its record raw/.chains/<chain>.json is written last."""
     input:
-        config=ancient(rules.run_config.output[0]),
         image=f"{RESULTS}/images/{IMAGE}.json",
-        previous=previous_run,
     output:
-        f"{RESULTS}/raw/{RUN_PATTERN}/run.json",
+        f"{RESULTS}/raw/.chains/{{chain}}.json",
     log:
-        f"{RESULTS}/logs/run/{RUN_PATTERN}.log",
-    group:
-        RUN_GROUP
+        f"{RESULTS}/logs/run/{{chain}}.log",
     conda:
         "../../envs/execbench.yaml"
-    # All of the local cores: no parse or report job shares the host while a
-    # payload is measured. (On a cluster, slurm_extra's --exclusive does that.)
+    # All of the local cores: no parse or report job shares the host while a payload is
+    # measured. (On a cluster, slurm_extra's --exclusive does that.)
     threads: BENCHMARK_THREADS
     resources:
         benchmark_slot=1,
-        slurm_extra=run_slurm_extra,
+        slurm_extra=chain_slurm_extra,
     params:
         python=PYTHON,
-        host=lambda w: ["--host", w.host] if CLUSTER_HOSTS else [],
+        host=lambda w: ["--host", w.chain] if CLUSTER_HOSTS else [],
+        # a rerun trigger: what decides the chain's runs (config, host); the chain then resumes
+        plan=lambda w: plan_digest(config, w.chain if CLUSTER_HOSTS else None),
     shell:
-        "{params.python:q} -m execbench run --validated-config-env EXECBENCH_VALIDATED_CONFIG"
-        " --payload {wildcards.payload:q} --mode {wildcards.mode:q} --copies {wildcards.copies:q}"
-        " --rep {wildcards.rep:q} {params.host:q} > {log:q} 2>&1"
+        "{params.python:q} -m execbench chain --validated-config-env EXECBENCH_VALIDATED_CONFIG"
+        " {params.host:q} 2>&1 | tee {log:q}"

@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..modes.base import Mode, RunContext, RunOutcome
 
 SIZES = ("smoke", "standard")
+WHOLE = ""  # the unit of a payload run in one go
+UNIT_DIR_PREFIX = "unit-"
 INIMAGE_DIR = "/opt/execbench"  # where src/execbench/inimage/ sits inside the image
 VENV_PYTHON = "/opt/execbench/venv/bin/python"  # the image's venv (hepchain's packages)
 COPY_PLACEHOLDER = "{copy}"  # replaced by the copy index inside the environment (the launcher)
@@ -46,10 +48,22 @@ class Payload:
     # what a copy that left no log counts as: (benchmark, metric, unit, higher_is_better)
     missing_record: ClassVar[tuple[str, str, str, bool]] = ("", "", "", True)
 
-    def argv(self, settings: Mapping) -> list[str]:
-        """The command one copy runs inside the image, with its copy dir as cwd; COPY_PLACEHOLDER
-        in an argument is replaced by the copy index."""
+    def units(self, settings: Mapping) -> list[str]:
+        """The pieces a run is carried out in, in order: [WHOLE] (the default) for a run in one go.
+        A payload whose pass takes minutes splits itself (the CPU suite per benchmark at standard
+        size) so the runner can alternate the modes piece by piece: the two halves of a pair with
+        bare metal are then seconds apart, not minutes. Each unit's files are under unit_dir()."""
+        return [WHOLE]
+
+    def argv(self, settings: Mapping, unit: str = "") -> list[str]:
+        """The command one copy runs inside the image for `unit` (WHOLE: the whole payload), with
+        its copy dir as cwd; COPY_PLACEHOLDER in an argument is replaced by the copy index."""
         raise NotImplementedError(f"payload {self.name!r} does not implement argv()")
+
+    def combine_units(self, per_copy: list[Record], copies: int) -> list[Record]:
+        """The per-copy records of every unit of a run, made into the run's per-copy records (e.g.
+        the CPU suite's score from the units' benchmark ratios). Default: as they are."""
+        return per_copy
 
     def timeout_s(self, settings: Mapping) -> float:
         """Seconds per copy before it is killed: settings `timeout_s`, else default_timeout_s (of the
@@ -65,9 +79,17 @@ class Payload:
         return 1
 
     def parse(self, run_dir: Path) -> list[Record]:
-        """Records from the native logs under run_dir/copy<i>/ (raises ParseError on bad logs):
-        each copy's log through the registered parser, plus the machine-level values."""
-        return parse_copies(run_dir, self.log_file, self.parser_format, self.summed_metrics, self.missing_record)
+        """Records from the native logs of a run (raises ParseError on bad logs): each unit's copy
+        logs (unit_dir(run_dir, unit)/copy<i>/log_file) through the registered parser, combined
+        (combine_units), plus the machine-level values (records.machine_level)."""
+        run_dir = Path(run_dir)
+        copies = len(copy_dirs(run_dir))
+        per_copy: list[Record] = []
+        for unit in run_units(run_dir):
+            per_copy += copy_records(unit_dir(run_dir, unit), self.log_file, self.parser_format,
+                                     self.missing_record, copies)
+        per_copy = self.combine_units(per_copy, copies)
+        return per_copy + machine_level(per_copy, copies, set(self.summed_metrics), source=run_dir)
 
     def run_host(self, mode: "Mode", ctx: "RunContext", settings: Mapping) -> "RunOutcome":
         """A host-driven payload's run (host_driven = True): ask the mode for what it measures."""
@@ -76,17 +98,38 @@ class Payload:
 
 # --- the copy directories a run leaves -------------------------------------------------------
 
-def copy_dirs(run_dir: Path) -> list[tuple[int, Path]]:
-    """(index, path) of every copy<i>/ of a run, in index order. The expected count comes from
-    run.json when it is there, so a copy that left no directory is still accounted for."""
+def unit_dir(run_dir: Path, unit: str) -> Path:
+    """Where a unit's files are: the run dir itself for WHOLE, else run_dir/unit-<unit>/."""
+    return Path(run_dir) if unit == WHOLE else Path(run_dir) / f"{UNIT_DIR_PREFIX}{unit}"
+
+
+def run_units(run_dir: Path) -> list[str]:
+    """The units a run was carried out in: from run.json ("units"), else the unit dirs on disk,
+    else [WHOLE]."""
     run_dir = Path(run_dir)
-    found = {}
-    for path in run_dir.iterdir():
-        if path.is_dir() and path.name.startswith("copy") and path.name[4:].isdigit():
-            found[int(path.name[4:])] = path
-    expected = None
     run_json = run_dir / "run.json"
     if run_json.is_file():
+        try:
+            units = json.loads(run_json.read_text()).get("units")
+        except (ValueError, AttributeError):
+            units = None
+        if isinstance(units, list) and units:
+            return [u.get("unit", WHOLE) if isinstance(u, dict) else str(u) for u in units]
+    found = sorted(p.name[len(UNIT_DIR_PREFIX):] for p in run_dir.glob(f"{UNIT_DIR_PREFIX}*") if p.is_dir())
+    return found or [WHOLE]
+
+
+def copy_dirs(run_dir: Path, copies: int | None = None) -> list[tuple[int, Path]]:
+    """(index, path) of every copy<i>/ under run_dir, in index order. The expected count is
+    `copies`, else run.json's, so a copy that left no directory is still accounted for."""
+    run_dir = Path(run_dir)
+    found = {}
+    for path in (run_dir.iterdir() if run_dir.is_dir() else ()):
+        if path.is_dir() and path.name.startswith("copy") and path.name[4:].isdigit():
+            found[int(path.name[4:])] = path
+    expected = copies
+    run_json = run_dir / "run.json"
+    if expected is None and run_json.is_file():
         try:
             expected = int(json.loads(run_json.read_text()).get("copies"))
         except (ValueError, TypeError, json.JSONDecodeError):
@@ -109,21 +152,20 @@ def copy_failure(copy_dir: Path) -> str:
     return f"{copy_dir.name}: exit code {info.get('exit_code')}"
 
 
-def parse_copies(run_dir: Path, log_name: str, parser_format: str, summed_metrics,
-                 missing: tuple[str, str, str, bool]) -> list[Record]:
-    """Per-copy records from copy<i>/<log_name> through the registered parser (each attributed to
-    copy i), plus the machine-level values of `summed_metrics` (records.machine_level). A copy
-    without its log gives one failed record `missing` naming why; a log that is there but
-    malformed raises the parser's ParseError."""
+def copy_records(directory: Path, log_name: str, parser_format: str, missing: tuple[str, str, str, bool],
+                 copies: int | None = None) -> list[Record]:
+    """Per-copy records from directory/copy<i>/<log_name> through the registered parser, each
+    attributed to copy i. A copy without its log gives one failed record `missing` =
+    (benchmark, metric, unit, higher_is_better) naming why; a log that is there but malformed
+    raises the parser's ParseError."""
     from .. import parsers
 
     parser = parsers.get(parser_format)
     per_copy: list[Record] = []
-    copies = copy_dirs(Path(run_dir))
-    for index, directory in copies:
-        log = directory / log_name
+    for index, copy_dir in copy_dirs(Path(directory), copies):
+        log = copy_dir / log_name
         if not log.is_file():
-            per_copy.append(failed_record(*missing, log, index, f"no {log_name}: {copy_failure(directory)}"))
+            per_copy.append(failed_record(*missing, log, index, f"no {log_name}: {copy_failure(copy_dir)}"))
             continue
         per_copy += [r.with_copy(index) for r in parser.parse(log)]
-    return per_copy + machine_level(per_copy, len(copies), set(summed_metrics))
+    return per_copy

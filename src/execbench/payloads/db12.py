@@ -20,5 +20,5 @@ class Db12(Payload):
     summed_metrics = frozenset({"db12"})
     missing_record = ("DB12", "db12", "DB12", True)
 
-    def argv(self, settings: Mapping) -> list[str]:
+    def argv(self, settings: Mapping, unit: str = "") -> list[str]:
         return ["python3", f"{INIMAGE_DIR}/db12.py", "--size", settings["size"], "--json", self.log_file]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..records import Record
-from .base import INIMAGE_DIR, Payload, copy_dirs
+from .base import INIMAGE_DIR, Payload, copy_dirs, run_units, unit_dir
 
 
 class Fio(Payload):
@@ -31,17 +31,18 @@ class Fio(Payload):
     summed_metrics = frozenset({"bandwidth", "iops"})
     missing_record = ("fio", "bandwidth", "MiB/s", True)
 
-    def argv(self, settings: Mapping) -> list[str]:
+    def argv(self, settings: Mapping, unit: str = "") -> list[str]:
         return ["python3", f"{INIMAGE_DIR}/fio_run.py", "--size", settings["size"]] + (
             ["--buffered"] if settings["buffered"] else [])
 
     def parse(self, run_dir: Path) -> list[Record]:
         scratch = {}
-        for index, directory in copy_dirs(Path(run_dir)):
-            try:
-                scratch[index] = json.loads((directory / "scratch.json").read_text())
-            except (OSError, ValueError):  # logs from before scratch.json, or a copy that did not run
-                continue
+        for unit in run_units(Path(run_dir)):
+            for index, directory in copy_dirs(unit_dir(Path(run_dir), unit)):
+                try:
+                    scratch[index] = json.loads((directory / "scratch.json").read_text())
+                except (OSError, ValueError):  # logs from before scratch.json, or a copy that did not run
+                    continue
         records = super().parse(run_dir)
         fstypes = {s.get("fstype") for s in scratch.values()}
         out = []

@@ -22,5 +22,5 @@ class HepChain(Payload):
     summed_metrics = frozenset({"events_per_s"})
     missing_record = ("hepchain", "events_per_s", "events/s", True)
 
-    def argv(self, settings: Mapping) -> list[str]:
+    def argv(self, settings: Mapping, unit: str = "") -> list[str]:
         return [VENV_PYTHON, f"{INIMAGE_DIR}/hepchain.py", "--size", settings["size"], "--copy", COPY_PLACEHOLDER]

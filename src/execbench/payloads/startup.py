@@ -43,7 +43,7 @@ class Startup(Payload):
     default_timeout_s = 120.0  # per sample: a start that takes longer is hung
     host_driven = True
 
-    def argv(self, settings: Mapping) -> list[str]:
+    def argv(self, settings: Mapping, unit: str = "") -> list[str]:
         return list(TRIVIAL_ARGV)
 
     def run_host(self, mode: Mode, ctx: RunContext, settings: Mapping) -> RunOutcome:

@@ -38,7 +38,7 @@ class Stream(Payload):
     summed_metrics = frozenset({"bandwidth"})
     missing_record = ("triad", "bandwidth", "MB/s", True)
 
-    def argv(self, settings: Mapping) -> list[str]:
+    def argv(self, settings: Mapping, unit: str = "") -> list[str]:
         elements, ntimes = SIZES[settings["size"]]
         sizes = [str(settings["array_size"] or elements), str(ntimes)]
         threads = settings.get("threads", 1)

@@ -27,6 +27,6 @@ class Syscost(Payload):
     summed_metrics = frozenset({"cost"})  # the machine-level value: the mean over copies (lower is better)
     missing_record = ("getpid", "cost", "ns", False)
 
-    def argv(self, settings: Mapping) -> list[str]:
+    def argv(self, settings: Mapping, unit: str = "") -> list[str]:
         batches, scale = SIZES[settings["size"]]
         return ["python3", f"{INIMAGE_DIR}/syscost.py", "--batches", str(batches), "--scale", f"{scale:g}"]
