@@ -4,7 +4,7 @@
 For each of --pairs rounds (modes in a seeded shuffled order within a round):
   host   : a fixed CPU-bound command (coreutils `factor` on five semiprimes, ~3 s) run
            directly on the host, timed around fork/exec/wait;
-  bare   : the same command through BareMode (chroot into the image rootfs, uid 10001,
+  bare   : the same command through BareMode (chroot into the image rootfs, its own uid,
            timed inside by the launcher);
   docker / podman : the same through the hardened container modes (timed inside).
 The host's and the image's `factor` must be the same file (sha256 checked, recorded), so

@@ -27,4 +27,20 @@ fi
 # Rules call `python` and `snakemake`: the venv's.
 export PATH="$REPO/.venv/bin:$PATH"
 cd "$REPO"
+
+# Snakemake reads config files itself, before any execbench code runs, with no bound on their
+# size, YAML aliases or nesting (a 5000-deep list ends in a RecursionError traceback): read
+# each with execbench's bounded reader first; a bad one stops here with the reason.
+config_files=(config/config.yaml)
+collecting=0
+for arg in "$@"; do
+    case "$arg" in
+        --configfile | --configfiles) collecting=1; continue ;;
+        --configfile=* | --configfiles=*) config_files+=("${arg#*=}"); collecting=0; continue ;;
+        -*) collecting=0 ;;
+        *) [ "$collecting" = 1 ] && config_files+=("$arg") ;;
+    esac
+done
+python -m execbench check-config "${config_files[@]}" || exit 2
+
 exec snakemake --cores all "$@"

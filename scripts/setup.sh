@@ -16,6 +16,7 @@
 #      $EXECBENCH_REGISTRY, else start Debian's `docker-registry` there
 #   5. podman: rlimits for rootful runs, the local registry marked insecure,
 #      and the unprivileged user `execbench` for rootless runs
+#   6. the system user `execbench-vm` the vm mode runs qemu as (never root)
 #
 # Environment (all optional):
 #   DOCKER_HOST                  use this existing engine; setup never starts one then
@@ -195,7 +196,10 @@ setup_registry() {
     if curl -sS -m 5 -o /dev/null "http://$REGISTRY/" 2>/dev/null; then
         die "something that is not a registry listens at $REGISTRY; free the port or set EXECBENCH_REGISTRY"
     fi
+    # No deletes: any local user can reach a loopback port, and the workflow never deletes (runs
+    # pull by digest, which no push can change). The storage is root's: no other user writes it.
     mkdir -p "$REGISTRY_STORAGE"
+    chmod go-w "$REGISTRY_STORAGE"
     local config="$STATE/registry-${REGISTRY##*:}.yml"
     cat >"$config" <<EOF
 # Written by scripts/setup.sh; overwritten on each start.
@@ -206,7 +210,7 @@ storage:
   filesystem:
     rootdirectory: $(cd "$REGISTRY_STORAGE" && pwd)
   delete:
-    enabled: true
+    enabled: false
 http:
   addr: $REGISTRY
 EOF
@@ -228,6 +232,24 @@ setup_podman() {
     REGISTRY="$REGISTRY" bash "$REPO/scripts/setup/podman.sh"
 }
 
+# --- 6. the VM mode's qemu user -------------------------------------------------
+# qemu never runs as root: the vm mode starts it as this system user (no login, no home),
+# a member of /dev/kvm's group where the host has one (modes.<vm>.qemu_user names another).
+VM_USER=execbench-vm
+setup_vm_user() {
+    is_root || { say "vm user: not root, leaving it as it is"; return; }
+    if ! id "$VM_USER" >/dev/null 2>&1; then
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$VM_USER"
+        say "vm user: created $VM_USER (uid $(id -u "$VM_USER"))"
+    fi
+    local kvm_group
+    kvm_group=$(stat -c %G /dev/kvm 2>/dev/null || true)
+    if [ -n "$kvm_group" ] && [ "$kvm_group" != root ] && ! id -nG "$VM_USER" | tr ' ' '\n' | grep -qx "$kvm_group"; then
+        usermod -aG "$kvm_group" "$VM_USER"
+        say "vm user: $VM_USER added to group $kvm_group (/dev/kvm)"
+    fi
+}
+
 case "${1:-all}" in
     all) ;;
     packages) install_packages; exit 0 ;;
@@ -238,4 +260,5 @@ setup_venv
 setup_engine
 setup_registry
 setup_podman
+setup_vm_user
 say "done"

@@ -173,6 +173,11 @@ print(json.dumps({
     "run_mounted": any(m[1] == "/execbench/run" for m in mounts),
     "cpus": sorted(os.sched_getaffinity(0)), "writable": writable,
     "ns": {n: os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "mnt", "net", "user")},
+    "max_processes": [l.split()[2] for l in open("/proc/self/limits") if l.startswith("Max processes")][0],
+    "pids_max": next((open(p).read().strip() for p in ("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max")
+                      if os.path.exists(p)), None),
+    "memory_max": next((open(p).read().strip() for p in ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                                           "/sys/fs/cgroup/memory.max") if os.path.exists(p)), None),
 }))
 """
 
@@ -200,3 +205,19 @@ def podman_or_skip() -> PodmanMode:
         assert availability.reason
         pytest.skip(f"rootless podman unavailable here: {availability.reason}")
     return mode
+
+
+def world_writable(root: Path) -> list[str]:
+    """Entries below `root` that any local user could write (issue 13: none that execbench makes
+    as root): world-writable files, and world-writable directories without the sticky bit."""
+    import stat as stat_module
+
+    found = []
+    for path in [root, *root.rglob("*")]:
+        st = path.lstat()
+        if stat_module.S_ISLNK(st.st_mode) or not st.st_mode & 0o002:
+            continue
+        if stat_module.S_ISDIR(st.st_mode) and st.st_mode & stat_module.S_ISVTX:
+            continue
+        found.append(str(path.relative_to(root)))
+    return found

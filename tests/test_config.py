@@ -45,7 +45,7 @@ BAD_CONFIGS = [
     # (what is wrong, mutation path, value, key the message must name, words it must contain)
     ("unknown top-level key", "studdy", {"repetitions": 3}, "studdy", "no unknown key"),
     ("wrong type", "study.repetitions", "three", "study.repetitions", "type integer"),
-    ("copies < 1", "study.copies", [1, 0], "study.copies[1]", ">= 1"),
+    ("copies < 1", "study.copies", [1, 0], "study.copies[1]", "an integer 1-1024"),
     ("zero repetitions", "study.repetitions", 0, "study.repetitions", ">= 1"),
     ("unknown mode kind", "modes.kvm", {}, "modes.kvm.kind", "bare"),
     ("unknown payload", "payloads.hs07", {"size": "smoke"}, "payloads.hs07", "a registered payload"),
@@ -56,7 +56,7 @@ BAD_CONFIGS = [
     ("image not defined", "image", "sl6", "image", "a key of images"),
     ("unknown image key", "images.debian12.dockerfile", "x", "images.debian12.dockerfile", "no unknown key"),
     ("cluster hosts not a list", "cluster.hosts", "wn001", "cluster.hosts", "type array"),
-    ("cluster host not a name", "cluster.hosts", ["wn001", "a/b"], "cluster.hosts[1]", "a node name"),
+    ("cluster host not a name", "cluster.hosts", ["wn001", "a/b"], "cluster.hosts[1]", "a name that becomes a path part"),
     ("cluster host twice", "cluster.hosts", ["wn001", "wn001"], "cluster.hosts", "non-unique"),
     ("unknown cluster key", "cluster.nodes", 4, "cluster.nodes", "no unknown key"),
     ("mode limited to an unknown payload", "modes.docker.payloads", ["db12", "hs07"], "modes.docker.payloads[1]",

@@ -84,6 +84,9 @@ def test_fake_report_holds_question_answer_provenance_and_exclusions(built):
     ):
         assert text in html, text
     assert re.search(r"On synth-host, cpusuite \(cpusuite score\) in docker runs at 9\d\.\d\d %", html)
+    # start-up as added milliseconds per start, paired by round (synthetic truth: 450 - 2 ms)
+    assert re.search(r"startup \(startup latency_median\) in docker adds \+4[3-6]\d\.\d ms at 1 copy "
+                     r"\(95 % CI \+4\d\d\.\d to \+4\d\d\.\d ms; ", html)
 
 
 def test_fake_report_markdown_links_existing_figures(built):
@@ -332,3 +335,33 @@ def test_controls_are_shown_apart_from_the_answer_and_judged(tmp_path):
     assert "<td>host is a KVM guest</td>" in html
     md = Path(out["report"]["md"]).read_text()
     assert "**Controls** (what this study can resolve on this host):" in md
+
+
+def test_timing_checks_list_the_flagged_times(tmp_path):
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host",
+                                                  {"bare": [10.0, 10.1], "docker": [9.9, 10.0]})
+    doc = json.loads(Path(paths[0]).read_text())
+    base = {"metric": "run_time", "unit": "s", "higher_is_better": False, "status": "ok", "copy": 0,
+            "source_file": "copy0/cpusuite.log", "source_line": 5, "detail": ""}
+    doc["records"] += [dict(base, benchmark="povray", value=0.79, extra={"cpu_s": 0.12, "time_quantum_s": 1e-3}),
+                       dict(base, benchmark="bzip2", value=2.5, extra={"cpu_s": 2.49, "time_quantum_s": 1e-6})]
+    Path(paths[0]).write_text(json.dumps(doc))
+    out = build_all(paths, tmp_path)
+    html = Path(out["report"]["html"]).read_text()
+    section = html[html.index("<h2 id='clock'>"):html.index("<h2 id='excluded'>")]
+    assert "1 of 2 timed values flagged" in section
+    assert "povray" in section and "CPU/wall 0.15 &lt; 0.9; resolution 0.13 % &gt; 0.1 %" in section
+    assert "bzip2" not in section
+
+
+def test_a_wide_interval_says_too_noisy_and_how_many_more_rounds(tmp_path):
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host",
+                                                  {"bare": [10.0, 11.0, 9.5], "docker": [9.0, 11.5, 9.9]})
+    out = build_all(paths, tmp_path)
+    html = Path(out["report"]["html"]).read_text()
+    relative = pd.read_csv(tmp_path / "tables" / "relative.csv")
+    row = relative[(relative["benchmark"] == "cpusuite") & (relative["mode"] == "docker")].iloc[0]
+    more = int(row["rounds_needed"]) - int(row["n_pairs"])
+    assert row["half_width_pct"] > 2 and more > 0
+    assert (f"not significant; could have seen a difference of {row['mde_pct']:.1f} % or more; "
+            f"too noisy for ±2 %: about {more} more rounds needed") in html

@@ -20,6 +20,7 @@ from helpers import (
     mode_context,
     podman_or_skip,
     rootfs_mounts,
+    world_writable,
 )
 
 from execbench.config import RunCell
@@ -28,7 +29,6 @@ from execbench.paths import REPO_ROOT
 from execbench.runner import (
     LOCK_ENV,
     benchmark_slot,
-    lock_path,
     pairing,
     run_cell,
     validate_run,
@@ -107,24 +107,6 @@ def test_benchmark_slot_excludes_other_processes(tmp_path):
     assert subprocess.run([sys.executable, "-c", try_lock]).returncode == 0
 
 
-def test_benchmark_lock_file_is_usable_by_every_user_of_the_host(tmp_path):
-    # root's bare runs and a batch user's runs on one host must share the one slot
-    with benchmark_slot():
-        pass
-    assert (tmp_path / "benchmark.lock").stat().st_mode & 0o777 == 0o666
-
-
-def test_benchmark_lock_is_host_local_not_in_results(monkeypatch):
-    # results/ may be shared by every node of a cluster: the lock must live on the host
-    monkeypatch.delenv(LOCK_ENV, raising=False)
-    expected_dir = "/run/lock" if os.access("/run/lock", os.W_OK) else "/tmp"
-    assert lock_path() == Path(expected_dir, "execbench-benchmark.lock")
-    monkeypatch.setattr("execbench.runner.LOCK_DIRS", ("/proc/no-such-dir", "/tmp"))
-    assert lock_path() == Path("/tmp/execbench-benchmark.lock")  # fallback when /run/lock is not writable
-    monkeypatch.setenv(LOCK_ENV, "/somewhere/else.lock")
-    assert lock_path() == Path("/somewhere/else.lock")
-
-
 def test_pairing_is_broken_only_when_the_run_left_its_cluster_host():
     no_batch = {"system": None, "job_id": None, "node": None}
     assert pairing(None, {"hostname": "wn001"}, no_batch) is None  # no fan-out
@@ -166,17 +148,39 @@ run_cell(config, RunCell("argv", sys.argv[1], 1, int(sys.argv[3])), payload=payl
 """
 
 
+ENGINE_MODES = {"docker": {"kind": "docker"}, "podman": {"kind": "podman", "user": "execbench"}}
+KILL_MODES = ["bare", "docker", pytest.param("podman", marks=pytest.mark.podman)]
+
+
+def mode_config(results: Path, image: dict, mode: str, **kwargs) -> dict:
+    """make_config with `mode` among its modes (bare, the baseline, always is)."""
+    if mode == "podman":
+        podman_or_skip()
+    return make_config(results, image, modes={mode: ENGINE_MODES[mode]} if mode in ENGINE_MODES else None, **kwargs)
+
+
+def containers_left(mode: str, run_id: str, results: Path) -> list[str]:
+    """Containers (any state) of this run into this results dir, in the mode's engine."""
+    import docker
+
+    wanted = [f"{RUN_LABEL}={run_id}", f"execbench.results_dir={results}"]
+    if mode == "docker":
+        return [c.name for c in docker.from_env().containers.list(all=True, filters={"label": wanted})]
+    if mode == "podman":
+        filters = [arg for label in wanted for arg in ("--filter", f"label={label}")]
+        return podman_or_skip().podman(mode_context("podman").settings, "ps", "-aq", *filters).stdout.split()
+    return []
+
+
 def tree(path: Path) -> dict:
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("mode", ["bare", "docker"])
+@pytest.mark.parametrize("mode", KILL_MODES)
 def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
-    import docker
-
     results = shared_dir / f"kill-{mode}"
-    config = make_config(results, modes_image)
+    config = mode_config(results, modes_image, mode)
     config["payloads"] = {"argv": {}}
     config_file = shared_dir / f"kill-{mode}.json"
     config_file.write_text(json.dumps(config))
@@ -208,9 +212,8 @@ def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
     assert (results / f"raw/argv/{mode}/1c/r2/copy0/stdout.log").read_text() == "done r2\n"
     aside = Path(rerun["previous_attempt"])
     assert (aside / "copy0/stdout.log").read_text() == "started\n"  # the killed attempt's log is kept
-    if mode == "docker":  # the killed attempt's container is gone
-        assert docker.from_env().containers.list(all=True, filters={"label": f"execbench.run_id={rerun['run_id']}"}) == []
-    else:  # the killed attempt's mounts and processes (the orphaned `sleep`) are gone
+    assert containers_left(mode, rerun["run_id"], results) == []  # the killed attempt's container is gone
+    if mode == "bare":  # the killed attempt's mounts and processes (the orphaned `sleep`) are gone
         assert rootfs_mounts(modes_image) == []
         assert processes_with_cmdline(["sleep", "61.5"]) == []
 
@@ -230,14 +233,12 @@ def processes_with_cmdline(cmdline: list[str]) -> list[int]:
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("mode", ["bare", "docker"])
+@pytest.mark.parametrize("mode", KILL_MODES)
 def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mode):
     """SIGTERM (Snakemake stopping a job): no run.json, and no process, mount or container left,
     not even a payload's grandchild (`sleep` under `sh`), which PDEATHSIG alone does not reach."""
-    import docker
-
     results = shared_dir / f"term-{mode}"
-    config = make_config(results, modes_image)
+    config = mode_config(results, modes_image, mode)
     config_file = shared_dir / f"term-{mode}.json"
     config_file.write_text(json.dumps(config))
     driver = shared_dir / "term-driver.py"
@@ -255,7 +256,7 @@ def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mo
     assert not (results / f"raw/argv/{mode}/1c/r1/run.json").exists()
     assert rootfs_mounts(modes_image) == []
     assert processes_with_cmdline(["sleep", "61.5"]) == []
-    assert docker.from_env().containers.list(all=True, filters={"label": f"execbench.run_id=argv-{mode}-1c-r1"}) == []
+    assert containers_left(mode, f"argv-{mode}-1c-r1", results) == []
 
 
 def _write_run_stage_workflow(work: Path, config: dict) -> None:
@@ -297,6 +298,7 @@ def test_snakemake_chain_job_runs_in_the_recorded_interleaved_order(modes_image,
     assert [r["mode"] for r in ordered[:2]] == [r["mode"] for r in ordered[2:]][::-1]
     chain = json.loads((results / "raw" / ".chains" / "local.json").read_text())
     assert sorted(chain["runs"]) == sorted(r["run_id"] for r in runs) and chain["failed_runs"] == 0
+    assert world_writable(results) == []  # nothing a run made as root is open to every local user
     # the startup payload's own log parses into per-copy and machine-level latencies
     from execbench.payloads.startup import Startup
 
@@ -352,6 +354,98 @@ def test_killed_workflow_reruns_only_the_incomplete_runs(modes_image, shared_dir
     assert not [p for p in incomplete.glob("*") if not any(p.iterdir())], "an empty dir was set aside"
     again = subprocess.run([*snakemake, "-n"], cwd=work, capture_output=True, text=True)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def _descendants(pid: int) -> list[tuple[int, bytes]]:
+    """(pid, cmdline) of every live process below `pid`."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit():
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            try:
+                out.append((child, (Path("/proc") / str(child) / "cmdline").read_bytes()))
+            except OSError:
+                continue
+            todo.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("mode", KILL_MODES)
+def test_r5_kill_of_snakemake_alone_stops_its_job_and_the_rerun_loses_nothing(modes_image, shared_dir, mode):
+    """R5: kill -9 of the Snakemake process only (its job's shell and runner survive it). Today's
+    main let the orphaned runner measure on and write a run.json that the rerun then deleted as an
+    incomplete output; now the runner stops as on SIGTERM (no run.json, nothing of the run left
+    running), and --unlock plus a rerun redoes that run once, every cell ending with one ok run."""
+    from execbench.chain import round_steps
+
+    work = shared_dir / f"r5-{mode}"
+    results = work / "results"
+    config = mode_config(results, modes_image, mode, payloads={"startup": {"samples": 5000}})
+    config["study"]["repetitions"] = 1
+    config["study"]["adaptive"] = {**config["study"].get("adaptive", {}), "max_repetitions": 1}
+    if mode != "bare":  # bare metal goes to the middle of a round: a twin makes this kind come first
+        config["modes"][f"{mode}2"] = dict(config["modes"][mode])
+    # a seed whose chain starts with a run of this kind (the one killed)
+    config["study"]["seed"] = next(seed for seed in range(100) if round_steps(
+        {**config, "study": {**config["study"], "seed": seed}}, 1, None)[0].cell.mode.startswith(mode))
+    first_cell = round_steps(config, 1, None)[0].cell
+    _write_run_stage_workflow(work, config)
+    snakemake = [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "--configfile", "config.yaml"]
+    workflow = subprocess.Popen(snakemake, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    run_dir = results / "raw" / "startup" / first_cell.mode / "1c" / "r1"
+    runner = []
+    while not (runner and run_dir.is_dir()):
+        runner = [pid for pid, cmd in _descendants(workflow.pid) if b"\0execbench\0chain\0" in cmd]
+        assert workflow.poll() is None and time.time() < deadline, "the chain never started the first run"
+        time.sleep(0.1)
+    [runner_pid] = runner
+    time.sleep(5)  # inside the run: the payload's samples are being taken
+    assert _alive(runner_pid)
+    workflow.send_signal(signal.SIGKILL)  # Snakemake alone, not its process group
+    workflow.wait()
+    deadline = time.time() + 120
+    try:
+        while _alive(runner_pid):  # a liveness bound, not a timing measurement
+            assert time.time() < deadline, "the orphaned runner is still measuring"
+            time.sleep(0.2)
+    finally:  # a failing test leaves no orphan of its own behind
+        if _alive(runner_pid):
+            os.kill(runner_pid, signal.SIGTERM)
+    assert not (run_dir / "run.json").exists()  # stopped, not finished
+    assert processes_with_cmdline(["sleep", "61.5"]) == []
+    assert containers_left(mode, first_cell.run_id, results) == []
+    assert rootfs_mounts(modes_image) == []
+
+    # the operator unlocks and reruns (fewer samples: the config reaches runs, not a rerun trigger)
+    config["payloads"]["startup"]["samples"] = 2
+    (work / "config.yaml").write_text(json.dumps({**json.loads((work / "config.yaml").read_text()),
+                                                  "payloads": {"startup": {"samples": 2}}}))
+    subprocess.run([*snakemake, "--unlock"], cwd=work, capture_output=True, check=True)
+    second = subprocess.run([*snakemake, "--rerun-incomplete"], cwd=work, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    runs = {p.parent.relative_to(results / "raw"): json.loads(p.read_text())
+            for p in results.glob("raw/startup/*/1c/r*/run.json")}
+    assert sorted(str(k) for k in runs) == sorted(f"startup/{m}/1c/r1" for m in config["modes"])
+    assert all(r["status"] == "ok" for r in runs.values())
+    redone = runs[run_dir.relative_to(results / "raw")]
+    if redone["previous_attempt"]:  # the killed attempt's part is kept aside, never counted
+        assert Path(redone["previous_attempt"]).parent == results / "raw" / ".incomplete"
 
 
 def minimal_run(**overrides) -> dict:

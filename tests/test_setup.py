@@ -107,6 +107,13 @@ def test_registry_is_started_on_a_free_port_with_its_own_storage(tmp_path):
             assert response.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
         config = (state / f"registry-{port}.yml").read_text()
         assert f"rootdirectory: {storage}" in config and f"addr: {address}" in config
+        # another local user (any user reaches a loopback port) cannot delete from it (issue 13)
+        delete = subprocess.run(["runuser", "-u", "nobody", "--", "curl", "-sS", "-o", "/dev/null", "-w",
+                                 "%{http_code}", "-X", "DELETE",
+                                 f"http://{address}/v2/execbench/debian12/manifests/sha256:{'0' * 64}"],
+                                capture_output=True, text=True, timeout=30)
+        assert delete.stdout == "405", delete.stdout + delete.stderr  # UNSUPPORTED: deletes are off
+        assert not storage.stat().st_mode & 0o022
 
         again = run_setup(**env)
         assert again.returncode == 0, again.stderr

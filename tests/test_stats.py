@@ -206,3 +206,20 @@ def test_fieller_coverage_at_three_repetitions():
         covered += r.ratio_ci_low <= 0.99 <= r.ratio_ci_high
     # binomial sd at p=0.95, n=600 is 0.9 %; a percentile bootstrap lands near 81 %.
     assert 0.92 <= covered / cells <= 0.99
+
+
+def test_paired_difference_gives_the_added_time_with_its_t_interval():
+    from scipy import stats as scipy_stats
+
+    from execbench.stats import paired_difference
+
+    bare = {1: 0.002, 2: 0.003, 3: 0.002, 4: 0.0025}
+    docker = {1: 0.452, 2: 0.461, 3: 0.447, 4: 0.455, 5: 0.9}  # round 5 has no bare-metal half
+    result = paired_difference(docker, bare)
+    ds = [docker[r] - bare[r] for r in (1, 2, 3, 4)]
+    expected = scipy_stats.ttest_1samp(ds, 0.0).confidence_interval(0.95)
+    assert result.n == 4 and result.mean == pytest.approx(sum(ds) / 4)
+    assert (result.ci_low, result.ci_high) == pytest.approx((expected.low, expected.high))
+    assert result.verdict == "slower"
+    assert paired_difference({1: 1.0}, {1: 0.5}).verdict == "no interval (n=1)"
+    assert paired_difference({1: 1.0, 2: 0.9}, {1: 0.95, 2: 0.95}).verdict == "not significant"

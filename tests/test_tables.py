@@ -364,3 +364,53 @@ def test_r8_a_run_json_with_a_huge_repetition_is_listed_not_fatal(tmp_path):
     (bad,) = excluded["unreadable_parsed_files"]
     assert bad["path"] == str(paths[0]) and "run.repetition an integer in 1..1000000" in bad["reason"]
     assert len(pd.read_csv(files["runs"])) == len(paths) - 1
+
+
+def test_fio_iops_at_a_fixed_block_size_is_shown_once_as_bandwidth():
+    from execbench.tables import same_quantity_once
+
+    rows = []
+    for run, (bw, iops) in enumerate([(100.0, 25600.0), (110.0, 28160.0)], 1):  # 4 KiB blocks: iops = bw * 256
+        for metric, value in (("bandwidth", bw), ("iops", iops)):
+            rows.append({"host": "h", "payload": "fio", "benchmark": "randread.read", "metric": metric,
+                         "copies": 1, "mode": "bare", "run_id": f"r{run}", "value": value})
+        # a mixed block size (bssplit): IOPS / bandwidth varies, both kept
+        for metric, value in (("bandwidth", bw), ("iops", iops * (1 + 0.2 * run))):
+            rows.append({"host": "h", "payload": "fio", "benchmark": "mixed.read", "metric": metric,
+                         "copies": 1, "mode": "bare", "run_id": f"r{run}", "value": value})
+    values, dropped = same_quantity_once(pd.DataFrame(rows))
+    shown = sorted(set(zip(values["benchmark"], values["metric"])))
+    assert shown == [("mixed.read", "bandwidth"), ("mixed.read", "iops"), ("randread.read", "bandwidth")]
+    assert [(d["benchmark"], d["metric"]) for d in dropped] == [("randread.read", "iops")]
+    assert "iops / bandwidth = 256" in dropped[0]["reason"]
+
+
+def test_clock_check_flags_a_coarse_clock_and_a_benchmark_that_waited():
+    from execbench.tables import clock_check
+
+    ok = {"metric": "run_time", "unit": "s", "value": 2.5, "status": "ok", "copy": 0, "benchmark": "bzip2",
+          "extra": {"cpu_s": 2.45, "time_quantum_s": 1e-6}}
+    assert clock_check(ok)["flags"] == "" and clock_check(ok)["cpu_per_wall"] == pytest.approx(0.98)
+    # povray at smoke size as found: 0.12 s of CPU in 0.79 s of wall; run time printed in ms
+    waited = dict(ok, value=0.79, extra={"cpu_s": 0.12, "time_quantum_s": 1e-3})
+    assert clock_check(waited)["flags"] == "CPU/wall 0.15 < 0.9; resolution 0.13 % > 0.1 %"
+    assert clock_check(dict(ok, metric="ratio")) is None and clock_check(dict(ok, status="failed")) is None
+
+
+def test_cpusuite_records_carry_the_printed_step_of_their_run_time(tmp_path):
+    from execbench.parsers.cpusuite import _printed_quantum
+
+    assert _printed_quantum("0.231") == pytest.approx(1e-3)
+    assert _printed_quantum("12.345678") == pytest.approx(1e-6)
+    assert _printed_quantum("7") == 1.0 and _printed_quantum("--") is None
+
+
+def test_the_default_control_none_is_no_control():
+    """config fills modes.<name>.control with "none": such a mode is an answer, not a control
+    (else every mode of a study reads as a control and the report finds no answer)."""
+    from execbench.tables import _run_row
+
+    run = {"run_id": "r", "mode": "docker", "payload": "db12", "copies": 1, "repetition": 1}
+    assert _run_row({**run, "mode_settings": {"kind": "docker", "control": "none"}}, "p")["control"] == ""
+    assert _run_row({**run, "mode_settings": {"kind": "docker"}}, "p")["control"] == ""
+    assert _run_row({**run, "mode_settings": {"kind": "bare", "control": "positive"}}, "p")["control"] == "positive"

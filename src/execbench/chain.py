@@ -90,6 +90,7 @@ class Chain:
         self.decisions: list[dict] = []
         self.done: list[str] = []
         self.failures = 0
+        self.unavailable = 0  # runs of a mode this host cannot run (not failures: their reason is recorded)
         self.unit_seconds: list[float] = []  # measured per unit, for the ETA and the time budget
         self.order_index = 0
         self.clock = time.monotonic  # the extra rounds' time budget is measured on it
@@ -124,7 +125,8 @@ class Chain:
         record = {
             "host": self.host, "chain": chain_name(self.host), "plan_sha256": plan_digest(self.config, self.host),
             "started_utc": started, "ended_utc": utc_now(), "wall_s": time.monotonic() - t0,
-            "runs": self.done, "failed_runs": self.failures, "fixed_repetitions": fixed,
+            "runs": self.done, "failed_runs": self.failures, "unavailable_runs": self.unavailable,
+            "fixed_repetitions": fixed,
             "adaptive": self.adaptive, "decisions": self.decisions,
         }
         atomic_write_json(chain_record_path(self.results, self.host), record)
@@ -160,7 +162,8 @@ class Chain:
                 record = run.finish()
                 del open_runs[cell]
                 self.done.append(cell.run_id)
-                self.failures += record["status"] != "ok"
+                self.failures += record["status"] == "failed"
+                self.unavailable += record["status"] == "unavailable"
 
     def _with_order(self, cell: RunCell) -> RunCell:
         return RunCell(cell.payload, cell.mode, cell.copies, cell.repetition, cell.host, order_index=self.order_index)

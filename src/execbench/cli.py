@@ -10,6 +10,8 @@
     figures       tables -> figures (PNG + SVG) and their manifest
     report        tables + figures -> results/report/index.html and report.md
     study-summary the end of a study: runs ok/failed/unavailable with reasons; exit 1 without an answer
+    sweep         remove a results dir's leftovers of killed runs on this host (containers, guests, mounts)
+    check-config  read config files within execbench's bounds (size, UTF-8, YAML aliases, nesting)
     check-report  open a report in headless Chromium and check it renders
     schema-doc    the config reference (config/README.md) from the assembled schema
 
@@ -20,13 +22,33 @@ refuses (the message names the file, line or key).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import ExecbenchError
+
+# The rules run each verb as `EXECBENCH_REASON_FD=3 python -m execbench ... 3>&2 > LOG 2>&1`: fd 3
+# is Snakemake's own stderr. A verb's one-line failure reason goes there as well as into the job's
+# log, so the user sees it even when the log cannot be written (a full disk, issue 13 R12) instead
+# of Snakemake's "check log file(s)" pointing at an empty file.
+REASON_FD_ENV = "EXECBENCH_REASON_FD"
+
+
+def _fail(message: str) -> None:
+    """Say why a verb failed, in one line: on stderr (the job's log) and on $EXECBENCH_REASON_FD."""
+    line = " ".join(str(message).split())[:2000] + "\n"
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    fd = os.environ.get(REASON_FD_ENV, "")
+    if fd.isdigit():
+        with contextlib.suppress(OSError):
+            os.write(int(fd), f"execbench: {line}".encode(errors="replace"))
 
 
 def _build_image(args) -> int:
@@ -41,10 +63,10 @@ def _build_image(args) -> int:
         record = build_and_push(spec, args.registry, Path(args.cache))
         write_record(record, Path(args.output))
     except json.JSONDecodeError as error:
-        print(f"build-image: --base is not JSON: {error}", file=sys.stderr)
+        _fail(f"build-image: --base is not JSON: {error}")
         return 2
     except ExecbenchError as error:
-        print(f"build-image: {error}", file=sys.stderr)
+        _fail(f"build-image: {error}")
         return 1
     print(f"{record['reference']}  {record['size_bytes'] / 1e6:.0f} MB  build {record['build_seconds']:.0f} s")
     return 0
@@ -60,9 +82,13 @@ def _run(args) -> int:
             return 2
         cell = find_cell(config, args.payload, args.mode, args.copies, args.rep, args.host)
     except ExecbenchError as err:
-        print(f"run: {err}", file=sys.stderr)
+        _fail(f"run: {err}")
         return 2
-    record = run_cell(config, cell)
+    try:
+        record = run_cell(config, cell)
+    except ExecbenchError as err:  # the run did not start (benchmark slot busy or unsafe): no run.json
+        _fail(f"run: {err}")
+        return 1
     print(f"{cell.run_id}: {record['status']} {record['reason']} ({record['wall_s']:.1f} s) "
           f"-> {layout.raw_dir(config['results'], cell)}")
     return 0
@@ -151,8 +177,7 @@ def _parse(args) -> int:
         print(f"{args.out}: {counts['runs']} runs, {counts['records']} records, {counts['errors']} errors")
         return 0
     if not args.runs or len(args.runs) != len(args.outputs or []):
-        print(f"parse: {len(args.runs or [])} runs but {len(args.outputs or [])} outputs: one output per run",
-              file=sys.stderr)
+        _fail(f"parse: {len(args.runs or [])} runs but {len(args.outputs or [])} outputs: one output per run")
         return 2
     for run_json, out in zip(args.runs, args.outputs):
         try:
@@ -201,6 +226,31 @@ def _study_summary(args) -> int:
         return 1
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)  # only when the study has an answer: a rerun says it again otherwise
+    return 0
+
+
+def _check_config(args) -> int:
+    from .config import read_config_file
+    from .errors import ConfigError
+
+    status = 0
+    for path in args.files:
+        try:
+            read_config_file(Path(path), path)
+        except ConfigError as err:
+            _fail(f"check-config: {err}")
+            status = 2
+    return status
+
+
+def _sweep(args) -> int:
+    from .sweep import sweep
+
+    said = sweep(args.results, args.cache, args.podman_user)
+    for line in said:
+        print(f"execbench sweep: {line}", flush=True)
+    if not said:
+        print(f"execbench sweep: nothing left over on this host for {args.results}", flush=True)
     return 0
 
 
@@ -308,6 +358,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fail", action="store_true", help="exit 0 even when the study has no answer")
     p.set_defaults(func=_study_summary)
 
+    p = verbs.add_parser("check-config", help="read config files with execbench's bounds (before Snakemake reads them)")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_check_config)
+
+    p = verbs.add_parser("sweep", help="remove this results dir's leftovers on this host (killed runs)")
+    p.add_argument("--results", required=True, help="the results dir whose containers, guests and mounts go")
+    p.add_argument("--cache", required=True, help="the cache holding the exported rootfs (bare mounts)")
+    p.add_argument("--podman-user", action="append", default=[], help="rootless podman user to sweep (repeatable)")
+    p.set_defaults(func=_sweep)
+
     p = verbs.add_parser("check-report", help="render a report in headless Chromium and check it")
     p.add_argument("index_html", nargs="?", default="results/report/index.html")
     p.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
@@ -320,4 +380,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:  # a bug or the machine (ENOSPC ...): the traceback to the log, the reason to the user
+        with contextlib.suppress(OSError, ValueError):
+            traceback.print_exc()
+        _fail(f"{args.verb}: {type(exc).__name__}: {exc}")
+        return 1

@@ -23,6 +23,7 @@ import copy as copy_module
 import hashlib
 import ipaddress
 import json
+import math
 import os
 import random
 from dataclasses import dataclass
@@ -35,11 +36,18 @@ import yaml
 from . import modes as modes_registry
 from . import payloads as payloads_registry
 from .errors import ConfigError
-from .layout import RunKey
+from .layout import NAME_SCHEMA, RunKey
 from .paths import SCHEMAS
 
 BASELINE_MODE = "bare"
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+# Bounds on a config before it is read further (issue 13): a config is a few kB; these stop a
+# YAML alias bomb ("billion laughs": aliases count once per use), a nesting that would
+# exhaust the recursion of every later walk, and a file or value of megabytes.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_VALUES = 100_000  # mappings, lists and scalars, each alias use counted
+MAX_DEPTH = 32
+MAX_STRING = 65_536
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,8 @@ class RunCell(RunKey):
 COMMON_MODE_SETTINGS = {
     "kind": {"description": "How copies are started: a registered mode kind; defaults to the mode's name."},
     "enabled": {"type": "boolean", "default": True, "description": "Run this mode."},
-    "payloads": {"type": ["array", "null"], "items": {"type": "string"}, "uniqueItems": True, "default": None,
+    "payloads": {"type": ["array", "null"], "items": {"type": "string", "maxLength": 64}, "maxItems": 64,
+                 "uniqueItems": True, "default": None,
                  "description": "Run this mode for these payloads only (null: every enabled payload); e.g. "
                                 "the controls for the CPU-bound payloads only."},
     "control": {"enum": ["none", "negative", "positive"], "default": "none",
@@ -109,6 +118,7 @@ def _schema() -> dict:
     """The whole config schema: workflow/schemas/config.schema.yaml plus what each registered mode
     and payload says about its own settings (settings_schema)."""
     schema = yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text())
+    schema["definitions"]["name"] = dict(NAME_SCHEMA)
     schema["definitions"]["mode"] = _mode_schema()
     payloads = schema["properties"]["payloads"]
     payloads["properties"] = {name: _payload_schema(name) for name in payloads_registry.PAYLOADS}
@@ -179,11 +189,11 @@ def typed_strings(value, schema: dict):
     if isinstance(value, str):
         if value in YAML_NULLS and any(_accepts(alt, None) for alt in alternatives):
             return None  # e.g. ingest='{manifest: null}': no manifest (a file named so: ./null)
-        if any(_accepts(alt, value) for alt in alternatives):
+        if any(_accepts(alt, value) for alt in alternatives) or len(value) > 64:  # no scalar is longer
             return value
         try:
             typed = yaml.safe_load(value)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             return value
         if isinstance(typed, (dict, list, str)) or not any(_accepts(alt, typed) for alt in alternatives):
             return value
@@ -224,6 +234,8 @@ def _explain(error: jsonschema.ValidationError) -> ConfigError:
             return ConfigError(_dotted(error.absolute_path), error.schema["description"], error.instance)
         error = jsonschema.exceptions.best_match(error.context) or error
     key = _dotted(error.absolute_path)
+    if "propertyNames" in error.absolute_schema_path:  # a name (mode, image) that becomes a path part
+        key = f"{key}.{error.instance}" if error.absolute_path else str(error.instance)
     schema = error.schema if isinstance(error.schema, dict) else {}
     kind = error.validator
     if kind == "additionalProperties":
@@ -240,16 +252,149 @@ def _explain(error: jsonschema.ValidationError) -> ConfigError:
         return ConfigError(key, f"a value of type {schema['type']}", error.instance)
     if kind in ("minimum", "exclusiveMinimum"):
         return ConfigError(key, f"a number {'>=' if kind == 'minimum' else '>'} {schema[kind]}", error.instance)
+    if kind in ("maximum", "exclusiveMaximum"):
+        return ConfigError(key, f"a number {'<=' if kind == 'maximum' else '<'} {schema[kind]}", _short(error.instance))
+    if kind == "minLength":
+        return ConfigError(key, f"at least {schema[kind]} character{'s' if schema[kind] > 1 else ''}", error.instance)
+    if kind in ("maxLength", "maxItems"):
+        what = "characters" if kind == "maxLength" else "entries"
+        return ConfigError(key, f"at most {schema[kind]} {what}", _short(error.instance))
     if kind in ("minProperties", "minItems"):
         return ConfigError(key, f"at least {schema[kind]} entr{'y' if schema[kind] == 1 else 'ies'}", error.instance)
     if kind == "maxProperties":
-        return ConfigError(key, f"at most {schema[kind]} of {sorted(schema.get('properties', {}))}", error.instance)
+        if schema.get("properties"):
+            return ConfigError(key, f"at most {schema[kind]} of {sorted(schema.get('properties', {}))}", error.instance)
+        return ConfigError(key, f"at most {schema[kind]} entries", _short(error.instance))
     if kind == "required":
         return ConfigError(key, error.message)
     if kind == "pattern":
         hint = schema.get("description", "host:port")
-        return ConfigError(key, f"a string matching {schema['pattern']} ({hint})", error.instance)
-    return ConfigError(key, error.message)
+        return ConfigError(key, f"a string matching {schema['pattern']} ({hint})", _short(error.instance))
+    return ConfigError(key, _short(error.message))
+
+
+def _short(value, limit: int = 200):
+    """A value as an error may show it: long strings and containers cut (an error never carries
+    a whole file, nor a megabyte of one value)."""
+    if isinstance(value, (dict, list)):
+        text = repr(value)
+        return value if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... ({len(value)} characters)"
+    return value
+
+
+def _size_error(path: list, kind: str, got=None) -> ConfigError:
+    key = _dotted(path)
+    if kind == "values":
+        return ConfigError(key, f"a config of at most {MAX_VALUES} values (a YAML alias counts once per use)",
+                           f"more than {MAX_VALUES}")
+    if kind == "depth":
+        return ConfigError(key, f"at most {MAX_DEPTH} levels of nesting", got)
+    if kind == "string":
+        return ConfigError(key, f"a string of at most {MAX_STRING} characters", f"{got} characters")
+    if kind == "key":
+        return ConfigError(key, "string keys only", _short(got))
+    return ConfigError(key, "a finite number", got)
+
+
+def check_size(data, path: list | None = None) -> None:
+    """Raise ConfigError when `data` (a loaded config: dicts, lists, scalars) exceeds the bounds
+    above, holds a non-string key or a non-finite number. Stops at the first excess, so a bomb
+    costs MAX_VALUES steps, not its expansion."""
+    count, stack = 0, [(data, list(path or []))]
+    while stack:
+        node, where = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise _size_error([], "values")
+        if len(where) > MAX_DEPTH:
+            raise _size_error(where[:MAX_DEPTH], "depth", f"deeper than {MAX_DEPTH}")
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    raise _size_error(where, "key", key)
+                if len(key) > MAX_STRING:
+                    raise _size_error(where, "string", len(key))
+                stack.append((value, where + [key]))
+        elif isinstance(node, list):
+            stack.extend((item, where + [i]) for i, item in enumerate(node))
+        elif isinstance(node, str) and len(node) > MAX_STRING:
+            raise _size_error(where, "string", len(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise _size_error(where, "number", node)
+
+
+def _check_nodes(node) -> None:
+    """check_size's value count and depth on a composed YAML node graph, before anything is built
+    from it (an alias is the same node object, visited once per use)."""
+    count, stack = 0, [(node, 0)]
+    while stack:
+        current, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise _size_error([], "values")
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"(YAML line {current.start_mark.line + 1})", f"at most {MAX_DEPTH} levels of nesting")
+        if isinstance(current, yaml.MappingNode):
+            stack.extend((part, depth + 1) for pair in current.value for part in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, depth + 1) for item in current.value)
+
+
+def read_config_file(path: Path, name: str):
+    """The YAML document of a config file, bounded and UTF-8 (a BOM and CRLF line ends are fine).
+    Raises ConfigError naming the file and, for YAML errors, the line; never shows the file's
+    contents beyond the YAML parser's one-line problem."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError("(file)", "an existing config file", str(path), source=name) from None
+    except OSError as err:
+        raise ConfigError("(file)", f"a readable config file ({err.strerror})", str(path), source=name) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError("(file)", f"a config file of at most {MAX_CONFIG_BYTES} bytes", "a larger file", source=name)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError("(file)", "UTF-8 text", "a UTF-16 or UTF-32 byte order mark", source=name)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError("(file)", "UTF-8 text", f"a byte that is not UTF-8 at offset {err.start}", source=name) from None
+    try:  # nesting first, from the event stream (the composer would recurse once per level)
+        depth, events = 0, 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            events += 1
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ConfigError(f"(YAML line {event.start_mark.line + 1})",
+                                      f"at most {MAX_DEPTH} levels of nesting", source=name)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            if events > 4 * MAX_VALUES:
+                raise _size_error([], "values")
+    except yaml.YAMLError:
+        pass  # reported with its line by the loader below
+    except ConfigError as exc:
+        raise exc.from_source(name) from None
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)  # its reader already refuses non-printable characters
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"(YAML{line})", f"valid YAML ({getattr(exc, 'problem', None) or exc})", source=name) from None
+    except ConfigError as exc:
+        raise exc.from_source(name) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def is_loopback(address: str) -> bool:
@@ -295,6 +440,9 @@ def _check_names(config: dict) -> None:
             raise ConfigError(f"study.adaptive.payloads[{i}]", f"a payload of the study ({known})", payload)
     if config["image"] not in config["images"]:
         raise ConfigError("image", f"a key of images ({sorted(config['images'])})", config["image"])
+    port = int(config["registry"]["address"].rsplit(":", 1)[1])
+    if not 1 <= port <= 65535:
+        raise ConfigError("registry.address", "host:port with a port 1-65535", config["registry"]["address"])
     if not is_loopback(config["registry"]["address"]) and not config["registry"]["allow_non_loopback"]:
         raise ConfigError(
             "registry.address",
@@ -306,23 +454,22 @@ def _check_names(config: dict) -> None:
 def load_config(source: str | Path | dict, *, source_name: str | None = None) -> dict:
     """Validated config with defaults filled in. Raises ConfigError naming the key."""
     if isinstance(source, dict):
-        data, name = copy_module.deepcopy(source), source_name or "config"
+        name = source_name or "config"
+        try:
+            check_size(source)  # before the deep copy: a bomb must not be expanded
+        except ConfigError as exc:
+            raise exc.from_source(name) from None
+        data = copy_module.deepcopy(source)
     else:
         path = Path(source)
         name = source_name or str(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError("(file)", "an existing config file", str(path), source=name) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"(YAML{line})", f"valid YAML ({getattr(exc, 'problem', exc)})", source=name) from None
+        data = read_config_file(path, name)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("(top level)", "a mapping of keys", type(data).__name__, source=name)
     try:
+        check_size(data)
         _fill_mode_kinds(data)  # first: a mode's factors are typed by its kind's schema
         data = typed_strings(data, _schema())
         errors = sorted(_validator_filling_defaults()(_schema()).iter_errors(data), key=lambda e: list(e.absolute_path))
@@ -333,10 +480,31 @@ def load_config(source: str | Path | dict, *, source_name: str | None = None) ->
         if not run_matrix(data):
             raise ConfigError("payloads/modes", "at least one enabled payload and one enabled mode (the matrix is empty)")
     except ConfigError as exc:
-        exc.source = name
-        exc.args = (f"{name}: key '{exc.key}': expected {exc.expected}" + ("" if exc.got is None else f", got {exc.got!r}"),)
-        raise
+        raise exc.from_source(name) from None
     return data
+
+
+def config_warnings(config: dict, cores: int | None = None) -> list[str]:
+    """What a valid config asks that may not be what was meant, one sentence each (printed when
+    the workflow starts; the run is not refused). Today: more copies than this host's logical
+    cores. Not an error: copies above the core count is a legitimate experiment
+    (oversubscription), and a cluster's submit host may have fewer cores than its nodes
+    (no warning with cluster.hosts). Every run records `factors.oversubscribed` on its own host."""
+    if config.get("cluster", {}).get("hosts"):
+        return []
+    cores = cores or logical_cores()
+    places = [("study.copies", config["study"]["copies"])] + [
+        (f"payloads.{name}.copies", settings["copies"]) for name, settings in config["payloads"].items()
+        if settings.get("enabled", True) and "copies" in settings]
+    out = []
+    for where, values in places:
+        over = sorted({int(v) for v in values if v != "all" and int(v) > cores})
+        if over:
+            out.append(f"{where} asks for {', '.join(map(str, over))} copies on a host with {cores} logical cores: "
+                       "copies will share cores (oversubscribed). Runs say so (factors.oversubscribed) and ratios "
+                       "stay paired per host, but per-copy scores then measure the sharing ('all' = one per core, "
+                       "the HS06 rule).")
+    return out
 
 
 def mode_settings(kind: str, given: dict | None = None) -> dict:

@@ -15,6 +15,13 @@ class ConfigError(ExecbenchError):
         got_part = "" if got is None else f", got {got!r}"
         super().__init__(f"{source}: key '{key}': expected {expected}{got_part}")
 
+    def from_source(self, source: str) -> "ConfigError":
+        """This error, said of `source` (the file or "config" it came from)."""
+        self.source = source
+        got_part = "" if self.got is None else f", got {self.got!r}"
+        self.args = (f"{source}: key '{self.key}': expected {self.expected}{got_part}",)
+        return self
+
 
 class ParseError(ExecbenchError):
     """A raw log does not have the shape its format promises.

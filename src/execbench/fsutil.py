@@ -30,9 +30,11 @@ def sha256_file(path: str | Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
+def atomic_write_text(path: str | Path, text: str, *, mode: int | None = None) -> Path:
     """Write `text` to `path` so a reader sees the old file or the whole new one, never a part:
-    a temporary file in the same directory (created if missing), flushed, then renamed over."""
+    a temporary file in the same directory (created if missing), flushed, then renamed over.
+    `mode`: the file's permission bits (default: 0666 minus the umask). On any error (a full
+    disk: ENOSPC) the temporary file is removed and the old file, if any, stays."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -41,6 +43,8 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -48,9 +52,10 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return path
 
 
-def atomic_write_json(path: str | Path, data, *, indent: int = 1, sort_keys: bool = False) -> Path:
+def atomic_write_json(path: str | Path, data, *, indent: int = 1, sort_keys: bool = False,
+                      mode: int | None = None) -> Path:
     """atomic_write_text of `data` as JSON with a final newline."""
-    return atomic_write_text(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
+    return atomic_write_text(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n", mode=mode)
 
 
 @contextlib.contextmanager
@@ -63,5 +68,23 @@ def file_lock(path: str | Path):
         fcntl.lockf(handle, fcntl.LOCK_EX)
         try:
             yield handle
+        finally:
+            fcntl.lockf(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def try_file_lock(path: str | Path):
+    """file_lock without waiting: yields True holding the lock, or False when another process
+    holds it (then nothing is held)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.lockf(handle, fcntl.LOCK_UN)

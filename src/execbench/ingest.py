@@ -54,6 +54,7 @@ import jsonschema
 
 from . import parsers
 from .errors import ParseError
+from .fsutil import atomic_write_json
 from .parsers._common import RUN_IN_FILE, runs_in_file
 from .parsers.layouts import LayoutError, identify
 from .paths import SCHEMAS
@@ -625,7 +626,5 @@ def check_ingested_run(run: dict) -> None:
 
 
 def _write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
+    # atomic, and no temporary file left behind on a full disk (issue 13, R12)
+    atomic_write_json(path, data, sort_keys=True)

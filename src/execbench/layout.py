@@ -11,12 +11,18 @@ part (payload, mode, host) matches NAME_PATTERN, so no value can climb out of th
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+NAME_MAX = 64
 _NAME = re.compile(rf"^{NAME_PATTERN}$")
+# The config schema's `name` (modes, images, hosts): NAME_PATTERN, no "..", at most NAME_MAX long.
+NAME_SCHEMA = {"type": "string", "pattern": rf"^(?!.*\.\.){NAME_PATTERN}$", "maxLength": NAME_MAX,
+               "description": "a name that becomes a path part: letters, digits, '.', '_', '-' (not '..'), "
+                              f"starting with a letter or digit, at most {NAME_MAX} characters"}
 RAW, PARSED, LOGS, INCOMPLETE = "raw", "parsed", "logs", ".incomplete"
 RUN_JSON = "run.json"
 REL_DIR_RE = re.compile(rf"^(?P<payload>{NAME_PATTERN})/(?P<mode>{NAME_PATTERN})/(?P<copies>[0-9]+)c/"
@@ -36,7 +42,7 @@ WILDCARD_CONSTRAINTS = {
 
 def is_name(value: object) -> bool:
     """True if `value` may be a path part: a payload, mode, host or label name."""
-    return isinstance(value, str) and _NAME.match(value) is not None and ".." not in value
+    return isinstance(value, str) and _NAME.match(value) is not None and ".." not in value and len(value) <= NAME_MAX
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,23 @@ def incomplete_dir(results: str | Path) -> Path:
 def results_of_raw_dir(run_dir: str | Path) -> Path:
     """The results root a run directory belongs to (…/<results>/raw/<p>/<m>/<c>c/r<n>)."""
     return Path(run_dir).parents[4]
+
+
+def results_of_run_dir(run_dir: str | Path) -> Path:
+    """The results root of a run dir shaped <results>/raw/<payload>/<mode>/<copies>c/r<rep>[@<host>],
+    else the run dir itself (a mode driven directly, as in the mode tests)."""
+    run_dir = Path(run_dir).resolve()
+    parts = run_dir.parts
+    if len(parts) > 5 and parts[-5] == RAW and REL_DIR_RE.match("/".join(parts[-4:])):
+        return run_dir.parents[4]
+    return run_dir
+
+
+def instance_tag(results: str | Path) -> str:
+    """A short id of one results directory on this host (12 hex digits of the sha256 of its
+    resolved path): part of every container's and guest's name and label, so two checkouts, or
+    two results dirs of one checkout, never touch each other's containers (issue 13, R13)."""
+    return hashlib.sha256(str(Path(results).resolve()).encode()).hexdigest()[:12]
 
 
 def runs_on_disk(results: str | Path) -> list[RunKey]:

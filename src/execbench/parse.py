@@ -1,7 +1,10 @@
 """Parse raw run directories into their schema-checked records.
 
 The payload (or, for ingested logs, the format named in the manifest) knows
-which native logs to read. Run context stays in the output's "run" part, so a
+which native logs to read. First every file is checked against the sha256 the run
+recorded when it was sealed, or ingest when it copied it (execbench.integrity): a changed,
+added or missing file, or a link or FIFO, gives errors naming each file as tampered and no
+records, and no parser reads that run. Run context stays in the output's "run" part, so a
 record is joined with its provenance without copying it into every record.
 Raw files are only read.
 
@@ -18,7 +21,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from . import diagnose, parsers, payloads
+from . import diagnose, integrity, parsers, payloads
 from .errors import ExecbenchError, ParseError
 from .fsutil import atomic_write_json
 from .records import RecordSchemaError, physical_range_problem, validate_record
@@ -42,6 +45,9 @@ def parse_run_dir(run_dir: Path) -> dict:
     except (OSError, ValueError) as exc:
         error = ParseError(run_json, None, f"a readable run.json ({exc})")
         return {"run": {"rel_dir": str(run_dir)}, "records": [], "errors": [_error_dict(error)]}
+    tampered = integrity.check_run_dir(run_dir, run)  # before any parser opens a file
+    if tampered:
+        return {"run": run, "records": [], "errors": tampered, "log_reasons": []}
     records, errors = [], []
     if run.get("status", "ok") == "ok":
         try:
@@ -130,16 +136,19 @@ def parse_batch(raw: Path, out_path: Path, jobs: int = 1, ingested_only: bool = 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
     counts = {"runs": 0, "records": 0, "errors": 0}
-    with open(tmp, "w") as fh:
-        if jobs > 1 and len(dirs) > 1:
-            import multiprocessing
+    try:  # on any error (a full disk, issue 13 R12) no part-written .tmp stays behind
+        with open(tmp, "w") as fh:
+            if jobs > 1 and len(dirs) > 1:
+                import multiprocessing
 
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                results = pool.imap(_parse_one, dirs, chunksize=max(1, min(64, len(dirs) // (4 * jobs))))
-                counts = _write_lines(fh, raw, dirs, results, counts)
-        else:
-            counts = _write_lines(fh, raw, dirs, map(_parse_one, dirs), counts)
-    tmp.replace(out_path)
+                with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                    results = pool.imap(_parse_one, dirs, chunksize=max(1, min(64, len(dirs) // (4 * jobs))))
+                    counts = _write_lines(fh, raw, dirs, results, counts)
+            else:
+                counts = _write_lines(fh, raw, dirs, map(_parse_one, dirs), counts)
+        tmp.replace(out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return counts
 
 

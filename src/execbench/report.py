@@ -122,6 +122,7 @@ class ReportData:
         self.excluded, self.summary, self.inputs = read.excluded, read.summary, read.inputs
         self.environment = read.environment
         self.env_differences = environment.differences(read.environment)
+        self.clock = read.clock
         figures_list = json.loads((self.figures_dir / "figures.json").read_text())
         # only figures with data are shown; the others are named in one line
         self.figures = [f for f in figures_list if f.get("has_data", True)]
@@ -350,6 +351,17 @@ class ReportData:
         headers = ["config sha256", "runs"]
         return headers, [[_e(h or "unknown"), len(g)] for h, g in self.runs.groupby("config_sha256", sort=True)]
 
+    def clock_rows(self):
+        """The timed values a clock check flagged (tables/clock.csv): CPU/wall below 0.9, or a
+        clock step above 0.1 % of the value. At most 50 rows; the file has them all."""
+        headers = ["run", "copy", "benchmark", "wall [s]", "CPU [s]", "CPU/wall", "step [% of value]", "flags"]
+        if self.clock is None or not len(self.clock):
+            return headers, [], 0, 0
+        flagged = self.clock[self.clock["flags"].astype(str) != ""]
+        rows = [[_e(r.run_id), _e(r.copy), _e(r.benchmark), _e(r.wall_s), _e(r.cpu_s), _e(r.cpu_per_wall),
+                 _e(r.quantum_pct), _e(r.flags)] for r in flagged.head(50).itertuples()]
+        return headers, rows, len(flagged), len(self.clock)
+
     def excluded_sections(self):
         ex = self.excluded
         out = []
@@ -421,20 +433,40 @@ class ReportData:
                         ci = ("" if pd.isna(r.perf_ci_low) and r.verdict == stats.NO_INTERVAL_N1
                               else "unbounded interval; " if pd.isna(r.perf_ci_low)
                               else "95 % CI {}–{}; ".format(*_pct_bounds(r.perf_ci_low, r.perf_ci_high)))
-                        parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict})")
+                        parts.append(f"{_pct(r.relative_performance)} {where} ({ci}{r.verdict}{_resolving(r)})")
+                    elif r.unit == "s" and not pd.isna(r.added):  # start-up: added milliseconds per start
+                        ci = ("" if pd.isna(r.added_ci_low) else
+                              f"95 % CI {1e3 * r.added_ci_low:+.1f} to {1e3 * r.added_ci_high:+.1f} ms; ")
+                        parts.append(f"{1e3 * r.added:+.1f} ms {where} ({ci}{_times(r.ratio)} the bare-metal time; "
+                                     f"{r.verdict})")
                     else:  # a time: "N x bare metal" reads better than "0.4 % of bare-metal speed"
                         ci = ("" if pd.isna(r.ratio_ci_low) and r.verdict == stats.NO_INTERVAL_N1
                               else "unbounded interval; " if pd.isna(r.ratio_ci_low)
                               else "95 % CI {}–{}; ".format(*_times_bounds(r.ratio_ci_low, r.ratio_ci_high)))
                         parts.append(f"{_times(r.ratio)} {where} ({ci}{r.verdict})")
                 flag = f" [{g['flag'].iloc[0]}]" if g["flag"].iloc[0] else ""
-                what = "of bare-metal performance" if hib else f"the bare-metal {metric} ({g['unit'].iloc[0]})"
+                added = (not hib and g["unit"].iloc[0] == "s" and g["added"].notna().any())
+                what = ("of bare-metal performance" if hib else "per start over bare metal" if added
+                        else f"the bare-metal {metric} ({g['unit'].iloc[0]})")
                 if self.baseline_note(host):  # the baseline is itself a guest: say so beside the number
                     what += f" ({self.baseline_note(host)})"
-                verb = "runs at" if hib else "takes"
+                verb = "runs at" if hib else "adds" if added else "takes"
                 out.append(f"On {host}, {payload} ({benchmark} {metric}) in {mode} {verb} "
                            + "; ".join(parts) + f" {what}{flag}.")
         return out
+
+
+def _resolving(r) -> str:
+    """What a cell could have seen: its minimum detectable effect when nothing was found, and how
+    many more rounds an interval too wide for the target needs ("too noisy")."""
+    out = ""
+    if r.verdict == "not significant" and not pd.isna(r.mde_pct):
+        out += f"; could have seen a difference of {r.mde_pct:.1f} % or more"
+    if not pd.isna(r.half_width_pct) and r.half_width_pct > tables.DEFAULT_TARGET_HALF_WIDTH_PCT:
+        more = (f"about {int(r.rounds_needed - r.n_pairs)} more rounds needed" if not pd.isna(r.rounds_needed)
+                and r.rounds_needed > r.n_pairs else "more rounds needed")
+        out += f"; too noisy for ±{tables.DEFAULT_TARGET_HALF_WIDTH_PCT:g} %: {more}"
+    return out
 
 
 def _first(series):
@@ -636,6 +668,13 @@ def render_html(data: ReportData, generated_utc: str) -> str:
             parts.append(f"<p>Config file <code>{_e(path)}</code>:</p><pre class='config'>{_e(text)}</pre>")
     parts.append(f"<p>Report generated {_e(generated_utc)} by execbench {_e(__version__)}, "
                  f"commit <code>{_e(_git_commit())}</code>, from {len(data.runs)} parsed runs.</p>")
+    h, rows, flagged, timed = data.clock_rows()
+    parts.append("<h2 id='clock'>Timing checks</h2>")
+    parts.append(f"<p>{flagged} of {timed} timed values flagged (tables/clock.csv): a single-threaded CPU "
+                 "benchmark below 0.9 CPU seconds per wall second waited for something other than the CPU; a "
+                 "clock step above 0.1 % of the value is a step of the clock, not a measurement.</p>")
+    if rows:
+        parts.append(_html_table(h, rows, "clock"))
     parts.append("<h2 id='excluded'>Left out, and why</h2>")
     for title, h, rows in data.excluded_sections():
         parts.append(f"<h3>{_e(title)} ({len(rows)})</h3>" + (_html_table(h, rows, "excluded") if rows else

@@ -2,8 +2,21 @@
 into it needs: the common ground of bare mode (which chroots into it) and the VM mode (which
 packs it into a read-only disk).
 
+    <cache>/rootfs/                     mode 0700, root's: no other local user reaches a tree
     <cache>/rootfs/<digest hex>/        the tree (exported with `docker export`, owners kept)
-    <cache>/rootfs/<digest hex>.json    {reference, digest, env (the image's Config.Env), exported_utc}
+    <cache>/rootfs/<digest hex>.json    {reference, digest, env (the image's Config.Env), exported_utc,
+                                         setid_stripped: paths whose setuid/setgid bits were removed}
+
+No exported tree carries a usable setuid/setgid program (issue 13, R4: the image's su, mount,
+passwd ... were setuid-root programs on the host, and a site's decade-old image brings
+decade-old ones). Two guards, because either alone can be undone by a site's set-up:
+- the trees sit in a 0700 directory, so no other user can even reach them (a site that points
+  `cache` at a shared place keeps this: the directory is re-checked on every use);
+- the setuid/setgid bits (and file capabilities, which `tar` without --xattrs never restores)
+  are stripped at export, so a copy or a loosened mode still holds no privileged program.
+Stripping changes nothing measured: every mode runs its payload with no-new-privileges (the
+containers' security_opt, bare mode's prctl, the VM guest's stage 2), under which the kernel
+ignores those bits anyway; file contents (what the modes compare byte for byte) are untouched.
 """
 
 from __future__ import annotations
@@ -13,11 +26,12 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 from pathlib import Path
 
 from .errors import ExecbenchError
-from .fsutil import file_lock
+from .fsutil import atomic_write_json, file_lock
 
 RUN_MOUNT = "/execbench/run"  # where the run's own directory appears in every environment
 DEVICES = ("null", "zero", "random", "urandom")
@@ -70,17 +84,59 @@ def digest_hex(reference: str) -> str:
     return reference.rsplit("@sha256:", 1)[1]
 
 
+def private_dir(path: Path) -> Path:
+    """`path` as a directory only its owner (root) can enter: made 0700, or set to 0700 when ours.
+    Raises RootfsError when it belongs to another user (it could hold their trees)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise RootfsError(f"{path} is not a directory of uid {os.geteuid()}: exported image trees must live "
+                          "where no other user can reach them")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+def strip_setid(root: Path) -> list[str]:
+    """Remove setuid/setgid bits and file capabilities below `root` (links never followed).
+    Returns the paths (relative, sorted) that had any."""
+    stripped = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames + dirnames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            changed = False
+            if stat.S_ISREG(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                os.chmod(path, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+                changed = True
+            try:
+                os.removexattr(path, "security.capability", follow_symlinks=False)
+                changed = True
+            except OSError:  # ENODATA: none (the usual case), ENOTSUP: no xattrs here
+                pass
+            if changed:
+                stripped.append(os.path.relpath(path, root))
+    return sorted(stripped)
+
+
 def export_rootfs(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
-    """The image's root filesystem under <cache>/rootfs/<digest-hex>/, exported once.
+    """The image's root filesystem under <cache>/rootfs/<digest-hex>/, exported once, with no
+    setuid/setgid program (module docstring).
 
     Returns (root, meta) where meta (also in <hex>.json next to it) holds the
     image's Config.Env, so bare runs see the same environment variables."""
     hexdigest = digest_hex(reference)
-    base = Path(cache_dir).resolve() / "rootfs"
+    base = private_dir(Path(cache_dir).resolve() / "rootfs")
     root, meta_file = base / hexdigest, base / f"{hexdigest}.json"
     with file_lock(base / f"{hexdigest}.lock"):
         if meta_file.exists() and root.is_dir():
-            return root, json.loads(meta_file.read_text())
+            meta = json.loads(meta_file.read_text())
+            if "setid_stripped" not in meta:  # exported before the bits were stripped
+                meta["setid_stripped"] = strip_setid(root)
+                atomic_write_json(meta_file, meta)
+            return root, meta
         import docker
 
         client = docker.from_env(timeout=600)
@@ -126,9 +182,10 @@ def export_rootfs(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
             "digest": f"sha256:{hexdigest}",
             "env": image.attrs.get("Config", {}).get("Env") or [],
             "exported_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "setid_stripped": strip_setid(partial),
         }
         partial.rename(root)
-        meta_file.write_text(json.dumps(meta, indent=1))
+        atomic_write_json(meta_file, meta)  # a full disk must not leave a truncated record behind
         return root, meta
 
 

@@ -6,12 +6,15 @@ workflow/schemas/run.schema.json). run.json is written last and atomically: a
 run dir without it is incomplete, and the next attempt moves it aside to
 results/raw/.incomplete/<run_id>-<UTC>/ (never deleted) before starting over.
 
+At the end of every run, once no payload process is left, the run dir is sealed
+(execbench.integrity): its files become root's and read-only, and run.json records the
+sha256 of each (`sealed`), which the parse stage checks before reading any of them.
+
 A payload failure (non-zero exit, timeout) or an unavailable mode is a result,
 not an error: run.json says so and the workflow goes on. Benchmarks never
-overlap on a host: every run holds the host's benchmark lock for its whole
-duration, across Snakemake processes. The lock lives on the host itself
-(/run/lock, else /tmp; EXECBENCH_BENCHMARK_LOCK overrides), not in results/:
-on a filesystem shared by many nodes a lock there would serialise every node.
+overlap on a host: every unit of a run holds the host's benchmark lock for its
+whole duration, across Snakemake processes (execbench.hostlock: on the host
+itself, never in results/, and out of other local users' reach).
 
 run.json also records the batch job around the run (SLURM or HTCondor) and,
 when the study fans out over cluster.hosts, the host the run was meant for and
@@ -21,10 +24,10 @@ whether it really ran there (pairing "ok" or "broken").
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import os
+import select
 import signal
 import threading
 import time
@@ -40,15 +43,12 @@ from . import payloads as payloads_registry
 from .config import RunCell, config_sha256, run_matrix
 from .errors import ExecbenchError
 from .fsutil import atomic_write_json, utc_now, utc_stamp
-from .payloads.base import unit_dir
 from .hostinfo import batch_context, host_info, host_state, host_state_delta
+from .hostlock import LOCK_ENV, benchmark_slot, lock_path  # noqa: F401  (the runner's lock, re-exported)
+from .integrity import seal_run_dir
+from .payloads.base import unit_dir
 from .modes.base import ModeContext, RunContext, RunOutcome
 from .paths import SCHEMAS
-
-LOCK_ENV = "EXECBENCH_BENCHMARK_LOCK"
-LOCK_NAME = "execbench-benchmark.lock"
-LOCK_DIRS = ("/run/lock", "/tmp")
-
 
 def find_cell(config: dict, payload: str, mode: str, copies: int, repetition: int,
               host: str | None = None) -> RunCell:
@@ -58,39 +58,6 @@ def find_cell(config: dict, payload: str, mode: str, copies: int, repetition: in
             return cell
     at_host = f"@{host}" if host else ""
     raise ExecbenchError(f"no run {payload}/{mode}/{copies}c/r{repetition}{at_host} in this config's matrix")
-
-
-def lock_path() -> Path:
-    """The host-local benchmark lock: $EXECBENCH_BENCHMARK_LOCK, else /run/lock/..., else /tmp/..."""
-    if os.environ.get(LOCK_ENV):
-        return Path(os.environ[LOCK_ENV])
-    for directory in LOCK_DIRS:
-        if os.access(directory, os.W_OK):
-            return Path(directory) / LOCK_NAME
-    return Path(LOCK_DIRS[-1]) / LOCK_NAME
-
-
-@contextlib.contextmanager
-def benchmark_slot(path: str | Path | None = None):
-    """The host's one benchmark slot (fcntl lock: released by the kernel if we die)."""
-    path = Path(path) if path else lock_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as err:
-        raise ExecbenchError(f"cannot open the host's benchmark lock {path} ({err}); set {LOCK_ENV}") from None
-    with contextlib.suppress(OSError):  # every user of the host takes the same slot (root, batch users)
-        os.fchmod(fd, 0o666)
-    with open(fd, "r+") as fh:
-        fcntl.lockf(fh, fcntl.LOCK_EX)
-        try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"{os.getpid()}\n")
-            fh.flush()
-            yield
-        finally:
-            fcntl.lockf(fh, fcntl.LOCK_UN)
 
 
 def move_aside(results: str | Path, cell: layout.RunKey, force: bool = False) -> Path | None:
@@ -157,14 +124,90 @@ def _raise_terminated(signum, frame):
     raise _Terminated(f"signal {signum}")
 
 
+# The pid of the Snakemake process whose job this runner is (workflow/rules/common.smk sets it
+# when the workflow is loaded: on the submit host for local jobs, in the remote Snakemake a batch
+# job starts on its node). Killed alone (kill -9 of Snakemake), it leaves its job's shell and this
+# process behind (issue 13, R5): an orphaned chain would go on measuring unobserved, and the
+# rerun's chain would take turns with it on the benchmark lock, measuring the same runs again.
+# So the job stops as on SIGTERM (no run.json; containers, guests, mounts removed) when that
+# process is gone, and the rerun resumes, the interrupted run's half set aside.
+WORKFLOW_PID_ENV = "EXECBENCH_WORKFLOW_PID"
+
+
+def _ancestors(pid: int) -> set[int]:
+    """The pids above `pid` up to init (from /proc/<pid>/stat's ppid)."""
+    out = set()
+    while pid > 1:
+        try:
+            stat_line = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat_line.rsplit(")", 1)[1].split()[1])
+        out.add(pid)
+    return out
+
+
+def watched_workflow() -> int | None:
+    """The pid of the Snakemake process to stop with ($EXECBENCH_WORKFLOW_PID), or None when it
+    is unset, malformed or not one of this process's ancestors (a stale value in the environment
+    of a runner started by hand, or a batch job's copy of the submit host's environment)."""
+    value = os.environ.get(WORKFLOW_PID_ENV, "")
+    if not value.isdigit() or int(value) <= 1:
+        return None
+    return int(value) if int(value) in _ancestors(os.getpid()) else None
+
+
+@contextlib.contextmanager
+def stop_with_workflow(pid: int | None):
+    """While inside, SIGTERM this process when process `pid` exits (pidfd_open, Linux >= 5.3;
+    polled once a second where that is missing). Nothing is watched for None. Raises
+    _Terminated at once if `pid` is already gone (its SIGTERM handler must be installed)."""
+    if pid is None:
+        yield
+        return
+    done = threading.Event()
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is None and not Path(f"/proc/{pid}").exists():
+        raise _Terminated(f"the workflow (pid {pid}) is gone")
+
+    def watch():
+        gone = False
+        if fd is not None:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            while not done.is_set() and not gone:
+                gone = bool(poller.poll(500))
+        else:
+            while not done.is_set() and not gone:
+                gone = not Path(f"/proc/{pid}").exists()
+                done.wait(1.0)
+        if gone and not done.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="stop-with-workflow", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        if fd is not None:
+            os.close(fd)
+
+
 @contextlib.contextmanager
 def terminate_on_sigterm():
     """Within the block, SIGTERM raises _Terminated (main thread only), so mounts, containers and
-    guests are cleaned up on the way out."""
+    guests are cleaned up on the way out; so does the end of the Snakemake process that started
+    this job (stop_with_workflow, issue 13 R5)."""
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
-        yield
+        with stop_with_workflow(watched_workflow() if main_thread else None):
+            yield
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
@@ -286,6 +329,8 @@ class RunInProgress:
         self.record["timeout_s"] = self.timeout_s
         self.record["argv"] = list(self.payload.argv(self.payload_settings))
         self.record["factors"] = self.mode.factors(self._context(self.units[0]))
+        # more copies than this host's usable cores: they share cores (config.config_warnings)
+        self.record["factors"]["oversubscribed"] = self.cell.copies > len(os.sched_getaffinity(0))
         self.ready = True
 
     def _context(self, unit: str) -> RunContext:
@@ -297,7 +342,8 @@ class RunInProgress:
     def _harness_error(self, err: Exception) -> None:
         self.ready = False
         self.record.update(status="failed", reason=f"{type(err).__name__}: {err}"[:2000])
-        (self.out_dir / "harness-error.log").write_text(traceback.format_exc())
+        with contextlib.suppress(OSError):  # a full disk: the reason still goes into run.json
+            (self.out_dir / "harness-error.log").write_text(traceback.format_exc())
 
     def run_unit(self, unit: str, order_index: int | None = None) -> dict | None:
         """Run one unit under the host's benchmark lock; None when the run cannot run (start()
@@ -308,7 +354,11 @@ class RunInProgress:
                  "wall_s": None, "status": "failed", "reason": "", "copies_result": []}
         t0 = time.monotonic()
         try:
-            with benchmark_slot():
+            with benchmark_slot(note={"run": self.cell.run_id, "results": str(Path(self.config["results"]).resolve())}):
+                # the unit's wall time starts when it holds the host: waiting for another
+                # checkout's benchmark is no part of it
+                entry["lock_wait_s"], t0 = time.monotonic() - t0, time.monotonic()
+                entry["started_utc"] = utc_now()
                 ctx = self._context(unit)
                 ctx.out_dir.mkdir(parents=True, exist_ok=True)
                 before = host_state()
@@ -329,7 +379,8 @@ class RunInProgress:
                 entry["status"] = "ok"
         except Exception as err:
             entry["reason"] = f"{type(err).__name__}: {err}"[:2000]
-            (self.out_dir / "harness-error.log").write_text(traceback.format_exc())
+            with contextlib.suppress(OSError):  # a full disk: the reason still goes into run.json
+                (self.out_dir / "harness-error.log").write_text(traceback.format_exc())
         entry["ended_utc"], entry["wall_s"] = utc_now(), time.monotonic() - t0
         self.record["units"].append(entry)
         return entry
@@ -351,12 +402,16 @@ class RunInProgress:
                 record.update(status="ok", reason=self.availability.reason)
         record["ended_utc"] = utc_now()
         record["wall_s"] = time.monotonic() - self.t0
+        try:  # every payload process is gone: the raw logs become root's, read-only, hashed
+            record["sealed"] = seal_run_dir(self.out_dir)
+        except OSError as err:
+            record.update(status="failed", reason=f"could not seal the raw logs: {err}"[:2000], sealed=None)
         try:
             validate_run(record)
         except jsonschema.ValidationError as err:  # a harness bug: still record the run, failed
             record.update(status="failed", reason=f"run.json failed its schema: {err.message}"[:2000])
             validate_run(record)
-        atomic_write_json(self.out_dir / layout.RUN_JSON, record)
+        atomic_write_json(self.out_dir / layout.RUN_JSON, record, mode=0o444)
         return record
 
 

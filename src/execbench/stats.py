@@ -241,6 +241,32 @@ def paired_ratio(mode_by_round: dict, bare_by_round: dict, higher_is_better: boo
                         robust[0], robust[1], confidence, METHOD, float(df), note, tuple(ds))
 
 
+@dataclass(frozen=True)
+class PairedDifference:
+    """mode - bare metal of a time, paired by round (e.g. added seconds per container start)."""
+
+    n: int
+    mean: float | None  # mean difference, in the metric's unit (s for start-up latency)
+    ci_low: float | None
+    ci_high: float | None
+    verdict: str  # "slower" (adds time) | "faster" | "not significant" | "no interval (n=1)"
+
+
+def paired_difference(mode_by_round: dict, bare_by_round: dict, confidence: float = CONFIDENCE) -> PairedDifference:
+    """Student t interval on the mean of the per-round differences mode - bare (paired t test,
+    SciPy's t quantile): what a mode adds to a time in absolute terms. For times that are not a
+    rate of work (a container's start-up): "+312 ms per start" says what a ratio of two tiny
+    times (bare metal's start is a fork) cannot."""
+    rounds = sorted(set(mode_by_round) & set(bare_by_round))
+    ds = [float(mode_by_round[r]) - float(bare_by_round[r]) for r in rounds]
+    if len(ds) < 2:
+        return PairedDifference(len(ds), ds[0] if ds else None, None, None, NO_INTERVAL_N1)
+    mean, _, half, _ = _t_interval(ds, confidence)
+    lo, hi = mean - half, mean + half
+    verdict = "slower" if lo > 0 else "faster" if hi < 0 else "not significant"
+    return PairedDifference(len(ds), mean, lo, hi, verdict)
+
+
 def rounds_for(sd_log: float, target_half_width_pct: float, confidence: float = CONFIDENCE,
                max_rounds: int = 1000) -> int | None:
     """Smallest number of rounds whose expected half-width (t * sd / sqrt(n), log scale) meets the

@@ -76,6 +76,7 @@ class ParsedRuns:
     log_reasons: dict[str, list[dict]] = field(default_factory=dict)  # run_id -> why it gave no number
     inputs: list[dict] = field(default_factory=list)  # ingested files (INPUT_COLUMNS)
     environments: list[dict] = field(default_factory=list)  # per-copy fingerprints (environment.py)
+    clock: list[dict] = field(default_factory=list)  # timed values and their checks (CLOCK_COLUMNS)
 
 
 def _nested(run: dict, outer: str, inner: str, default=None):
@@ -123,7 +124,9 @@ def _run_row(run: dict, parsed_file: str) -> dict:
         "manifest": _nested(run, "ingest", "manifest", "") or "",
         "manifest_sha256": _nested(run, "ingest", "manifest_sha256", "") or "",
         # "negative" / "positive": a control of the study's resolving power, not an answer
-        "control": (run.get("mode_settings") or {}).get("control") or "",
+        # the schema's default "none" is no control
+        "control": control if (control := (run.get("mode_settings") or {}).get("control")) in ("negative", "positive")
+        else "",
         # the "bare metal" of this host is itself a guest (hostinfo.virtualization): "" on hardware
         "baseline_vm": (_nested(run, "host", "virtualization") or {}).get("vm") or "",
         "steal_pct_max": _nested(run, "host_state", "steal_pct_max"),
@@ -240,6 +243,10 @@ def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
                     "source_file": rec.get("source_file", ""), "source_line": rec.get("source_line"),
                     "detail": rec.get("detail", ""),
                 })
+                check = clock_check(rec)
+                if check:
+                    out.clock.append({k: run_row[k] for k in ("run_id", "host", "mode", "payload", "copies",
+                                                              "repetition")} | check)
             except (KeyError, TypeError) as exc:
                 out.parse_errors.append({
                     "run_id": run_row["run_id"], "path": path, "line": None,
@@ -247,6 +254,40 @@ def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
                 })
     out.measurements = _typed_measurements(pd.DataFrame(rows, columns=MEASUREMENT_COLUMNS))
     return out
+
+
+CLOCK_COLUMNS = ["run_id", "host", "mode", "payload", "copies", "repetition", "copy", "benchmark", "wall_s",
+                 "cpu_s", "cpu_per_wall", "quantum_s", "quantum_pct", "flags"]
+CPU_BOUND_MIN = 0.9  # CPU time / wall time below this: the benchmark waited (I/O, start-up, a busy host)
+QUANTUM_MAX_PCT = 0.1  # a time's resolution above 0.1 % of it: steps of the clock, not a measurement
+
+
+def clock_check(record: dict) -> dict | None:
+    """The timing checks of one timed record (issue 17): a record with a wall time in seconds
+    (metric run_time) and, in extra, the CPU seconds (cpu_s) and the resolution the time was
+    taken and logged with (time_quantum_s: the coarser of the timer's resolution and the printed
+    precision). Returns None for other records.
+
+    flags: "CPU/wall 0.42 < 0.9" when a single-threaded CPU benchmark spent more than 10 % of its
+    wall time off the CPU; "resolution 0.5 % > 0.1 %" when the clock's step is a sizeable part of
+    the value (a 3 % step in DB12 at smoke size, timed in 10 ms ticks, was)."""
+    if record.get("metric") != "run_time" or record.get("unit") != "s" or record.get("status", "ok") != "ok":
+        return None
+    extra = record.get("extra") or {}
+    wall = record.get("value")
+    if not isinstance(wall, (int, float)) or wall <= 0:
+        return None
+    cpu = extra.get("cpu_s")
+    quantum = extra.get("time_quantum_s")
+    per = cpu / wall if isinstance(cpu, (int, float)) else None
+    quantum_pct = 100.0 * quantum / wall if isinstance(quantum, (int, float)) else None
+    flags = []
+    if per is not None and per < CPU_BOUND_MIN:
+        flags.append(f"CPU/wall {per:.2f} < {CPU_BOUND_MIN}")
+    if quantum_pct is not None and quantum_pct > QUANTUM_MAX_PCT:
+        flags.append(f"resolution {quantum_pct:.2g} % > {QUANTUM_MAX_PCT} %")
+    return {"copy": record.get("copy"), "benchmark": record.get("benchmark"), "wall_s": wall, "cpu_s": cpu,
+            "cpu_per_wall": per, "quantum_s": quantum, "quantum_pct": quantum_pct, "flags": "; ".join(flags)}
 
 
 def paired_measurements(parsed: ParsedRuns) -> pd.DataFrame:
@@ -283,6 +324,37 @@ def comparable_values(measurements: pd.DataFrame) -> pd.DataFrame:
             "mode", "mode_kind", "run_id", "repetition", "emulated"]
     return ok.groupby(keys, dropna=False, sort=True).agg(
         value=("value", "median"), n_values=("value", "size")).reset_index()
+
+
+SAME_QUANTITY = {"iops": "bandwidth"}  # fio: bw = IOPS x block size, one quantity at a fixed bs
+SAME_QUANTITY_RTOL = 0.01
+
+
+def same_quantity_once(values: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """Drop a metric that is the same quantity as another of the same benchmark (fio's IOPS beside
+    its bandwidth): where IOPS / bandwidth is one constant (1 / block size, within 1 %) over every
+    run of the (host, payload, benchmark, copies), its ratio to bare metal is the bandwidth ratio,
+    and showing both counts one result twice. Returns (values, dropped cells); measurements.csv
+    keeps both. With a varying block size (bssplit) both stay."""
+    dropped = []
+    keep = pd.Series(True, index=values.index)
+    for metric, twin in SAME_QUANTITY.items():
+        a = values[values["metric"] == metric]
+        b = values[values["metric"] == twin]
+        if a.empty or b.empty:
+            continue
+        keys = ["host", "payload", "benchmark", "copies", "mode", "run_id"]
+        joined = a.merge(b[keys + ["value"]], on=keys, suffixes=("", "_twin"))
+        for cell, g in joined.groupby(["host", "payload", "benchmark", "copies"], sort=True):
+            per = g["value"] / g["value_twin"]
+            if len(per) and (per > 0).all() and (per.max() - per.min()) <= SAME_QUANTITY_RTOL * per.median():
+                sel = ((values["metric"] == metric) & (values["host"] == cell[0]) & (values["payload"] == cell[1])
+                       & (values["benchmark"] == cell[2]) & (values["copies"] == cell[3]))
+                keep &= ~sel
+                dropped.append({"host": cell[0], "payload": cell[1], "benchmark": cell[2], "copies": int(cell[3]),
+                                "metric": metric, "reason": f"the same quantity as {twin} ({metric} / {twin} = "
+                                f"{per.median():.6g}, a fixed block size): shown once, as {twin}"})
+    return values[keep], dropped
 
 
 def _with_geomeans(values: pd.DataFrame) -> pd.DataFrame:
@@ -344,7 +416,7 @@ RELATIVE_COLUMNS = [
     "relative_performance", "perf_ci_low", "perf_ci_high", "percent_of_bare", "verdict", "half_width_pct",
     "mde_pct", "rounds_needed", "outlier_rounds", "robust_perf_ci_low", "robust_perf_ci_high",
     "unpaired_perf_ci_low", "unpaired_perf_ci_high", "unpaired_verdict", "confidence", "method", "df",
-    "geomean_of", "mode_runs", "bare_runs", "note"]
+    "geomean_of", "mode_runs", "bare_runs", "note", "added", "added_ci_low", "added_ci_high"]
 DEFAULT_TARGET_HALF_WIDTH_PCT = 2.0
 
 
@@ -352,6 +424,18 @@ def _by_round(side: pd.DataFrame) -> dict:
     """{repetition: value} of one side of a cell (the median if a repetition has several runs)."""
     return {int(rep): float(group["value"].median()) for rep, group in side.groupby("repetition", sort=True)
             if pd.notna(rep)}
+
+
+ADDED_TIME_UNITS = ("s",)  # lower-is-better times given also as an added amount (start-up latency)
+
+
+def _added_time(side: pd.DataFrame, bare: pd.DataFrame, cell: dict) -> dict:
+    """added / added_ci_low / added_ci_high: mode - bare metal of a time, paired by round
+    (stats.paired_difference), in the metric's unit; NaN for rates of work."""
+    if cell["unit"] not in ADDED_TIME_UNITS or bool(cell["higher_is_better"]):
+        return {"added": None, "added_ci_low": None, "added_ci_high": None}
+    diff = stats.paired_difference(_by_round(side), _by_round(bare))
+    return {"added": diff.mean, "added_ci_low": diff.ci_low, "added_ci_high": diff.ci_high}
 
 
 def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE,
@@ -363,7 +447,8 @@ def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE,
     2 rounds pair up (method says which). rounds_needed: the rounds the observed spread needs for
     the target half-width, when the cell did not reach it. Returns (table, uncompared), uncompared
     listing cells with no baseline runs."""
-    values = _with_geomeans(comparable_values(measurements))
+    values, _ = same_quantity_once(comparable_values(measurements))
+    values = _with_geomeans(values)
     base_of = baseline_modes(measurements, baseline)
     rows, uncompared = [], []
     cell_keys = ["host", "payload", "benchmark", "metric", "unit", "higher_is_better", "copies"]
@@ -422,6 +507,8 @@ def relative_table(measurements: pd.DataFrame, baseline: str = BASELINE_MODE,
                 "geomean_of": side["geomean_of"].iloc[0],
                 "mode_runs": _fmt_list(sorted(side["run_id"])), "bare_runs": _fmt_list(sorted(bare["run_id"])),
                 "note": "; ".join(n for n in notes if n),
+                # a time that is no rate of work (start-up): what the mode adds, in the metric's unit
+                **_added_time(side, bare, cell_info),
             })
     table = pd.DataFrame(rows, columns=RELATIVE_COLUMNS)
     return table, uncompared
@@ -651,7 +738,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
         "scaling_json": out / "scaling.json", "scaling_md": out / "scaling.md",
         "cross_hosts_csv": out / "cross_hosts.csv", "cross_hosts_json": out / "cross_hosts.json",
         "cross_hosts_md": out / "cross_hosts.md", "excluded": out / "excluded.json",
-        "summary": out / "summary.json",
+        "summary": out / "summary.json", "clock": out / "clock.csv",
         "inputs": out / "inputs.csv",
         "environment_csv": out / "environment.csv", "environment_md": out / "environment.md",
     }
@@ -680,6 +767,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     env_table = environment.environment_table(parsed.environments)
     env_table.to_csv(files["environment_csv"], index=False)
     files["environment_md"].write_text(environment.environment_markdown(env_table))
+    pd.DataFrame(parsed.clock, columns=CLOCK_COLUMNS).to_csv(files["clock"], index=False, float_format="%.6g")
     return files
 
 
@@ -698,6 +786,7 @@ class Tables:
     summary: dict | None  # summary.json (execbench.summary); None in tables made before it existed
     inputs: pd.DataFrame  # inputs.csv: the ingested files (empty without an ingest)
     environment: pd.DataFrame  # environment.csv (empty in tables made before it existed)
+    clock: pd.DataFrame | None = None  # clock.csv: timed values and their checks (clock_check)
 
 
 RELATIVE_TEXT_COLUMNS = ("flag", "note", "geomean_of", "mode_runs", "bare_runs", "verdict", "unpaired_verdict",
@@ -729,4 +818,6 @@ def read_tables(tables_dir: str | Path) -> Tables:
         environment=(pd.read_csv(tables_dir / "environment.csv", keep_default_na=False,
                                  dtype={c: str for c in environment.COLUMNS if c not in ("differs", "copies_seen")})
                      if (tables_dir / "environment.csv").is_file() else pd.DataFrame(columns=environment.COLUMNS)),
+        clock=(pd.read_csv(tables_dir / "clock.csv", keep_default_na=False, dtype={"flags": str})
+               if (tables_dir / "clock.csv").is_file() else pd.DataFrame(columns=CLOCK_COLUMNS)),
     )

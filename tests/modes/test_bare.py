@@ -4,14 +4,16 @@ namespaces, and the host-binaries variant."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 from helpers import PROBE_ARGV, ArgvPayload, probe, run_context
 
 from execbench.config import RunCell
-from execbench.modes.bare import BareMode
+from execbench.modes.bare import BARE_UID, BareMode, id_conflict, kernel_has_private_proc_options
 from execbench.modes.docker import DockerMode
 from execbench.rootfs import _mount_points, export_rootfs
 from execbench.runner import run_cell
@@ -79,7 +81,7 @@ def test_same_binaries_in_bare_and_docker_and_bare_has_no_namespaces(modes_image
     assert result.exit_code == 0
     assert result.env_cgroup_cpu_s is None  # no cgroup of its own: not the whole machine's either
     seen = probe(out)
-    assert seen["uid"] == 10001 and int(seen["cap_eff"], 16) == 0
+    assert seen["uid"] == BARE_UID and int(seen["cap_eff"], 16) == 0
     assert seen["root_write"] == "EROFS"  # the cached image files cannot change between runs
     assert seen["writable"] == ["/tmp", "/dev/shm"]  # as in the containers
     assert seen["cwd"] == "/execbench/run/copy0" and seen["run_mounted"]
@@ -88,7 +90,7 @@ def test_same_binaries_in_bare_and_docker_and_bare_has_no_namespaces(modes_image
     assert not [p for p in _mount_points() if p.startswith(str(root) + "/")]  # all mounts gone again
 
 def test_bare_variant_host_runs_host_binaries(shared_dir, tmp_path):
-    """variant host: no image, host binaries (recorded as such), still uid 10001."""
+    """variant host: no image, host binaries (recorded as such), still the bare payload id."""
     from helpers import make_config
 
     config = make_config(shared_dir / "host-variant", {"name": "none", "reference": None, "digest": None},
@@ -98,7 +100,7 @@ def test_bare_variant_host_runs_host_binaries(shared_dir, tmp_path):
     assert run["status"] == "ok", run["reason"]
     assert run["factors"]["variant"] == "host" and "host binaries" in run["reason"]
     out = (shared_dir / "host-variant/raw/argv/bare-host/1c/r1/copy0/stdout.log").read_text().splitlines()
-    assert out[0] == "10001"
+    assert out[0] == str(BARE_UID)
     assert out[1].split()[0] == hashlib.sha256(Path("/usr/bin/sha256sum").read_bytes()).hexdigest()
 
 
@@ -132,3 +134,92 @@ def test_bare_cpu_quota_is_the_positive_control_seen_inside_and_read_back(modes_
     first = sorted(os.sched_getaffinity(0))[0]
     assert outcome.copies[0].environment["visible_cpus"] == [first]
     assert outcome.factors["cpu_limit_applied"] == {"affinity": [first]}
+# --- confinement (issue 13, R2) ---------------------------------------------------------
+
+# Run in bare mode by the image's python3: what a payload can see of the host's processes.
+R2_PROBE = r"""
+import json, os, pwd, sys
+visible = {}
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            status = open(f"/proc/{pid}/status").read()
+        except OSError:
+            continue
+        visible[pid] = int(status.split("Uid:")[1].split()[0])
+reached = []
+for pid in sys.argv[1:]:
+    try:
+        reached.append((pid, open(f"/proc/{pid}/root/etc/hostname").read()))
+    except OSError:
+        pass
+status = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+options = {m.split()[1]: m.split()[3] for m in open("/proc/self/mounts")}
+print(json.dumps({"visible": visible, "reached": reached, "no_new_privs": status["NoNewPrivs"].strip(),
+                  "uid": os.getuid(), "name": pwd.getpwuid(os.getuid()).pw_name, "home": os.path.expanduser("~"),
+                  "options": {p: options.get(p, "") for p in ("/", "/execbench/run", "/dev/null", "/tmp", "/proc")}}))
+"""
+
+
+def catatonit_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"catatonit"):
+                pids.append(int(entry.name))
+        except OSError:
+            pass
+    return pids
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(os.geteuid() != 0, reason="bare mode needs root")
+def test_r2_a_bare_payload_sees_no_host_process_and_cannot_reach_the_host_root(modes_image, shared_dir):
+    """R2's probe: processes of the rootless-Podman user (uid 10001: its catatonit pause process,
+    and a sentinel here) and of root stay invisible and their /proc/<pid>/root closed."""
+    podman_user = subprocess.Popen(["sleep", "300"], user=10001, group=10001, extra_groups=[])
+    root_process = subprocess.Popen(["sleep", "300"])
+    try:
+        watched = [podman_user.pid, root_process.pid, 1, *catatonit_pids()]
+        out = shared_dir / "bare-r2"
+        ctx = run_context(modes_image, "bare", ["python3", "-c", R2_PROBE, *map(str, watched)], out)
+        assert BareMode().run(ctx).copies[0].exit_code == 0, (out / "copy0/stderr.log").read_text()
+        seen = json.loads((out / "copy0/stdout.log").read_text())
+    finally:
+        for proc in (podman_user, root_process):
+            proc.kill()
+            proc.wait()
+    assert seen["reached"] == []
+    assert not set(map(str, watched)) & set(seen["visible"])
+    assert set(seen["visible"].values()) == {BARE_UID}  # its own processes, and only those
+    assert seen["uid"] == BARE_UID != 10001
+    assert seen["name"] == "execbench" and seen["home"] == "/home/execbench"  # as in a container
+    assert seen["no_new_privs"] == "1"
+    for point in ("/", "/execbench/run", "/tmp"):
+        assert {"nosuid", "nodev"} <= set(seen["options"][point].split(",")), (point, seen["options"])
+    assert {"ro"} <= set(seen["options"]["/"].split(","))
+    assert "nosuid" in seen["options"]["/dev/null"].split(",")
+    assert "hidepid=invisible" in seen["options"]["/proc"].split(",")
+
+
+def test_the_bare_payload_id_is_no_host_account_subordinate_range_or_other_mode(tmp_path, monkeypatch):
+    assert id_conflict(BARE_UID) is None  # free on this host (passwd, group, subuid, subgid)
+    assert "root" in id_conflict(0)
+    assert "uses 10001" in id_conflict(10001, {"the containers' payload user": 10001})
+    subuid = tmp_path / "subuid"
+    subuid.write_text("execbench:100000:65536\n")
+    monkeypatch.setattr("execbench.modes.bare.SUBID_FILES", (str(subuid),))
+    assert "execbench 100000-165535" in id_conflict(100042)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="bare mode needs root")
+def test_bare_mode_is_unavailable_when_its_payload_id_is_taken():
+    from helpers import mode_context
+
+    availability = BareMode().available(mode_context("bare", {"payload_uid": 10001}))
+    assert not availability.ok and "payload_uid 10001 is not free" in availability.reason
+
+
+def test_hidepid_needs_a_kernel_where_each_proc_mount_has_its_own_options():
+    assert not kernel_has_private_proc_options("5.4.0-150-generic")
+    assert kernel_has_private_proc_options("5.8.0") and kernel_has_private_proc_options("6.18.44-fc-v657")

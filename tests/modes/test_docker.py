@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -20,6 +21,7 @@ def test_docker_hardening_defaults(tmp_path):
     assert kwargs["read_only"] is True
     assert list(kwargs["tmpfs"]) == ["/tmp"]
     assert kwargs["network_mode"] == "none"
+    assert kwargs["pids_limit"] == 4096  # a fork bomb stops at the container
     # the run's own dir is the only host path in the container
     assert kwargs["volumes"] == {str(tmp_path.resolve()): {"bind": "/execbench/run", "mode": "rw"}}
     assert docker.hardened_kwargs(spec(needs_network=True), tmp_path)["network_mode"] == "bridge"
@@ -32,9 +34,23 @@ def test_docker_container_is_hardened(modes_image, shared_dir):
     results = DockerMode().run(run_context(modes_image, "docker", PROBE_ARGV, out)).copies
     assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
     assert_hardened(probe(out))
+    assert probe(out)["pids_max"] == "4096"  # R11: the container's own pids cgroup
     # the container's own cgroup saw at least the copy's CPU (python startup is not free)
     assert results[0].env_cgroup_cpu_s is not None and results[0].cpu_s > 0
     assert results[0].env_cgroup_cpu_s >= 0.5 * results[0].cpu_s
+
+@pytest.mark.docker
+def test_a_memory_limit_is_applied_and_recorded_and_there_is_none_by_default(modes_image, shared_dir):
+    """issue 13 item 7: a memory limit is a recorded factor (memory_limit_mb), none by default as
+    on bare metal; set, the container's own memory cgroup has it, swap included."""
+    assert "mem_limit" not in docker.hardened_kwargs(spec(), None)
+    out = shared_dir / "memory-limit"
+    ctx = run_context(modes_image, "docker", PROBE_ARGV, out, settings={"memory_limit_mb": 256})
+    assert docker.hardened_kwargs(ctx, None)["memswap_limit"] == "256m"
+    assert DockerMode().factors(ctx)["memory_limit_mb"] == 256
+    assert DockerMode().run(ctx).copies[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
+    assert probe(out)["memory_max"] == str(256 * 2**20)
+
 
 @pytest.mark.docker
 def test_one_container_per_copy_pinned_per_copy(modes_image, shared_dir):
@@ -66,7 +82,7 @@ def test_site_factors_reach_the_container_read_back_from_the_engine_and_inside(m
     engine holds (docker inspect) and what the copy saw (launcher fingerprint), with throttling."""
     out = shared_dir / "site-factors"
     settings = {"seccomp": "unconfined", "cpu_limit": {"kind": "quota", "cpus": 0.1},
-                "shm_size": "256m", "ulimits": {"nofile": {"soft": 4096, "hard": 8192}}, "memory_limit": "512m"}
+                "shm_size": "256m", "ulimits": {"nofile": {"soft": 4096, "hard": 8192}}, "memory_limit_mb": 512}
     outcome = DockerMode().run(run_context(modes_image, "docker", BUSY_ARGV, out, settings=settings))
     assert outcome.copies[0].exit_code == 0, (out / "launcher-0.log").read_text()
     engine = outcome.factors["engine_read_back"][0]
@@ -123,3 +139,22 @@ def test_site_factor_settings_that_cannot_be_applied_are_named(tmp_path):
     with pytest.raises(ModeError, match="choose one"):
         docker.site_factor_kwargs(run_context({"reference": "x"}, "docker", ["true"], tmp_path, settings={
             "cpuset": "per-copy", "copies_per_container": "one", "cpu_limit": {"kind": "cpuset", "cpus": 1}}))
+@pytest.mark.docker
+def test_r13_a_run_removes_only_its_own_results_dirs_leftovers(modes_image, shared_dir):
+    """R13: two checkouts (results dirs) run the same run id on one engine; neither removes the
+    other's container. Names and labels carry the results dir's tag."""
+    import docker as docker_sdk
+
+    client = docker_sdk.from_env()
+    ours = run_context(modes_image, "docker", ["true"], shared_dir / "checkout-a" / "raw/argv/docker/1c/r1")
+    theirs = run_context(modes_image, "docker", ["true"], shared_dir / "checkout-b" / "raw/argv/docker/1c/r1")
+    theirs_left = client.containers.create(modes_image["reference"], ["true"], name=docker.environment_name(theirs, 0),
+                                           labels=docker.labels(theirs))
+    try:
+        assert docker.environment_name(ours, 0) != theirs_left.name
+        assert DockerMode().run(ours).copies[0].exit_code == 0  # removes its own leftovers first
+        theirs_left.reload()  # still there: not ours
+        assert DockerMode().remove_leftovers(client, theirs) == [theirs_left.name]
+    finally:
+        with contextlib.suppress(docker_sdk.errors.NotFound):
+            theirs_left.remove(force=True)

@@ -45,5 +45,19 @@ def test_rootless_podman_container_is_hardened(modes_image, shared_dir):
     assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
     seen = probe(out)
     assert_hardened(seen)
+    # R11: a process limit (rootless on cgroup v1 has no pids cgroup: the user's RLIMIT_NPROC)
+    assert seen["pids_max"] == "4096" if podman.cgroup_v2() else seen["max_processes"] == "4096"
     assert seen["ns"]["user"] != os.readlink("/proc/self/ns/user")  # rootless: its own user namespace
     assert mode.versions(mode_context("podman"))["rootless"] is True
+
+
+def test_a_memory_limit_rootless_podman_cannot_enforce_makes_the_mode_unavailable(monkeypatch):
+    """Rootless podman on cgroup v1 ignores --memory with a warning: a run that records a limit
+    must have had it, so the mode is unavailable with the reason instead."""
+    monkeypatch.setattr(podman, "cgroup_v2", lambda: False)
+    availability = podman.PodmanMode().available(mode_context("podman", {"memory_limit_mb": 512}))
+    assert not availability.ok and "cannot enforce a memory limit on cgroup v1" in availability.reason
+    monkeypatch.setattr(podman, "cgroup_v2", lambda: True)
+    opts = podman.hardened_options(spec({"memory_limit_mb": 512}), None)
+    assert ("--memory", "512m") in list(zip(opts, opts[1:])) and ("--memory-swap", "512m") in list(zip(opts, opts[1:]))
+    assert "--memory" not in podman.hardened_options(spec(), None)

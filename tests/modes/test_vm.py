@@ -7,8 +7,13 @@ software layer (PVM) on which KVM guests cannot boot.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +21,7 @@ import pytest
 from helpers import ArgvPayload, make_config, mode_context
 
 from execbench.config import RunCell
+from execbench.layout import instance_tag
 from execbench.modes import vm, vmimage
 from execbench.modes.base import ModeError
 from execbench.runner import run_cell
@@ -36,6 +42,10 @@ def _qemu_processes(marker: str) -> list[int]:
             if cmdline.startswith(vm.QEMU) and marker in cmdline:
                 found.append(int(proc.name))
     return found
+
+
+def vm_user():
+    return vm.qemu_user({"qemu_user": vm.DEFAULT_QEMU_USER})
 
 
 def _vm_config(shared_dir: Path, name: str, image: dict, cache: Path, payloads: dict | None = None) -> dict:
@@ -59,9 +69,10 @@ def test_qemu_command_has_no_network_a_read_only_disk_and_only_the_run_dir_share
     assert "-nodefaults" in argv and "-netdev" not in argv
     assert argv[argv.index("-drive") + 1] == f"file={tmp_path / 'd.ext4'},format=raw,if=virtio,readonly=on"
     assert [a for a in argv if a.startswith("local,")] == [
-        f"local,path={tmp_path / 'run'},mount_tag=run,security_model=none"]
+        f"local,path={tmp_path / 'run'},mount_tag=run,security_model=mapped-xattr"]
     assert argv[argv.index("-smp") + 1] == "2" and argv[argv.index("-m") + 1] == "512"
     assert "-S" in argv  # paused until the vCPU threads are pinned
+    assert argv[argv.index("-sandbox") + 1].startswith("on,") and "elevateprivileges=deny" in argv[argv.index("-sandbox") + 1]
 
 
 def test_kernel_command_line_over_the_kernel_limit_is_refused():
@@ -149,7 +160,7 @@ def test_tcg_guest_runs_the_launcher_in_the_image_rootfs_and_logs_come_back(mode
     assert probe_out == {**probe_out, "uid": 10001, "gid": 10001, "cwd": "/execbench/run/copy0",
                          "root_writable": False, "nproc": 1}
     assert 'VERSION_ID="12"' in probe_out["os_release"]
-    assert (run_dir / "copy0" / "probe.json").stat().st_uid == 10001  # written through 9p as that user
+    assert (run_dir / "copy0" / "probe.json").stat().st_uid == 0  # sealed: root's, read-only
     launch = json.loads((run_dir / "copy0" / "launch.json").read_text())
     assert launch["exit_code"] == 0 and launch["timed_out"] is False
     console = (run_dir / "console.log").read_text()
@@ -177,19 +188,23 @@ def test_hung_guest_is_killed_at_the_timeout_with_its_console_log_kept(modes_ima
     console = (run_dir / "console.log").read_text()
     assert vmimage.READY_LINE in console and vmimage.DONE_LINE not in console
     assert elapsed < vm.BOOT_TIMEOUT_S  # killed at timeout + grace after ready, not at some later stage
-    assert _qemu_processes("execbench-argv-vm-1c-r1") == []
+    assert _qemu_processes("-argv-vm-1c-r1") == []
 
 
 @pytest.mark.skipif(not PVM_HOST, reason="asserts the TCG fallback, taken only where KVM cannot boot")
-def test_panicking_guest_ends_at_once_as_a_failure_with_the_panic_on_its_console(vm_cache, tmp_path):
+def test_panicking_guest_ends_at_once_as_a_failure_with_the_panic_on_its_console(vm_cache, shared_dir):
     # A real kernel panic: no init at the path we name and no root= to fall back on.
     kern = vmimage.kernel(vm_cache)
     initrd, _ = vmimage.initramfs(vm_cache, kern)
-    console, log = tmp_path / "console.log", tmp_path / "qemu.log"
+    work = shared_dir / "panic"
+    work.mkdir()
+    vm.give_to(work, vm_user())  # qemu (as the vm user) writes the console there
+    console, log = work / "console.log", work / "qemu.log"
     argv = vm.qemu_argv(name="execbench-panic-test", kernel=kern.vmlinuz, initrd=str(initrd),
                         cmdline="console=ttyS0 panic=-1 rdinit=/no-such-init", accel="tcg", cpu_model="host",
                         vcpus=1, memory_mb=256, console=console)
-    outcome = vm.boot_guest(argv, console, log, qmp=None, ready_timeout_s=vm.BOOT_TIMEOUT_S, run_timeout_s=60)
+    outcome = vm.boot_guest(argv, console, log, qmp=None, ready_timeout_s=vm.BOOT_TIMEOUT_S, run_timeout_s=60,
+                            user=vm_user())
     assert outcome.boot_to_ready_s is None and outcome.killed is False  # qemu ended by itself
     assert "during boot" in outcome.failure and "console.log" in outcome.failure
     assert "Kernel panic" in console.read_text()
@@ -245,3 +260,158 @@ def test_a_named_cpu_model_hides_instruction_sets_and_the_fingerprint_says_so(mo
     assert {"avx", "avx2"} & set(cpu_flags()) <= set(seen["cpu_flags_not_seen"])
     assert seen["kernel"] != os.uname().release  # the guest's kernel, not the host's
     assert seen["clocksource"]  # whatever the guest picked, recorded
+# --- a guest that cannot be turned against the host (issue 13, R6, R9, R11) -------------------
+
+def _status(pid: int) -> dict:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+
+
+def test_paths_with_commas_reach_qemu_whole(vm_cache, shared_dir):
+    """R9: a ',' in a path must not split qemu's option strings (console, share, QMP socket)."""
+    kern = vmimage.kernel(vm_cache)
+    initrd, _ = vmimage.initramfs(vm_cache, kern)
+    work = shared_dir / "comma,dir,server=off"
+    work.mkdir()
+    vm.give_to(work, vm_user())
+    argv = vm.qemu_argv(name="execbench-comma-test", kernel=kern.vmlinuz, initrd=str(initrd),
+                        cmdline="console=ttyS0", accel="tcg", cpu_model="host", vcpus=1, memory_mb=256,
+                        console=work / "console,x.log", qmp=work / "q,s.sock", share=work)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=vm.as_qemu_user(vm_user()))
+    try:
+        client = vm.Qmp(work / "q,s.sock", proc)  # the socket has its whole name
+        assert client.execute("query-status")["status"] == "prelaunch"  # paused (-S), share and console open
+        client.execute("quit")
+        client.close()
+        assert proc.wait(timeout=60) == 0, proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (work / "console,x.log").is_file()
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not PVM_HOST, reason="boots a TCG guest (only TCG boots on this kind of host)")
+def test_r11_qemu_runs_unprivileged_and_sandboxed_and_its_share_makes_no_privileged_file(
+        modes_image, shared_dir, vm_cache):
+    """R11: the guest's payload copies a shell and makes it setuid on the 9p share; on the host
+    the file is the qemu user's and carries no setuid bit. qemu is not root, has no new
+    privileges and runs under seccomp (its sandbox)."""
+    from helpers import run_context
+
+    out = shared_dir / "vm-r11"
+    script = "cp /bin/sh setuid-sh && chmod 4755 setuid-sh && stat -c %a:%u setuid-sh && sleep 3"
+    ctx = run_context(modes_image, "vm", ["sh", "-c", script], out,
+                      settings={k: v for k, v in VM_SETTINGS.items() if k not in ("kind", "enabled")},
+                      cache=vm_cache, timeout_s=120)
+    mode, seen = vm.VmMode(), {}
+    name = vm.environment_name(ctx)
+    worker = threading.Thread(target=lambda: seen.update(outcome=mode.run(ctx)))
+    worker.start()
+    while worker.is_alive() and seen.get("qemu", {}).get("Seccomp", "").strip() != "2":  # set up at its start
+        for pid in vm.guest_pids(name):
+            with contextlib.suppress(OSError):
+                seen["qemu"] = _status(pid)
+        time.sleep(0.1)
+    worker.join()
+    assert seen["outcome"].copies[0].exit_code == 0
+    assert (out / "copy0/stdout.log").read_text().strip() == "4755:10001"  # what the guest sees
+    host = (out / "copy0/setuid-sh").stat()
+    assert host.st_uid == vm_user().pw_uid != 0 and not host.st_mode & 0o6000
+    qemu = seen["qemu"]
+    assert qemu["Uid"].split()[1] == str(vm_user().pw_uid) and int(qemu["CapEff"], 16) == 0
+    assert qemu["NoNewPrivs"].strip() == "1" and qemu["Seccomp"].strip() == "2"
+
+
+VM_DRIVER = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from helpers import ArgvPayload
+from execbench.config import RunCell
+from execbench.runner import run_cell
+config = json.loads(open({config!r}).read())
+run_cell(config, RunCell("argv", "vm", 1, 1), payload=ArgvPayload(json.loads(sys.argv[1]), timeout_s=600))
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not PVM_HOST, reason="boots TCG guests (only TCG boots on this kind of host)")
+def test_r6_a_killed_harness_leaves_no_guest_measuring_and_the_rerun_removes_a_leftover(
+        modes_image, shared_dir, vm_cache):
+    """R6: kill -9 of the harness's process group while its guest runs the payload: the guest
+    dies with it (parent-death signal). A guest of the same run left by other means (started
+    here, outside any harness) is killed by the rerun before its own guest starts."""
+    config = _vm_config(shared_dir, "vm-r6", modes_image, vm_cache)
+    config_file = shared_dir / "vm-r6" / "config.json"
+    config_file.write_text(json.dumps(config))
+    driver = shared_dir / "vm-r6" / "driver.py"
+    driver.write_text(VM_DRIVER.format(tests=str(Path(__file__).parents[1]), config=str(config_file)))
+    run_dir = Path(config["results"]) / "raw/argv/vm/1c/r1"
+    harness = subprocess.Popen([sys.executable, str(driver), json.dumps(["sh", "-c", "echo started; sleep 600"])],
+                               start_new_session=True)
+    marker = run_dir / "copy0" / "stdout.log"
+    deadline = time.monotonic() + vm.BOOT_TIMEOUT_S + 60
+    while not (marker.exists() and marker.read_text()):
+        assert time.monotonic() < deadline and harness.poll() is None, "the guest never started its payload"
+        time.sleep(0.5)
+    guests = _qemu_processes("-argv-vm-1c-r1")
+    assert len(guests) == 1
+    os.killpg(harness.pid, signal.SIGKILL)
+    harness.wait()
+    deadline = time.monotonic() + 60
+    while _qemu_processes("-argv-vm-1c-r1") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _qemu_processes("-argv-vm-1c-r1") == []  # no orphan measuring on
+
+    # a leftover guest of this very run (its name), which no harness will kill
+    kern = vmimage.kernel(vm_cache)
+    initrd, _ = vmimage.initramfs(vm_cache, kern)
+    name = f"execbench-{instance_tag(config['results'])}-argv-vm-1c-r1"
+    spare = shared_dir / "vm-r6" / "leftover"
+    spare.mkdir()
+    vm.give_to(spare, vm_user())
+    leftover = subprocess.Popen(vm.qemu_argv(name=name, kernel=kern.vmlinuz, initrd=str(initrd), cmdline="console=ttyS0",
+                                             accel="tcg", cpu_model="host", vcpus=1, memory_mb=256,
+                                             console=spare / "console.log") + ["-S"],
+                                preexec_fn=lambda: os.setuid(vm_user().pw_uid))
+    try:
+        record = run_cell(config, RunCell("argv", "vm", 1, 1), payload=ArgvPayload(["echo", "redone"]))
+        assert leftover.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()
+    assert record["status"] == "ok", record["reason"]
+    assert record["factors"]["leftover_guests_killed"] == [leftover.pid]
+    assert (run_dir / "copy0/stdout.log").read_text() == "redone\n"
+    assert Path(record["previous_attempt"], "copy0/stdout.log").read_text() == "started\n"
+    assert _qemu_processes("-argv-vm-1c-r1") == []
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not PVM_HOST, reason="boots a TCG guest (only TCG boots on this kind of host)")
+def test_sigterm_of_the_harness_kills_its_guest_and_writes_no_run_json(modes_image, shared_dir, vm_cache):
+    """The kill matrix's SIGTERM in vm mode (allow_emulation): the way Snakemake stops a job, and
+    the way a runner stops when its Snakemake is gone (R5). The guest is killed before the harness
+    exits, no run.json claims a run, and the guest's half of the logs stays for the rerun to set aside."""
+    config = _vm_config(shared_dir, "vm-term", modes_image, vm_cache)
+    config_file = shared_dir / "vm-term" / "config.json"
+    config_file.write_text(json.dumps(config))
+    driver = shared_dir / "vm-term" / "driver.py"
+    driver.write_text(VM_DRIVER.format(tests=str(Path(__file__).parents[1]), config=str(config_file)))
+    run_dir = Path(config["results"]) / "raw/argv/vm/1c/r1"
+    harness = subprocess.Popen([sys.executable, str(driver), json.dumps(["sh", "-c", "echo started; sleep 600"])],
+                               stderr=subprocess.PIPE)
+    marker = run_dir / "copy0" / "stdout.log"
+    deadline = time.monotonic() + vm.BOOT_TIMEOUT_S + 60
+    while not (marker.exists() and marker.read_text()):
+        assert time.monotonic() < deadline and harness.poll() is None, "the guest never started its payload"
+        time.sleep(0.5)
+    assert len(_qemu_processes("-argv-vm-1c-r1")) == 1
+    harness.send_signal(signal.SIGTERM)
+    assert harness.wait(timeout=120) != 0
+    assert _qemu_processes("-argv-vm-1c-r1") == []  # killed by the harness itself, not left to a sweep
+    assert not (run_dir / "run.json").exists()
+    assert marker.read_text() == "started\n"

@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -5,7 +6,7 @@ from snakemake.exceptions import WorkflowError
 
 from execbench import layout
 from execbench.chain import LOCAL as LOCAL_CHAIN, chain_record_path
-from execbench.config import load_config, run_matrix
+from execbench.config import config_warnings, load_config, run_matrix
 from execbench.errors import ConfigError
 
 # Validation with the project's own loader instead of snakemake.utils.validate:
@@ -18,6 +19,13 @@ except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
 config.clear()
 config.update(_validated)
+for _warning in config_warnings(config):
+    print(f"execbench: warning: {_warning}", file=sys.stderr)
+
+# Jobs stop when this Snakemake process is gone (a kill -9 of it leaves its running job behind;
+# execbench.runner.stop_with_workflow, issue 13 R5). Loaded again in a batch job's own Snakemake
+# on its node, which sets its own pid. Never read from the user: a runner checks it is an ancestor.
+os.environ.update(EXECBENCH_WORKFLOW_PID=str(os.getpid()))
 
 RESULTS = config["results"]
 # Rules run the package with the interpreter that runs Snakemake (the venv's),

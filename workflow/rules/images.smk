@@ -25,7 +25,7 @@ rule image:
         cache=config["cache"],
         python=PYTHON,
     shell:
-        "{params.python:q} -m execbench build-image --name {wildcards.image:q}"
+        "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench build-image --name {wildcards.image:q}"
         " --definition {params.definition:q} --base {params.base:q}"
         " --description {params.description:q} --registry {params.registry:q}"
-        " --cache {params.cache:q} --output {output:q} > {log:q} 2>&1"
+        " --cache {params.cache:q} --output {output:q} 3>&2 > {log:q} 2>&1"

@@ -44,5 +44,5 @@ if config["ingest"]["manifest"]:
                 ["--reserved-list", input.study] if input.study else []
             ),
         shell:
-            "{params.python:q} -m execbench ingest --manifest {params.manifest:q}"
-            " --results {params.results:q} --skipped {output.skipped:q} {params.reserved:q} > {log:q} 2>&1"
+            "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench ingest --manifest {params.manifest:q}"
+            " --results {params.results:q} --skipped {output.skipped:q} {params.reserved:q} 3>&2 > {log:q} 2>&1"

@@ -24,5 +24,5 @@ rule parse_runs:
         # from_raw: a rerun trigger of the runs on disk, without declaring every run.json
         runs=raw_runs_fingerprint() if config["from_raw"] else "",
     shell:
-        "{params.python:q} -m execbench parse --raw {params.raw:q} --out {output:q} --jobs {threads}"
-        " > {log:q} 2>&1"
+        "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench parse --raw {params.raw:q} --out {output:q}"
+        " --jobs {threads:q} 3>&2 > {log:q} 2>&1"

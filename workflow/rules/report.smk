@@ -69,9 +69,9 @@ rule combine_tables:
         skipped=INGEST_SKIPPED,
         tables=lambda wildcards, output: Path(output.measurements).parent,
     shell:
-        "{params.python:q} -m execbench tables --out {params.tables:q}"
+        "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench tables --out {params.tables:q}"
         " --skipped {params.skipped:q}"
-        " {input.parsed:q} > {log:q} 2>&1"
+        " {input.parsed:q} 3>&2 > {log:q} 2>&1"
 
 
 rule report_figures:
@@ -126,8 +126,8 @@ rule report_figures:
         tables=lambda wildcards, input: Path(input.relative).parent,
         figures=lambda wildcards, output: Path(output.manifest).parent,
     shell:
-        "MPLBACKEND=Agg {params.python:q} -m execbench figures --tables {params.tables:q}"
-        " --out {params.figures:q} > {log:q} 2>&1"
+        "EXECBENCH_REASON_FD=3 MPLBACKEND=Agg {params.python:q} -m execbench figures --tables {params.tables:q}"
+        " --out {params.figures:q} 3>&2 > {log:q} 2>&1"
 
 
 rule report:
@@ -159,9 +159,9 @@ rule report:
         # no benchmark ran: the config is not the runs' and is not shown as theirs
         from_raw=["--from-raw"] if config.get("from_raw") else [],
     shell:
-        "{params.python:q} -m execbench report --tables {params.tables:q}"
+        "EXECBENCH_REASON_FD=3 {params.python:q} -m execbench report --tables {params.tables:q}"
         " --figures {params.figures:q} --out {params.out:q}"
-        " {params.configs:q} {params.from_raw:q} > {log:q} 2>&1"
+        " {params.configs:q} {params.from_raw:q} 3>&2 > {log:q} 2>&1"
 
 
 # The end of every study, on the submit host (its output is for the terminal). A final rule, not

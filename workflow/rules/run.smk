@@ -26,6 +26,26 @@ BENCHMARK_THREADS = (
 )
 
 
+# Leftovers of killed earlier invocations on this host, for this results dir only (containers,
+# qemu guests, bare mounts; execbench.sweep): removed, and named, before any job runs. Snakemake
+# calls this when it has jobs to run (not on a dry run or with --no-hooks). Arguments as a list:
+# no shell, so no path is ever parsed by one.
+SWEEP = [PYTHON, "-m", "execbench", "sweep", "--results", RESULTS]
+SWEEP += ["--cache", config["cache"]]
+SWEEP += [
+    arg
+    for settings in config["modes"].values()
+    if settings["kind"] == "podman" and settings.get("enabled", True)
+    for arg in ("--podman-user", settings["user"])
+]
+
+
+onstart:
+    import subprocess
+
+    subprocess.run(SWEEP, check=False)
+
+
 rule run_chain:
     """One host's chain of runs (execbench.chain): every round in the paired, interleaved order,
     extra rounds where a cell is too wide (study.adaptive), resumed after a kill (finished runs are

@@ -641,7 +641,7 @@ def write_reports(args, names, results, reference, started, ended) -> None:
 
     def row(name, it, mark):
         return (f"{name:<16} {LANGUAGE[name]:<4} {mark:>5} {fmt(it['reference_seconds'], '9.3f')} "
-                f"{fmt(it['seconds'], '9.3f')} {fmt(it['ratio'], '9.4f')} {fmt(it['cpu_seconds'], '9.3f')}  {it['status']}")
+                f"{fmt(it['seconds'], '9.6f')} {fmt(it['ratio'], '9.4f')} {fmt(it['cpu_seconds'], '9.6f')}  {it['status']}")
 
     for name in names:
         for it in results[name]:

@@ -66,9 +66,12 @@ ULIMITS_SETTING = {
     "description": "rlimits set on the container (`nofile: {soft: 1048576, hard: 1048576}`); {}: the engine's "
                    "defaults (its daemon's default-ulimits).",
 }
-MEMORY_LIMIT_SETTING = {"type": ["string", "null"], "pattern": "^[0-9]+[bkmg]?$", "default": None,
-                        "description": "Memory limit of the cgroup (\"4g\"; page cache counts against it); "
-                                       "null: none."}
+# A memory limit changes what is measured once a payload reaches it (reclaim, OOM kill), so there is
+# none by default, as on bare metal; a site that wants one sets it and every run records it.
+MEMORY_LIMIT_SETTING = {"type": ["integer", "null"], "minimum": 16, "maximum": 4194304, "default": None,
+                        "description": "Memory limit of each container in MiB (swap included: no swap beyond "
+                                       "it); null = none, as on bare metal. Recorded in every run's factors "
+                                       "(memory_limit_mb)."}
 COPIES_PER_CONTAINER_SETTING = {"enum": ["all", "one"], "default": "all",
                                 "description": "All copies in one container, or one container per copy."}
 

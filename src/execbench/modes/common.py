@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
 from ..isa import cpu_flags, isa_level
+from ..layout import instance_tag, results_of_run_dir
 from ..rootfs import RUN_MOUNT
 from .base import CopyResult, RunContext
 
@@ -25,7 +27,35 @@ HARDENING = {
     "read_only_rootfs": True,
     "tmpfs": {"/tmp": "rw,nosuid,nodev,mode=1777"},
     "mounts": [f"<run dir>:{RUN_MOUNT}:rw"],
+    # processes and threads per container: stops a payload's fork bomb at the container, far
+    # above what any payload starts (a few per copy), so it changes nothing measured
+    "pids_limit": 4096,
 }
+
+
+# Labels on every container (and the parts of every guest's name) that say whose it is: the run,
+# and the results dir it writes to (layout.instance_tag), so leftovers are found per run and per
+# results dir, never another checkout's (issue 13, R13).
+RUN_LABEL = "execbench.run_id"
+RESULTS_LABEL = "execbench.results"
+RESULTS_DIR_LABEL = "execbench.results_dir"
+
+
+def instance(ctx: RunContext) -> str:
+    """The instance tag of the results dir this run writes to."""
+    return instance_tag(results_of_run_dir(ctx.out_dir))
+
+
+def environment_name(ctx: RunContext, suffix: str | int | None = None) -> str:
+    """execbench-<instance>-<run id>[-<suffix>]: a container's or guest's name, one per run and
+    results dir, made of [A-Za-z0-9_.-] only (names are also qemu option values)."""
+    name = f"execbench-{instance(ctx)}-{ctx.run_id}" + ("" if suffix is None else f"-{suffix}")
+    return re.sub(r"[^a-zA-Z0-9_.-]", "_", name)
+
+
+def labels(ctx: RunContext) -> dict[str, str]:
+    results = results_of_run_dir(ctx.out_dir)
+    return {RUN_LABEL: ctx.run_id, RESULTS_LABEL: instance_tag(results), RESULTS_DIR_LABEL: str(results)}
 
 
 def container_groups(ctx: RunContext) -> list[list[int]]:
@@ -64,6 +94,17 @@ def prepare_run_dir(out_dir: Path, owner_uid: int, owner_gid: int) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chown(out_dir, owner_uid, owner_gid)
     out_dir.chmod(0o755)
+
+
+def check_reachable(user, out_dir: Path) -> None:
+    """An engine running as `user` (a pwd entry) opens the run dir itself (rootless podman's bind
+    source, qemu's 9p share): every parent must be searchable by it. ModeError naming the parent."""
+    from .base import ModeError
+
+    for parent in [out_dir.resolve(), *out_dir.resolve().parents]:
+        st = parent.stat()
+        if not (st.st_mode & 0o001 or st.st_uid == user.pw_uid and st.st_mode & 0o100):
+            raise ModeError(f"run dir {out_dir} is not reachable by user {user.pw_name}: {parent} lacks o+x")
 
 
 def collect(out_dir: Path, copies: int, env_exit: dict[int, int | None], killed: set[int]) -> list[CopyResult]:

@@ -5,18 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 from pathlib import Path
 
 from .base import (COPIES_PER_CONTAINER_SETTING, CPU_LIMIT_SETTING, CPUSET_SETTING, MEMORY_LIMIT_SETTING,
                    NETWORK_SETTING, SECCOMP_SETTING, SHM_SIZE_SETTING, ULIMITS_SETTING, Availability, Mode,
                    ModeContext, ModeError, RunContext, RunOutcome, StartupSample)
-from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
-                     container_groups, effective_network, launcher_argv, prepare_run_dir,
-                     start_barrier)
+from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RESULTS_LABEL, RUN_LABEL,
+                     RUN_MOUNT, collect, container_groups, effective_network, environment_name, labels,
+                     launcher_argv, prepare_run_dir, start_barrier)
 
-RUN_LABEL = "execbench.run_id"
 # Container create+start takes ~0.3-1 s here; the barrier leaves room for each.
 START_S_PER_CONTAINER = 0.5  # docker run of a pulled image: ~0.3 s here (startup payload)
 
@@ -27,10 +25,6 @@ def _client():
     return docker.from_env(timeout=120)
 
 
-def container_name(run_id: str, index: int) -> str:
-    return re.sub(r"[^a-zA-Z0-9_.-]", "_", f"execbench-{run_id}-{index}")
-
-
 def hardened_kwargs(ctx: RunContext, out_dir: Path | None) -> dict:
     """docker SDK containers.create() arguments shared by every payload container."""
     kwargs = {
@@ -39,10 +33,14 @@ def hardened_kwargs(ctx: RunContext, out_dir: Path | None) -> dict:
         "security_opt": list(HARDENING["security_opt"]),
         "read_only": HARDENING["read_only_rootfs"],
         "tmpfs": dict(HARDENING["tmpfs"]),
+        "pids_limit": HARDENING["pids_limit"],
         "network_mode": effective_network(ctx),
-        "labels": {RUN_LABEL: ctx.run_id},
+        "labels": labels(ctx),
         "detach": True,
     }
+    if ctx.settings.get("memory_limit_mb"):
+        limit = f"{int(ctx.settings['memory_limit_mb'])}m"
+        kwargs.update(mem_limit=limit, memswap_limit=limit)
     if out_dir is not None:
         kwargs["volumes"] = {str(out_dir.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}}
         kwargs["working_dir"] = RUN_MOUNT
@@ -75,8 +73,8 @@ def seccomp_option(setting: str) -> tuple[list[str], dict]:
 
 
 def site_factor_kwargs(ctx: RunContext) -> tuple[dict, dict]:
-    """containers.create() arguments for the site factors (seccomp, cpu_limit, shm_size, ulimits,
-    memory_limit) and their record. Limits apply per container."""
+    """containers.create() arguments for the site factors (seccomp, cpu_limit, shm_size, ulimits;
+    memory_limit_mb is applied by hardened_kwargs) and their record. Limits apply per container."""
     import docker
 
     settings = ctx.settings
@@ -99,12 +97,10 @@ def site_factor_kwargs(ctx: RunContext) -> tuple[dict, dict]:
     record["cpu_limit"] = {"kind": kind, **{k: v for k, v in kwargs.items() if k.startswith("cpu")}}
     if settings["shm_size"]:
         kwargs["shm_size"] = settings["shm_size"]
-    if settings["memory_limit"]:
-        kwargs["mem_limit"] = settings["memory_limit"]
     if settings["ulimits"]:
         kwargs["ulimits"] = [docker.types.Ulimit(name=name, soft=v["soft"], hard=v["hard"])
                              for name, v in sorted(settings["ulimits"].items())]
-    record.update(shm_size=settings["shm_size"] or "engine default", memory_limit=settings["memory_limit"],
+    record.update(shm_size=settings["shm_size"] or "engine default",
                   ulimits=dict(settings["ulimits"]) or "engine default")
     return kwargs, record
 
@@ -138,9 +134,9 @@ class DockerMode(Mode):
     kind = "docker"
     description = "Docker engine via the Python SDK, hardened (non-root, no capabilities, no-new-privileges, read-only root)"
     settings_schema = {"network": NETWORK_SETTING, "cpuset": CPUSET_SETTING,
-                       "copies_per_container": COPIES_PER_CONTAINER_SETTING, "seccomp": SECCOMP_SETTING,
-                       "cpu_limit": CPU_LIMIT_SETTING, "shm_size": SHM_SIZE_SETTING, "ulimits": ULIMITS_SETTING,
-                       "memory_limit": MEMORY_LIMIT_SETTING}
+                       "copies_per_container": COPIES_PER_CONTAINER_SETTING, "memory_limit_mb": MEMORY_LIMIT_SETTING,
+                       "seccomp": SECCOMP_SETTING, "cpu_limit": CPU_LIMIT_SETTING, "shm_size": SHM_SIZE_SETTING,
+                       "ulimits": ULIMITS_SETTING}
 
     def available(self, ctx: ModeContext) -> Availability:
         try:
@@ -175,6 +171,7 @@ class DockerMode(Mode):
             "copies_per_container": "one" if one else "all",
             "containers": len(container_groups(ctx)),
             "hardening": HARDENING,
+            "memory_limit_mb": ctx.settings.get("memory_limit_mb"),
             **site_factor_kwargs(ctx)[1],
         }
 
@@ -191,10 +188,13 @@ class DockerMode(Mode):
         except docker.errors.APIError as err:
             raise ModeError(f"cannot pull {reference}: {err.explanation or err}") from None
 
-    def remove_leftovers(self, client, run_id: str) -> list[str]:
-        """Containers of an earlier attempt of this run (e.g. the harness was killed)."""
+    def remove_leftovers(self, client, ctx: RunContext) -> list[str]:
+        """Containers of an earlier attempt of this run into this results dir (e.g. the harness
+        was killed); another results dir's run of the same name is not touched."""
         gone = []
-        for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
+        mine = labels(ctx)
+        wanted = [f"{RUN_LABEL}={ctx.run_id}", f"{RESULTS_LABEL}={mine[RESULTS_LABEL]}"]
+        for container in client.containers.list(all=True, filters={"label": wanted}):
             container.remove(force=True)
             gone.append(container.name)
         return gone
@@ -203,7 +203,7 @@ class DockerMode(Mode):
         out_dir = ctx.out_dir
         client = _client()
         self.ensure_image(client, ctx.image_ref)
-        self.remove_leftovers(client, ctx.run_id)
+        self.remove_leftovers(client, ctx)
         prepare_run_dir(out_dir, PAYLOAD_UID, PAYLOAD_GID)
         groups = container_groups(ctx)
         per_copy = ctx.settings["cpuset"] == "per-copy"
@@ -218,7 +218,7 @@ class DockerMode(Mode):
                 if per_copy and one:
                     kwargs["cpuset_cpus"] = str(cpus[copies[0] % len(cpus)])
                 argv = launcher_argv(ctx, copies, start_at, pin=per_copy and not one)
-                container = client.containers.create(ctx.image_ref, argv, name=container_name(ctx.run_id, k), **kwargs)
+                container = client.containers.create(ctx.image_ref, argv, name=environment_name(ctx, k), **kwargs)
                 containers.append((container, copies))
                 read_back.append(engine_read_back(client, container))
                 container.start()

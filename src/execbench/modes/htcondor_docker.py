@@ -58,12 +58,12 @@ class HTCondorDockerMode(Mode):
                     "description": "Container network; none unless a payload needs one (bridge = HTCondor's nat)."},
         "queue_wait_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 30 * 86400, "default": 3600,
                          "description": "Seconds a run may wait in the queue before it is failed."},
-        "host": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "default": None,
+        "host": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 253, "default": None,
                  "description": "The execute machine the job must match (pairs it with that host's bare runs); "
                                 "null = any."},
         "requirements": {"type": ["string", "null"], "minLength": 1, "maxLength": 4096, "default": None,
                          "description": "Extra ClassAd requirements expression, ANDed with the docker-universe ones."},
-        "request_memory_mb": {"type": ["integer", "null"], "minimum": 1, "default": None,
+        "request_memory_mb": {"type": ["integer", "null"], "minimum": 1, "maximum": 4194304, "default": None,
                               "description": "request_memory in MiB (null = the pool's default)."},
     }
 

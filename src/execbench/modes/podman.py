@@ -12,19 +12,17 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
-from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
+from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, MEMORY_LIMIT_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
                    ModeError, RunContext, RunOutcome, StartupSample)
-from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect,
-                     container_groups, effective_network, launcher_argv, prepare_run_dir,
-                     start_barrier)
+from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RESULTS_LABEL, RUN_LABEL,
+                     RUN_MOUNT, check_reachable, collect, container_groups, effective_network, environment_name, labels,
+                     launcher_argv, prepare_run_dir, start_barrier)
 
-RUN_LABEL = "execbench.run_id"
 START_S_PER_CONTAINER = 0.75  # rootless podman run: ~0.2-0.6 s here (no daemon, conmon)
 
 
@@ -47,12 +45,30 @@ def host_id_for(container_id: int, user: str, path: str) -> int:
     return start + container_id - 1
 
 
+def cgroup_v2() -> bool:
+    return Path("/sys/fs/cgroup/cgroup.controllers").exists()
+
+
+def pids_options() -> list[str]:
+    """The containers' process limit (HARDENING pids_limit). Rootless podman on cgroup v1 has no
+    pids cgroup of its own (it ignores --pids-limit with a warning), so there the same number is
+    the payload user's RLIMIT_NPROC, which counts that (subordinate) host uid's processes."""
+    if cgroup_v2():
+        return ["--pids-limit", str(HARDENING["pids_limit"])]
+    return ["--ulimit", f"nproc={HARDENING['pids_limit']}:{HARDENING['pids_limit']}"]
+
+
 def hardened_options(ctx: RunContext, out_dir: Path | None) -> list[str]:
     opts = ["--user", HARDENING["user"], "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             # only our /tmp tmpfs is writable, as in docker (podman would add /run, /var/tmp)
-            "--read-only", "--read-only-tmpfs=false", "--network", effective_network(ctx), "--label", f"{RUN_LABEL}={ctx.run_id}"]
+            "--read-only", "--read-only-tmpfs=false", "--network", effective_network(ctx), *pids_options()]
+    for key, value in labels(ctx).items():
+        opts += ["--label", f"{key}={value}"]
     for path, options in HARDENING["tmpfs"].items():
         opts += ["--tmpfs", f"{path}:{options}"]
+    if ctx.settings.get("memory_limit_mb"):  # cgroup v2 only (available() says so on v1)
+        limit = f"{int(ctx.settings['memory_limit_mb'])}m"
+        opts += ["--memory", limit, "--memory-swap", limit]
     if out_dir is not None:
         opts += ["--volume", f"{out_dir.resolve()}:{RUN_MOUNT}:rw", "--workdir", RUN_MOUNT]
     return opts
@@ -62,9 +78,10 @@ class PodmanMode(Mode):
     kind = "podman"
     description = "rootless Podman run by an unprivileged host user, hardened like docker"
     settings_schema = {
-        "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*$", "default": "execbench",
+        "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*$", "maxLength": 32, "default": "execbench",
                  "description": "The unprivileged host user that runs rootless podman (scripts/setup.sh creates it)."},
         "network": NETWORK_SETTING, "cpuset": CPUSET_SETTING, "copies_per_container": COPIES_PER_CONTAINER_SETTING,
+        "memory_limit_mb": MEMORY_LIMIT_SETTING,
     }
 
     def _user(self, settings) -> pwd.struct_passwd:
@@ -92,6 +109,11 @@ class PodmanMode(Mode):
 
     def available(self, ctx: ModeContext) -> Availability:
         settings = ctx.settings
+        if settings.get("memory_limit_mb") and not cgroup_v2():
+            # rootless podman on cgroup v1 ignores --memory with a warning: a limit asked for is
+            # never silently absent from a run that records it
+            return Availability(False, "memory_limit_mb is set, and rootless podman cannot enforce a memory "
+                                       "limit on cgroup v1 (this host); unset it or use cgroup v2")
         if shutil.which("podman") is None:
             return Availability(False, "podman is not installed")
         try:
@@ -135,6 +157,8 @@ class PodmanMode(Mode):
             "containers": len(container_groups(ctx)),
             "rootless_user": ctx.settings["user"],
             "hardening": HARDENING,
+            "pids_limit_applied": " ".join(pids_options()),
+            "memory_limit_mb": ctx.settings.get("memory_limit_mb"),
         }
 
     def ensure_image(self, settings, reference: str) -> None:
@@ -144,33 +168,30 @@ class PodmanMode(Mode):
         if proc.returncode != 0:
             raise ModeError(f"rootless podman pull {reference}: {proc.stderr.strip()[-500:]}")
 
-    def remove_leftovers(self, settings, run_id: str) -> None:
-        ids = self.podman(settings, "ps", "-aq", "--filter", f"label={RUN_LABEL}={run_id}", timeout=60).stdout.split()
+    def remove_leftovers(self, settings, ctx: RunContext) -> list[str]:
+        """Containers of an earlier attempt of this run into this results dir (never another's)."""
+        mine = labels(ctx)
+        ids = self.podman(settings, "ps", "-aq", "--filter", f"label={RUN_LABEL}={ctx.run_id}", "--filter",
+                          f"label={RESULTS_LABEL}={mine[RESULTS_LABEL]}", timeout=60).stdout.split()
         if ids:
             self.podman(settings, "rm", "-f", *ids, timeout=120)
-
-    def _check_reachable(self, user: pwd.struct_passwd, out_dir: Path) -> None:
-        """Rootless podman opens the bind-mount source as the user: every parent must be searchable."""
-        for parent in [out_dir.resolve(), *out_dir.resolve().parents]:
-            st = parent.stat()
-            if not (st.st_mode & 0o001 or st.st_uid == user.pw_uid and st.st_mode & 0o100):
-                raise ModeError(f"run dir {out_dir} is not reachable by user {user.pw_name}: {parent} lacks o+x")
+        return ids
 
     def run(self, ctx: RunContext) -> RunOutcome:
         settings, out_dir = ctx.settings, ctx.out_dir
         user = self._user(settings)
         self.ensure_image(settings, ctx.image_ref)
-        self.remove_leftovers(settings, ctx.run_id)
+        self.remove_leftovers(settings, ctx)
         prepare_run_dir(out_dir, host_id_for(PAYLOAD_UID, user.pw_name, "/etc/subuid"),
                         host_id_for(PAYLOAD_GID, user.pw_name, "/etc/subgid"))
-        self._check_reachable(user, out_dir)
+        check_reachable(user, out_dir)
         groups = container_groups(ctx)
         pin = settings["cpuset"] == "per-copy"
         start_at = start_barrier(len(groups), START_S_PER_CONTAINER, base_s=BARRIER_BASE_S)
         procs, env_exit, killed = [], {}, set()
         try:
             for k, copies in enumerate(groups):
-                name = re.sub(r"[^a-zA-Z0-9_.-]", "_", f"execbench-{ctx.run_id}-{k}")
+                name = environment_name(ctx, k)
                 argv = ["run", "--rm", "--name", name, *hardened_options(ctx, out_dir), ctx.image_ref,
                         *launcher_argv(ctx, copies, start_at, pin=pin)]
                 log = open(out_dir / f"launcher-{k}.log", "wb")

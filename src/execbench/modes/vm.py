@@ -11,6 +11,17 @@ Tuning factors (config `modes.<name>`): vcpus (default: the run's copies), cpu_m
 (host = passthrough), pin_vcpus (each vCPU thread pinned to one host core, done over
 QMP while the guest is still paused), memory_mb.
 
+qemu never runs as root (issue 13, R11): it is started as the unprivileged host user
+`qemu_user` (default execbench-vm, made by scripts/setup.sh; in /dev/kvm's group where that
+exists) directly, not through qemu's -runas, because a credential change clears the
+parent-death signal; with PR_SET_PDEATHSIG it dies with the harness (R6: an orphaned guest
+never keeps measuring unobserved), and a new run first kills any guest left by an earlier
+attempt of the same run (found by its name, execbench-<results tag>-<run id>, in /proc). It
+runs under its seccomp sandbox (SANDBOX), and the 9p share uses security_model=mapped-xattr:
+the guest's owners and modes live in user.virtfs.* xattrs, the host files are the qemu user's
+and at most 0600/0700, so guest root can create no root-owned or setuid file in results/.
+Paths in qemu option strings have their commas doubled (qemu's own escape).
+
 Before any run the mode boots a tiny guest under KVM and waits for its ready line
 (readiness check, verdict cached per host boot and kernel in <cache>/vm/readiness.json).
 Where KVM guests cannot boot (nested PVM here: qemu aborts or the guest hangs) the mode
@@ -24,6 +35,7 @@ import base64
 import contextlib
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -38,8 +50,8 @@ from ..fsutil import atomic_write_json, atomic_write_text, file_lock, utc_now
 from ..rootfs import image_environment
 from . import vmimage
 from .base import Availability, Mode, ModeContext, ModeError, RunContext, RunOutcome, StartupSample
-from .common import (HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, collect, launcher_argv,
-                     prepare_run_dir)
+from .common import (HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, check_reachable, collect,
+                     environment_name, launcher_argv, prepare_run_dir)
 
 QEMU = "qemu-system-x86_64"
 EMULATION_NOTE = "emulated (TCG) — not comparable to bare metal"
@@ -70,6 +82,115 @@ def _boot_id() -> str:
         return "unknown"
 
 
+DEFAULT_QEMU_USER = "execbench-vm"
+# qemu's seccomp filter: no obsolete syscalls, no setuid/setgid, no fork/exec, no priority or
+# affinity changes by qemu itself (the host pins vCPU threads from outside, over QMP's thread ids)
+SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+NINE_P_SECURITY_MODEL = "mapped-xattr"
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+
+
+def qemu_opt(value: object) -> str:
+    """A value inside a qemu option string (key=value,...): a comma is written as two."""
+    return str(value).replace(",", ",,")
+
+
+def _prctl():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
+_PRCTL = _prctl()
+
+
+def as_qemu_user(user: pwd.struct_passwd | None):
+    """preexec_fn: become `user` (with its groups: /dev/kvm's, where it is a member), no new
+    privileges, SIGKILL when the harness dies. prctl comes after setuid, which would clear it."""
+    groups = os.getgrouplist(user.pw_name, user.pw_gid) if user is not None else None
+
+    def preexec():
+        if user is not None:
+            os.setgroups(groups)
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+        if _PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+            raise OSError("prctl(PR_SET_NO_NEW_PRIVS / PR_SET_PDEATHSIG) failed")
+
+    return preexec
+
+
+def qemu_user(settings) -> pwd.struct_passwd:
+    """The unprivileged host user qemu runs as; ModeError naming the setting when it is missing
+    or root."""
+    name = settings["qemu_user"]
+    try:
+        user = pwd.getpwnam(name)
+    except KeyError:
+        raise ModeError(f"host user {name!r} for qemu does not exist (scripts/setup.sh creates it; "
+                        "modes.<vm>.qemu_user names another)") from None
+    if user.pw_uid == 0:
+        raise ModeError(f"modes.<vm>.qemu_user {name!r} is root: qemu must not run as root")
+    return user
+
+
+def user_can_use(path: str, user: pwd.struct_passwd) -> bool:
+    """Whether `user` (by its uid and groups) may open `path` read-write."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if st.st_uid == user.pw_uid:
+        return st.st_mode & 0o600 == 0o600
+    if st.st_gid in os.getgrouplist(user.pw_name, user.pw_gid):
+        return st.st_mode & 0o060 == 0o060
+    return st.st_mode & 0o006 == 0o006
+
+
+def give_to(path: Path, user: pwd.struct_passwd | None) -> Path:
+    """chown a directory qemu writes in (console, QMP socket) to the qemu user."""
+    if user is not None and os.geteuid() == 0:
+        os.chown(path, user.pw_uid, user.pw_gid)
+    return path
+
+
+def guest_pids(name: str, prefix: bool = False) -> list[int]:
+    """Pids of qemu processes whose -name is `name` (or starts with it), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not argv or not argv[0].decode(errors="replace").endswith(QEMU) or b"-name" not in argv:
+            continue
+        value = argv[argv.index(b"-name") + 1].decode(errors="replace") if argv.index(b"-name") + 1 < len(argv) else ""
+        if value == name or (prefix and value.startswith(name)):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_guests(name: str, prefix: bool = False, wait_s: float = 30.0) -> list[int]:
+    """SIGKILL the qemu processes guest_pids finds and wait until they are gone; their pids."""
+    pids = guest_pids(name, prefix)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + wait_s
+    while any(Path(f"/proc/{pid}").exists() and _state(pid) != "Z" for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pids
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
 def cpu_args(accel: str, cpu_model: str) -> list[str]:
     if accel == "kvm":
         return ["-accel", "kvm", "-cpu", cpu_model]
@@ -91,17 +212,21 @@ def kernel_cmdline(mode: str, guest_command: dict | None = None) -> str:
 def qemu_argv(*, name: str, kernel: str, initrd: str, cmdline: str, accel: str, cpu_model: str, vcpus: int,
               memory_mb: int, console: Path, qmp: Path | None = None, disk: Path | None = None,
               share: Path | None = None) -> list[str]:
-    argv = [QEMU, "-name", name, "-nodefaults", "-no-user-config", "-display", "none", "-machine", "q35",
+    # -kernel, -initrd and -append take their value whole; every path inside a key=value option
+    # string has its commas doubled (qemu_opt)
+    argv = [QEMU, "-name", qemu_opt(name), "-nodefaults", "-no-user-config", "-display", "none",
+            "-machine", "q35", "-sandbox", SANDBOX,
             *cpu_args(accel, cpu_model), "-smp", str(vcpus), "-m", str(memory_mb),
             "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
-            "-chardev", f"file,id=console,path={console}", "-serial", "chardev:console",
+            "-chardev", f"file,id=console,path={qemu_opt(console)}", "-serial", "chardev:console",
             "-nic", "none", "-no-reboot"]  # a guest reboot or panic ends qemu
     if disk is not None:
-        argv += ["-drive", f"file={disk},format=raw,if=virtio,readonly=on"]
+        argv += ["-drive", f"file={qemu_opt(disk)},format=raw,if=virtio,readonly=on"]
     if share is not None:
-        argv += ["-virtfs", f"local,path={share},mount_tag=run,security_model=none"]
-    if qmp is not None:
-        argv += ["-qmp", f"unix:{qmp},server=on,wait=off", "-S"]  # paused until the vCPUs are pinned
+        argv += ["-virtfs", f"local,path={qemu_opt(share)},mount_tag=run,security_model={NINE_P_SECURITY_MODEL}"]
+    if qmp is not None:  # paused (-S) until the vCPUs are pinned
+        argv += ["-chardev", f"socket,id=qmp,path={qemu_opt(qmp)},server=on,wait=off",
+                 "-mon", "chardev=qmp,mode=control", "-S"]
     return argv
 
 
@@ -178,14 +303,15 @@ def _console_lines(path: Path, offset: int) -> tuple[list[str], int]:
 
 
 def boot_guest(argv: list[str], console: Path, qemu_log: Path, *, qmp: Path | None, ready_timeout_s: float,
-               run_timeout_s: float | None) -> GuestOutcome:
-    """Start qemu, (pin,) wait for the ready line, then (if run_timeout_s) for the done line,
-    then for qemu to exit. Kills qemu when a stage overruns. Times are host monotonic."""
+               run_timeout_s: float | None, user: pwd.struct_passwd | None) -> GuestOutcome:
+    """Start qemu as `user` (as_qemu_user), (pin,) wait for the ready line, then (if
+    run_timeout_s) for the done line, then for qemu to exit. Kills qemu when a stage overruns.
+    Times are host monotonic."""
     outcome = GuestOutcome()
     t0 = time.monotonic()
     with open(qemu_log, "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=as_qemu_user(user))
     try:
         if qmp is not None:
             client = Qmp(qmp, proc)
@@ -251,34 +377,38 @@ def _tail(path: Path, limit: int = 400) -> str:
 
 # --- readiness -----------------------------------------------------------------------
 
-def readiness(cache_dir: str | Path, accel: str, cpu_model: str) -> dict:
-    """Can a guest boot with this accelerator here? Boots the tiny guest once per host boot,
-    kernel and CPU model; the verdict is kept in <cache>/vm/readiness.json."""
+def readiness(cache_dir: str | Path, accel: str, cpu_model: str, user: pwd.struct_passwd | None) -> dict:
+    """Can a guest boot with this accelerator here, started as `user`? Boots the tiny guest once
+    per host boot, kernel, CPU model and user; the verdict is kept in <cache>/vm/readiness.json."""
     base = Path(cache_dir).resolve() / "vm"
     base.mkdir(parents=True, exist_ok=True)
     kern = vmimage.kernel(cache_dir)
     initrd, initrd_meta = vmimage.initramfs(cache_dir, kern)
     key = f"{accel}:{cpu_model if accel == 'kvm' else 'max'}"
-    identity = {"boot_id": _boot_id(), "vmlinuz_sha256": kern.vmlinuz_sha256, "initramfs": initrd_meta["key"]}
+    identity = {"boot_id": _boot_id(), "vmlinuz_sha256": kern.vmlinuz_sha256, "initramfs": initrd_meta["key"],
+                "qemu_user": user.pw_name if user is not None else None}
     verdicts_file = base / "readiness.json"
     with file_lock(base / "readiness.lock"):
         verdicts = json.loads(verdicts_file.read_text()) if verdicts_file.is_file() else {}
         cached = verdicts.get(key)
         if cached and all(cached.get(k) == v for k, v in identity.items()):
             return dict(cached, cached=True)
-        tmp = tempfile.mkdtemp(prefix="execbench-vm-ready-")
+        tmp = str(give_to(Path(tempfile.mkdtemp(prefix="execbench-vm-ready-")), user))
         console, log = Path(tmp) / CONSOLE_LOG, Path(tmp) / QEMU_LOG
         argv = qemu_argv(name="execbench-readiness", kernel=kern.vmlinuz, initrd=str(initrd),
                          cmdline=kernel_cmdline("ready"), accel=accel, cpu_model=cpu_model, vcpus=1,
                          memory_mb=256, console=console)
-        if accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
-            verdict = {"ok": False, "reason": "/dev/kvm missing or not accessible", "seconds": 0.0}
+        if accel == "kvm" and not (user_can_use("/dev/kvm", user) if user is not None
+                                   else os.access("/dev/kvm", os.R_OK | os.W_OK)):
+            who = f"user {user.pw_name}" if user is not None else "this process"
+            verdict = {"ok": False, "seconds": 0.0, "reason": f"/dev/kvm missing or not read-writable by {who} "
+                                                               "(add it to /dev/kvm's group, e.g. kvm)"}
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             try:
                 t0 = time.monotonic()
                 outcome = boot_guest(argv, console, log, qmp=None, ready_timeout_s=READINESS_TIMEOUT_S,
-                                     run_timeout_s=None)
+                                     run_timeout_s=None, user=user)
                 seconds = time.monotonic() - t0
                 if outcome.boot_to_ready_s is not None:
                     verdict = {"ok": True, "reason": "", "seconds": round(seconds, 3),
@@ -316,13 +446,16 @@ class VmMode(Mode):
         "allow_emulation": {"type": "boolean", "default": False,
                             "description": "Fall back to qemu TCG when KVM guests cannot boot; results are "
                                            "flagged emulated and never reported as VM overhead."},
-        "cpu_model": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "default": "host",
+        "cpu_model": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 64, "default": "host",
                       "description": "qemu CPU model; host = passthrough."},
         "pin_vcpus": {"type": "boolean", "default": True, "description": "Pin each vCPU thread to one host core."},
         "memory_mb": {"type": "integer", "minimum": 256, "maximum": 4194304, "default": 2048,
                       "description": "Guest memory in MiB."},
         "vcpus": {"type": ["integer", "null"], "minimum": 1, "maximum": 1024, "default": None,
                   "description": "Virtual CPUs (default: the run's copies)."},
+        "qemu_user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*$", "maxLength": 32, "default": DEFAULT_QEMU_USER,
+                      "description": "The unprivileged host user qemu runs as (never root; scripts/setup.sh "
+                                     "creates execbench-vm). It needs /dev/kvm read-write for KVM guests."},
     }
 
     def __init__(self):
@@ -337,14 +470,15 @@ class VmMode(Mode):
         if not Path(vmimage.BUSYBOX).is_file():
             return Availability(False, f"{vmimage.BUSYBOX} missing (Debian package busybox-static)")
         try:
-            kvm = readiness(cache_dir, "kvm", opts["cpu_model"])
+            user = qemu_user(opts)
+            kvm = readiness(cache_dir, "kvm", opts["cpu_model"], user)
             if kvm["ok"]:
                 return self._remember(cache_dir, VmAvailability(True, "", emulated=False, accel="kvm"))
             if not opts["allow_emulation"]:
                 return Availability(False, f"KVM guests cannot boot on this host: {kvm['reason']} "
                                            f"(checked in {kvm['seconds']:g} s). Set allow_emulation: true to run "
                                            f"under qemu TCG, flagged '{EMULATION_NOTE}'.")
-            tcg = readiness(cache_dir, "tcg", opts["cpu_model"])
+            tcg = readiness(cache_dir, "tcg", opts["cpu_model"], user)
             if not tcg["ok"]:
                 return Availability(False, f"neither KVM ({kvm['reason']}) nor TCG ({tcg['reason']}) guests boot")
             return self._remember(cache_dir, VmAvailability(
@@ -382,8 +516,11 @@ class VmMode(Mode):
             "memory_mb": opts["memory_mb"],
             "network": "none (no network device)",
             "user": f"{PAYLOAD_UID}:{PAYLOAD_GID}",
+            "no_new_privileges": True,
+            "qemu_user": opts["qemu_user"],
+            "qemu_sandbox": SANDBOX,
             "rootfs": "image rootfs as a read-only ext4 virtio disk; /tmp and /dev/shm tmpfs",
-            "share": f"run dir over virtio-9p at {RUN_MOUNT}",
+            "share": f"run dir over virtio-9p at {RUN_MOUNT}, security_model={NINE_P_SECURITY_MODEL}",
             "copies_per_container": "all copies in one guest",
             "startup_samples": "startup payload: one fresh guest per copy and sample, 1 vCPU unless vcpus "
                                "is set, not pinned",
@@ -404,7 +541,11 @@ class VmMode(Mode):
         out_dir = ctx.out_dir
         availability = self._accel(ctx.mode)
         factors = self.factors(ctx)
-        prepare_run_dir(out_dir, PAYLOAD_UID, PAYLOAD_GID)
+        user = qemu_user(ctx.settings)
+        name = environment_name(ctx)
+        left = kill_guests(name)  # an earlier attempt's guest of this run (its harness was killed)
+        prepare_run_dir(out_dir, user.pw_uid, user.pw_gid)  # qemu writes the share as this user
+        check_reachable(user, out_dir)
         kern, initrd, initrd_meta, disk, disk_meta = self._artefacts(ctx)
         copies = list(range(ctx.copies))
         guest_command = {
@@ -417,8 +558,8 @@ class VmMode(Mode):
         cmdline = kernel_cmdline("run", guest_command)
         out = out_dir.resolve()
         with tempfile.TemporaryDirectory(prefix="execbench-vm-") as tmp:
-            qmp = Path(tmp) / "qmp.sock" if factors["pin_vcpus"] else None
-            argv = qemu_argv(name=f"execbench-{ctx.run_id}", kernel=kern.vmlinuz, initrd=str(initrd),
+            qmp = give_to(Path(tmp), user) / "qmp.sock" if factors["pin_vcpus"] else None
+            argv = qemu_argv(name=name, kernel=kern.vmlinuz, initrd=str(initrd),
                              cmdline=cmdline, accel=availability.accel, cpu_model=factors["cpu_model"],
                              vcpus=factors["vcpus"], memory_mb=factors["memory_mb"], console=out / CONSOLE_LOG,
                              qmp=qmp, disk=disk, share=out)
@@ -431,7 +572,9 @@ class VmMode(Mode):
                 kernel_cmdline=cmdline, guest_command=guest_command,
                 qemu_command=argv)
             outcome = boot_guest(argv, out / CONSOLE_LOG, out / QEMU_LOG, qmp=qmp,
-                                 ready_timeout_s=BOOT_TIMEOUT_S, run_timeout_s=ctx.timeout_s + HOST_GRACE_S)
+                                 ready_timeout_s=BOOT_TIMEOUT_S, run_timeout_s=ctx.timeout_s + HOST_GRACE_S,
+                                 user=user)
+        factors["leftover_guests_killed"] = left
         factors.update(
             vcpu_pinning={"done": outcome.pinning is not None, "map": outcome.pinning or {}},
             boot_to_ready_s=outcome.boot_to_ready_s, shutdown_s=outcome.shutdown_s, guest_run_s=outcome.run_s,
@@ -454,15 +597,16 @@ class VmMode(Mode):
         kern, initrd, _, disk, disk_meta = self._artefacts(ctx)
         guest_command = {"argv": list(argv), "env": image_environment(disk_meta, path=GUEST_PATH), "cwd": "/",
                          "uid": PAYLOAD_UID, "gid": PAYLOAD_GID, "log": None, "start_in_s": None}
+        user = qemu_user(opts)
         with tempfile.TemporaryDirectory(prefix="execbench-vm-start-") as tmp:
-            console, log = Path(tmp) / CONSOLE_LOG, Path(tmp) / QEMU_LOG
-            qemu = qemu_argv(name=f"execbench-{ctx.run_id}-startup", kernel=kern.vmlinuz, initrd=str(initrd),
+            console, log = give_to(Path(tmp), user) / CONSOLE_LOG, Path(tmp) / QEMU_LOG
+            qemu = qemu_argv(name=environment_name(ctx, "startup"), kernel=kern.vmlinuz, initrd=str(initrd),
                              cmdline=kernel_cmdline("exec", guest_command), accel=availability.accel,
                              cpu_model=opts["cpu_model"], vcpus=int(opts["vcpus"] or 1),
                              memory_mb=opts["memory_mb"], console=console, disk=disk)
             t0 = time.monotonic()
             outcome = boot_guest(qemu, console, log, qmp=None, ready_timeout_s=BOOT_TIMEOUT_S,
-                                 run_timeout_s=ctx.timeout_s)
+                                 run_timeout_s=ctx.timeout_s, user=user)
             total = time.monotonic() - t0
             if outcome.failure or outcome.guest_rc != 0:
                 raise ModeError(f"startup guest: {outcome.failure or f'argv exited {outcome.guest_rc}'}; "

@@ -28,9 +28,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..fsutil import file_lock, sha256_file
+from ..fsutil import atomic_write_json, file_lock, sha256_file
 from ..rootfs import digest_hex, export_rootfs
 from .base import ModeError
+from .common import PAYLOAD_UID
 
 KERNEL_METAPACKAGE = "linux-image-amd64"
 BUSYBOX = "/bin/busybox"  # from Debian's busybox-static (a static binary: no libs to copy)
@@ -70,6 +71,8 @@ mount -t tmpfs -o nosuid,nodev,mode=1777 tmp $R/tmp || fail "mount /tmp"
 if [ "$mode" = run ]; then
   mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none run $R/execbench/run \
     || fail "mount 9p run"
+  # mapped-xattr share: the guest-side owner lives in an xattr (the host dir is the qemu user's)
+  chown @PAYLOAD_ID@:@PAYLOAD_ID@ $R/execbench/run || fail "chown the run dir"
 fi
 echo "EXECBENCH-READY $(cut -d' ' -f1 /proc/uptime)"
 chroot $R /usr/bin/python3 -c "$(cat /stage2.py)" "$(arg execbench.cmd)"
@@ -78,9 +81,10 @@ sync
 [ "$mode" = run ] && umount $R/execbench/run
 echo "EXECBENCH-DONE rc=$rc $(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
-"""
+""".replace("@PAYLOAD_ID@", str(PAYLOAD_UID))
 
-# Runs with the image's python3, as root in the chroot, then drops to the payload user.
+# Runs with the image's python3, as root in the chroot, then drops to the payload user with
+# no new privileges.
 # argv[1]: base64 JSON {"argv": [...], "env": {...}, "cwd": str, "uid": int, "gid": int,
 # "log": path or null, "start_in_s": float or null}. With start_in_s the value after
 # --start-at in argv is replaced by the guest's own clock + start_in_s: the barrier must
@@ -99,6 +103,9 @@ if pid == 0:
             os.dup2(fd, 1); os.dup2(fd, 2)
         os.chdir(spec["cwd"])
         os.setgroups([]); os.setgid(spec["gid"]); os.setuid(spec["uid"])
+        import ctypes
+        if ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, as in every mode
+            raise OSError("prctl(PR_SET_NO_NEW_PRIVS) failed")
         os.execvpe(argv[0], argv, spec["env"])
     except BaseException as err:
         print("EXECBENCH-FAIL stage2: %r" % (err,), file=sys.stderr, flush=True)
@@ -168,7 +175,7 @@ def kernel(cache_dir: str | Path) -> Kernel:
                            modules_dir=str(target / "tree" / "lib" / "modules" / release / "kernel"))
             target.mkdir()
             tree.rename(target / "tree")
-            (target / "kernel.json").write_text(json.dumps(asdict(found), indent=1))
+            atomic_write_json(target / "kernel.json", asdict(found))  # never a truncated record (ENOSPC)
         return found
 
 
@@ -232,7 +239,7 @@ def initramfs(cache_dir: str | Path, kern: Kernel) -> tuple[Path, dict]:
             partial.rename(image)
         meta = {"key": key, "size_bytes": image.stat().st_size, "build_s": round(time.monotonic() - t0, 3),
                 "modules": [m.stem for m in modules], "busybox": BUSYBOX, "sha256": sha256_file(image)}
-        meta_file.write_text(json.dumps(meta, indent=1))
+        atomic_write_json(meta_file, meta)
         return image, meta
 
 
@@ -266,5 +273,5 @@ def disk_image(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
                 "rootfs_bytes": used, "mkfs_s": round(time.monotonic() - t1, 3),
                 "export_s": round(export_s, 3),
                 "built_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-        meta_file.write_text(json.dumps(meta, indent=1))
+        atomic_write_json(meta_file, meta)
         return disk, meta

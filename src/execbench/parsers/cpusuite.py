@@ -38,6 +38,14 @@ FAILURE_RE = re.compile(r"^! (\S+) iteration (\d+): (\w+): (.*)$")
 ROW_FIELDS = 8  # name lang iter ref run ratio cpu status
 
 
+def _printed_quantum(text: str) -> float | None:
+    """The step of a number as printed ("0.231" -> 0.001), None if it is not a decimal number."""
+    if try_number(text) is None:
+        return None
+    decimals = len(text.split(".", 1)[1]) if "." in text else 0
+    return 10.0 ** -decimals
+
+
 class CpuSuiteParser(Parser):
     format = "cpusuite"
 
@@ -97,7 +105,9 @@ class CpuSuiteParser(Parser):
                 raise ParseError(path, number, "a selected row '<benchmark> <lang> * <ref> <run> <ratio> <cpu> <status>'")
             name, lang, _, ref, run, ratio, cpu, code = fields
             extra = {"language": lang, "size": size, "reference_s": try_number(ref), "cpu_s": try_number(cpu),
-                     "spec_status": code}
+                     "spec_status": code,
+                     # the run time's step as logged: perf_counter's ns, printed to this many decimals
+                     "time_quantum_s": _printed_quantum(run)}
             ok = code == "S"
             if ok and (try_number(ratio) is None or try_number(run) is None):
                 raise ParseError(path, number, f"numeric run time and ratio for valid benchmark {name}")

@@ -29,6 +29,8 @@ from .base import Payload, copy_dirs, copy_failure
 
 TRIVIAL_ARGV = ["/bin/true"]
 LOG_FILE = "startup_samples.csv"
+# On a stop (SIGTERM), how long the samples in flight get to finish and remove their environment.
+STOP_WAIT_S = 60.0
 COLUMNS = ["sample", "warmup", "started_utc", "seconds", "status", "detail"]
 
 
@@ -55,6 +57,8 @@ class Startup(Payload):
         for sample in range(samples + 1):  # sample 0 = warm-up
             outcome: dict[int, dict] = {}
 
+            finished = {i: threading.Event() for i in range(ctx.copies)}
+
             def one(copy: int) -> None:
                 started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
                 row = {"sample": sample, "warmup": int(sample == 0), "started_utc": started}
@@ -63,18 +67,27 @@ class Startup(Payload):
                     row.update(seconds=f"{measured.seconds:.6f}", status="ok", detail=_phases_text(measured.phases))
                 except Exception as err:  # recorded per sample: the run is then failed
                     row.update(seconds="", status="failed", detail=f"{type(err).__name__}: {err}"[:300])
+                finally:
+                    finished[copy].set()
                 outcome[copy] = row
 
             threads = {i: threading.Thread(target=one, args=(i,), daemon=True) for i in range(ctx.copies)}
             for thread in threads.values():
                 thread.start()
             deadline = time.monotonic() + ctx.timeout_s
-            for copy, thread in threads.items():
-                thread.join(max(0.0, deadline - time.monotonic()))
-                if thread.is_alive():
-                    timed_out.add(copy)
-                    outcome[copy] = {"sample": sample, "warmup": int(sample == 0), "started_utc": "",
-                                     "seconds": "", "status": "timeout", "detail": f"> {ctx.timeout_s:g} s"}
+            try:
+                for copy, thread in threads.items():
+                    thread.join(max(0.0, deadline - time.monotonic()))
+                    if thread.is_alive():
+                        timed_out.add(copy)
+                        outcome[copy] = {"sample": sample, "warmup": int(sample == 0), "started_utc": "",
+                                         "seconds": "", "status": "timeout", "detail": f"> {ctx.timeout_s:g} s"}
+            except BaseException:  # stopped (SIGTERM): let the samples in flight remove their containers
+                # (not Thread.join again: a join a signal handler's exception interrupted has marked
+                # the still running thread stopped in Python 3.11, and would return at once)
+                for event in finished.values():
+                    event.wait(min(ctx.timeout_s, STOP_WAIT_S))
+                raise
             for copy in threads:
                 rows[copy].append(outcome[copy])
             if timed_out:

@@ -1,0 +1,102 @@
+"""Resolving power on this host (issue 17): how often the paired analysis detects an injected
+slowdown of 1, 2 and 5 %, how large it estimates it, and how often an A/A comparison (no slowdown)
+comes out "significant" (the false-positive rate, nominal 5 %).
+
+The noise is this host's, measured: DB12 at smoke size (the payload the default study's negative
+control runs), copy A and copy B run back to back, alternating which goes first (ABBA), `pairs`
+times, timed inside the program (its own NORM). Then a replay: a study of n rounds draws n of the
+measured A/B pairs (with replacement), multiplies B by (1 - slowdown), and is judged by
+stats.paired_ratio exactly as relative_table judges a cell. The replay is faithful to the pair
+noise and its outliers; it does not reproduce a slow drift over the hours of a long study (the
+pairs are minutes apart here), which pairing cancels anyway (bench_ci_coverage.py).
+
+    .venv/bin/python bench/bench_controls.py [--pairs 40] [--rounds 3 5 10] [--studies 2000]
+        [--measured FILE.json]   # replay earlier measurements instead of measuring again
+
+Prints JSON lines: the measured pairs' spread, then per (rounds, slowdown) the detection rate,
+the mean estimated slowdown and the mean half-width.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from execbench import stats  # noqa: E402
+
+DB12 = ROOT / "src" / "execbench" / "inimage" / "db12.py"
+
+
+def db12_once() -> float:
+    out = subprocess.run([sys.executable, str(DB12), "--size", "smoke"], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def measure(pairs: int) -> list[tuple[float, float]]:
+    """`pairs` (A, B) DB12 scores, A and B back to back, the order alternated (ABBA)."""
+    out = []
+    for i in range(pairs):
+        if i % 2 == 0:
+            a, b = db12_once(), db12_once()
+        else:
+            b, a = db12_once(), db12_once()
+        out.append((a, b))
+        print(json.dumps({"pair": i + 1, "a": a, "b": b}), file=sys.stderr, flush=True)
+    return out
+
+
+def replay(pairs: list[tuple[float, float]], rounds: int, slowdown: float, studies: int, seed: int) -> dict:
+    rng = random.Random(f"{seed}/{rounds}/{slowdown}")
+    detected = significant = 0
+    estimates, widths = [], []
+    for _ in range(studies):
+        drawn = [rng.choice(pairs) for _ in range(rounds)]
+        base = {i: a for i, (a, _) in enumerate(drawn)}
+        mode = {i: b * (1.0 - slowdown) for i, (_, b) in enumerate(drawn)}
+        result = stats.paired_ratio(mode, base, True)
+        if result.verdict == "slower":
+            detected += 1
+        if result.verdict in ("slower", "faster"):
+            significant += 1
+        estimates.append(1.0 - result.ratio)
+        if result.half_width_pct is not None:
+            widths.append(result.half_width_pct)
+    return {"rounds": rounds, "slowdown_pct": 100 * slowdown, "studies": studies,
+            "detected_slower": detected / studies, "significant_any_direction": significant / studies,
+            "mean_estimated_slowdown_pct": 100 * statistics.fmean(estimates),
+            "median_half_width_pct": statistics.median(widths) if widths else None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=40)
+    parser.add_argument("--rounds", type=int, nargs="+", default=[3, 5, 10])
+    parser.add_argument("--studies", type=int, default=2000)
+    parser.add_argument("--measured", type=Path, help="JSON list of [a, b] pairs measured before")
+    parser.add_argument("--save", type=Path, help="write the measured pairs here")
+    parser.add_argument("--seed", type=int, default=2015)
+    args = parser.parse_args()
+    pairs = [tuple(p) for p in json.loads(args.measured.read_text())] if args.measured else measure(args.pairs)
+    if args.save:
+        args.save.write_text(json.dumps(pairs))
+    logs = [math.log(b / a) for a, b in pairs]
+    print(json.dumps({"measured_pairs": len(pairs), "a_cv_pct": 100 * statistics.stdev(a for a, _ in pairs)
+                      / statistics.fmean(a for a, _ in pairs),
+                      "pair_log_ratio_sd_pct": 100 * statistics.stdev(logs)}))
+    for rounds in args.rounds:
+        for slowdown in (0.0, 0.01, 0.02, 0.05):
+            print(json.dumps(replay(pairs, rounds, slowdown, args.studies, args.seed)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
