@@ -33,7 +33,7 @@ def _study_config(results: Path) -> dict:
         "results": str(results),
         "registry": {"address": REGISTRY},
         "cache": str(CACHE),
-        "modes": {"podman": {"enabled": False}, "vm": {"enabled": False}},
+        "modes": {"podman": {"enabled": False}, "vm": {"enabled": False}, "bare-aa": {"enabled": False}},
         "payloads": {"db12": {"timeout_s": 0.5}, "cpusuite": {"enabled": False}, "hepchain": {"enabled": False},
                      "fio": {"enabled": False}, "startup": {"enabled": False}},
     }
