@@ -5,7 +5,8 @@ comes out "significant" (the false-positive rate, nominal 5 %).
 The noise is this host's, measured: DB12 at smoke size (the payload the default study's negative
 control runs), copy A and copy B run back to back, alternating which goes first (ABBA), `pairs`
 times, timed inside the program (its own NORM). Then a replay: a study of n rounds draws n of the
-measured A/B pairs (with replacement), multiplies B by (1 - slowdown), and is judged by
+measured A/B pairs (with replacement, each read A/B or B/A at random: A and B are the same
+program, so the null is exact), multiplies B by (1 - slowdown), and is judged by
 stats.paired_ratio exactly as relative_table judges a cell. The replay is faithful to the pair
 noise and its outliers; it does not reproduce a slow drift over the hours of a long study (the
 pairs are minutes apart here), which pairing cancels anyway (bench_ci_coverage.py).
@@ -59,7 +60,10 @@ def replay(pairs: list[tuple[float, float]], rounds: int, slowdown: float, studi
     detected = significant = 0
     estimates, widths = [], []
     for _ in range(studies):
-        drawn = [rng.choice(pairs) for _ in range(rounds)]
+        # A and B are the same program, so each pair may be read either way round: drawing its
+        # orientation at random (a sign flip of the log ratio) makes the null exact, instead of
+        # replaying the few measured pairs' chance mean as if it were a real difference
+        drawn = [(a, b) if rng.random() < 0.5 else (b, a) for a, b in (rng.choice(pairs) for _ in range(rounds))]
         base = {i: a for i, (a, _) in enumerate(drawn)}
         mode = {i: b * (1.0 - slowdown) for i, (_, b) in enumerate(drawn)}
         result = stats.paired_ratio(mode, base, True)
@@ -67,7 +71,7 @@ def replay(pairs: list[tuple[float, float]], rounds: int, slowdown: float, studi
             detected += 1
         if result.verdict in ("slower", "faster"):
             significant += 1
-        estimates.append(1.0 - result.ratio)
+        estimates.append(1.0 - result.relative_performance)
         if result.half_width_pct is not None:
             widths.append(result.half_width_pct)
     return {"rounds": rounds, "slowdown_pct": 100 * slowdown, "studies": studies,

@@ -191,3 +191,19 @@ def test_default_study_plans_its_chain_within_the_budget_of_the_readme():
     assert {c.mode for c in cells} >= {"bare", "docker"}
     for payload in {c.payload for c in cells}:
         assert any(c.mode == "bare" and c.payload == payload for c in cells)
+
+
+def test_the_host_audit_heads_round_1_only_and_no_adaptive_round_repeats_it(tmp_path):
+    config = _adaptive(tmp_path, payloads=None, copies=None)  # every payload and copies count targeted
+    first = round_steps(config, 1, None, cores=2)
+    audited = [s.cell.mode for s in first if s.cell.payload == "audit"]
+    assert sorted(audited) == ["bare", "docker", "podman"] and [s.cell.payload for s in first[:3]] == ["audit"] * 3
+    assert not [s for s in round_steps(config, 2, None, cores=2) if s.cell.payload == "audit"]
+    # the audit's records are findings, never a paired interval: "no interval" must not buy it a round
+    narrow = {"docker": 1.0, "podman": 1.0}
+    script = {r: {("audit", 1): {"docker": None, "podman": None}, ("cpusuite", 1): narrow, ("db12", 1): narrow}
+              for r in range(1, 7)}
+    chain = _Scripted(config, script)
+    record = chain.run()
+    assert ("audit", 1) not in chain._targeted()
+    assert chain.rounds == [(1, None), (2, None)] and record["decisions"] == []

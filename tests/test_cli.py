@@ -8,7 +8,7 @@ import sys
 from execbench.cli import main, parser
 
 VERBS = {"build-image", "chain", "redo", "run", "ingest", "parse", "tables", "figures", "report", "study-summary",
-         "sweep", "check-config", "check-report", "schema-doc"}
+         "sweep", "check-config", "check-report", "audit-diff", "schema-doc"}
 
 
 def test_every_verb_is_listed_and_bad_arguments_exit_2():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from execbench import payloads as payloads_registry
 from execbench.config import is_loopback, load_config, resolve_copies, run_matrix
 from execbench.errors import ConfigError
 from execbench.paths import REPO_ROOT
@@ -127,14 +128,18 @@ def test_matrix_size_and_interleaving(raw_default):
     config = load_config(raw_default)
     cells = run_matrix(config, cores=2)
     modes = [m for m, s in config["modes"].items() if s["enabled"]]
-    payloads = list(config["payloads"])
+    once = [p for p in config["payloads"] if payloads_registry.PAYLOADS.load(p).runs_once_first]
+    assert once == ["audit"]
+    payloads = [p for p in config["payloads"] if p not in once]
 
     def modes_of(payload):  # a mode limited to some payloads (the negative control) runs only those
         return [m for m in modes if payload in (config["modes"][m]["payloads"] or [payload])]
 
-    per_rep = sum(len(resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2)) * len(modes_of(p))
-                  for p in payloads)
-    assert len(cells) == config["study"]["repetitions"] * per_rep
+    def cells_of(names):
+        return sum(len(resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2)) * len(modes_of(p))
+                   for p in names)
+
+    assert len(cells) == config["study"]["repetitions"] * cells_of(payloads) + cells_of(once)
     assert {c.mode for c in cells if c.payload != "db12"} == set(modes) - {"bare-aa"}
     assert [c.order_index for c in cells] == list(range(len(cells)))
     # Repetition r of every mode finishes before r+1 starts.
@@ -144,6 +149,26 @@ def test_matrix_size_and_interleaving(raw_default):
     for (_, payload, _), block in itertools.groupby(cells, key=lambda c: (c.repetition, c.payload, c.copies)):
         assert sorted(c.mode for c in block) == sorted(modes_of(payload))
     assert len({c.run_id for c in cells}) == len(cells)
+
+
+def test_the_audit_heads_each_host_chain_once(raw_default):
+    """The host audit runs before any benchmark on a host, once per mode (repetition 1 only),
+    whatever its place in the config."""
+    raw_default["payloads"] = {"db12": {}, "audit": {"copies": [1]}}
+    raw_default["study"] = {"repetitions": 3, "copies": [1, "all"]}
+    raw_default["cluster"] = {"hosts": ["wn001", "wn002"]}
+    config = load_config(raw_default)
+    cells = run_matrix(config, cores=2)
+    # every enabled mode but one limited to other payloads (the negative control runs DB12 only)
+    modes = sorted(m for m, s in config["modes"].items() if s["enabled"] and "audit" in (s["payloads"] or ["audit"]))
+    assert "bare" in modes and "bare-aa" not in modes
+    for host in ("wn001", "wn002"):
+        chain = sorted((c for c in cells if c.host == host), key=lambda c: c.order_index)
+        head = chain[:len(modes)]
+        assert sorted(c.mode for c in head) == modes
+        assert {(c.payload, c.repetition, c.copies) for c in head} == {("audit", 1, 1)}
+        assert [c for c in chain[len(modes):] if c.payload == "audit"] == []
+        assert {c.repetition for c in chain if c.payload == "db12"} == {1, 2, 3}
 
 
 def test_mode_order_is_seeded_abba_with_bare_metal_in_the_middle(raw_default):
@@ -249,8 +274,11 @@ def test_cluster_example_fans_out_over_its_two_nodes():
     update_config(config, yaml.safe_load((REPO_ROOT / "config/examples/cluster-two-nodes.yaml").read_text()))
     cells = run_matrix(load_config(config), cores=2)
     # (2 payloads x 2 modes + the negative control on DB12) x 2 copies counts (1, 4) x 3 repetitions
-    assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 30, "wn002": 30}
-    assert len(cells) == 60
+    # = 30 per node, after the host audit of each of the 2 modes (1 copy, once) at the head of each
+    # node's chain (the negative control runs DB12 only)
+    assert {h: sum(c.host == h for c in cells) for h in ("wn001", "wn002")} == {"wn001": 32, "wn002": 32}
+    assert len(cells) == 64
+    assert {c.payload for c in cells if c.order_index < 2} == {"audit"}
 
 
 # --config values exactly as Snakemake 9's own parser hands them over (snakemake.cli.parse_config):

@@ -127,8 +127,11 @@ RULES = [
     Rule("golden files", r"EXECBENCH_REGEN_GOLDEN=1 \.venv/bin/python -m pytest( \S+)+", "collect only",
          "running it would rewrite the golden files"),
     Rule("git, read-only", r"git diff( \S+)*", "as is", "reads the sandbox's repository"),
-    Rule("report in a browser", r"\.venv/bin/python -m execbench check-report \S+", "as is",
+    Rule("report in a browser", r"\.venv/bin/python -m execbench check-report \S+( --section \S+)*", "as is",
          "headless Chromium, seconds; on a report built from synthetic parsed runs (a study's takes minutes)"),
+    Rule("audit diff", r"\.venv/bin/python -m execbench audit-diff( \S+)+", "as is",
+         "reads audit tables; made here from the two real audit runs in tests/fixtures/logs/audit/, placed on "
+         "the hosts the command names (one table holding both, or one table per host)"),
     Rule("SLURM test cluster", r"bash scripts/setup/slurm\.sh( stop| status)?", "as is",
          "starts/stops the single-node loopback cluster (as tests/test_slurm.py does)", (pytest.mark.slurm,)),
     Rule("study through SLURM", r"bash scripts/run\.sh --profile profiles/slurm( .*)?", "dry run",
@@ -187,6 +190,24 @@ class Sandbox:
         import synthetic_runs
 
         synthetic_runs.build_all(synthetic_runs.write_parsed_runs(parsed_dir), self.root / "results")
+
+    def ensure_audit_tables(self, command: str, scratch: Path) -> None:
+        """The audit tables a documented audit-diff command names, from the fixture audit runs:
+        the first host gets the docker run on ext4, the second the bare run on XFS inode64."""
+        from execbench import findings, parse
+
+        words = command.split()
+        tables = [w for w in words if w.endswith("audit.json")]
+        hosts = words[words.index("--hosts") + 1:words.index("--hosts") + 3] if "--hosts" in words else ["a", "b"]
+        docs = []
+        for host, (fixture, mode) in zip(hosts, (("docker-ext4", "docker"), ("bare-xfs-inode64", "bare"))):
+            doc = parse.parse_run_dir(REPO_ROOT / "tests/fixtures/logs/audit" / fixture)
+            doc["run"]["host"]["hostname"], doc["run"]["mode"] = host, mode
+            docs.append(scratch / f"{host}.json")
+            docs[-1].write_text(json.dumps(doc))
+        for i, table in enumerate(tables):
+            (self.root / table).parent.mkdir(parents=True, exist_ok=True)
+            findings.write_audit_tables(docs if len(tables) == 1 else [docs[i]], (self.root / table).parent)
 
     def ensure_ingested(self) -> None:
         """results/raw and a report from the README's example ingest (what a rebuild and the browser
@@ -281,6 +302,8 @@ def test_documented_command_works_as_written(doc: DocCommand, sandbox: Sandbox, 
         sandbox.ensure_ingested()
     if rule.name == "report in a browser":
         sandbox.ensure_report_with_answer(tmp_path / "parsed")
+    if rule.name == "audit diff":
+        sandbox.ensure_audit_tables(command, tmp_path)
     before = _mtime(sandbox.root / "results/report/index.html")
     result = sandbox.run(command)
     assert result.returncode == 0, f"{doc}\n{_out(result)}"
@@ -291,6 +314,8 @@ def test_documented_command_works_as_written(doc: DocCommand, sandbox: Sandbox, 
     elif rule.name == "snakemake --report":
         zip_path = sandbox.root / command.split()[-1]
         assert zip_path.is_file() and zip_path.stat().st_size > 0, f"{doc}\n{_out(result)}"
+    elif rule.name == "audit diff":
+        assert "32-bit ABI: run directory" in result.stdout, f"{doc}\n{_out(result)}"
     elif rule.name == "redo a run":
         assert re.search(r": (set aside in |not on disk)", result.stdout), _out(result)
     elif rule.name == "SLURM test cluster":

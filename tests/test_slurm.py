@@ -157,9 +157,11 @@ def test_fan_out_to_a_named_host_runs_its_chain_as_one_pinned_job(slurm_node, tm
     results = tmp_path / "results"
     _smoke_matrix_through_slurm(results, tmp_path / "slurm-logs", f"cluster={{hosts: [{slurm_node}]}}")
     run_jsons = sorted(results.glob("raw/*/*/*c/r*/run.json"))
-    assert [p.parent.name for p in run_jsons] == [f"r1@{slurm_node}"] * 2, run_jsons
+    # the host audit heads the chain (bare, docker), then db12 (bare, docker)
+    assert [p.parent.name for p in run_jsons] == [f"r1@{slurm_node}"] * 4, run_jsons
     records = [json.loads(p.read_text()) for p in run_jsons]
-    assert {r["mode"] for r in records} == {"bare", "docker"}
+    assert {r["mode"] for r in records} == {"bare", "docker"} and {r["payload"] for r in records} == {"audit", "db12"}
+    assert sorted(r["order_index"] for r in records if r["payload"] == "audit") == [0, 1]
     for record in records:
         assert record["status"] == "ok", record.get("reason")
         assert record["batch"]["system"] == "slurm" and record["batch"]["node"] == slurm_node

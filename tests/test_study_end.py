@@ -3,7 +3,7 @@ payload: the summary on the terminal and on the report's first screen, the non-z
 config key that relaxes it, and redoing one finished run with the README's recipe.
 
 The study: DB12 and STREAM at smoke size, bare metal and Docker, 1 copy, 2 repetitions, in the
-real image. DB12 is broken the way a site could break it: `timeout_s: 0.5` (a copy takes ~2 s
+real image, after the host audit (once per mode). DB12 is broken the way a site could break it: `timeout_s: 0.5` (a copy takes ~2 s
 here), so the launcher kills every DB12 copy and DB12 has no valid bare-metal run.
 """
 
@@ -63,8 +63,12 @@ def test_study_with_a_broken_payload_says_so_and_exits_non_zero(study):
     # every run was done and the tables and report are written all the same
     runs = [json.loads(p.read_text()) for p in results.glob("raw/*/*/1c/r*/run.json")]
     assert sorted((r["payload"], r["mode"], r["status"]) for r in runs) == sorted(
-        [("db12", m, "failed") for m in ("bare", "docker") for _ in (1, 2)]
+        [("audit", m, "ok") for m in ("bare", "docker")]  # the host audit, once per mode
+        + [("db12", m, "failed") for m in ("bare", "docker") for _ in (1, 2)]
         + [("stream", m, "ok") for m in ("bare", "docker") for _ in (1, 2)])
+    # the chain job ran the audit first, in round 1 only
+    by_order = sorted(runs, key=lambda r: r["order_index"])
+    assert [(r["payload"], r["repetition"]) for r in by_order[:2]] == [("audit", 1)] * 2
     assert (results / "report" / "index.html").is_file() and (results / "tables" / "relative.csv").is_file()
     # the summary on the terminal: the table, the reason from the copy's own record, the verdict
     assert re.search(r"^  db12 +0 ok, 2 failed +0 ok, 2 failed$", out, re.M), out[-3000:]

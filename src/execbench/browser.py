@@ -9,7 +9,10 @@ JavaScript), waits for the load event, dumps the DOM and checks:
   - the answer and comparison tables have rows.
 It also reports where the study summary, its no-answer box and the answer start (px from the
 top; viewport_height is the first screen).
-Also keeps a full-page screenshot (default: next to the report, index.screenshot.png).
+Also keeps a screenshot of the whole page, up to 16000 px tall (default: next to the report,
+index.screenshot.png), and with --section ID one of that section alone (index.<ID>.png: the
+element with that id, or the block it heads, up to the next heading of its level), for sections a
+long report puts beyond 16000 px.
 Exit status 0 when all checks pass; the findings are printed as JSON.
 """
 
@@ -33,6 +36,7 @@ window.addEventListener("load", function () {
                 headline_rows: rows("table.headline"), relative_rows: rows("table.relative"),
                 tables: document.querySelectorAll("table").length,
                 viewport_height: window.innerHeight,
+                page_height: document.documentElement.scrollHeight,
                 summary_top: top("#summary"), no_answer_top: top(".noanswer"), answer_top: top("#answer"),
                 min_natural_width: Array.prototype.reduce.call(imgs, function (m, im) {
                   return Math.min(m, im.naturalWidth); }, 1e9)};
@@ -45,6 +49,31 @@ window.addEventListener("load", function () {
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--hide-scrollbars", "--virtual-time-budget=10000"]
+
+
+SCREENSHOT_MAX_PX = 16000  # Chromium's largest window side that still renders reliably
+
+# Keeps one section of the page: the element with the id, widened to the block it heads (while it
+# is its parent's first child), then everything before that block and everything from the next
+# heading of the same level on is removed; style elements stay.
+SECTION_ONLY = """<script>
+document.addEventListener("DOMContentLoaded", function () {
+  var el = document.getElementById(%s);
+  if (!el) { document.body.dataset.section = "missing"; return; }
+  var level = /^H[1-6]$/.test(el.tagName) ? +el.tagName[1] : 6;
+  var block = el;
+  while (block.parentNode !== document.body && block.parentNode.firstElementChild === block) block = block.parentNode;
+  var keep = function (n) { return n.nodeName === "STYLE" || n.nodeName === "SCRIPT"; };
+  var heads = function (n) { return n.nodeType === 1 && /^H[1-6]$/.test(n.tagName) && +n.tagName[1] <= level; };
+  for (var node = block; node !== document.body; node = node.parentNode) {
+    for (var before = node.previousSibling; before; ) { var prev = before.previousSibling;
+                                                       if (!keep(before)) before.parentNode.removeChild(before); before = prev; }
+    var after = node.nextSibling, cut = false;
+    while (after) { var next = after.nextSibling; cut = cut || heads(after);
+                    if (cut && !keep(after)) after.parentNode.removeChild(after); after = next; }
+  }
+});
+</script>"""
 
 
 def find_chromium() -> str:
@@ -70,15 +99,19 @@ def check_report(index_html: Path, screenshot: Path | None = None, timeout_s: fl
         dom = subprocess.run([*base, "--window-size=1280,900", "--dump-dom", probe_page.as_uri()],
                              capture_output=True, text=True,
                              timeout=timeout_s)
-        if screenshot is not None:
-            # Tall window: the screenshot is the page as a reader scrolls it, top part.
-            subprocess.run([*base, f"--screenshot={screenshot}", "--window-size=1280,4200", index_html.as_uri()],
-                           capture_output=True, text=True, timeout=timeout_s, cwd=tmp)
     match = re.search(r'<pre id="execbench-probe">(.*?)</pre>', dom.stdout, re.S)
     if not match:
         return {"ok": False, "problems": ["probe did not run (page did not load?)",
                                           dom.stderr[-2000:]]}
     found = json.loads(match.group(1).replace("&quot;", '"'))
+    if screenshot is not None:
+        # A window as tall as the page (up to SCREENSHOT_MAX_PX): the whole report as a reader
+        # scrolls it, the sections at its end included.
+        height = max(900, min(int(found.get("page_height") or 4200), SCREENSHOT_MAX_PX))
+        with tempfile.TemporaryDirectory(prefix="execbench-browser-") as tmp:
+            subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile", f"--screenshot={screenshot}",
+                            f"--window-size=1280,{height}", index_html.as_uri()],
+                           capture_output=True, text=True, timeout=timeout_s, cwd=tmp)
     problems = []
     if found["images"] == 0:
         problems.append("no images in the report")
@@ -94,3 +127,29 @@ def check_report(index_html: Path, screenshot: Path | None = None, timeout_s: fl
         problems.append(f"no screenshot written to {screenshot}")
     found.update(ok=not problems, problems=problems, screenshot=str(screenshot) if screenshot else None)
     return found
+
+
+def section_screenshot(index_html: Path, section_id: str, screenshot: Path, timeout_s: float = 120) -> dict:
+    """A screenshot of one section of the report (SECTION_ONLY), as tall as the section (up to
+    SCREENSHOT_MAX_PX). Returns {"section", "found", "height", "screenshot"}; found is False (and
+    nothing is written) when the page has no element with that id."""
+    html = Path(index_html).resolve().read_text()
+    trimmed = html.replace("</body>", SECTION_ONLY % json.dumps(section_id) + "</body>", 1)
+    chromium = find_chromium()
+    with tempfile.TemporaryDirectory(prefix="execbench-browser-") as tmp:
+        page = Path(tmp) / "section.html"
+        page.write_text(trimmed.replace("</body>", PROBE + "</body>", 1))
+        dom = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile", "--window-size=1280,900",
+                              "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=timeout_s)
+        match = re.search(r'<pre id="execbench-probe">(.*?)</pre>', dom.stdout, re.S)
+        found = bool(match) and 'data-section="missing"' not in dom.stdout
+        out = {"section": section_id, "found": found, "height": None, "screenshot": None}
+        if not found:
+            return out
+        height = max(300, min(int(json.loads(match.group(1).replace("&quot;", '"'))["page_height"]), SCREENSHOT_MAX_PX))
+        page.write_text(trimmed)
+        subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile", f"--screenshot={screenshot}",
+                        f"--window-size=1280,{height}", page.as_uri()],
+                       capture_output=True, text=True, timeout=timeout_s, cwd=tmp)
+    ok = Path(screenshot).exists() and Path(screenshot).stat().st_size > 0
+    return {**out, "height": height, "screenshot": str(screenshot) if ok else None}

@@ -181,7 +181,8 @@ class Chain:
         wanted_payloads = self.adaptive.get("payloads")
         wanted_copies = self.adaptive.get("copies")
         out = set()
-        for cell in cells_of_round(self.config, 1, self.host, self.cores):
+        # round 2's cells: what an extra round can add (the host audit runs in round 1 only)
+        for cell in cells_of_round(self.config, 2, self.host, self.cores):
             if wanted_payloads is not None and cell.payload not in wanted_payloads:
                 continue
             if wanted_copies is not None and cell.copies not in wanted_copies:

@@ -13,6 +13,7 @@
     sweep         remove a results dir's leftovers of killed runs on this host (containers, guests, mounts)
     check-config  read config files within execbench's bounds (size, UTF-8, YAML aliases, nesting)
     check-report  open a report in headless Chromium and check it renders
+    audit-diff    the host audit's verdicts that differ between two hosts (tables/audit.json)
     schema-doc    the config reference (config/README.md) from the assembled schema
 
 Each verb exits 0 on success, 1 when its work failed, 2 on bad arguments or input it
@@ -255,7 +256,7 @@ def _sweep(args) -> int:
 
 
 def _check_report(args) -> int:
-    from .browser import check_report
+    from .browser import check_report, section_screenshot
 
     index = Path(args.index_html)
     if not index.is_file():
@@ -263,8 +264,54 @@ def _check_report(args) -> int:
         return 2
     shot = Path(args.screenshot) if args.screenshot else index.with_name("index.screenshot.png")
     result = check_report(index, shot.resolve())
+    for section in args.section or []:
+        part = section_screenshot(index, section, shot.resolve().with_name(f"index.{section}.png"))
+        result.setdefault("sections", []).append(part)
+        if not part["screenshot"]:
+            result["ok"] = False
+            result["problems"].append(f"section {section!r}: " + ("no screenshot written" if part["found"]
+                                                                  else "no element with that id"))
     print(json.dumps(result, indent=1))
     return 0 if result["ok"] else 1
+
+
+def _audit_diff(args) -> int:
+    from .findings import diff_hosts, read_audit_table
+
+    tables = []
+    for path in args.tables:
+        table = read_audit_table(path)
+        if table is None:
+            print(f"audit-diff: {path}: not a readable audit table (results/tables/audit.json)", file=sys.stderr)
+            return 2
+        tables.append(table)
+    table_a, table_b = tables[0], tables[-1]
+    if args.hosts:
+        host_a, host_b = args.hosts
+    else:  # two tables of one host each
+        if len(tables) != 2 or len(table_a["hosts"]) != 1 or len(table_b["hosts"]) != 1:
+            print("audit-diff: name the two hosts (--hosts A B) unless comparing two tables of one host each",
+                  file=sys.stderr)
+            return 2
+        host_a, host_b = table_a["hosts"][0]["host"], table_b["hosts"][0]["host"]
+    try:
+        rows = diff_hosts(table_a, host_a, table_b, host_b)
+    except KeyError as err:
+        print(f"audit-diff: {err.args[0]}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not rows:
+        print(f"{host_a} and {host_b}: the same verdicts on every audited item")
+        return 0
+    header = ["scope", "mode", "item", host_a, host_b, f"summary on {host_b}"]
+    lines = [header] + [[r["scope"], r["mode"] or "-", r["title"], r["verdict_a"] or "-", r["verdict_b"] or "-",
+                         (r["summary_b"] or "-")[:100]] for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    for line in lines:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)) + "  " + line[-1])
+    return 0
 
 
 def _schema_doc(args) -> int:
@@ -371,7 +418,16 @@ def parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("check-report", help="render a report in headless Chromium and check it")
     p.add_argument("index_html", nargs="?", default="results/report/index.html")
     p.add_argument("--screenshot", default=None, help="PNG to write (default: <report dir>/index.screenshot.png)")
+    p.add_argument("--section", action="append", metavar="ID",
+                   help="also a screenshot of the section with this id alone, index.<ID>.png beside the "
+                        "screenshot (repeatable; e.g. audit, relative, provenance)")
     p.set_defaults(func=_check_report)
+
+    p = verbs.add_parser("audit-diff", help="the audit verdicts that differ between two hosts")
+    p.add_argument("tables", nargs="+", help="tables/audit.json (one study's, or two: one per site or host)")
+    p.add_argument("--hosts", nargs=2, metavar=("A", "B"), help="the two hosts (needed within one table)")
+    p.add_argument("--json", action="store_true", help="the differing items as JSON")
+    p.set_defaults(func=_audit_diff)
 
     p = verbs.add_parser("schema-doc", help="print the config reference (config/README.md)")
     p.set_defaults(func=_schema_doc)

@@ -563,7 +563,8 @@ def run_matrix(config: dict, cores: int | None = None, repetitions: int | None =
     drift lands on every mode alike instead of masquerading as overhead; a payload run unit by unit
     alternates the modes per unit (execbench.chain). Each host gets the whole matrix as its own
     chain (order_index from 0); the hosts run in parallel. Adaptive rounds beyond these are added
-    by the chain job (study.adaptive)."""
+    by the chain job (study.adaptive). A payload that `runs_once_first` (the host audit) heads
+    each chain, in repetition 1 only: the host is checked before any number is taken on it."""
     hosts = config.get("cluster", {}).get("hosts") or [None]
     return [cell for host in hosts for cell in _host_chain(config, host, cores, repetitions)]
 
@@ -573,8 +574,12 @@ def cells_of_round(config: dict, repetition: int, host: str | None = None, cores
     """The runs of one round on one host, in start order (order_index 0-based within the round);
     `only`: the (payload, copies) pairs to include (all when None)."""
     study = config["study"]
+    names = enabled(config["payloads"])
+    # a payload that runs_once_first (the host audit) heads round 1 and is in no other round
+    first = [p for p in names if p in payloads_registry.PAYLOADS and payloads_registry.PAYLOADS.load(p).runs_once_first]
+    rest = [p for p in names if p not in first]
     cells: list[RunCell] = []
-    for payload in enabled(config["payloads"]):
+    for payload in first + rest if repetition == 1 else rest:
         copies_list = config["payloads"][payload].get("copies") or study["copies"]
         for copies in resolve_copies(copies_list, cores):
             if only is not None and (payload, copies) not in only:

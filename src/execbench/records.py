@@ -23,7 +23,11 @@ STATUSES = ("ok", "failed", "invalid")
 # bandwidth, a rate (IO/s, events/s), a time, a score or ratio, or a size: strictly positive and
 # finite. The upper bound is far beyond any machine (1e12 MB/s, IO/s, s, ...): a bigger number is a
 # corrupted field, not a measurement. A unit that may legitimately be 0 or negative goes here.
-PHYSICAL_RANGES: dict[str, tuple[float, float]] = {}
+PHYSICAL_RANGES: dict[str, tuple[float, float]] = {
+    # the host audit (parsers/audit.py): a verdict's code and a count of findings may be 0
+    "verdict (0 ok, 1 warning, 2 blocking)": (-1.0, 2.0),
+    "findings": (-1.0, 1e6),
+}
 DEFAULT_PHYSICAL_RANGE = (0.0, 1e12)  # (exclusive lower, inclusive upper)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, environment, figures, stats, tables
+from . import __version__, environment, figures, findings, stats, tables
 from .hostinfo import baseline_label
 from . import summary as summary_module
 from .paths import REPO_ROOT
@@ -141,7 +141,8 @@ class ReportData:
         power (modes.<name>.control), never answers."""
         if "control" not in self.runs:
             return {}
-        rows = self.runs[self.runs["control"].fillna("").astype(str) != ""]
+        # "none" (the setting's default, in every run's mode_settings) is no control
+        rows = self.runs[~self.runs["control"].fillna("").astype(str).isin(["", "none"])]
         return {str(m): str(c) for m, c in zip(rows["mode"], rows["control"])}
 
     def _headline_cells(self, payload: str, benchmark: str, metric: str, host: str | None,
@@ -588,6 +589,146 @@ def _summary_md(data: ReportData) -> list[str]:
     return out
 
 
+# --- the host audit (execbench.findings; tables/audit.json) ------------------------------------
+
+AUDIT_TEXT = (
+    "The 2015 RACF study's two surprises were not benchmark numbers: whoever can start a Docker container is "
+    "root on the host (\"docker group = root\"), and 32-bit software in an SL6 container on an XFS host mounted "
+    "inode64 failed with EOVERFLOW from stat() (\"missing\" files). The audit payload checks both on every host "
+    "and in every mode before the benchmarks run: the host's security posture, what each mode's payload really "
+    "got (seen from inside, and read back from the engine, not taken from our own configuration), and a 32-bit "
+    "and a 64-bit program that stat(), readdir() and open() files on every filesystem a payload uses. "
+    "Verdicts: ok, warning, blocking; the evidence comes from the audit's native logs under "
+    "results/raw/audit/. Machine-readable: tables/audit.json and audit.csv; two hosts are compared with "
+    "`python -m execbench audit-diff`."
+)
+AUDIT_CSS = (".audit .v-ok{color:#060;font-weight:600}.audit .v-warning{color:#a50;font-weight:600}"
+             ".audit .v-blocking{color:#fff;background:#c00;padding:0 .3em;font-weight:600}"
+             ".audit .ev{color:#555;font-size:.85em;overflow-wrap:anywhere}"
+             ".audit-blocking{background:#fff0f0;border-left:4px solid #c00;padding:.5em 1em;margin:.8em 0}"
+             ".audit-clear{background:#f7f7f7;border-left:4px solid #999;padding:.3em 1em;margin:.8em 0}")
+
+
+def _verdict_badge(verdict: str | None) -> str:
+    return f'<span class="v-{_e(verdict)}">{_e(verdict)}</span>' if verdict else "—"
+
+
+def _audit_abi_sentence(entry: dict) -> str:
+    """Which modes and filesystems would break 32-bit software on this host."""
+    abi = [f for f in entry["findings"] if f["scope"] == "abi"]
+    if not abi:
+        return "No ABI probe result on this host."
+    broken = entry["abi"]["broken"]
+    if not broken:
+        return (f"Would not break here: in {', '.join(sorted({f['mode'] for f in abi}))} the 32-bit and the 64-bit "
+                "probe saw the same files on every filesystem probed (run directory, the environment's root, /tmp).")
+    where: dict[tuple, list[str]] = {}
+    for b in broken:
+        options = f"{b.get('fstype')}" + (", inode64" if "inode64" in (b.get("evidence") or "") else "")
+        where.setdefault((b["filesystem"].replace("_", " "), options), []).append(b["mode"])
+    places = "; ".join(f"the {fs} ({options}) in {', '.join(sorted(modes))}" for (fs, options), modes in where.items())
+    runs = sum(len(v) for v in entry["abi"]["affected_runs"].values())
+    marked = (f"the {runs} other runs of those modes used the same filesystems and are marked in tables/audit.json "
+              "(abi.affected_runs)" if runs else "no other run of those modes is in this study")
+    return (f"Breaks on {places}: {broken[0]['summary']}. Every payload of this study is 64-bit and not affected; "
+            f"{marked}.")
+
+
+def _audit_first_screen_html(data: ReportData) -> list[str]:
+    """First screen: a host whose audit found something blocking, in one box (or a one-line all-clear)."""
+    table = findings.read_audit_table(data.tables_dir / "audit.json")
+    if not table or not table["hosts"]:
+        return []
+    lines = findings.blocking_lines(table)
+    if lines:
+        return [f"<style>{AUDIT_CSS}</style>", '<div class="audit-blocking"><b>Host audit: blocking</b><ul>'
+                + "".join(f"<li>{_e(line)}</li>" for line in lines) + '</ul><a href="#audit">the audit</a></div>']
+    counts = ", ".join(f"{h['host']}: {h['counts']['warning']} warnings" for h in table["hosts"])
+    return [f"<style>{AUDIT_CSS}</style>", f'<p class="audit-clear">Host audit: nothing blocking ({_e(counts)}; '
+            '<a href="#audit">the audit</a>).</p>']
+
+
+def _audit_section_html(data: ReportData) -> list[str]:
+    """The host audit: per host, the host's posture, what each mode's payload got, and the 32-bit
+    ABI per filesystem; with several hosts, what differs between them."""
+    table = findings.read_audit_table(data.tables_dir / "audit.json")
+    out = ["<h2 id='audit'>Host audit: security posture and the 32-bit ABI</h2>", f"<style>{AUDIT_CSS}</style>",
+           f"<p>{_e(AUDIT_TEXT)}</p>"]
+    if not table or not table["hosts"]:
+        return out + ['<p class="empty">No audit in this study (payload audit not run).</p>']
+    for entry in table["hosts"]:
+        counts = entry["counts"]
+        runs = "; ".join(f"{r['mode']} ({r['status']}{': ' + r['reason'] if r['status'] != 'ok' else ''})"
+                         for r in entry["runs"])
+        out.append(f"<h3>Host {_e(entry['host'])}</h3><p>{counts['blocking']} blocking, {counts['warning']} "
+                   f"warnings, {counts['ok']} ok. Audit runs: {_e(runs)}.</p>")
+        out.append(f"<p><b>32-bit software.</b> {_e(_audit_abi_sentence(entry))}</p>")
+        items = findings.host_items(entry)
+        variants = {f["item"]: sum(x["item"] == f["item"] for x in items) for f in items}
+        host_rows = [[_e(f["title"]), _verdict_badge(f["verdict"]),
+                      _e(f["summary"]) + (f" <i>(in the audit of {_e(', '.join(f['modes']))})</i>"
+                                          if variants[f["item"]] > 1 else ""),
+                      f'<span class="ev">{_e(f["evidence"])}</span>'] for f in items]
+        out.append("<h4>The host</h4>" + _html_table(["item", "verdict", "summary", "evidence"], host_rows, "audit"))
+        modes = [r["mode"] for r in entry["runs"] if r["status"] == "ok"]
+        by_item: dict[str, dict[str, dict]] = {}
+        for f in entry["findings"]:
+            if f["scope"] == "mode":
+                by_item.setdefault(f["title"], {})[f["mode"]] = f
+        mode_rows = [[_e(title)] + [(_verdict_badge(cells[m]["verdict"]) + " " + _e(cells[m]["summary"])
+                                     + f'<br><span class="ev">{_e(cells[m]["evidence"])}</span>')
+                                    if m in cells else "—" for m in modes] for title, cells in by_item.items()]
+        out.append("<h4>What the payload got, per mode (seen from inside; engines: read back from the engine)</h4>"
+                   + (_html_table(["item", *modes], mode_rows, "audit") if mode_rows else
+                      '<p class="empty">no mode was audited</p>'))
+        abi_rows = [[_e(f["mode"]), _e(f"{(f.get('filesystem') or '').replace('_', ' ')}: {f.get('path')}"),
+                     _e(f.get("fstype")),
+                     _verdict_badge(f["verdict"]), _e(f["summary"]) + f'<br><span class="ev">{_e(f["evidence"])}</span>']
+                    for f in entry["findings"] if f["scope"] == "abi"]
+        out.append("<h4>32-bit and 64-bit stat(), readdir(), open() per filesystem</h4>"
+                   + (_html_table(["mode", "filesystem", "type", "verdict", "what the probes saw"], abi_rows, "audit")
+                      if abi_rows else '<p class="empty">no ABI probe ran</p>'))
+    if len(table["hosts"]) > 1:
+        first = table["hosts"][0]["host"]
+        for other in table["hosts"][1:]:
+            rows = [[_e(r["scope"]), _e(r["mode"]), _e(r["title"]), _verdict_badge(r["verdict_a"]),
+                     _verdict_badge(r["verdict_b"]), _e(r["summary_a"] or "—"), _e(r["summary_b"] or "—")]
+                    for r in findings.diff_hosts(table, first, table, other["host"])]
+            out.append(f"<h3>Differences between {_e(first)} and {_e(other['host'])}</h3>"
+                       + (_html_table(["scope", "mode", "item", first, other["host"], f"summary on {first}",
+                                       f"summary on {other['host']}"], rows, "audit") if rows
+                          else '<p class="empty">none: the same verdicts on both hosts</p>'))
+    return [f'<div class="audit">{"".join(out)}</div>']
+
+
+def _audit_first_screen_md(data: ReportData) -> list[str]:
+    table = findings.read_audit_table(data.tables_dir / "audit.json")
+    if not table or not table["hosts"]:
+        return []
+    lines = findings.blocking_lines(table)
+    if lines:
+        return ["**Host audit: blocking**", ""] + [f"- {line}" for line in lines] + [""]
+    return ["Host audit: nothing blocking (" + ", ".join(f"{h['host']}: {h['counts']['warning']} warnings"
+                                                        for h in table["hosts"]) + ").", ""]
+
+
+def _audit_section_md(data: ReportData) -> list[str]:
+    table = findings.read_audit_table(data.tables_dir / "audit.json")
+    out = ["## Host audit: security posture and the 32-bit ABI", "", AUDIT_TEXT, ""]
+    if not table or not table["hosts"]:
+        return out + ["No audit in this study (payload audit not run).", ""]
+    for entry in table["hosts"]:
+        counts = entry["counts"]
+        out += [f"### Host {entry['host']}", "", f"{counts['blocking']} blocking, {counts['warning']} warnings, "
+                f"{counts['ok']} ok.", "", f"**32-bit software.** {_audit_abi_sentence(entry)}", ""]
+        rows = [[f["title"], f["verdict"], f["summary"], f["evidence"]] for f in findings.host_items(entry)]
+        out += [_md_table(["item", "verdict", "summary", "evidence"], rows)]
+        rows = [[f["mode"], f["title"], f["verdict"], f["summary"], f["evidence"]]
+                for f in entry["findings"] if f["scope"] in ("mode", "abi")]
+        out += [_md_table(["mode", "item", "verdict", "summary", "evidence"], rows)]
+    return out
+
+
 def render_html(data: ReportData, generated_utc: str) -> str:
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -595,6 +736,7 @@ def render_html(data: ReportData, generated_utc: str) -> str:
         "<title>execbench report</title>", f"<style>{CSS}</style></head><body>",
         "<h1>execbench: the cost of containers and VMs relative to bare metal</h1>",
         f'<p class="q"><b>Question.</b> {_e(QUESTION)}</p>',
+        *_audit_first_screen_html(data),
         *_summary_html(data),
         "<h2 id='answer'>Answer</h2>",
     ]
@@ -636,6 +778,7 @@ def render_html(data: ReportData, generated_utc: str) -> str:
         parts.append(f'<figure id="fig-{_e(fig["name"])}"><img alt="{_e(fig["title"])}" '
                      f'src="data:image/png;base64,{b64}"><figcaption><b>{_e(fig["title"])}.</b> '
                      f'{_e(fig["caption"])}</figcaption></figure>')
+    parts.extend(_audit_section_html(data))  # where report.md has it: before the detail tables
     parts.append("<h2 id='relative'>All comparisons with bare metal (relative.csv)</h2>")
     h, rows = data.relative_rows("html")
     parts.append(_html_table(h, rows, "relative") if rows else '<p class="empty">No comparisons.</p>')
@@ -689,7 +832,7 @@ def _md_plain(rows):
 
 def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "figures") -> str:
     out = ["# execbench: the cost of containers and VMs relative to bare metal", "", f"**Question.** {QUESTION}",
-           "", *_summary_md(data), "## Answer", ""]
+           "", *_audit_first_screen_md(data), *_summary_md(data), "## Answer", ""]
     if data.ingest_summary():
         out += [data.ingest_summary(), ""]
     hosts = data.compared_hosts()
@@ -719,6 +862,7 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
                 + ".", ""]
     for fig in data.figures:
         out += [f"![{fig['title']}]({figures_rel}/{fig['files']['png']})", "", f"*{fig['caption']}*", ""]
+    out += _audit_section_md(data)
     for title, (h, rows) in (("All comparisons with bare metal", data.relative_rows("md")),
                              ("Environment seen by the payloads: differences from bare metal", data.environment_rows()),
                              ("Copies scaling", data.scaling_rows()), ("Start-up latency", data.startup_rows()),

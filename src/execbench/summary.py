@@ -81,13 +81,14 @@ def _run_reasons(run: dict, log_reasons: list[dict], parse_errors: list[dict], h
 
 def study_summary(runs: list[dict], measurements: pd.DataFrame, relative: pd.DataFrame,
                   headline: dict[str, tuple[str, str]], log_reasons: dict[str, list[dict]],
-                  parse_errors: list[dict]) -> dict:
+                  parse_errors: list[dict], not_compared: set[str] = frozenset()) -> dict:
     """The summary as JSON-ready data.
 
     runs: tables.ParsedRuns.runs rows (run_id, payload, mode, mode_kind, status, reason, ...);
     measurements: measurements.csv; relative: relative.csv; headline: payload -> (benchmark, metric);
     log_reasons: run_id -> parse.parse_run_dir's log_reasons; parse_errors: [{run_id, path, line,
-    expected}]. Returns {runs, ok, failed, unavailable, modes, payloads: [{payload, modes: {mode:
+    expected}]; not_compared: payloads that are never divided by bare metal (the audit): their
+    runs are counted, but they need no bare-metal run and no comparison. Returns {runs, ok, failed, unavailable, modes, payloads: [{payload, modes: {mode:
     {runs, ok, failed, unavailable, compared, reasons: [{reason, outcome, runs, run_ids, detail,
     source_file, source_line}]}}}], no_number: [{payload, mode, why}], problems: [str], answer}."""
     with_number = _runs_with_headline(measurements, headline)
@@ -127,10 +128,10 @@ def study_summary(runs: list[dict], measurements: pd.DataFrame, relative: pd.Dat
         bare_ok = sum(c["ok"] for c in by_mode.values() if c["baseline"])
         for mode in (m for m in modes if m in by_mode):
             cell = by_mode[mode]
-            why = _why_no_number(cell, bare_ok)
+            why = _why_no_number(cell, bare_ok, payload in not_compared)
             if why:
                 no_number.append({"payload": payload, "mode": mode, "why": why})
-        if not bare_ok:
+        if not bare_ok and payload not in not_compared:
             bare = [c for c in by_mode.values() if c["baseline"]]
             why = "; ".join(r["reason"] for c in bare for r in c["reasons"][:2]) or "no bare-metal run at all"
             problems.append(f"{payload}: no valid bare-metal run ({why})")
@@ -142,13 +143,13 @@ def study_summary(runs: list[dict], measurements: pd.DataFrame, relative: pd.Dat
             "no_number": no_number, "problems": problems, "answer": not problems}
 
 
-def _why_no_number(cell: dict, bare_ok: int) -> str | None:
+def _why_no_number(cell: dict, bare_ok: int, not_compared: bool = False) -> str | None:
     """Why a payload x mode gave no number in the answer, or None when it gave one."""
     reasons = "; ".join(f"{r['reason']} ({r['runs']} of {cell['runs']} runs)" for r in cell["reasons"][:3])
     if cell["ok"] == 0:
         kind = "unavailable" if cell["unavailable"] == cell["runs"] else "every run failed"
         return f"{kind}: {reasons}" if reasons else kind
-    if cell["baseline"] or cell["compared"]:
+    if cell["baseline"] or cell["compared"] or not_compared:
         return None
     if not bare_ok:
         return "no valid bare-metal run to compare with"

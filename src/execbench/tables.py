@@ -16,6 +16,8 @@
                      └► summary.json    (runs ok / failed / unavailable per payload and mode, the
                                          reasons from the payloads' own logs, whether the study
                                          has an answer; execbench.summary)
+                     └► audit.json/.csv (the host audit's findings per host and mode, the runs an
+                                         ABI finding marks; execbench.findings)
 
 What is compared: machine-level records (copy = None) of runs whose status is
 "ok"; the unit of replication is the run (repetition).  Per-copy records are
@@ -38,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import environment, stats, summary
+from . import environment, findings, stats, summary
 
 MEASUREMENT_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "run_status",
@@ -124,9 +126,8 @@ def _run_row(run: dict, parsed_file: str) -> dict:
         "manifest": _nested(run, "ingest", "manifest", "") or "",
         "manifest_sha256": _nested(run, "ingest", "manifest_sha256", "") or "",
         # "negative" / "positive": a control of the study's resolving power, not an answer
-        # the schema's default "none" is no control
-        "control": control if (control := (run.get("mode_settings") or {}).get("control")) in ("negative", "positive")
-        else "",
+        "control": "" if (run.get("mode_settings") or {}).get("control") in (None, "", "none")
+        else run["mode_settings"]["control"],
         # the "bare metal" of this host is itself a guest (hostinfo.virtualization): "" on hardware
         "baseline_vm": (_nested(run, "host", "virtualization") or {}).get("vm") or "",
         "steal_pct_max": _nested(run, "host_state", "steal_pct_max"),
@@ -292,9 +293,19 @@ def clock_check(record: dict) -> dict | None:
 
 def paired_measurements(parsed: ParsedRuns) -> pd.DataFrame:
     """The measurements that may enter a comparison: without runs whose pairing is broken
-    (a fan-out run that ran on another node than its cluster host)."""
+    (a fan-out run that ran on another node than its cluster host), and without payloads whose
+    records are findings, not performance (the audit: Payload.compared_with_bare)."""
     broken = {r["run_id"] for r in parsed.runs if r["pairing"] == PAIRING_BROKEN}
-    return parsed.measurements[~parsed.measurements["run_id"].isin(broken)]
+    m = parsed.measurements
+    return m[~m["run_id"].isin(broken) & ~m["payload"].isin(uncompared_payloads(m["payload"]))]
+
+
+def uncompared_payloads(names: Iterable[str]) -> set[str]:
+    """The registered payloads among `names` that are never divided by bare metal (an ingested
+    payload name the registry does not know is a benchmark)."""
+    from . import payloads
+
+    return {n for n in set(names) if n in payloads.PAYLOADS and not payloads.PAYLOADS.load(n).compared_with_bare}
 
 
 def _typed_measurements(df: pd.DataFrame) -> pd.DataFrame:
@@ -723,6 +734,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     """The combine step: parsed-run JSONs -> results/tables/*. Returns the files written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    parsed_paths = list(parsed_paths)  # read twice: the runs, then the audit's findings
     parsed = load_parsed_runs(parsed_paths)
     m = parsed.measurements
     comparable = paired_measurements(parsed)
@@ -761,13 +773,15 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
     files["cross_hosts_md"].write_text(cross_host_markdown(cross_hosts))
     files["excluded"].write_text(json.dumps(excluded, indent=1, default=str) + "\n")
     study = summary.study_summary(parsed.runs, parsed.measurements, relative, headline_keys(comparable),
-                                  parsed.log_reasons, parsed.parse_errors)
+                                  parsed.log_reasons, parsed.parse_errors,
+                                  not_compared=uncompared_payloads(r["payload"] for r in parsed.runs))
     files["summary"].write_text(json.dumps(study, indent=1, default=str) + "\n")
     pd.DataFrame(parsed.inputs, columns=INPUT_COLUMNS).to_csv(files["inputs"], index=False)
     env_table = environment.environment_table(parsed.environments)
     env_table.to_csv(files["environment_csv"], index=False)
     files["environment_md"].write_text(environment.environment_markdown(env_table))
     pd.DataFrame(parsed.clock, columns=CLOCK_COLUMNS).to_csv(files["clock"], index=False, float_format="%.6g")
+    files.update(findings.write_audit_tables(parsed_paths, out))
     return files
 
 

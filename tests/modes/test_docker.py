@@ -31,9 +31,17 @@ def test_docker_hardening_defaults(tmp_path):
 @pytest.mark.docker
 def test_docker_container_is_hardened(modes_image, shared_dir):
     out = shared_dir / "hardened-docker"
-    results = DockerMode().run(run_context(modes_image, "docker", PROBE_ARGV, out)).copies
+    outcome = DockerMode().run(run_context(modes_image, "docker", PROBE_ARGV, out))
+    results = outcome.copies
     assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
     assert_hardened(probe(out))
+    # what the engine itself recorded for the container, read back after the run
+    [readback] = outcome.factors["engine_readback"]
+    assert readback["user"] == "10001:10001" and readback["CapDrop"] == ["ALL"] and not readback["CapAdd"]
+    assert readback["SecurityOpt"] == ["no-new-privileges"] and readback["ReadonlyRootfs"] is True
+    assert readback["Privileged"] is False and readback["NetworkMode"] == "none"
+    assert [(m["source"], m["destination"]) for m in readback["mounts"] if m["type"] == "bind"] == [
+        (str(out.resolve()), "/execbench/run")]
     assert probe(out)["pids_max"] == "4096"  # R11: the container's own pids cgroup
     # the container's own cgroup saw at least the copy's CPU (python startup is not free)
     assert results[0].env_cgroup_cpu_s is not None and results[0].cpu_s > 0
@@ -68,7 +76,9 @@ def test_network_factor_reaches_the_container(modes_image, shared_dir):
     out = shared_dir / "net-host"
     ctx = run_context(modes_image, "docker", PROBE_ARGV, out, settings={"network": "host"})
     assert DockerMode().factors(ctx)["network"] == "host"
-    assert DockerMode().run(ctx).copies[0].exit_code == 0
+    outcome = DockerMode().run(ctx)
+    assert outcome.copies[0].exit_code == 0
+    assert outcome.factors["engine_readback"][0]["NetworkMode"] == "host"  # as the engine applied it
     assert set(probe(out)["net"]) == set(os.listdir("/sys/class/net"))  # the host's interfaces
 
 

@@ -41,8 +41,16 @@ def test_rootless_id_mapping(tmp_path):
 def test_rootless_podman_container_is_hardened(modes_image, shared_dir):
     mode = podman_or_skip()
     out = shared_dir / "hardened-podman"
-    results = mode.run(run_context(modes_image, "podman", PROBE_ARGV, out, settings={"user": "execbench"})).copies
+    ctx = run_context(modes_image, "podman", PROBE_ARGV, out, settings={"user": "execbench"})
+    outcome = mode.run(ctx)
+    results = outcome.copies
     assert results[0].exit_code == 0, (out / "copy0" / "stderr.log").read_text()
+    # what the engine recorded, read back after the run; the container is gone afterwards
+    [readback] = outcome.factors["engine_readback"]
+    assert readback["user"] == "10001:10001" and "CAP_SYS_CHROOT" in readback["CapDrop"] and not readback["CapAdd"]
+    assert readback["SecurityOpt"] == ["no-new-privileges"] and readback["ReadonlyRootfs"] is True
+    assert readback["Privileged"] is False and readback["NetworkMode"] == "none"
+    assert mode.podman(ctx.settings, "container", "exists", readback["container"], timeout=60).returncode == 1
     seen = probe(out)
     assert_hardened(seen)
     # R11: a process limit (rootless on cgroup v1 has no pids cgroup: the user's RLIMIT_NPROC)

@@ -60,6 +60,9 @@ rule combine_tables:
         summary=f"{REPORT_TABLES}/summary.json",
         # ingested runs: every copied file with its sha256 and provenance
         inputs=f"{REPORT_TABLES}/inputs.csv",
+        # the host audit's findings per host and mode (execbench.findings)
+        audit=f"{REPORT_TABLES}/audit.json",
+        audit_csv=f"{REPORT_TABLES}/audit.csv",
     log:
         f"{RESULTS}/logs/report/combine_tables.log",
     conda:

@@ -207,6 +207,12 @@ class Mode:
         """Engine/runtime versions for run.json's provenance."""
         return {}
 
+    def security_facts(self, ctx: ModeContext) -> dict:
+        """What the engine itself says about its isolation (security options, seccomp profile,
+        rootless, user namespaces, storage and its filesystem), for the audit payload: facts, no
+        verdicts (execbench.parsers.audit judges them). {} for a mode without an engine."""
+        return {}
+
     def factors(self, ctx: RunContext) -> dict:
         """The factors this run is configured to get (network, pinning, hardening ...), recorded in
         run.json before the run; run() may report more in its outcome."""

@@ -33,6 +33,26 @@ HARDENING = {
 }
 
 
+# What the engine's inspect record says a container got (Docker's and Podman's share these
+# field names): read back after the run and recorded in run.json's factors, next to HARDENING,
+# which is only what was asked for.
+READBACK_HOST_CONFIG = ("CapAdd", "CapDrop", "SecurityOpt", "ReadonlyRootfs", "Privileged", "NetworkMode",
+                        "UsernsMode", "PidMode", "IpcMode", "CgroupnsMode", "Tmpfs", "Binds", "Devices")
+READBACK_TOP = ("AppArmorProfile", "ProcessLabel", "EffectiveCaps", "BoundingCaps")
+
+
+def engine_readback(attrs: dict) -> dict:
+    """The hardening-relevant part of one container's inspect record (`docker inspect` /
+    `podman inspect`): its name, Config.User, HostConfig's READBACK_HOST_CONFIG, the
+    top-level READBACK_TOP fields and the mounts (source, destination, rw)."""
+    host_config = attrs.get("HostConfig") or {}
+    mounts = [{"source": m.get("Source"), "destination": m.get("Destination"), "rw": m.get("RW"),
+               "type": m.get("Type")} for m in attrs.get("Mounts") or []]
+    return {"container": (attrs.get("Name") or "").lstrip("/"), "user": (attrs.get("Config") or {}).get("User"),
+            **{key: host_config.get(key) for key in READBACK_HOST_CONFIG},
+            **{key: attrs.get(key) for key in READBACK_TOP if key in attrs}, "mounts": mounts}
+
+
 # Labels on every container (and the parts of every guest's name) that say whose it is: the run,
 # and the results dir it writes to (layout.instance_tag), so leftovers are found per run and per
 # results dir, never another checkout's (issue 13, R13).

@@ -12,8 +12,8 @@ from .base import (COPIES_PER_CONTAINER_SETTING, CPU_LIMIT_SETTING, CPUSET_SETTI
                    NETWORK_SETTING, SECCOMP_SETTING, SHM_SIZE_SETTING, ULIMITS_SETTING, Availability, Mode,
                    ModeContext, ModeError, RunContext, RunOutcome, StartupSample)
 from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RESULTS_LABEL, RUN_LABEL,
-                     RUN_MOUNT, collect, container_groups, effective_network, environment_name, labels,
-                     launcher_argv, prepare_run_dir, start_barrier)
+                     RUN_MOUNT, collect, container_groups, effective_network, engine_readback, environment_name,
+                     labels, launcher_argv, prepare_run_dir, start_barrier)
 
 # Container create+start takes ~0.3-1 s here; the barrier leaves room for each.
 START_S_PER_CONTAINER = 0.5  # docker run of a pulled image: ~0.3 s here (startup payload)
@@ -128,6 +128,14 @@ def with_site_factors(kwargs: dict, site_kwargs: dict) -> dict:
     out = dict(kwargs, **{k: v for k, v in site_kwargs.items() if k != "security_opt"})
     out["security_opt"] = list(kwargs.get("security_opt", [])) + list(site_kwargs.get("security_opt", []))
     return out
+def _read_back(container) -> dict:
+    """The engine's record of what the (exited) container got: inspect after the run, so the
+    payload's time is never touched."""
+    try:
+        container.reload()
+        return engine_readback(container.attrs)
+    except Exception as err:  # recorded: the audit says the hardening could not be read back
+        return {"container": container.name, "error": f"{type(err).__name__}: {err}"[:300]}
 
 
 class DockerMode(Mode):
@@ -159,6 +167,30 @@ class DockerMode(Mode):
             "storage_driver": info.get("Driver"),
             "cgroup_version": info.get("CgroupVersion"),
             "docker_sdk": docker.__version__,
+        }
+
+    def security_facts(self, ctx: ModeContext) -> dict:
+        """`docker info`'s security options (seccomp profile, apparmor, selinux, userns, rootless),
+        cgroup version and driver, storage driver, its backing filesystem and the data root's
+        filesystem on the host (type and options: xfs inode64, ...)."""
+        from ..hostaudit import filesystem_of
+
+        info = _client().info()
+        options = info.get("SecurityOptions") or []
+        driver_status = {k: v for k, v in info.get("DriverStatus") or []}
+        root = info.get("DockerRootDir")
+        return {
+            "engine": "docker", "server_version": info.get("ServerVersion"), "security_options": options,
+            "seccomp_profile": next((o.split("profile=", 1)[1] for o in options
+                                     if o.startswith("name=seccomp") and "profile=" in o), None),
+            "userns": any(o.startswith("name=userns") for o in options),
+            "rootless": any(o.startswith("name=rootless") for o in options),
+            "apparmor": any(o.startswith("name=apparmor") for o in options),
+            "selinux": any(o.startswith("name=selinux") for o in options),
+            "cgroup_version": info.get("CgroupVersion"), "cgroup_driver": info.get("CgroupDriver"),
+            "storage_driver": info.get("Driver"), "backing_filesystem": driver_status.get("Backing Filesystem"),
+            "data_root": root, "data_root_filesystem": filesystem_of(root) if root else None,
+            "default_runtime": info.get("DefaultRuntime"),
         }
 
     def factors(self, ctx: RunContext) -> dict:
@@ -210,7 +242,7 @@ class DockerMode(Mode):
         one = ctx.settings["copies_per_container"] == "one"
         start_at = start_barrier(len(groups), START_S_PER_CONTAINER, base_s=BARRIER_BASE_S)
         cpus = sorted(os.sched_getaffinity(0))
-        containers, env_exit, killed, read_back = [], {}, set(), []
+        containers, env_exit, killed, readback, read_back = [], {}, set(), [], []
         site_kwargs, _ = site_factor_kwargs(ctx)
         try:
             for k, copies in enumerate(groups):
@@ -234,6 +266,7 @@ class DockerMode(Mode):
                     env_exit[i] = status
                 # the launcher's own output (not the payload's): kept next to the copies
                 (out_dir / f"launcher-{k}.log").write_bytes(container.logs(stdout=True, stderr=True))
+                readback.append(_read_back(container))
         finally:
             for container, _ in containers:
                 try:
@@ -241,7 +274,9 @@ class DockerMode(Mode):
                 except Exception:
                     pass
         return RunOutcome(collect(out_dir, ctx.copies, env_exit, killed),
-                          {**self.factors(ctx), "engine_read_back": read_back})
+                          {**self.factors(ctx), "engine_readback": readback,
+                           # the site factors as the engine took them, before the start
+                           "engine_read_back": read_back})
 
     def startup_sample(self, ctx: RunContext, argv: list[str]) -> StartupSample:
         """`docker run --rm` of argv, hardened, timed from create to removed."""

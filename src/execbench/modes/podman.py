@@ -20,8 +20,8 @@ from pathlib import Path
 from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, MEMORY_LIMIT_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
                    ModeError, RunContext, RunOutcome, StartupSample)
 from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RESULTS_LABEL, RUN_LABEL,
-                     RUN_MOUNT, check_reachable, collect, container_groups, effective_network, environment_name, labels,
-                     launcher_argv, prepare_run_dir, start_barrier)
+                     RUN_MOUNT, check_reachable, collect, container_groups, effective_network, engine_readback,
+                     environment_name, labels, launcher_argv, prepare_run_dir, start_barrier)
 
 START_S_PER_CONTAINER = 0.75  # rootless podman run: ~0.2-0.6 s here (no daemon, conmon)
 
@@ -147,6 +147,29 @@ class PodmanMode(Mode):
             "user": settings["user"],
         }
 
+    def security_facts(self, ctx: ModeContext) -> dict:
+        """`podman info` as the rootless user: its security section (rootless, seccomp and its
+        profile, AppArmor, SELinux), cgroup version and manager, storage driver, graph root and
+        that directory's filesystem on the host."""
+        from ..hostaudit import filesystem_of
+
+        proc = self.podman(ctx.settings, "info", "--format", "json", timeout=120)
+        if proc.returncode != 0:
+            return {"engine": "podman", "error": proc.stderr.strip()[-300:]}
+        info = json.loads(proc.stdout or "{}")
+        host, store = info.get("host", {}), info.get("store", {})
+        security = host.get("security", {})
+        root = store.get("graphRoot")
+        return {
+            "engine": "podman", "server_version": info.get("version", {}).get("Version"), "user": ctx.settings["user"],
+            "rootless": security.get("rootless"), "seccomp": security.get("seccompEnabled"),
+            "seccomp_profile": security.get("seccompProfilePath"), "apparmor": security.get("apparmorEnabled"),
+            "selinux": security.get("selinuxEnabled"), "default_capabilities": security.get("capabilities"),
+            "id_mappings": host.get("idMappings"), "cgroup_version": host.get("cgroupVersion"),
+            "cgroup_manager": host.get("cgroupManager"), "storage_driver": store.get("graphDriverName"),
+            "data_root": root, "data_root_filesystem": filesystem_of(root) if root else None,
+        }
+
     def factors(self, ctx: RunContext) -> dict:
         per_copy = ctx.settings["cpuset"] == "per-copy"
         return {
@@ -188,11 +211,12 @@ class PodmanMode(Mode):
         groups = container_groups(ctx)
         pin = settings["cpuset"] == "per-copy"
         start_at = start_barrier(len(groups), START_S_PER_CONTAINER, base_s=BARRIER_BASE_S)
-        procs, env_exit, killed = [], {}, set()
+        procs, env_exit, killed, readback = [], {}, set(), []
         try:
             for k, copies in enumerate(groups):
                 name = environment_name(ctx, k)
-                argv = ["run", "--rm", "--name", name, *hardened_options(ctx, out_dir), ctx.image_ref,
+                # no --rm: the engine's record is read back after the run, then removed
+                argv = ["run", "--name", name, *hardened_options(ctx, out_dir), ctx.image_ref,
                         *launcher_argv(ctx, copies, start_at, pin=pin)]
                 log = open(out_dir / f"launcher-{k}.log", "wb")
                 procs.append((self.podman(settings, *argv, popen=True, stdin=subprocess.DEVNULL, stdout=log,
@@ -207,13 +231,24 @@ class PodmanMode(Mode):
                     killed.update(copies)
                 for i in copies:
                     env_exit[i] = status
+                readback.append(self._read_back(settings, name))
         finally:
             for proc, _, name, log in procs:
+                self.podman(settings, "rm", "-f", name, timeout=120)
                 if proc.poll() is None:
-                    self.podman(settings, "rm", "-f", name, timeout=120)
                     proc.wait()
                 log.close()
-        return RunOutcome(collect(out_dir, ctx.copies, env_exit, killed), self.factors(ctx))
+        return RunOutcome(collect(out_dir, ctx.copies, env_exit, killed),
+                          {**self.factors(ctx), "engine_readback": readback})
+
+    def _read_back(self, settings, name: str) -> dict:
+        """The engine's record of what the (exited) container got (`podman inspect`)."""
+        proc = self.podman(settings, "inspect", "--type", "container", name, timeout=60)
+        try:
+            return engine_readback(json.loads(proc.stdout)[0])
+        except (ValueError, IndexError, TypeError):
+            return {"container": name, "error": f"podman inspect exited {proc.returncode}: "
+                                                f"{proc.stderr.strip()[-300:]}"}
 
     def startup_sample(self, ctx: RunContext, argv: list[str]) -> StartupSample:
         """`podman run --rm` of argv as the rootless user, hardened, timed on the host."""

@@ -6,6 +6,7 @@ from ..registry import Registry
 
 # payload name -> "module:class"
 PAYLOADS = Registry(__name__, "payload", {
+    "audit": ".audit:Audit",
     "cpusuite": ".cpusuite:CpuSuite",
     "hepchain": ".hepchain:HepChain",
     "db12": ".db12:Db12",

@@ -42,6 +42,12 @@ class Payload:
     # True: the runner hands the payload the mode (run_host) instead of starting copies through
     # the in-image launcher: what it measures is the mode's own start path.
     host_driven: ClassVar[bool] = False
+    # True: one run per mode at the head of each host's chain (repetition 1 only), before every
+    # benchmark: a check of the host (the audit), not a measurement to repeat.
+    runs_once_first: ClassVar[bool] = False
+    # False: its records are findings, not performance: never divided by bare metal, and a
+    # missing bare-metal run of it does not leave the study without an answer.
+    compared_with_bare: ClassVar[bool] = True
     log_file: ClassVar[str] = ""  # each copy's native log, under copy<i>/
     parser_format: ClassVar[str] = ""  # the registered parser that reads log_file
     summed_metrics: ClassVar[frozenset[str]] = frozenset()  # machine value = sum over copies (HS06's rule)
