@@ -28,6 +28,17 @@ NOISE_CV = 0.004
 STARTUP_SAMPLES = 5
 
 
+def _environment(mode: str) -> dict:
+    """What a copy saw (the launcher's fingerprint): containers filter system calls and get a
+    64 MiB /dev/shm; bare metal neither."""
+    container = mode in ("docker", "podman")
+    return {"seccomp": 2 if container else 0, "seccomp_filters": 1 if container else 0,
+            "speculation_store_bypass": "thread vulnerable", "shm_bytes": 64 * 2 ** 20 if container else 2 ** 33,
+            "cgroup": {"version": 1 if container else None, "cpu_quota_us": -1 if container else None},
+            "visible_cpus": [0, 1], "cpu_count": 2, "clocksource": "tsc", "clock_gettime_ns": 25.0,
+            "isa_level": "x86-64-v3", "cpu_flags_not_seen": []}
+
+
 def _run(payload, mode, copies, rep, status="ok", reason="", emulated=False, order=0):
     kind = mode.split("-")[0]  # bare-aa, bare-quota: controls of kind bare
     versions = {"bare": {"chroot": "coreutils 9.1"}, "docker": {"engine": "20.10.24", "runc": "1.1.5"},
@@ -44,7 +55,8 @@ def _run(payload, mode, copies, rep, status="ok", reason="", emulated=False, ord
                   "digest": digest},
         "started_utc": f"2026-11-29T04:{order % 60:02d}:00Z", "ended_utc": f"2026-11-29T04:{order % 60:02d}:30Z",
         "wall_s": 30.0, "copies_result": [
-            {"copy": i, "exit_code": 0 if status == "ok" else 1, "wall_s": 30.0, "timed_out": False, "cpu_s": 29.0}
+            {"copy": i, "exit_code": 0 if status == "ok" else 1, "wall_s": 30.0, "timed_out": False, "cpu_s": 29.0,
+             "environment": _environment(mode)}
             for i in range(copies)] if status != "unavailable" else [],
         "config_sha256": "cd" * 32,
     }

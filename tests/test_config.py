@@ -375,3 +375,30 @@ def test_no_config_file_is_the_default_study_and_config_values_go_over_it():
     raw, sources = compose_config([], {"from_raw": True})
     assert raw["from_raw"] is True and raw["study"]["name"] == "quick"
     assert [s.kind for s in sources] == ["default", "--config"]
+
+
+@pytest.mark.parametrize("example", ["htcondor-docker-universe", "kubernetes-quota", "factors-study"])
+def test_site_factor_examples_are_valid_studies(example):
+    """The site-factor examples (docs/factors.md) load over the default config and set what they say."""
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO_ROOT / f"config/examples/{example}.yaml").read_text()))
+    loaded = load_config(config)
+    limits = {name: m.get("cpu_limit", {}).get("kind") for name, m in loaded["modes"].items() if m["enabled"]}
+    expected = {"htcondor-docker-universe": {"docker-condor-defaults": "shares", "docker-condor-pinned": "cpuset"},
+                "kubernetes-quota": {"docker-k8s-limits": "quota"},
+                "factors-study": {"docker-quota1": "quota", "docker-cpuset1": "cpuset", "bare-quota": "quota"}}[example]
+    assert {k: limits[k] for k in expected} == expected
+    assert run_matrix(loaded, cores=2)
+
+
+def test_cpu_limit_settings_are_checked_per_kind():
+    raw = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    raw["modes"]["docker"]["cpu_limit"] = {"kind": "shares"}
+    with pytest.raises(ConfigError, match=r"modes\.docker\.cpu_limit\.shares"):
+        load_config(raw)
+    raw["modes"]["docker"]["cpu_limit"] = {"kind": "quota", "cpus": 0.5}
+    raw["modes"]["bare"]["cpu_limit"] = {"kind": "shares", "shares": 100}  # bare metal has nothing to share with
+    with pytest.raises(ConfigError, match=r"modes\.bare\.cpu_limit\.kind"):
+        load_config(raw)

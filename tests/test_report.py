@@ -335,6 +335,22 @@ def test_rebuild_from_raw_fixture_logs_through_manifest_ingest_to_report(tmp_pat
         assert produced == golden.read_text(), f"{name} differs from {golden} (regenerate and review)"
 
 
+def test_environment_differences_are_listed_beside_the_numbers(built):
+    """Each container copy saw a seccomp filter and a 64 MiB /dev/shm that bare metal's did not:
+    environment.csv says so, the report lists both and names them in the comparison rows."""
+    root, _ = built
+    env = pd.read_csv(root / "tables" / "environment.csv")
+    differing = env[env["differs"]]
+    assert set(differing["mode"]) == {"docker", "podman"}
+    assert set(differing["key"]) == {"seccomp", "seccomp_filters", "shm_bytes"}
+    md = (root / "report" / "report.md").read_text()
+    assert "## Environment seen by the payloads: differences from bare metal" in md
+    assert "| synth-host | docker | shm_bytes | 67108864 | 8589934592 |" in md
+    assert "seccomp, seccomp_filters, shm_bytes" in md  # the relative rows' last column
+    html = (root / "report" / "index.html").read_text()
+    assert "id='environment'" in html and "environment differs from bare metal in" in html
+
+
 def _with_control(paths, mode, control, virt_vm=None):
     """Mark the synthetic runs of `mode` as a control (modes.<mode>.control), and every run's host
     as a guest of `virt_vm` when given."""

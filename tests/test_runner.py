@@ -504,3 +504,25 @@ def test_timed_out_payload_is_killed_and_its_container_removed(modes_image, shar
     else:
         left = mode.podman(mode_context("podman").settings, "ps", "-aq", "--filter", f"label={RUN_LABEL}={run['run_id']}").stdout.split()
     assert left == []
+
+
+@pytest.mark.docker
+def test_copies_times_threads_beyond_the_usable_cores_is_unavailable(modes_image, shared_dir):
+    """A multi-threaded copy never oversubscribes the host: such a cell is unavailable, saying
+    why; one that fits runs and records the threads it asked for."""
+    class Threaded(ArgvPayload):
+        def __init__(self, threads):
+            super().__init__(["true"])
+            self.threads = threads
+
+        def threads_per_copy(self, settings):
+            return self.threads
+
+    usable = len(os.sched_getaffinity(0))
+    config = make_config(shared_dir / "threads-results", modes_image)
+    config["payloads"] = {"argv": {}}
+    run = run_cell(config, cell("argv", "bare"), payload=Threaded(usable + 1))
+    assert run["status"] == "unavailable" and f"x {usable + 1} threads > {usable} usable cores" in run["reason"]
+    assert run["threads_per_copy"] == usable + 1
+    run = run_cell(config, cell("argv", "bare", rep=2), payload=Threaded(usable))
+    assert run["status"] == "ok" and run["threads_per_copy"] == usable

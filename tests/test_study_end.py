@@ -36,7 +36,7 @@ def _study_config(results: Path) -> dict:
         "cache": str(CACHE),
         "modes": {"podman": {"enabled": False}, "vm": {"enabled": False}, "bare-aa": {"enabled": False}},
         "payloads": {"db12": {"timeout_s": 0.5}, "cpusuite": {"enabled": False}, "hepchain": {"enabled": False},
-                     "fio": {"enabled": False}, "startup": {"enabled": False}},
+                     "fio": {"enabled": False}, "startup": {"enabled": False}, "syscost": {"enabled": False}},
     }
 
 

@@ -403,3 +403,14 @@ def test_cpusuite_records_carry_the_printed_step_of_their_run_time(tmp_path):
     assert _printed_quantum("0.231") == pytest.approx(1e-3)
     assert _printed_quantum("12.345678") == pytest.approx(1e-6)
     assert _printed_quantum("7") == 1.0 and _printed_quantum("--") is None
+
+
+def test_the_default_control_none_is_no_control():
+    """config fills modes.<name>.control with "none": such a mode is an answer, not a control
+    (else every mode of a study reads as a control and the report finds no answer)."""
+    from execbench.tables import _run_row
+
+    run = {"run_id": "r", "mode": "docker", "payload": "db12", "copies": 1, "repetition": 1}
+    assert _run_row({**run, "mode_settings": {"kind": "docker", "control": "none"}}, "p")["control"] == ""
+    assert _run_row({**run, "mode_settings": {"kind": "docker"}}, "p")["control"] == ""
+    assert _run_row({**run, "mode_settings": {"kind": "bare", "control": "positive"}}, "p")["control"] == "positive"

@@ -50,6 +50,22 @@ def cgroup_version() -> int:
     return 2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1
 
 
+def vulnerabilities(root: Path = Path("/sys/devices/system/cpu/vulnerabilities")) -> dict[str, str]:
+    """The kernel's view of each CPU vulnerability and its mitigation (Linux admin-guide
+    hw-vuln/: one file per vulnerability, one line each); {} where not exported."""
+    try:
+        return {p.name: p.read_text(errors="replace").strip() for p in sorted(root.iterdir()) if p.is_file()}
+    except OSError:
+        return {}
+
+
+def _first_line(path: Path) -> str | None:
+    try:
+        return path.read_text(errors="replace").strip()
+    except OSError:
+        return None
+
+
 def host_info() -> dict:
     """The host part of run.json (workflow/schemas/run.schema.json `host`)."""
     uname = platform.uname()
@@ -69,6 +85,10 @@ def host_info() -> dict:
         "os": release.get("PRETTY_NAME", uname.system),
         "memory_kb": memory_total_kb(),
         "cgroup_version": cgroup_version(),
+        # what the environment fingerprints (run.json copies_result[].environment) are compared with
+        "vulnerabilities": vulnerabilities(),
+        "kernel_cmdline": _first_line(Path("/proc/cmdline")) or "",
+        "clocksource": _first_line(Path("/sys/devices/system/clocksource/clocksource0/current_clocksource")),
         "virtualization": virtualization(flags),
     }
 

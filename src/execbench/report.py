@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, figures, findings, glance, startup_cost, stats, tables
+from . import __version__, environment, figures, findings, glance, startup_cost, stats, tables
 from .hostinfo import baseline_label
 from . import summary as summary_module
 from .paths import REPO_ROOT
@@ -125,6 +125,8 @@ class ReportData:
         self.relative, self.relative_meta, self.scaling = read.relative, read.relative_meta, read.scaling
         self.cross_hosts, self.runs, self.measurements = read.cross_hosts, read.runs, read.measurements
         self.excluded, self.summary, self.inputs = read.excluded, read.summary, read.inputs
+        self.environment = read.environment
+        self.env_differences = environment.differences(read.environment)
         self.clock = read.clock
         figures_list = json.loads((self.figures_dir / "figures.json").read_text())
         # only figures with data are shown; the others are named in one line
@@ -185,7 +187,7 @@ class ReportData:
         power = "mde_pct" in self.relative.columns
         headers = ["host", "payload", "headline", "copies", "mode", "% of bare metal", "95 % CI",
                    "mode ÷ bare [95 % CI]", "n (mode/bare)"] + (
-                      ["± (half-width)", "MDE", "rounds needed"] if power else []) + ["verdict"]
+                      ["± (half-width)", "MDE", "rounds needed"] if power else []) + ["verdict", "environment differs in"]
         rows = []
         for payload, (benchmark, metric) in sorted(self.relative_meta.get("headline", {}).items()):
             sel = self._headline_cells(payload, benchmark, metric, host)
@@ -197,7 +199,7 @@ class ReportData:
                          "—" if pd.isna(r.rounds_needed) else f"{int(r.rounds_needed)}"] if power else []
                 rows.append([_e(r.host), _e(payload), _e(f"{benchmark}/{metric}"), r.copies, _e(r.mode),
                              _pct(r.relative_performance), _ci(r.perf_ci_low, r.perf_ci_high, r.verdict),
-                             _ratio_ci(r), n, *extra, verdict])
+                             _ratio_ci(r), n, *extra, verdict, _e(self.env_keys(r.host, r.mode))])
         return headers, rows
 
     def cross_host_rows(self):
@@ -229,9 +231,23 @@ class ReportData:
         return (f"A cross-host summary needs per-host comparisons from at least 2 hosts; this study has them "
                 f"from {len(hosts)} host{'' if len(hosts) == 1 else 's'}{which}.")
 
+    def env_keys(self, host, mode) -> str:
+        """The environment keys in which `mode` differs from bare metal on `host` (for the tables)."""
+        found = self.env_differences.get((str(host), str(mode)), [])
+        return ", ".join(d.split(" ", 1)[0] for d in found) or "—"
+
+    def environment_rows(self):
+        """Every key in which a mode's environment differed from bare metal's, with both values."""
+        headers = ["host", "mode", "key", "value in the mode", "value in bare metal", "copies seen"]
+        env = self.environment
+        rows = [[_e(r.host), _e(r.mode), _e(r.key), _e(r.value), _e(r.bare_value), r.copies_seen]
+                for r in env[env["differs"].astype(str).isin(["True", "true", "1"])].itertuples()]
+        return headers, rows
+
     def relative_rows(self, fmt: str):
         headers = ["host", "payload", "benchmark", "metric", "copies", "mode", "mean (mode)", "mean (bare)",
-                   "unit", "% of bare metal", "95 % CI", "mode ÷ bare [95 % CI]", "n", "verdict", "note"]
+                   "unit", "% of bare metal", "95 % CI", "mode ÷ bare [95 % CI]", "n", "verdict", "note",
+                   "environment differs from bare metal in"]
         rows = []
         for r in self.relative.itertuples():
             verdict = (_verdict_html(r.verdict, r.flag) if fmt == "html"
@@ -240,7 +256,7 @@ class ReportData:
             rows.append([_e(r.host), _e(r.payload), _e(r.benchmark), _e(r.metric), r.copies, _e(r.mode),
                          f"{r.mean_mode:.5g}", f"{r.mean_bare:.5g}", _e(r.unit), _pct(r.relative_performance),
                          _ci(r.perf_ci_low, r.perf_ci_high, r.verdict), _ratio_ci(r), f"{r.n_mode}/{r.n_bare}", verdict,
-                         _e(note)])
+                         _e(note), _e(self.env_keys(r.host, r.mode))])
         return headers, rows
 
     def scaling_rows(self):
@@ -497,6 +513,14 @@ METHOD_TEXT = (
     "unavailable runs are never in a ratio; they are listed below with the reason."
 )
 
+ENVIRONMENT_TEXT = (
+    "Taken inside each environment by the launcher, per copy, and compared with bare metal's copies on "
+    "the same host (tables/environment.csv holds every key): seccomp and the speculative store bypass "
+    "mitigation, cgroup limits, /dev/shm, rlimits, transparent huge pages, visible CPUs, clocksource and "
+    "the cost of one clock_gettime, the vsyscall page, the ISA level the userland sees, and the CFS "
+    "throttling counters over the run. Each can explain a ratio above; the last column of the comparison "
+    "tables names them."
+)
 CROSS_HOSTS_TEXT = (
     "Each host is compared only with its own bare metal (above). This summarises those per-host numbers: for "
     "each headline cell and mode, the median, minimum and maximum over the hosts of their % of bare metal "
@@ -843,6 +867,13 @@ def _relative_section(data: ReportData) -> str:
     return _html_table(h, rows, "relative") if rows else '<p class="empty">No comparisons.</p>'
 
 
+def _environment_section(data: ReportData) -> str:
+    h, rows = data.environment_rows()
+    return f"<p>{_e(ENVIRONMENT_TEXT)}</p>" + (
+        _html_table(h, rows, "environment") if rows else
+        '<p class="empty">No difference from bare metal seen (or no fingerprints recorded).</p>')
+
+
 def _scaling_section(data: ReportData) -> str:
     h, rows = data.scaling_rows()
     return _html_table(h, rows, "scaling") if rows else '<p class="empty">No scaling data.</p>'
@@ -904,6 +935,7 @@ SECTIONS: list[tuple[str, str, object]] = [
     ("figures", "Figures", _figures_section),
     ("across-hosts", "Across hosts", _across_hosts_section),
     ("relative", "All comparisons with bare metal (relative.csv)", _relative_section),
+    ("environment", "Environment seen by the payloads: differences from bare metal", _environment_section),
     ("scaling", "Copies scaling", _scaling_section),
     ("startup", "Start-up latency", _startup_section),
     ("audit", "Host audit: security posture and the 32-bit ABI", lambda data: "".join(_audit_section_html(data))),
@@ -971,6 +1003,7 @@ def render_markdown(data: ReportData, generated_utc: str, figures_rel: str = "fi
         out += [f"![{fig['title']}]({figures_rel}/{fig['files']['png']})", "", f"*{fig['caption']}*", ""]
     out += _audit_section_md(data)
     for title, (h, rows) in (("All comparisons with bare metal", data.relative_rows("md")),
+                             ("Environment seen by the payloads: differences from bare metal", data.environment_rows()),
                              ("Copies scaling", data.scaling_rows()),
                              ("Start-up cost per mode", data.startup_cost_rows()),
                              ("Start-up latency", data.startup_rows()),

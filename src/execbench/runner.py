@@ -228,10 +228,15 @@ def _aggregate_copies(units: list[dict], copies: int) -> list[dict]:
             values = [c[key] for c in rows]
             return None if any(v is None for v in values) else math.fsum(values)
 
+        throttling = [c.get("cpu_throttling") for c in mine]
         out.append({"copy": copy, "exit_code": bad, "wall_s": total("wall_s"),
                     "timed_out": any(c["timed_out"] for c in mine), "cpu_s": total("cpu_s"),
                     "env_cgroup_cpu_s": total("env_cgroup_cpu_s"),
-                    "detail": "; ".join(dict.fromkeys(c["detail"] for c in mine if c["detail"]))[:1500]})
+                    "detail": "; ".join(dict.fromkeys(c["detail"] for c in mine if c["detail"]))[:1500],
+                    # the environment is the mode's, the same in every unit: the first unit's fingerprint
+                    "environment": next((c["environment"] for c in mine if c.get("environment")), None),
+                    "cpu_throttling": None if any(t is None for t in throttling) else {
+                        key: sum(t[key] for t in throttling) for key in throttling[0]}})
     return out
 
 
@@ -310,6 +315,14 @@ class RunInProgress:
         if self.mode.needs_image(self.mode_ctx) and not image.get("reference"):
             images_json = Path(self.config["results"]) / "images" / f"{self.config['image']}.json"
             self.record.update(reason=f"no image record {images_json} (run the images stage first)")
+            return
+        threads = self.payload.threads_per_copy(self.payload_settings)
+        usable = len(os.sched_getaffinity(0))
+        self.record["threads_per_copy"] = threads if threads is not None else "auto"
+        if self.cell.copies * (threads or usable) > usable:  # multi-threaded copies never oversubscribe the host
+            self.record.update(status="unavailable", reason=f"{self.cell.copies} copies x "
+                                                            f"{threads or f'auto ({usable})'} threads > {usable} "
+                                                            f"usable cores")
             return
         self.image_ref = image.get("reference") or ""
         self.timeout_s = self.payload.timeout_s(self.payload_settings)

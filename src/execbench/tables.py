@@ -5,6 +5,9 @@
                      ├► relative.*      (mode ÷ bare metal on the same host, 95 % CI, verdict)
                      ├► scaling.*       (headline score against copies, per mode)
                      ├► cross_hosts.*   (distribution over hosts of the per-host ratios)
+                     ├► environment.*   (what each mode's copies saw of their environment against
+                     │                   bare metal's: seccomp, cgroup limits, clock cost ...;
+                     │                   execbench.environment)
                      ├► inputs.csv      (ingested runs: every copied file, its sha256, manifest
                      │                   line, label and source: the ingest's provenance)
                      └► excluded.json   (failed/unavailable runs, runs off their cluster host,
@@ -39,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import findings, startup_cost, stats, summary
+from . import environment, findings, startup_cost, stats, summary
 
 MEASUREMENT_COLUMNS = [
     "run_id", "host", "mode", "mode_kind", "payload", "copies", "repetition", "run_status",
@@ -76,6 +79,7 @@ class ParsedRuns:
     unreadable: list[dict] = field(default_factory=list)  # {"path", "reason"}
     log_reasons: dict[str, list[dict]] = field(default_factory=dict)  # run_id -> why it gave no number
     inputs: list[dict] = field(default_factory=list)  # ingested files (INPUT_COLUMNS)
+    environments: list[dict] = field(default_factory=list)  # per-copy fingerprints (environment.py)
     clock: list[dict] = field(default_factory=list)  # timed values and their checks (CLOCK_COLUMNS)
 
 
@@ -224,6 +228,8 @@ def load_parsed_runs(paths: Iterable[str | Path]) -> ParsedRuns:
         run_row["log_reason"] = "; ".join(r.get("reason", "") for r in reasons if isinstance(r, dict))
         out.log_reasons[run_row["run_id"]] = [r for r in reasons if isinstance(r, dict) and r.get("reason")]
         out.runs.append(run_row)
+        if run_row["pairing"] != PAIRING_BROKEN:
+            out.environments += environment.copy_fingerprints(run)
         if run_row["ingested"]:
             out.inputs += _input_rows(run, run_row)
         for i, rec in enumerate(records):
@@ -749,6 +755,7 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
         "summary": out / "summary.json", "clock": out / "clock.csv",
         "startup_csv": out / "startup.csv", "startup_json": out / "startup.json",
         "inputs": out / "inputs.csv",
+        "environment_csv": out / "environment.csv", "environment_md": out / "environment.md",
     }
     m.to_csv(files["measurements"], index=False)
     pd.DataFrame(parsed.runs, columns=RUN_COLUMNS).to_csv(files["runs"], index=False)
@@ -778,6 +785,9 @@ def write_tables(parsed_paths: Iterable[str | Path], out_dir: str | Path,
         {"unit": "ms", "confidence": startup_cost.CONFIDENCE, "baseline": BASELINE_MODE,
          "rows": _json_ready(startup)}, indent=1) + "\n")
     pd.DataFrame(parsed.inputs, columns=INPUT_COLUMNS).to_csv(files["inputs"], index=False)
+    env_table = environment.environment_table(parsed.environments)
+    env_table.to_csv(files["environment_csv"], index=False)
+    files["environment_md"].write_text(environment.environment_markdown(env_table))
     pd.DataFrame(parsed.clock, columns=CLOCK_COLUMNS).to_csv(files["clock"], index=False, float_format="%.6g")
     files.update(findings.write_audit_tables(parsed_paths, out))
     return files
@@ -797,8 +807,7 @@ class Tables:
     excluded: dict
     summary: dict | None  # summary.json (execbench.summary); None in tables made before it existed
     inputs: pd.DataFrame  # inputs.csv: the ingested files (empty without an ingest)
-    startup: pd.DataFrame | None = None  # startup.csv (execbench.startup_cost); None in older tables
-    controls: dict | None = None  # controls.json (negative / positive controls, resolving power) if written
+from . import environment, findings, startup_cost, stats, summary
     clock: pd.DataFrame | None = None  # clock.csv: timed values and their checks (clock_check)
 
 
@@ -831,6 +840,9 @@ def read_tables(tables_dir: str | Path) -> Tables:
         controls=json.loads((tables_dir / "controls.json").read_text()) if (tables_dir / "controls.json").exists() else None,
         inputs=(pd.read_csv(tables_dir / "inputs.csv", keep_default_na=False, dtype=str)
                 if (tables_dir / "inputs.csv").is_file() else pd.DataFrame(columns=INPUT_COLUMNS)),
+        environment=(pd.read_csv(tables_dir / "environment.csv", keep_default_na=False,
+                                 dtype={c: str for c in environment.COLUMNS if c not in ("differs", "copies_seen")})
+                     if (tables_dir / "environment.csv").is_file() else pd.DataFrame(columns=environment.COLUMNS)),
         clock=(pd.read_csv(tables_dir / "clock.csv", keep_default_na=False, dtype={"flags": str})
                if (tables_dir / "clock.csv").is_file() else pd.DataFrame(columns=CLOCK_COLUMNS)),
     )

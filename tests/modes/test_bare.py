@@ -104,6 +104,36 @@ def test_bare_variant_host_runs_host_binaries(shared_dir, tmp_path):
     assert out[1].split()[0] == hashlib.sha256(Path("/usr/bin/sha256sum").read_bytes()).hexdigest()
 
 
+@pytest.mark.docker
+def test_bare_cpu_quota_is_the_positive_control_seen_inside_and_read_back(modes_image, shared_dir):
+    """cpu_limit quota on bare metal: a cgroup of the host's made for the run, its limit read back
+    from the kernel, seen by the launcher inside the chroot, throttling counted; and removed."""
+    from execbench.cpulimit import cpu_controller_dir
+
+    if cpu_controller_dir() is None:
+        pytest.skip("no writable cgroup cpu controller on this host")
+    out = shared_dir / "bare-quota"
+    settings = {"cpu_limit": {"kind": "quota", "cpus": 0.1}}
+    ctx = run_context(modes_image, "bare", ["python3", "-c", "import time\nwhile time.process_time() < 0.3: pass"],
+                      out, settings=settings)
+    outcome = BareMode().run(ctx)
+    assert outcome.copies[0].exit_code == 0, (out / "launcher-0.log").read_text()
+    kernel = outcome.factors["cpu_limit_read_back"]
+    assert (kernel["cpu_quota_us"], kernel["cpu_period_us"]) == (10_000, 100_000)
+    assert kernel["cpu_stat"]["nr_throttled"] >= 3
+    seen = outcome.copies[0].environment
+    assert seen["cgroup"]["cpu_quota_us"] == 10_000  # the launcher, inside the chroot, sees it
+    assert outcome.copies[0].cpu_throttling["nr_throttled"] >= 3
+    assert not Path(kernel["cgroup"]).exists()  # the run's cgroup is gone
+    root, _ = export_rootfs(ctx.image_ref, ctx.mode.cache_dir)
+    assert not [p for p in _mount_points() if p.startswith(str(root) + "/")]
+
+    out = shared_dir / "bare-cpuset"
+    ctx = run_context(modes_image, "bare", ["true"], out, settings={"cpu_limit": {"kind": "cpuset", "cpus": 1}})
+    outcome = BareMode().run(ctx)
+    first = sorted(os.sched_getaffinity(0))[0]
+    assert outcome.copies[0].environment["visible_cpus"] == [first]
+    assert outcome.factors["cpu_limit_applied"] == {"affinity": [first]}
 # --- confinement (issue 13, R2) ---------------------------------------------------------
 
 # Run in bare mode by the image's python3: what a payload can see of the host's processes.

@@ -90,3 +90,52 @@ def test_collect_names_a_copy_without_launch_json(tmp_path):
     assert results[0].exit_code == 0 and results[0].wall_s == 2.5 and results[0].cpu_s == 2.25  # 2.0 + 0.25
     assert results[1].exit_code is None and results[1].timed_out is True
     assert "no launch.json" in results[1].detail and "137" in results[1].detail
+
+def test_launcher_fingerprints_the_environment_each_copy_sees(tmp_path):
+    """Run on the host: the fingerprint must say what /proc and /sys say here, and a pinned copy
+    sees its one core."""
+    cpus = sorted(os.sched_getaffinity(0))
+    proc = launch(tmp_path, "--copies", "2", "--pin", "per-copy", "--timeout", "10", "--", "true")
+    assert proc.returncode == 0, proc.stderr
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    for i in (0, 1):
+        env = launch_json(tmp_path, i)["environment"]
+        assert env["seccomp"] == int(status["Seccomp"]) and env["visible_cpus"] == [cpus[i % len(cpus)]]
+        assert env["speculation_store_bypass"] == status["Speculation_Store_Bypass"].strip()
+        assert env["shm_bytes"] == os.statvfs("/dev/shm").f_blocks * os.statvfs("/dev/shm").f_frsize
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        assert env["rlimits"]["nofile"] == [soft, hard]
+        assert env["clocksource"] == Path(
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource").read_text().strip()
+        assert env["clock_gettime_ns"] > 0 and env["kernel"] == os.uname().release
+        assert set(env["vulnerabilities"]) == set(os.listdir("/sys/devices/system/cpu/vulnerabilities"))
+    # the host side turns the flags into a level and lists what the environment hid (nothing here)
+    result = common.collect(tmp_path, 2, {0: 0, 1: 0}, killed=set())[0]
+    from execbench.isa import cpu_flags, isa_level
+    assert result.environment["isa_level"] == isa_level(cpu_flags())
+    assert result.environment["cpu_flags_not_seen"] == [] and "cpu_flags" not in result.environment
+    assert result.to_dict()["environment"]["seccomp"] == int(status["Seccomp"])
+
+
+def test_launcher_reads_cfs_throttling_of_its_own_cgroup(tmp_path):
+    """A quota'd cgroup of our own (root, cgroup v1 cpu controller or v2): a busy copy is
+    throttled and the launcher, started inside it, counts it. Not on hosts without one."""
+    import pytest
+
+    from execbench.cpulimit import QuotaCgroup, cpu_controller_dir
+
+    if os.geteuid() != 0 or cpu_controller_dir() is None:
+        pytest.skip("needs root and a writable cgroup cpu controller")
+    with QuotaCgroup(f"test-{os.getpid()}", cpus=0.2, period_us=100_000) as cgroup:
+        proc = subprocess.run([sys.executable, str(LAUNCHER), "--run-dir", str(tmp_path), "--copies", "1",
+                               "--timeout", "20", "--", sys.executable, "-c",
+                               "import time\nwhile time.process_time() < 0.5: pass"],
+                              capture_output=True, text=True, timeout=60, preexec_fn=cgroup.enter)
+        assert proc.returncode == 0, proc.stderr
+        host_view = cgroup.stat()
+    throttling = launch_json(tmp_path, 0)["cpu_throttling"]
+    # 0.5 s of CPU at 0.2 CPU: ~2.5 s of wall, throttled ~2 s, in most 100 ms periods
+    assert throttling["nr_throttled"] >= 5 and throttling["throttled_s"] > 1.0
+    assert host_view["nr_throttled"] >= throttling["nr_throttled"]
+    assert launch_json(tmp_path, 0)["environment"]["cgroup"]["cpu_quota_us"] == 20_000

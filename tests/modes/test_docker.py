@@ -82,6 +82,73 @@ def test_network_factor_reaches_the_container(modes_image, shared_dir):
     assert set(probe(out)["net"]) == set(os.listdir("/sys/class/net"))  # the host's interfaces
 
 
+BUSY_ARGV = ["python3", "-c", "import time\nwhile time.process_time() < 0.3: pass"]
+
+
+@pytest.mark.docker
+def test_site_factors_reach_the_container_read_back_from_the_engine_and_inside(modes_image, shared_dir):
+    """seccomp unconfined, a CFS quota of a tenth of a CPU (little enough to throttle even on a
+    loaded host, where a copy gets a third of a core anyway), shm_size, ulimits and a memory limit: what the
+    engine holds (docker inspect) and what the copy saw (launcher fingerprint), with throttling."""
+    out = shared_dir / "site-factors"
+    settings = {"seccomp": "unconfined", "cpu_limit": {"kind": "quota", "cpus": 0.1},
+                "shm_size": "256m", "ulimits": {"nofile": {"soft": 4096, "hard": 8192}}, "memory_limit_mb": 512}
+    outcome = DockerMode().run(run_context(modes_image, "docker", BUSY_ARGV, out, settings=settings))
+    assert outcome.copies[0].exit_code == 0, (out / "launcher-0.log").read_text()
+    engine = outcome.factors["engine_read_back"][0]
+    assert "seccomp=unconfined" in engine["SecurityOpt"] and "no-new-privileges" in engine["SecurityOpt"]
+    assert (engine["CpuQuota"], engine["CpuPeriod"]) == (10_000, 100_000)
+    assert engine["ShmSize"] == 256 * 2 ** 20 and engine["Memory"] == 512 * 2 ** 20
+    assert engine["Ulimits"] == [{"Name": "nofile", "Soft": 4096, "Hard": 8192}]
+    assert outcome.factors["cpu_limit"] == {"kind": "quota", "cpu_period": 100_000, "cpu_quota": 10_000}
+    seen = outcome.copies[0].environment
+    assert seen["seccomp"] == 0 and seen["seccomp_filters"] == 0
+    assert seen["cgroup"]["cpu_quota_us"] == 10_000 and seen["cgroup"]["cpu_period_us"] == 100_000
+    assert seen["cgroup"]["memory_limit_bytes"] == 512 * 2 ** 20
+    assert seen["shm_bytes"] == 256 * 2 ** 20 and seen["rlimits"]["nofile"] == [4096, 8192]
+    # 0.3 s of CPU at 0.1 CPU: ~3 s, throttled in most of its 100 ms periods, counted inside
+    assert outcome.copies[0].cpu_throttling["nr_throttled"] >= 3
+    assert outcome.copies[0].cpu_throttling["throttled_s"] > 0.1
+
+
+@pytest.mark.docker
+def test_seccomp_profiles_cpuset_and_shares_reach_the_container(modes_image, shared_dir, tmp_path):
+    """The engine's default filter and a site profile both filter (Seccomp: 2 inside, profile read
+    back by sha256); a cpuset of one core and HTCondor-style shares, from the engine and inside."""
+    import hashlib
+    import json
+
+    profile = tmp_path / "site-seccomp.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["chmod"], "action": "SCMP_ACT_ERRNO"}]}))
+    runs = {"default": {"cpu_limit": {"kind": "cpuset", "cpus": 1}},
+            "site": {"seccomp": str(profile), "cpu_limit": {"kind": "shares", "shares": 200}}}
+    for name, settings in runs.items():
+        out = shared_dir / f"seccomp-{name}"
+        outcome = DockerMode().run(run_context(modes_image, "docker", ["true"], out, settings=settings))
+        assert outcome.copies[0].exit_code == 0, (out / "launcher-0.log").read_text()
+        engine, seen = outcome.factors["engine_read_back"][0], outcome.copies[0].environment
+        assert seen["seccomp"] == 2 and seen["seccomp_filters"] >= 1
+        if name == "default":
+            first = sorted(os.sched_getaffinity(0))[0]
+            assert engine["CpusetCpus"] == str(first) and seen["cgroup"]["cpuset_cpus"] == str(first)
+            assert seen["visible_cpus"] == [first] and outcome.factors["seccomp"] == "engine default"
+        else:
+            digest = hashlib.sha256(profile.read_text().encode()).hexdigest()
+            assert f"seccomp=sha256:{digest}" in engine["SecurityOpt"]
+            assert outcome.factors["seccomp"] == {"profile": str(profile.resolve()), "sha256": digest}
+            assert engine["CpuShares"] == 200 and seen["cgroup"]["cpu_weight_or_shares"] == 200
+
+
+def test_site_factor_settings_that_cannot_be_applied_are_named(tmp_path):
+    from execbench.modes.base import ModeError
+
+    with pytest.raises(ModeError, match="seccomp profile .*missing.json"):
+        docker.site_factor_kwargs(run_context({"reference": "x"}, "docker", ["true"], tmp_path,
+                                              settings={"seccomp": str(tmp_path / "missing.json")}))
+    with pytest.raises(ModeError, match="choose one"):
+        docker.site_factor_kwargs(run_context({"reference": "x"}, "docker", ["true"], tmp_path, settings={
+            "cpuset": "per-copy", "copies_per_container": "one", "cpu_limit": {"kind": "cpuset", "cpus": 1}}))
 @pytest.mark.docker
 def test_r13_a_run_removes_only_its_own_results_dirs_leftovers(modes_image, shared_dir):
     """R13: two checkouts (results dirs) run the same run id on one engine; neither removes the

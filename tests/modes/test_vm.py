@@ -244,6 +244,22 @@ def test_startup_payload_samples_vm_boot_and_shutdown_parses_and_is_flagged_in_t
     assert bool(row["emulated"]) is True and row["flag"] == EMULATED_FLAG
 
 
+@pytest.mark.docker
+@pytest.mark.skipif(not PVM_HOST, reason="runs the guest under TCG, taken only where KVM cannot boot")
+def test_a_named_cpu_model_hides_instruction_sets_and_the_fingerprint_says_so(modes_image, shared_dir, vm_cache):
+    """cpu_model qemu64 (a named model, canonical/packer-maas#54): the guest's userland sees the
+    x86-64 baseline and none of the host's AVX; its own kernel and clocksource are recorded."""
+    config = _vm_config(shared_dir, "vm-qemu64", modes_image, vm_cache)
+    config["modes"]["vm"]["cpu_model"] = "qemu64"
+    record = run_cell(config, RunCell("argv", "vm", 1, 1), payload=ArgvPayload(["true"]))
+    assert record["status"] == "ok", record["reason"]
+    assert record["factors"]["cpu_model_applied"] == "qemu64"
+    seen = record["copies_result"][0]["environment"]
+    assert seen["isa_level"] == "x86-64"
+    from execbench.isa import cpu_flags
+    assert {"avx", "avx2"} & set(cpu_flags()) <= set(seen["cpu_flags_not_seen"])
+    assert seen["kernel"] != os.uname().release  # the guest's kernel, not the host's
+    assert seen["clocksource"]  # whatever the guest picked, recorded
 # --- a guest that cannot be turned against the host (issue 13, R6, R9, R11) -------------------
 
 def _status(pid: int) -> dict:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.mark.parametrize("mode", ["bare", "docker"])
-@pytest.mark.parametrize("payload_name", ["cpusuite", "hepchain", "db12", "stream", "fio"])
+@pytest.mark.parametrize("payload_name", ["cpusuite", "hepchain", "db12", "stream", "fio", "syscost"])
 def test_payload_smoke_runs_and_parses(payload_image, tmp_path, mode, payload_name):
     out = tmp_path / "run"
     results, payload = run_payload(payload_image, mode, payload_name, out)
@@ -37,6 +37,12 @@ def test_payload_smoke_runs_and_parses(payload_image, tmp_path, mode, payload_na
     if payload_name == "fio":  # data files are gone, fio's JSON stays
         assert not list((out / "copy0").glob("execbench-fio.*"))
         assert (out / "copy0" / "fio.json").is_file()
+        # the file system measured: the run dir's, bind-mounted (a VM's would be 9p)
+        import sys
+        sys.path.insert(0, str(INIMAGE))
+        from fio_run import scratch_filesystem
+        host_fstype = scratch_filesystem(str(out / "copy0"))["fstype"]
+        assert {r.extra["scratch_fstype"] for r in records} == {host_fstype}
     assert not (out / "copy0" / "cpusuite-work").exists()
 
 
@@ -92,3 +98,15 @@ def test_hepchain_corrupted_card_fails_visibly(payload_image, tmp_path):
     chain = got[("hepchain", "events_per_s", 0)]
     assert (chain.status, chain.value) == ("failed", None)
     assert "input pythia.cmnd sha256" in chain.detail
+
+
+@pytest.mark.parametrize("mode", ["bare", "docker"])
+def test_stream_threads_per_copy_are_what_the_program_counted(payload_image, tmp_path, mode):
+    """threads: 2 runs the OpenMP build; the count STREAM itself printed is in every record."""
+    out = tmp_path / "run"
+    results, payload = run_payload(payload_image, mode, "stream", out,
+                                   settings={"threads": 2, "array_size": 2_000_000})
+    assert [r.exit_code for r in results] == [0], (out / "copy0" / "stderr.log").read_text()
+    assert "Number of Threads counted = 2" in (out / "copy0" / "stdout.log").read_text()
+    records = [r for r in payload.parse(out) if r.copy == 0]
+    assert {r.extra["threads"] for r in records} == {2} and all(r.status == "ok" for r in records)

@@ -12,6 +12,11 @@ Every copy starts at --start-at (a barrier, so copies overlap even when their
 containers were started one after the other), in RUN_DIR/copy<i>/, with
 stdout/stderr in stdout.log/stderr.log there, and leaves copy<i>/launch.json.
 A literal "{copy}" in ARGV is replaced by the copy index.
+
+launch.json also holds `environment`: what the copy's process tree sees of its environment,
+taken here, inside it (environment_fingerprint; the host compares it with bare metal), and
+`cpu_throttling`: the CFS throttling counters of the environment's own cgroup over the run
+(cgroup_cpu_stat), where the environment has a cgroup of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -79,6 +85,195 @@ def cgroup_cpu_s() -> float | None:
                 except OSError:
                     continue
     return None
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _own_cgroup_dirs() -> dict[str, str]:
+    """Where this process's own cgroup is seen: {"v2": dir} or {controller: dir} on v1. The full
+    hierarchy's path when it is mounted (a host), else the mount's root (a container: the engine
+    mounts the container's own cgroup there). Empty in a bare chroot (no cgroup file system
+    mounted) and when the process sits in the hierarchy's root (rootless podman on cgroup v1:
+    the numbers would be the whole machine's)."""
+    try:
+        with open("/proc/self/cgroup") as fh:
+            entries = [line.rstrip("\n").split(":", 2) for line in fh]
+    except OSError:
+        return {}
+
+    def where(mount: str, path: str) -> str | None:
+        for candidate in (f"{mount}{path}", mount):
+            if os.path.exists(f"{candidate}/cgroup.procs"):
+                return candidate.rstrip("/")
+        return None
+
+    dirs: dict[str, str] = {}
+    for _, controllers, path in entries:
+        if path == "/":
+            continue
+        if controllers == "" and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            found = where("/sys/fs/cgroup", path)
+            if found:
+                dirs["v2"] = found
+        for name in controllers.split(","):
+            if name in ("cpu", "cpuacct", "cpuset", "memory", "pids"):
+                for mount in (name, "cpu,cpuacct", "cpuacct,cpu"):
+                    found = where(f"/sys/fs/cgroup/{mount}", path)
+                    if found:
+                        dirs[name] = found
+                        break
+    return dirs
+
+
+def cgroup_cpu_stat() -> dict | None:
+    """CFS bandwidth counters of this environment's own cgroup: {nr_periods, nr_throttled,
+    throttled_s}, or None where it has none (see _own_cgroup_dirs). Kernel docs:
+    scheduler/sched-bwc.rst (v1 cpu.stat throttled_time in ns; v2 cpu.stat throttled_usec)."""
+    dirs = _own_cgroup_dirs()
+    path = f"{dirs['v2']}/cpu.stat" if "v2" in dirs else f"{dirs['cpu']}/cpu.stat" if "cpu" in dirs else None
+    text = _read(path) if path else None
+    if text is None:
+        return None
+    stat = dict(line.split(None, 1) for line in text.splitlines() if " " in line)
+    if "throttled_usec" in stat:
+        throttled = int(stat["throttled_usec"]) / 1e6
+    elif "throttled_time" in stat:
+        throttled = int(stat["throttled_time"]) / 1e9
+    else:
+        return None
+    return {"nr_periods": int(stat.get("nr_periods", 0)), "nr_throttled": int(stat.get("nr_throttled", 0)),
+            "throttled_s": throttled}
+
+
+def cgroup_limits() -> dict:
+    """The limits this environment's own cgroup puts on it, as seen from inside (None = none seen:
+    unlimited, or no cgroup of its own). cpu_quota_us -1 = no quota (v1's spelling, also used
+    for v2's "max"); memory_limit_bytes None = unlimited."""
+    dirs = _own_cgroup_dirs()
+    out = {"version": 2 if "v2" in dirs else 1 if dirs else None, "cpu_quota_us": None, "cpu_period_us": None,
+           "cpu_weight_or_shares": None, "cpuset_cpus": None, "memory_limit_bytes": None, "pids_max": None}
+    if "v2" in dirs:
+        root = dirs["v2"]
+        cpu_max = (_read(f"{root}/cpu.max") or "").split()
+        if len(cpu_max) == 2:
+            out["cpu_quota_us"] = -1 if cpu_max[0] == "max" else _int(cpu_max[0])
+            out["cpu_period_us"] = _int(cpu_max[1])
+        out["cpu_weight_or_shares"] = _int(_read(f"{root}/cpu.weight"))
+        out["cpuset_cpus"] = _read(f"{root}/cpuset.cpus.effective")
+        memory = _read(f"{root}/memory.max")
+        out["memory_limit_bytes"] = None if memory in (None, "max") else _int(memory)
+        pids = _read(f"{root}/pids.max")
+        out["pids_max"] = None if pids in (None, "max") else _int(pids)
+        return out
+    if "cpu" in dirs:
+        out["cpu_quota_us"] = _int(_read(f"{dirs['cpu']}/cpu.cfs_quota_us"))
+        out["cpu_period_us"] = _int(_read(f"{dirs['cpu']}/cpu.cfs_period_us"))
+        out["cpu_weight_or_shares"] = _int(_read(f"{dirs['cpu']}/cpu.shares"))
+    if "cpuset" in dirs:
+        out["cpuset_cpus"] = _read(f"{dirs['cpuset']}/cpuset.cpus")
+    if "memory" in dirs:
+        memory = _int(_read(f"{dirs['memory']}/memory.limit_in_bytes"))
+        # v1 says "unlimited" with a page-rounded LONG_MAX
+        out["memory_limit_bytes"] = memory if memory is not None and memory < 2 ** 62 else None
+    if "pids" in dirs:
+        pids = _read(f"{dirs['pids']}/pids.max")
+        out["pids_max"] = None if pids in (None, "max") else _int(pids)
+    return out
+
+
+def clock_gettime_ns(batches: int = 5, calls: int = 5000) -> float:
+    """Nanoseconds one clock_gettime(CLOCK_MONOTONIC) costs from Python: the median over batches
+    of (loop calling it - the same loop calling a no-op builtin) / calls. The interpreter's own
+    cost cancels, so a vDSO clock reads tens of ns and a clock that falls back to the syscall
+    (a lost TSC clocksource, madgraph5/madgraph4gpu#116) reads hundreds."""
+    clock, noop, ref = time.clock_gettime_ns, int, time.CLOCK_MONOTONIC
+    per_call = []
+    for _ in range(batches):
+        t0 = time.perf_counter_ns()
+        for _ in range(calls):
+            clock(ref)
+        t1 = time.perf_counter_ns()
+        for _ in range(calls):
+            noop(ref)
+        t2 = time.perf_counter_ns()
+        per_call.append(max(0.0, ((t1 - t0) - (t2 - t1)) / calls))
+    return sorted(per_call)[len(per_call) // 2]
+
+
+def environment_fingerprint() -> dict:
+    """What a process started here sees of its environment (issue 18): seccomp and the
+    speculative-store-bypass mitigation it got (/proc/self/status; a seccomp filter turned SSB
+    mitigation on before Linux 5.16, opencontainers/runc#2430), cgroup limits, /dev/shm size,
+    rlimits, transparent huge pages, NUMA policy, visible CPUs, clocksource and the cost of
+    one clock_gettime, the vsyscall page, the kernel and the CPU flags (the host turns them
+    into an ISA level with execbench.isa). Values are None where the environment does not show
+    them (a bare chroot has no cgroup file system)."""
+    status = {}
+    for line in (_read("/proc/self/status") or "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            status[key] = value.strip()
+    try:
+        shm = os.statvfs("/dev/shm")
+        shm_bytes = shm.f_blocks * shm.f_frsize
+    except OSError:
+        shm_bytes = None
+    limits = {}
+    for name in ("NOFILE", "NPROC", "STACK", "MEMLOCK"):
+        soft, hard = resource.getrlimit(getattr(resource, f"RLIMIT_{name}"))
+        limits[name.lower()] = [None if soft == resource.RLIM_INFINITY else soft,
+                                None if hard == resource.RLIM_INFINITY else hard]
+    thp = _read("/sys/kernel/mm/transparent_hugepage/enabled")
+    vsyscall = None
+    for line in (_read("/proc/self/maps") or "").splitlines():
+        if line.endswith("[vsyscall]"):
+            vsyscall = line.split()[1]  # r-xp: emulate, --xp: xonly (the default since 5.x)
+    numa = (_read("/proc/self/numa_maps") or "").split("\n", 1)[0].split()
+    flags = []
+    for line in (_read("/proc/cpuinfo") or "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == "flags":
+            flags = sorted(set(value.split()))
+            break
+    vulnerabilities = {}
+    try:
+        for name in sorted(os.listdir("/sys/devices/system/cpu/vulnerabilities")):
+            vulnerabilities[name] = _read(f"/sys/devices/system/cpu/vulnerabilities/{name}")
+    except OSError:
+        pass
+    return {
+        "seccomp": _int(status.get("Seccomp")),  # 0 none, 1 strict, 2 filter
+        "seccomp_filters": _int(status.get("Seccomp_filters")),
+        "speculation_store_bypass": status.get("Speculation_Store_Bypass"),
+        "no_new_privs": _int(status.get("NoNewPrivs")),
+        "cgroup": cgroup_limits(),
+        "shm_bytes": shm_bytes,
+        "rlimits": limits,
+        "thp": thp[thp.index("[") + 1:thp.index("]")] if thp and "[" in thp else thp,
+        "numa_policy": numa[1] if len(numa) > 1 else None,
+        "mems_allowed": status.get("Mems_allowed_list"),
+        "visible_cpus": sorted(os.sched_getaffinity(0)),
+        "cpu_count": os.cpu_count(),
+        "clocksource": _read("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
+        "clock_gettime_ns": round(clock_gettime_ns(), 1),
+        "vsyscall": vsyscall,
+        "kernel": os.uname().release,
+        "vulnerabilities": vulnerabilities or None,
+        "cpu_flags": flags,
+    }
 
 
 class Copy:
@@ -166,6 +361,11 @@ def main(args: list[str] | None = None) -> int:
         for i in indices
     ]
 
+    try:
+        environment = environment_fingerprint()
+    except Exception as err:  # a fingerprint must never cost the run
+        environment = {"error": f"{type(err).__name__}: {err}"}
+    throttling_start = cgroup_cpu_stat()
     cgroup_start = cgroup_cpu_s()
     lag = opts.start_at - time.time()
     if lag > 0:
@@ -183,11 +383,18 @@ def main(args: list[str] | None = None) -> int:
     for c in copies:
         c.done.wait()
     cgroup_end = cgroup_cpu_s()
+    throttling_end = cgroup_cpu_stat()
+    throttling = None
+    if throttling_start is not None and throttling_end is not None:
+        throttling = {k: throttling_end[k] - throttling_start[k] for k in throttling_end}
     for c in copies:
         c.result.setdefault("timed_out", False)
         # the whole environment's (shared by the copies started here), not this copy's
         c.result["env_cgroup_cpu_s"] = (cgroup_end - cgroup_start
                                         if cgroup_start is not None and cgroup_end is not None else None)
+        c.result["cpu_throttling"] = throttling  # the environment's, like env_cgroup_cpu_s
+        # the copy's own view: pinned to one core, it sees that one
+        c.result["environment"] = dict(environment, **({"visible_cpus": [c.cpu]} if c.cpu is not None else {}))
         path = os.path.join(c.dir, LAUNCH_FILE)
         with open(path + ".tmp", "w") as fh:
             json.dump(c.result, fh, indent=1)

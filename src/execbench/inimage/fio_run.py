@@ -4,6 +4,9 @@
 Writes the job file `fio.job` for the size, runs `fio --output-format=json --output=fio.json`,
 and leaves fio's JSON untouched as the native log. Data files are removed after each job
 (fio's unlink=1) and once more here, so raw run directories stay small.
+Also writes `scratch.json`: the file system fio measured (the mount holding the working
+directory, from /proc/self/mounts: its type, source and options), since I/O through a VM's 9p
+share is not I/O through a virtio disk or a container's bind mount (kata-containers/runtime#2138).
 Jobs run one after the other (stonewall): seq-write, seq-read (1 MiB blocks), rand-write,
 rand-read (4 KiB blocks, queue depth 1, psync), O_DIRECT by default so the page cache is not
 what is measured (the dimension where Felter et al. 2014 saw KVM lose 58 % of random-read IOPS).
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +40,31 @@ def job_file(size: str, direct: bool) -> str:
     return "\n".join(lines)
 
 
+def _unescape(field: str) -> str:
+    """/proc/self/mounts octal escapes (\\040 for a space, fstab(5))."""
+    return field.encode().decode("unicode_escape")
+
+
+def scratch_filesystem(directory: str = ".") -> dict:
+    """The mount holding `directory`: {directory, mount_point, fstype, source, options}, the
+    longest mount point that is a prefix of its real path (None values where unreadable)."""
+    path = os.path.realpath(directory)
+    best = {"directory": path, "mount_point": None, "fstype": None, "source": None, "options": None}
+    try:
+        with open("/proc/self/mounts") as fh:
+            mounts = [line.split() for line in fh]
+    except OSError:
+        return best
+    for fields in mounts:
+        if len(fields) < 4:
+            continue
+        point = _unescape(fields[1])
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best["mount_point"] or ""):
+            best.update(mount_point=point, fstype=fields[2], source=_unescape(fields[0]), options=fields[3])
+    return best
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="smoke")
@@ -43,6 +72,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with open("fio.job", "w") as out:
         out.write(job_file(args.size, direct=not args.buffered))
+    with open("scratch.json", "w") as out:
+        json.dump(scratch_filesystem("."), out, indent=1)
     try:
         proc = subprocess.run(["fio", "--output-format=json", "--output=fio.json", "fio.job"])
     finally:

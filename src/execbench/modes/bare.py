@@ -34,6 +34,7 @@ to any unprivileged user.
 from __future__ import annotations
 
 import contextlib
+import copy
 import grp
 import os
 import pwd
@@ -44,10 +45,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..cpulimit import CpuLimitError, QuotaCgroup
 from ..fsutil import file_lock
 from ..paths import INIMAGE
 from ..rootfs import DEVICES, HOST_PATH, export_rootfs, image_environment, kill_chrooted, unmount_below
-from .base import (CPUSET_SETTING, Availability, Mode, ModeContext, ModeError, RunContext, RunOutcome,
+from .base import (CPU_LIMIT_SETTING, CPUSET_SETTING, Availability, Mode, ModeContext, ModeError, RunContext, RunOutcome,
                    StartupSample)
 from .common import (HOST_GRACE_S, PAYLOAD_UID, RUN_MOUNT, collect, launcher_argv, prepare_run_dir,
                      start_barrier)
@@ -156,9 +158,12 @@ PROC_OPTIONS = "nosuid,nodev,noexec,hidepid=invisible"  # own processes only (pe
 
 
 @contextlib.contextmanager
-def environment_mounts(root: Path, run_dir: Path, identity: dict[str, Path] | None = None):
+def environment_mounts(root: Path, run_dir: Path, identity: dict[str, Path] | None = None,
+                       cgroup: QuotaCgroup | None = None):
     """The run's mounts inside the rootfs; removed on the way out, whatever happened. Every one
-    is nosuid; all but the device nodes nodev (module docstring)."""
+    is nosuid; all but the device nodes nodev (module docstring). With a quota cgroup, its
+    directory is shown read-only at /sys/fs/cgroup/cpu (v1) or /sys/fs/cgroup (v2), as a
+    container engine shows a container's own, so the launcher reads its limits and throttling."""
     try:
         _bind(str(root), str(root), "ro,nosuid,nodev")
         _bind(str(run_dir.resolve()), str(root / RUN_MOUNT.lstrip("/")), "nosuid,nodev")
@@ -171,6 +176,14 @@ def environment_mounts(root: Path, run_dir: Path, identity: dict[str, Path] | No
         for rel, source in (identity or {}).items():
             if (root / rel).is_file() and not (root / rel).is_symlink():
                 _bind(str(source), str(root / rel), "ro,nosuid,nodev,noexec")
+        if cgroup is not None:
+            cgroup_root = root / "sys" / "fs" / "cgroup"
+            if cgroup.v2:
+                _bind(str(cgroup.path), str(cgroup_root), "ro,nosuid,nodev,noexec")
+            else:
+                _mount("-t", "tmpfs", "-o", "nosuid,nodev,noexec,size=64k,mode=755", "cgroup", str(cgroup_root))
+                (cgroup_root / "cpu").mkdir()
+                _bind(str(cgroup.path), str(cgroup_root / "cpu"), "ro,nosuid,nodev,noexec")
         yield
     finally:
         kill_chrooted(root)
@@ -193,6 +206,46 @@ def host_paths(argv: tuple[str, ...]) -> list[str]:
     return [str(INIMAGE / arg[len(prefix):]) if arg.startswith(prefix) else arg for arg in argv]
 
 
+# bare metal takes a quota (the positive control: a known slowdown) or a cpuset; shares only
+# weigh competing cgroups and bare metal has none to compete with
+BARE_CPU_LIMIT_SETTING = copy.deepcopy(CPU_LIMIT_SETTING)
+BARE_CPU_LIMIT_SETTING["properties"]["kind"]["enum"] = ["none", "cpuset", "quota"]
+BARE_CPU_LIMIT_SETTING["description"] = (
+    "CPU limit through the host's own cgroups, as a batch system would set it: none; cpuset (the "
+    "launcher's affinity, as taskset: `cpuset`, or the first `cpus` usable cores); quota (a CFS quota of "
+    "`cpus` CPUs per `period_us` on a cgroup made for the run: the study's positive control, a known "
+    "slowdown that must be detected). cgroup v1 and v2; throttling read back per copy.")
+
+
+def _affinity(limit) -> set[int] | None:
+    if limit["kind"] != "cpuset":
+        return None
+    usable = sorted(os.sched_getaffinity(0))
+    if limit.get("cpuset"):
+        from ..environment import _cpu_list
+
+        return _cpu_list(limit["cpuset"])
+    n = limit.get("cpus")
+    if not n or n != int(n) or n > len(usable):
+        raise ModeError(f"cpu_limit kind cpuset needs `cpuset` or a whole `cpus` <= {len(usable)}, got {n}")
+    return set(usable[:int(n)])
+
+
+def limited(root: str | None, cwd: str, uid: int, cgroup: QuotaCgroup | None, affinity: set[int] | None):
+    """preexec_fn: into the quota cgroup and onto the cpuset (both need the host's view, so
+    before the chroot), then enter()."""
+    then = enter(root, cwd, uid)
+
+    def preexec():
+        if cgroup is not None:
+            cgroup.enter()
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
+        then()
+
+    return preexec
+
+
 class BareMode(Mode):
     kind = "bare"
     description = "chroot into the image's own root filesystem: no namespaces, no cgroups (the baseline)"
@@ -201,6 +254,7 @@ class BareMode(Mode):
                     "description": "image-rootfs (chroot into the image's own files, the control) or host "
                                    "(host binaries, recorded as such)."},
         "cpuset": CPUSET_SETTING,
+        "cpu_limit": BARE_CPU_LIMIT_SETTING,
         "payload_uid": {"type": "integer", "minimum": 1000, "maximum": 4294967293, "default": BARE_UID,
                         "description": "uid and gid the payload runs as: one no host account, group, subordinate "
                                        "id range or other mode uses (checked before every run; the mode is "
@@ -249,41 +303,59 @@ class BareMode(Mode):
             "user": f"{ctx.settings['payload_uid']}:{ctx.settings['payload_uid']}",
             "no_new_privileges": True,
             "namespaces": "none",
-            "cgroup_limits": "none",
+            "cgroup_limits": "none" if ctx.settings["cpu_limit"]["kind"] == "none" else "cpu_limit",
+            "cpu_limit": dict(ctx.settings["cpu_limit"]),
             "confinement": "host variant: uid and no-new-privileges only" if self._host_variant(ctx) else
                            f"chroot, read-only image, proc {PROC_OPTIONS}, nosuid,nodev on every mount "
                            "(device nodes nosuid,noexec)",
         }
 
     def run(self, ctx: RunContext) -> RunOutcome:
+        limit = ctx.settings["cpu_limit"]
+        affinity = _affinity(limit)
+        if limit["kind"] != "quota":
+            return self._run(ctx, None, affinity)
+        try:
+            with QuotaCgroup(ctx.run_id, limit["cpus"], limit["period_us"]) as cgroup:
+                outcome = self._run(ctx, cgroup, affinity)
+                read_back = {**cgroup.limits(), "cpu_stat": cgroup.stat()}  # the kernel's, from the host
+        except CpuLimitError as err:
+            raise ModeError(str(err)) from None
+        return RunOutcome(outcome.copies, {**outcome.factors, "cpu_limit_read_back": read_back})
+
+    def _run(self, ctx: RunContext, cgroup: QuotaCgroup | None, affinity: set[int] | None) -> RunOutcome:
         out_dir = ctx.out_dir
         uid = ctx.settings["payload_uid"]
         prepare_run_dir(out_dir, uid, uid)
         pin = ctx.settings["cpuset"] == "per-copy"
         copies = list(range(ctx.copies))
+        factors = self.factors(ctx)
+        if affinity is not None:
+            factors["cpu_limit_applied"] = {"affinity": sorted(affinity)}
         if self._host_variant(ctx):
             start_at = start_barrier(1, 0.0, base_s=0.5)
             argv = launcher_argv(ctx, copies, start_at, pin=pin, python=shutil.which("python3", path=HOST_PATH),
                                  launcher=str(INIMAGE / "execbench_launch.py"), run_dir=str(out_dir.resolve()),
                                  payload_argv=host_paths(ctx.argv))
-            results = self._launch(argv, None, str(out_dir.resolve()), {"PATH": HOST_PATH}, ctx, start_at)
-            return RunOutcome(results, self.factors(ctx))
+            results = self._launch(argv, limited(None, str(out_dir.resolve()), uid, cgroup, affinity),
+                                   {"PATH": HOST_PATH}, ctx, start_at)
+            return RunOutcome(results, factors)
         root, meta = export_rootfs(ctx.image_ref, ctx.mode.cache_dir)
         with file_lock(root.parent / f"{root.name}.mounts.lock"), \
                 tempfile.TemporaryDirectory(prefix="execbench-bare-") as scratch:
             kill_chrooted(root)  # a killed earlier run may have left processes ...
             unmount_below(root)  # ... and mounts
-            with environment_mounts(root, out_dir, identity_files(root, uid, Path(scratch))):
+            with environment_mounts(root, out_dir, identity_files(root, uid, Path(scratch)), cgroup):
                 start_at = start_barrier(1, 0.0, base_s=0.5)  # one process starts all copies: no container wait
                 argv = launcher_argv(ctx, copies, start_at, pin=pin)
-                results = self._launch(argv, str(root), RUN_MOUNT, image_environment(meta), ctx, start_at)
-        return RunOutcome(results, self.factors(ctx))
+                results = self._launch(argv, limited(str(root), RUN_MOUNT, uid, cgroup, affinity),
+                                       image_environment(meta), ctx, start_at)
+        return RunOutcome(results, factors)
 
-    def _launch(self, argv, root, cwd, env, ctx: RunContext, start_at):
+    def _launch(self, argv, preexec, env, ctx: RunContext, start_at):
         killed = set()
         with open(ctx.out_dir / "launcher-0.log", "wb") as log:
-            proc = subprocess.Popen(argv, preexec_fn=enter(root, cwd, ctx.settings["payload_uid"]), env=env,
-                                    stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(argv, preexec_fn=preexec, env=env, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             try:
                 proc.wait(timeout=max(1.0, start_at + ctx.timeout_s + HOST_GRACE_S - time.time()))

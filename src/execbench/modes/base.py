@@ -23,6 +23,49 @@ CPUSET_SETTING = {"enum": ["none", "per-copy"], "default": "none",
                   "description": "CPU pinning: none, or per-copy (copy i on logical core i mod cores)."}
 NETWORK_SETTING = {"enum": ["none", "host", "bridge"], "default": "none",
                    "description": "Container network; none unless a payload needs one."}
+# Site factors (issue 18): what a batch system or kernel sets around a job. One spelling each;
+# modes/docker.py applies them (site_factor_kwargs), bare mode the quota (cpulimit.py).
+CPU_LIMIT_KINDS = ("none", "cpuset", "quota", "shares")
+CPU_LIMIT_SETTING = {
+    "type": "object", "additionalProperties": False, "default": {"kind": "none"},
+    "description": "CPU limit as a batch system sets it: none; cpuset (pin to `cpuset`, or to the first `cpus` "
+                   "usable cores); quota (CFS bandwidth: `cpus` CPUs' worth of time per `period_us`, as docker "
+                   "--cpus or a Kubernetes limit); shares (relative weight `shares`, as HTCondor's docker "
+                   "universe: 100 x request_cpus). Throttling counters are read back per copy.",
+    "properties": {
+        "kind": {"enum": list(CPU_LIMIT_KINDS), "default": "none", "description": "Which limit."},
+        "cpus": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None,
+                 "description": "quota: CPUs per period (may be fractional); cpuset: how many cores."},
+        "cpuset": {"type": ["string", "null"], "pattern": "^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$", "default": None,
+                   "description": "cpuset: the cores, as a cpuset list (\"0-3,6\")."},
+        "period_us": {"type": "integer", "minimum": 1000, "maximum": 1000000, "default": 100000,
+                      "description": "quota: the CFS period in microseconds (the kernel's default 100 ms)."},
+        "shares": {"type": ["integer", "null"], "minimum": 2, "maximum": 262144, "default": None,
+                   "description": "shares: the cgroup v1 cpu.shares weight (1024 = the default)."},
+    },
+    "allOf": [
+        {"if": {"properties": {"kind": {"const": "quota"}}, "required": ["kind"]},
+         "then": {"required": ["cpus"], "properties": {"cpus": {"type": "number"}}}},
+        {"if": {"properties": {"kind": {"const": "shares"}}, "required": ["kind"]},
+         "then": {"required": ["shares"], "properties": {"shares": {"type": "integer"}}}},
+    ],
+}
+SECCOMP_SETTING = {"type": "string", "minLength": 1, "default": "default",
+                   "description": "Seccomp filter: default (the engine's profile), unconfined (none), or the path "
+                                  "of a site profile (JSON, as `docker run --security-opt seccomp=FILE`; relative "
+                                  "to the working directory)."}
+SHM_SIZE_SETTING = {"type": ["string", "null"], "pattern": "^[0-9]+[bkmg]?$", "default": None,
+                    "description": "Size of /dev/shm (\"1g\"); null: the engine's default (64 MiB in docker)."}
+ULIMITS_SETTING = {
+    "type": "object", "default": {},
+    "propertyNames": {"enum": ["core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
+                               "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"]},
+    "additionalProperties": {"type": "object", "required": ["soft", "hard"], "additionalProperties": False,
+                             "properties": {"soft": {"type": "integer", "minimum": -1},
+                                            "hard": {"type": "integer", "minimum": -1}}},
+    "description": "rlimits set on the container (`nofile: {soft: 1048576, hard: 1048576}`); {}: the engine's "
+                   "defaults (its daemon's default-ulimits).",
+}
 # A memory limit changes what is measured once a payload reaches it (reclaim, OOM kill), so there is
 # none by default, as on bare metal; a site that wants one sets it and every run records it.
 MEMORY_LIMIT_SETTING = {"type": ["integer", "null"], "minimum": 16, "maximum": 4194304, "default": None,
@@ -61,6 +104,12 @@ class CopyResult:
     # cgroup v1/v2); shared by the copies of one container
     env_cgroup_cpu_s: float | None = None
     detail: str = ""
+    # what the copy saw of its environment, taken inside by the launcher (execbench_launch.py
+    # environment_fingerprint, with the ISA level added by modes.common.collect)
+    environment: Mapping | None = None
+    # CFS throttling of the environment's own cgroup over the run: {nr_periods, nr_throttled,
+    # throttled_s}; None where it has no cgroup of its own. Shared by the copies of one container.
+    cpu_throttling: Mapping | None = None
 
     @property
     def ok(self) -> bool:
@@ -69,7 +118,9 @@ class CopyResult:
     def to_dict(self) -> dict:
         return {"copy": self.copy, "exit_code": self.exit_code, "wall_s": self.wall_s,
                 "timed_out": self.timed_out, "cpu_s": self.cpu_s, "env_cgroup_cpu_s": self.env_cgroup_cpu_s,
-                "detail": self.detail}
+                "detail": self.detail,
+                "environment": dict(self.environment) if self.environment is not None else None,
+                "cpu_throttling": dict(self.cpu_throttling) if self.cpu_throttling is not None else None}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import re
 import time
 from pathlib import Path
 
+from ..isa import cpu_flags, isa_level
 from ..layout import instance_tag, results_of_run_dir
 from ..rootfs import RUN_MOUNT
 from .base import CopyResult, RunContext
@@ -150,8 +151,24 @@ def collect(out_dir: Path, copies: int, env_exit: dict[int, int | None], killed:
             copy=i, exit_code=data.get("exit_code"), wall_s=data.get("wall_s"),
             timed_out=bool(data.get("timed_out")) or i in killed, cpu_s=cpu,
             env_cgroup_cpu_s=data.get("env_cgroup_cpu_s"),
-            detail=f"start_lag_s={data.get('start_lag_s', 0.0):.4f}"))
+            detail=f"start_lag_s={data.get('start_lag_s', 0.0):.4f}",
+            environment=with_isa_level(data.get("environment")),
+            cpu_throttling=data.get("cpu_throttling")))
     return results
+
+
+def with_isa_level(environment: dict | None) -> dict | None:
+    """The launcher's fingerprint with its CPU flag list turned into what differs: the psABI level
+    the environment's userland sees (execbench.isa) and the host's flags it does not see (a VM's
+    CPU model hiding AVX2, canonical/packer-maas#54); the full list stays in launch.json."""
+    if not isinstance(environment, dict):
+        return None
+    environment = dict(environment)
+    flags = environment.pop("cpu_flags", None)
+    if flags is not None:
+        environment["isa_level"] = isa_level(flags)
+        environment["cpu_flags_not_seen"] = sorted(set(cpu_flags()) - set(flags))
+    return environment
 
 
 def effective_network(ctx: RunContext) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from pathlib import Path
 
-from .base import (COPIES_PER_CONTAINER_SETTING, CPUSET_SETTING, MEMORY_LIMIT_SETTING, NETWORK_SETTING, Availability, Mode, ModeContext,
-                   ModeError, RunContext, RunOutcome, StartupSample)
+from .base import (COPIES_PER_CONTAINER_SETTING, CPU_LIMIT_SETTING, CPUSET_SETTING, MEMORY_LIMIT_SETTING,
+                   NETWORK_SETTING, SECCOMP_SETTING, SHM_SIZE_SETTING, ULIMITS_SETTING, Availability, Mode,
+                   ModeContext, ModeError, RunContext, RunOutcome, StartupSample)
 from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RESULTS_LABEL, RUN_LABEL,
                      RUN_MOUNT, collect, container_groups, effective_network, engine_readback, environment_name,
                      labels, launcher_argv, prepare_run_dir, start_barrier)
@@ -44,6 +47,87 @@ def hardened_kwargs(ctx: RunContext, out_dir: Path | None) -> dict:
     return kwargs
 
 
+def _first_cpus(n: float) -> str:
+    usable = sorted(os.sched_getaffinity(0))
+    if n > len(usable) or n != int(n):
+        raise ModeError(f"cpu_limit kind cpuset: cpus must be a whole number <= {len(usable)} usable cores, got {n}")
+    return ",".join(str(c) for c in usable[:int(n)])
+
+
+def seccomp_option(setting: str) -> tuple[list[str], dict]:
+    """security_opt entries and the record of a `seccomp` setting. A site profile's JSON is sent
+    as its content (what `docker run --security-opt seccomp=FILE` does: the engine API takes the
+    profile, not a path), recorded by path and sha256."""
+    if setting == "default":
+        return [], {"seccomp": "engine default"}
+    if setting == "unconfined":
+        return ["seccomp=unconfined"], {"seccomp": "unconfined"}
+    path = Path(setting)
+    try:
+        text = path.read_text()
+        json.loads(text)
+    except (OSError, ValueError) as err:
+        raise ModeError(f"seccomp profile {path.resolve()}: not a readable JSON file ({err})") from None
+    return [f"seccomp={text}"], {"seccomp": {"profile": str(path.resolve()),
+                                             "sha256": hashlib.sha256(text.encode()).hexdigest()}}
+
+
+def site_factor_kwargs(ctx: RunContext) -> tuple[dict, dict]:
+    """containers.create() arguments for the site factors (seccomp, cpu_limit, shm_size, ulimits;
+    memory_limit_mb is applied by hardened_kwargs) and their record. Limits apply per container."""
+    import docker
+
+    settings = ctx.settings
+    security, record = seccomp_option(settings["seccomp"])
+    kwargs: dict = {"security_opt": security}
+    limit = dict(settings["cpu_limit"])
+    kind = limit["kind"]
+    if kind == "cpuset":
+        if settings["cpuset"] == "per-copy" and settings["copies_per_container"] == "one":
+            raise ModeError("cpu_limit kind cpuset and cpuset per-copy with one container per copy both set "
+                            "the container's cpuset: choose one")
+        if not limit.get("cpuset") and not limit.get("cpus"):
+            raise ModeError("cpu_limit kind cpuset needs `cpuset` (a cpu list) or `cpus` (how many cores)")
+        kwargs["cpuset_cpus"] = limit.get("cpuset") or _first_cpus(limit["cpus"])
+    elif kind == "quota":
+        kwargs["cpu_period"] = int(limit["period_us"])
+        kwargs["cpu_quota"] = max(1000, int(round(limit["cpus"] * limit["period_us"])))
+    elif kind == "shares":
+        kwargs["cpu_shares"] = int(limit["shares"])
+    record["cpu_limit"] = {"kind": kind, **{k: v for k, v in kwargs.items() if k.startswith("cpu")}}
+    if settings["shm_size"]:
+        kwargs["shm_size"] = settings["shm_size"]
+    if settings["ulimits"]:
+        kwargs["ulimits"] = [docker.types.Ulimit(name=name, soft=v["soft"], hard=v["hard"])
+                             for name, v in sorted(settings["ulimits"].items())]
+    record.update(shm_size=settings["shm_size"] or "engine default",
+                  ulimits=dict(settings["ulimits"]) or "engine default")
+    return kwargs, record
+
+
+READ_BACK = ("SecurityOpt", "CpuQuota", "CpuPeriod", "NanoCpus", "CpusetCpus", "CpuShares", "ShmSize", "Memory",
+             "Ulimits", "PidsLimit")
+
+
+def engine_read_back(client, container) -> dict:
+    """The site factors as the engine holds them for `container` (docker inspect HostConfig);
+    a seccomp profile's JSON is shortened to its sha256."""
+    host_config = client.api.inspect_container(container.id)["HostConfig"]
+    out = {key: host_config.get(key) for key in READ_BACK}
+    opts = []
+    for opt in out["SecurityOpt"] or []:
+        if opt.startswith("seccomp=") and opt != "seccomp=unconfined":
+            opt = "seccomp=sha256:" + hashlib.sha256(opt[len("seccomp="):].encode()).hexdigest()
+        opts.append(opt)
+    out["SecurityOpt"] = opts
+    return out
+
+
+def with_site_factors(kwargs: dict, site_kwargs: dict) -> dict:
+    """hardened_kwargs with the site factors added (security options appended, not replaced)."""
+    out = dict(kwargs, **{k: v for k, v in site_kwargs.items() if k != "security_opt"})
+    out["security_opt"] = list(kwargs.get("security_opt", [])) + list(site_kwargs.get("security_opt", []))
+    return out
 def _read_back(container) -> dict:
     """The engine's record of what the (exited) container got: inspect after the run, so the
     payload's time is never touched."""
@@ -58,7 +142,9 @@ class DockerMode(Mode):
     kind = "docker"
     description = "Docker engine via the Python SDK, hardened (non-root, no capabilities, no-new-privileges, read-only root)"
     settings_schema = {"network": NETWORK_SETTING, "cpuset": CPUSET_SETTING,
-                       "copies_per_container": COPIES_PER_CONTAINER_SETTING, "memory_limit_mb": MEMORY_LIMIT_SETTING}
+                       "copies_per_container": COPIES_PER_CONTAINER_SETTING, "memory_limit_mb": MEMORY_LIMIT_SETTING,
+                       "seccomp": SECCOMP_SETTING, "cpu_limit": CPU_LIMIT_SETTING, "shm_size": SHM_SIZE_SETTING,
+                       "ulimits": ULIMITS_SETTING}
 
     def available(self, ctx: ModeContext) -> Availability:
         try:
@@ -118,6 +204,7 @@ class DockerMode(Mode):
             "containers": len(container_groups(ctx)),
             "hardening": HARDENING,
             "memory_limit_mb": ctx.settings.get("memory_limit_mb"),
+            **site_factor_kwargs(ctx)[1],
         }
 
     def ensure_image(self, client, reference: str):
@@ -155,15 +242,17 @@ class DockerMode(Mode):
         one = ctx.settings["copies_per_container"] == "one"
         start_at = start_barrier(len(groups), START_S_PER_CONTAINER, base_s=BARRIER_BASE_S)
         cpus = sorted(os.sched_getaffinity(0))
-        containers, env_exit, killed, readback = [], {}, set(), []
+        containers, env_exit, killed, readback, read_back = [], {}, set(), [], []
+        site_kwargs, _ = site_factor_kwargs(ctx)
         try:
             for k, copies in enumerate(groups):
-                kwargs = hardened_kwargs(ctx, out_dir)
+                kwargs = with_site_factors(hardened_kwargs(ctx, out_dir), site_kwargs)
                 if per_copy and one:
                     kwargs["cpuset_cpus"] = str(cpus[copies[0] % len(cpus)])
                 argv = launcher_argv(ctx, copies, start_at, pin=per_copy and not one)
                 container = client.containers.create(ctx.image_ref, argv, name=environment_name(ctx, k), **kwargs)
                 containers.append((container, copies))
+                read_back.append(engine_read_back(client, container))
                 container.start()
             deadline = start_at + ctx.timeout_s + HOST_GRACE_S
             for k, (container, copies) in enumerate(containers):
@@ -185,12 +274,14 @@ class DockerMode(Mode):
                 except Exception:
                     pass
         return RunOutcome(collect(out_dir, ctx.copies, env_exit, killed),
-                          {**self.factors(ctx), "engine_readback": readback})
+                          {**self.factors(ctx), "engine_readback": readback,
+                           # the site factors as the engine took them, before the start
+                           "engine_read_back": read_back})
 
     def startup_sample(self, ctx: RunContext, argv: list[str]) -> StartupSample:
         """`docker run --rm` of argv, hardened, timed from create to removed."""
         client = _client()  # one client per call: the SDK's session is not shared across threads
-        kwargs = hardened_kwargs(ctx, None)
+        kwargs = with_site_factors(hardened_kwargs(ctx, None), site_factor_kwargs(ctx)[0])
         t0 = time.perf_counter()
         container = client.containers.create(ctx.image_ref, argv, **kwargs)
         try:

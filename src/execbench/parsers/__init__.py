@@ -20,6 +20,7 @@ PARSERS = Registry(__name__, "log format", {
     "fio": ".fio:PARSER",
     "cpusuite": ".cpusuite:PARSER",
     "hepchain": ".hepchain:PARSER",
+    "syscost": ".syscost:PARSER",
     "execbench-audit": ".audit:PARSER",
     "hs06-legacy": ".hs06:LEGACY_PARSER",
     "hs06-full-precision": ".hs06:FULL_PRECISION_PARSER",

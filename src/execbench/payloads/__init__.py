@@ -13,5 +13,6 @@ PAYLOADS = Registry(__name__, "payload", {
     "stream": ".stream:Stream",
     "fio": ".fio:Fio",
     "startup": ".startup:Startup",
+    "syscost": ".syscost:Syscost",
 })
 get = PAYLOADS.get

@@ -79,6 +79,11 @@ class Payload:
         default = self.default_timeout_s
         return float(default[settings["size"]] if isinstance(default, Mapping) else default)
 
+    def threads_per_copy(self, settings: Mapping) -> int | None:
+        """Threads one copy runs (copies x threads must fit the usable cores); None: the payload's
+        runtime sizes itself from the CPUs it sees. The count it really used is in its own log."""
+        return 1
+
     def parse(self, run_dir: Path) -> list[Record]:
         """Records from the native logs of a run (raises ParseError on bad logs): each unit's copy
         logs (unit_dir(run_dir, unit)/copy<i>/log_file) through the registered parser, combined

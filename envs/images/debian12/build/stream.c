@@ -8,6 +8,9 @@
 /* and the number of repetitions are command-line arguments (one binary  */
 /* serves the smoke and standard sizes). Results from it must therefore  */
 /* be labelled "based on a variant of the STREAM benchmark code".        */
+/* Built twice (build/stream.sh): serially, and with -fopenmp as         */
+/* execbench-stream-omp, whose kernels run in OMP_NUM_THREADS threads    */
+/* and which prints the thread counts as upstream STREAM does.           */
 /*                                                                       */
 /* STREAM is Copyright 1991-2013: John D. McCalpin. Its license:         */
 /*  1. You are free to use this program and/or to redistribute           */
@@ -47,6 +50,9 @@
 #include <stdlib.h>
 #include <sys/time.h>
 #include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define HLINE "-------------------------------------------------------------\n"
 #define MIN(x, y) ((x) < (y) ? (x) : (y))
@@ -155,7 +161,21 @@ int main(int argc, char **argv)
     printf("Each kernel will be executed %d times.\n", ntimes);
     printf(" The *best* time for each kernel (excluding the first iteration)\n");
     printf(" will be used to compute the reported bandwidth.\n");
+#ifdef _OPENMP
+    printf(HLINE);
+    int threads = 0;
+#pragma omp parallel
+    {
+#pragma omp master
+        printf("Number of Threads requested = %i\n", omp_get_num_threads());
+    }
+#pragma omp parallel
+#pragma omp atomic
+    threads++;
+    printf("Number of Threads counted = %i\n", threads);
+#endif
 
+#pragma omp parallel for
     for (long j = 0; j < n; j++) {
         a[j] = 1.0;
         b[j] = 2.0;
@@ -166,6 +186,7 @@ int main(int argc, char **argv)
     printf("Your clock granularity/precision appears to be %d microseconds.\n", quantum);
 
     double t = now_seconds();
+#pragma omp parallel for
     for (long j = 0; j < n; j++)
         a[j] = 2.0E0 * a[j];
     t = 1.0E6 * (now_seconds() - t);
@@ -182,21 +203,25 @@ int main(int argc, char **argv)
     stream_t scalar = 3.0;
     for (int k = 0; k < ntimes; k++) {
         times[0][k] = now_seconds();
+#pragma omp parallel for
         for (long j = 0; j < n; j++)
             c[j] = a[j];
         times[0][k] = now_seconds() - times[0][k];
 
         times[1][k] = now_seconds();
+#pragma omp parallel for
         for (long j = 0; j < n; j++)
             b[j] = scalar * c[j];
         times[1][k] = now_seconds() - times[1][k];
 
         times[2][k] = now_seconds();
+#pragma omp parallel for
         for (long j = 0; j < n; j++)
             c[j] = a[j] + b[j];
         times[2][k] = now_seconds() - times[2][k];
 
         times[3][k] = now_seconds();
+#pragma omp parallel for
         for (long j = 0; j < n; j++)
             a[j] = b[j] + scalar * c[j];
         times[3][k] = now_seconds() - times[3][k];
