@@ -61,14 +61,14 @@ BAD_CONFIGS = [
     ("cluster host twice", "cluster.hosts", ["wn001", "wn001"], "cluster.hosts", "non-unique"),
     ("unknown cluster key", "cluster.nodes", 4, "cluster.nodes", "no unknown key"),
     ("mode limited to an unknown payload", "modes.docker.payloads", ["db12", "hs07"], "modes.docker.payloads[1]",
-     "a payload of the study"),
+     "a registered payload"),
     ("baseline limited to some payloads", "modes.bare.payloads", ["db12"], "modes.bare.payloads",
      "the baseline runs every payload"),
     ("unknown control", "modes.docker.control", "aa", "modes.docker.control", "['none', 'negative', 'positive']"),
     ("adaptive target zero", "study.adaptive", {"target_half_width_pct": 0}, "study.adaptive.target_half_width_pct",
      "0"),
     ("adaptive unknown payload", "study.adaptive", {"payloads": ["hs07"]}, "study.adaptive.payloads[0]",
-     "a payload of the study"),
+     "a registered payload"),
     ("adaptive unknown key", "study.adaptive", {"rounds": 3}, "study.adaptive.rounds", "no unknown key"),
 ]
 

@@ -125,10 +125,10 @@ def _report(paths: list[Path], root: Path) -> Path:
 
 def test_the_report_names_the_blocking_host_first_and_shows_its_audit(two_hosts, tmp_path):
     html = _report(two_hosts, tmp_path).read_text()
-    first_screen, rest = html.split("<h2 id='answer'>", 1)
+    first_screen, rest = html.split("<details id='summary'>", 1)  # the first screen, then the folded sections
     assert 'class="audit-blocking"' in first_screen and "Host wn002: 1 blocking audit finding." in first_screen
     assert "wn001" not in first_screen  # nothing blocking there
-    section = rest[rest.index("<h2 id='audit'>"):rest.index("<h2 id='relative'>")]  # before the detail tables
+    section = rest[rest.index("<details id='audit'>"):rest.index("<details id='provenance'>")]
     assert "Breaks on the run dir (xfs, inode64) in bare" in section
     assert "<h3>Host wn001</h3><p>0 blocking" in section and "<h3>Host wn002</h3><p>1 blocking" in section
     md = (tmp_path / "report" / "report.md").read_text()

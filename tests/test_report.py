@@ -163,8 +163,9 @@ def test_headline_table_shows_the_resolving_power_when_the_relative_table_has_it
     figures.write_figures(tmp_path / "tables", tmp_path / "figures")
     data = report.ReportData(tmp_path / "tables", tmp_path / "figures")
     headers, rows = data.headline_rows("md")
-    assert headers[-4:] == ["± (half-width)", "MDE", "rounds needed", "verdict"]
-    assert rows and all(r[-4:-1] == ["2.9 %", "4.2 %", "—"] and r[-5].endswith(", 3 pairs") for r in rows)
+    # then the environment's differences from bare metal (issue 18), last
+    assert headers[-5:] == ["± (half-width)", "MDE", "rounds needed", "verdict", "environment differs in"]
+    assert rows and all(r[-5:-2] == ["2.9 %", "4.2 %", "—"] and r[-6].endswith(", 3 pairs") for r in rows)
 
 
 def test_missing_payload_gives_placeholder_figure_not_a_crash(tmp_path):

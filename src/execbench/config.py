@@ -428,18 +428,19 @@ def _check_baseline(config: dict) -> None:
 
 
 def _check_names(config: dict) -> None:
-    known = sorted(config["payloads"])
+    # a registered payload the study leaves out is fine (the mode runs nothing of it); a typo is not
+    known = payloads_registry.PAYLOADS.names()
     for name, settings in config["modes"].items():
         for i, payload in enumerate(settings.get("payloads") or []):
-            if payload not in config["payloads"]:
-                raise ConfigError(f"modes.{name}.payloads[{i}]", f"a payload of the study ({known})", payload)
+            if payload not in known:
+                raise ConfigError(f"modes.{name}.payloads[{i}]", f"a registered payload ({known})", payload)
     if config["modes"][BASELINE_MODE].get("payloads") is not None:
         raise ConfigError(f"modes.{BASELINE_MODE}.payloads", "null: the baseline runs every payload",
                           config["modes"][BASELINE_MODE]["payloads"])
     adaptive = config["study"].get("adaptive") or {}
     for i, payload in enumerate(adaptive.get("payloads") or []):
-        if payload not in config["payloads"]:
-            raise ConfigError(f"study.adaptive.payloads[{i}]", f"a payload of the study ({known})", payload)
+        if payload not in known:
+            raise ConfigError(f"study.adaptive.payloads[{i}]", f"a registered payload ({known})", payload)
     if config["image"] not in config["images"]:
         raise ConfigError("image", f"a key of images ({sorted(config['images'])})", config["image"])
     port = int(config["registry"]["address"].rsplit(":", 1)[1])

@@ -34,6 +34,7 @@ import yaml
 
 from . import layout
 from .config import ConfigSource, config_sha256, describe_sources, logical_cores, run_matrix
+from .fsutil import atomic_write_text
 
 EFFECTIVE_CONFIG = ".execbench/effective-config.yaml"
 
@@ -312,7 +313,12 @@ def announce_config(config: dict, sources: list[ConfigSource], write: bool = Tru
     header = "".join(f"# {i}. {s.kind}: {s.describe()}\n" for i, s in enumerate(sources, start=1))
     text = ("# execbench effective config of the last invocation (validated, defaults filled in), from:\n"
             + header + yaml.safe_dump(config, sort_keys=True, width=100))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != text:
+            atomic_write_text(path, text)
+    except OSError as err:  # a full disk: say so and go on; the stage that needs the space reports it too
+        print(f"execbench: plan: the effective config was not stored in {path}: {err.strerror or err}",
+              file=stream)
+        return None
     return path

@@ -807,7 +807,9 @@ class Tables:
     excluded: dict
     summary: dict | None  # summary.json (execbench.summary); None in tables made before it existed
     inputs: pd.DataFrame  # inputs.csv: the ingested files (empty without an ingest)
-from . import environment, findings, startup_cost, stats, summary
+    environment: pd.DataFrame  # environment.csv (empty in tables made before it existed)
+    startup: pd.DataFrame | None = None  # startup.csv (execbench.startup_cost); None in older tables
+    controls: dict | None = None  # controls.json (negative / positive controls, resolving power) if written
     clock: pd.DataFrame | None = None  # clock.csv: timed values and their checks (clock_check)
 
 
