@@ -3,13 +3,16 @@
 #  - rootful: default rlimits that root here may actually set (the packaged
 #    defaults ask for more than CAP_SYS_RESOURCE-less root may, and every run fails);
 #  - the local registry marked insecure (plain HTTP on loopback);
-#  - rootless: the unprivileged user `execbench` (uid 10001 when free, like the
-#    user inside the image) with its subordinate id range and native overlay storage.
+#  - rootless: the unprivileged user `execbench` with its subordinate id range and
+#    native overlay storage. Its host uid is never 10001: docker mode runs payloads
+#    as host uid 10001 (the image's user, no user namespace), and a host account
+#    holding that uid could write into docker runs' directories. (Rootless podman
+#    maps the image's 10001 to a subordinate id, so its own uid does not matter.)
 set -euo pipefail
 
 REGISTRY="${REGISTRY:-127.0.0.1:5000}"
 USER_NAME=execbench
-USER_ID=10001
+CONTAINER_PAYLOAD_UID=10001  # modes/common.py PAYLOAD_UID
 ULIMITS='default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]'
 say() { printf 'setup: podman: %s\n' "$*"; }
 die() { printf 'setup: podman: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -56,14 +59,14 @@ esac
 
 # --- rootless user ----------------------------------------------------------------
 if ! id "$USER_NAME" >/dev/null 2>&1; then
-    if getent passwd "$USER_ID" >/dev/null || getent group "$USER_ID" >/dev/null; then
-        useradd --create-home --shell /bin/bash "$USER_NAME"
-    else
-        groupadd --gid "$USER_ID" "$USER_NAME"
-        useradd --create-home --shell /bin/bash --uid "$USER_ID" --gid "$USER_ID" "$USER_NAME"
-    fi
+    useradd --create-home --shell /bin/bash "$USER_NAME"  # uid from the normal range, below 10001
     changed=1
     say "created user $USER_NAME (uid $(id -u "$USER_NAME"))"
+fi
+if [ "$(id -u "$USER_NAME")" = "$CONTAINER_PAYLOAD_UID" ]; then
+    # made by an earlier set-up; changing a live account's uid under its podman storage is the
+    # admin's call, so say what it means and how to change it
+    say "WARNING: user $USER_NAME has uid $CONTAINER_PAYLOAD_UID, the host uid docker payloads run as: that account can write into docker runs' directories (only root can act as it). To change it: stop its podman processes, then 'userdel -r $USER_NAME' and run set-up again."
 fi
 # useradd on Debian 12 allocates subordinate ids; add a free range if it did not.
 for kind in uid gid; do

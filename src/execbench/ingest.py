@@ -97,9 +97,13 @@ class ManifestRow:
     format: str | None
     copy: int | None
     last_repetition: int | None = None  # a range 'first-last' given in the manifest
+    # a (payload, mode, copies) that several hosts of the manifest report: each host's runs are laid
+    # out apart, as a fan-out study's (r<rep>@<host>): sites number repetitions per node, and no
+    # host's run may take another's place
+    at_host: bool = False
 
     def rel_dir_of(self, repetition: int) -> str:
-        return f"{self.payload}/{self.mode}/{self.copies}c/r{repetition}"
+        return f"{self.payload}/{self.mode}/{self.copies}c/r{repetition}" + (f"@{self.host}" if self.at_host else "")
 
     @property
     def rel_dir(self) -> str:
@@ -152,6 +156,21 @@ def _number(row: dict, key: str, low: int, high: int) -> int | None | str:
     return int(value)
 
 
+def _shared_cells(text: str, header: list[str]) -> set[tuple[str, str, str]]:
+    """The (payload, mode, copies) that rows of more than one host name (a first pass over the
+    well-formed rows): their runs are laid out per host."""
+    col = {k: header.index(k) for k in ("host", "payload", "mode", "copies")}
+    hosts: dict[tuple[str, str, str], set[str]] = {}
+    try:
+        for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""))):
+            if number and len(cells) == len(header) and NAME_RE.match(cells[col["host"]].strip()):
+                key = tuple(cells[col[k]].strip() for k in ("payload", "mode", "copies"))
+                hosts.setdefault(key, set()).add(cells[col["host"]].strip())
+    except csv.Error:
+        pass  # the main pass reports it
+    return {key for key, names in hosts.items() if len(names) > 1}
+
+
 def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
     """Rows that are well-formed and unique, and one error dict per rejected row.
 
@@ -176,6 +195,7 @@ def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
             f"columns {', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)}), each once; "
             f"missing {missing}, unknown {[u[:40] for u in unknown]}",
         )
+    shared = _shared_cells(text, header)
     rows: list[ManifestRow] = []
     errors: list[dict] = []
     slots: dict[tuple[str, str], int] = {}
@@ -243,7 +263,8 @@ def read_manifest(manifest: Path) -> tuple[list[ManifestRow], list[dict]]:
         if not source.is_absolute():
             source = manifest.parent / source
         mr = ManifestRow(line, source, row["host"], row["mode"], row["payload"], numbers["copies"],
-                         numbers["repetition"], row["label"], fmt, numbers["copy"], numbers["last"])
+                         numbers["repetition"], row["label"], fmt, numbers["copy"], numbers["last"],
+                         (row["payload"], row["mode"], row["copies"]) in shared)
         reps = range(mr.repetition, (mr.last_repetition or mr.repetition) + 1)
         clash = next(((r, slots[(mr.rel_dir_of(r), mr.slot)]) for r in reps if (mr.rel_dir_of(r), mr.slot) in slots),
                      None)
@@ -401,7 +422,7 @@ def _run_json(row: ManifestRow, repetition: int, inputs: list[dict], failures: l
     ok = bool(inputs)
     return {
         "schema_version": 1,
-        "run_id": f"ingest-{row.payload}-{row.mode}-{row.copies}c-r{repetition}",
+        "run_id": f"ingest-{row.payload}-{row.mode}-{row.copies}c-r{repetition}" + (f"@{row.host}" if row.at_host else ""),
         "payload": row.payload,
         "mode": row.mode,
         "mode_kind": mode_kind(row.mode),
@@ -591,7 +612,7 @@ def ingest(manifest, results, skipped_path=None, reserved: frozenset | set = fro
                 files += [dict(f, run=rel_dir, manifest_line=row.line, label=row.label) for f in copied]
         skipped.extend(f for f in run.failures)
         run_dir.mkdir(parents=True, exist_ok=True)
-        repetition = int(rel_dir.rsplit("/r", 1)[1])
+        repetition = int(rel_dir.rsplit("/r", 1)[1].split("@", 1)[0])
         record = _run_json(run.first_row, repetition, inputs, run.failures, manifest, manifest_sha, run.host_facts)
         provenance = {
             "ingested": True,

@@ -202,11 +202,19 @@ def test_one_host_and_label_per_run(tmp_path):
     manifest.write_text(
         "path,host,mode,payload,copies,repetition,label,copy\n"
         "a.txt,wn01,bare,stream,2,1,x,0\n"
-        "b.txt,wn02,bare,stream,2,1,x,1\n"
+        "b.txt,wn01,bare,stream,2,1,y,1\n"
     )
     rows, errors = read_manifest(manifest)
     assert [r.line for r in rows] == [2]
-    assert errors[0]["line"] == 3 and "'wn01'" in errors[0]["expected"]
+    assert errors[0]["line"] == 3 and "('wn01', 'x')" in errors[0]["expected"]
+    # two hosts: two runs (each host's own r1, laid out per host), not one run of mixed copies
+    manifest.write_text(
+        "path,host,mode,payload,copies,repetition,label,copy\n"
+        "a.txt,wn01,bare,stream,2,1,x,0\n"
+        "b.txt,wn02,bare,stream,2,1,x,1\n"
+    )
+    rows, errors = read_manifest(manifest)
+    assert [r.rel_dir for r in rows] == ["stream/bare/2c/r1@wn01", "stream/bare/2c/r1@wn02"] and errors == []
 
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -282,3 +290,23 @@ def test_ingested_run_json_matches_its_schema_and_a_broken_one_is_caught(tmp_pat
     broken = dict(runs[0], copies=0)
     with pytest.raises(ValueError, match="key 'copies'"):
         check_ingested_run(broken)
+
+
+def test_the_same_run_from_two_hosts_is_two_runs_laid_out_per_host(tmp_path):
+    """A multi-node archive numbers repetitions per node: wn01's and wn02's r1 are both kept,
+    under r1@<host> as a fan-out study's, never one in place of the other."""
+    for name in ("sA.txt", "sB.txt"):
+        shutil.copy(FIXTURES / "stream" / "stream58_serial.txt", tmp_path / name)
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path,host,mode,payload,copies,repetition,label\n"
+                        "sA.txt,wn01,bare,stream,1,1,site\n"
+                        "sB.txt,wn02,bare,stream,1,1,site\n"
+                        "sA.txt,wn01,bare,db12,1,1,site\n")  # the same file twice: still refused
+    rows, errors = read_manifest(manifest)
+    assert [r.rel_dir for r in rows] == ["stream/bare/1c/r1@wn01", "stream/bare/1c/r1@wn02"]
+    assert len(errors) == 1 and "each input once" in errors[0]["expected"]
+    result = ingest(manifest, tmp_path / "results")
+    for host in ("wn01", "wn02"):
+        run = json.loads((tmp_path / "results" / "raw" / "stream" / "bare" / "1c" / f"r1@{host}" / "run.json").read_text())
+        assert run["run_id"] == f"ingest-stream-bare-1c-r1@{host}" and run["host"]["hostname"] == host
+    assert result is not None
