@@ -207,3 +207,24 @@ def test_the_host_audit_heads_round_1_only_and_no_adaptive_round_repeats_it(tmp_
     record = chain.run()
     assert ("audit", 1) not in chain._targeted()
     assert chain.rounds == [(1, None), (2, None)] and record["decisions"] == []
+
+
+def test_a_chain_whose_run_is_gone_is_due_again_and_redo_names_the_old_logs(tmp_path):
+    from execbench.chain import drop_stale_records
+    from execbench.runner import move_aside, set_aside_by_redo
+
+    results = tmp_path / "results"
+    key = layout.RunKey("db12", "docker", 1, 2)
+    for rel in ("db12/bare/1c/r2", key.rel_dir):
+        (results / "raw" / rel).mkdir(parents=True)
+        (results / "raw" / rel / "run.json").write_text("{}")
+    record = chain_record_path(results, None)
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"runs": ["db12-bare-1c-r2", key.run_id],
+                                  "run_dirs": ["db12/bare/1c/r2", key.rel_dir]}))
+    assert drop_stale_records(results, [None]) == [] and record.exists()  # all there: nothing due
+    assert set_aside_by_redo(results, key) is None
+    moved = move_aside(results, key, force=True)  # what `execbench redo` does
+    said = drop_stale_records(results, [None])
+    assert not record.exists() and len(said) == 1 and "1 of its runs are gone" in said[0] and key.rel_dir in said[0]
+    assert set_aside_by_redo(results, key) == moved  # the next attempt's previous_attempt

@@ -117,14 +117,14 @@ def test_fail_without_answer_false_reports_and_exits_zero_and_one_run_is_redone_
     aside = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "execbench", "redo", "--results",
                             str(results), "stream/docker/1c/r1"], cwd=REPO_ROOT, capture_output=True, text=True)
     assert aside.returncode == 0 and "set aside in" in aside.stdout, aside.stdout + aside.stderr
-    redo = _run("--configfile", str(config), "--config", "fail_without_answer=false", "--forcerun", "run_chain")
+    redo = _run("--configfile", str(config), "--config", "fail_without_answer=false")
     assert redo.returncode == 0, (redo.stdout + redo.stderr)[-3000:]
     changed = [p for p in before if p.stat().st_mtime_ns != before[p]]
     assert changed == [target]  # that run only: the later runs of the chain are kept
     new = json.loads(target.read_text())
     assert new["started_utc"] > old["ended_utc"] and new["status"] == "ok"
-    moved = list((results / "raw" / ".incomplete").glob(f"{old['run_id']}-*"))  # the old logs, kept
-    assert len(moved) == 1 and json.loads((moved[0] / "run.json").read_text()) == old
+    moved = Path(new["previous_attempt"])  # the old logs, kept, and named by the new run
+    assert moved.parent == results / "raw" / ".incomplete" and json.loads((moved / "run.json").read_text()) == old
     assert (results / "report" / "index.html").stat().st_mtime_ns > report_before  # parse, tables, report
     measurements = (results / "tables" / "measurements.csv").read_text()
     assert new["run_id"] in measurements

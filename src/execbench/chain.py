@@ -89,6 +89,7 @@ class Chain:
         self.adaptive = config["study"].get("adaptive") or {}
         self.decisions: list[dict] = []
         self.done: list[str] = []
+        self.done_dirs: list[str] = []  # their directories under raw/ (a deleted one makes the chain due again)
         self.failures = 0
         self.unavailable = 0  # runs of a mode this host cannot run (not failures: their reason is recorded)
         self.unit_seconds: list[float] = []  # measured per unit, for the ETA and the time budget
@@ -125,7 +126,7 @@ class Chain:
         record = {
             "host": self.host, "chain": chain_name(self.host), "plan_sha256": plan_digest(self.config, self.host),
             "started_utc": started, "ended_utc": utc_now(), "wall_s": time.monotonic() - t0,
-            "runs": self.done, "failed_runs": self.failures, "unavailable_runs": self.unavailable,
+            "runs": self.done, "run_dirs": self.done_dirs, "failed_runs": self.failures, "unavailable_runs": self.unavailable,
             "fixed_repetitions": fixed,
             "adaptive": self.adaptive, "decisions": self.decisions,
         }
@@ -144,6 +145,7 @@ class Chain:
             if (layout.run_json(self.results, cell)).exists():
                 if cell.run_id not in self.done:
                     self.done.append(cell.run_id)
+                    self.done_dirs.append(cell.rel_dir)
                 continue  # finished before (resume): never measured twice
             run = open_runs.get(cell)
             if run is None:
@@ -162,6 +164,7 @@ class Chain:
                 record = run.finish()
                 del open_runs[cell]
                 self.done.append(cell.run_id)
+                self.done_dirs.append(cell.rel_dir)
                 self.failures += record["status"] == "failed"
                 self.unavailable += record["status"] == "unavailable"
 
@@ -291,4 +294,22 @@ def chain_state(results: str | Path, host: str | None) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def drop_stale_records(results: str | Path, hosts: list[str | None]) -> list[str]:
+    """Remove the chain record of every chain one of whose runs has no run.json any more (a run
+    directory deleted or set aside by hand): the chain job is then due again, resumes, and
+    measures only what is missing. Returns one line per chain dropped, saying why."""
+    said = []
+    for host in hosts:
+        record = chain_state(results, host)
+        if not record:
+            continue
+        missing = [rel for rel in record.get("run_dirs") or []
+                   if not (layout.raw_root(results) / rel / layout.RUN_JSON).exists()]
+        if missing:
+            chain_record_path(results, host).unlink(missing_ok=True)
+            said.append(f"chain {chain_name(host)}: {len(missing)} of its runs are gone from {layout.raw_root(results)} "
+                        f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): it runs again for them")
+    return said
 

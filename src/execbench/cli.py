@@ -147,7 +147,8 @@ def _redo(args) -> int:
         print(f"{rel}: {'set aside in ' + str(moved) if moved else 'not on disk'}")
         # the chain that owns it must run again (it resumes: only the missing runs are measured)
         chain_record_path(results, key.host).unlink(missing_ok=True)
-    print("then: bash scripts/run.sh --forcerun run_chain   (the chain resumes: only these runs are measured)")
+    print("then run the study again, with the options it was run with (e.g. bash scripts/run.sh --configfile "
+          "<yours>): the chain resumes and measures only these runs, then parse, tables, report")
     return 0
 
 

@@ -72,7 +72,30 @@ def move_aside(results: str | Path, cell: layout.RunKey, force: bool = False) ->
     target = layout.incomplete_dir(results) / f"{cell.run_id}-{utc_stamp()}"
     target.parent.mkdir(parents=True, exist_ok=True)
     run_dir.rename(target)
+    if force:  # a finished run set aside (redo): its next attempt names it as previous_attempt
+        with open(target.parent / REDO_LOG, "a") as log:
+            log.write(json.dumps({"run": cell.rel_dir, "moved": str(target), "utc": utc_now()}) + "\n")
     return target
+
+
+REDO_LOG = "redo.jsonl"  # raw/.incomplete/redo.jsonl: finished runs set aside by `execbench redo`
+
+
+def set_aside_by_redo(results: str | Path, cell: layout.RunKey) -> Path | None:
+    """Where `execbench redo` last set this run aside (None if it never did, or that is gone)."""
+    log = layout.incomplete_dir(results) / REDO_LOG
+    try:
+        lines = log.read_text().splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("run") == cell.rel_dir and Path(entry.get("moved", "")).is_dir():
+            return Path(entry["moved"])
+    return None
 
 
 def pairing(cluster_host: str | None, host: dict, batch: dict) -> str | None:
@@ -261,7 +284,7 @@ class RunInProgress:
 
     def start(self) -> "RunInProgress":
         cell, config = self.cell, self.config
-        moved = move_aside(config["results"], cell)
+        moved = move_aside(config["results"], cell) or set_aside_by_redo(config["results"], cell)
         self.out_dir.mkdir(parents=True, exist_ok=True)  # empty when it exists (move_aside)
         self.t0 = time.monotonic()
         self.record = {

@@ -5,7 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from execbench import layout
-from execbench.chain import LOCAL as LOCAL_CHAIN, chain_record_path
+from execbench.chain import LOCAL as LOCAL_CHAIN, chain_record_path, drop_stale_records
 from execbench.config import (
     compose_config,
     config_warnings,
@@ -64,6 +64,13 @@ IMAGE = config["image"]
 # one chain named "local". A chain is one job: execbench.chain carries its runs out in order.
 CLUSTER_HOSTS = config["cluster"]["hosts"]
 CHAINS = CLUSTER_HOSTS or [LOCAL_CHAIN]
+# A chain whose finished runs were deleted or set aside (execbench redo) is due again: its record
+# goes, and the chain resumes for what is missing (the records are targets of rule all).
+if not config["from_raw"]:
+    for _line in drop_stale_records(
+        RESULTS, [None if c == LOCAL_CHAIN else c for c in CHAINS]
+    ):
+        print(f"execbench: {_line}", file=sys.stderr)
 
 
 wildcard_constraints:
