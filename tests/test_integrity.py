@@ -65,6 +65,8 @@ def test_r3_a_finished_db12_log_cannot_be_rewritten_and_a_change_is_reported_as_
     [error] = parsed["errors"]
     assert error["path"] == str(log) and error["tampered"]
     assert sealed["sha256"] in error["expected"] and "changed after the run (tampered)" in error["expected"]
+    # every table reads the run as failed, with why (runs.csv said "ok" while the summary said failed)
+    assert parsed["run"]["status"] == "failed" and "(tampered)" in parsed["run"]["reason"]
     out = shared_dir / "r3" / "parsed.json"  # the rule's command line says so too
     cli = subprocess.run([sys.executable, "-m", "execbench", "parse", "--runs", str(run_dir / "run.json"),
                           "--outputs", str(out)], capture_output=True, text=True, cwd=REPO_ROOT)

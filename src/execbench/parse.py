@@ -47,6 +47,9 @@ def parse_run_dir(run_dir: Path) -> dict:
         return {"run": {"rel_dir": str(run_dir)}, "records": [], "errors": [_error_dict(error)]}
     tampered = integrity.check_run_dir(run_dir, run)  # before any parser opens a file
     if tampered:
+        # the run's own record said ok; its logs say otherwise: every table must say failed
+        first = tampered[0]["expected"]
+        run = dict(run, status="failed", reason=f"raw logs changed after the run (tampered): {first}"[:2000])
         return {"run": run, "records": [], "errors": tampered, "log_reasons": []}
     records, errors = [], []
     if run.get("status", "ok") == "ok":
