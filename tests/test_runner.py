@@ -38,6 +38,11 @@ TESTS = Path(__file__).parent
 FAKE_IMAGE = {"name": "fake", "reference": "127.0.0.1:5000/none@sha256:" + "0" * 64, "digest": "sha256:" + "0" * 64}
 
 
+# The payload's sleep, spelled for this test session only: the process checks look for it among
+# every process of the host, where other checkouts' tests may run the same test at the same time.
+SLEEP_S = f"61.{os.getpid() % 100000:05d}"
+
+
 @pytest.fixture(autouse=True)
 def own_benchmark_lock(tmp_path, monkeypatch):
     """Each test its own lock file (as when the lock lived in the test's results dir): a test
@@ -194,7 +199,7 @@ def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
     assert runner(1, ["sh", "-c", "echo done r1"]).wait(timeout=120) == 0
     finished = results / f"raw/argv/{mode}/1c/r1"
     before = tree(finished)
-    killed = runner(2, ["sh", "-c", "echo started; sleep 61.5"])
+    killed = runner(2, ["sh", "-c", f"echo started; sleep {SLEEP_S}"])
     marker = results / f"raw/argv/{mode}/1c/r2/copy0/stdout.log"
     deadline = time.time() + 90
     while not (marker.exists() and marker.read_text()):
@@ -215,7 +220,7 @@ def test_kill_mid_run_and_rerun_loses_nothing(modes_image, shared_dir, mode):
     assert containers_left(mode, rerun["run_id"], results) == []  # the killed attempt's container is gone
     if mode == "bare":  # the killed attempt's mounts and processes (the orphaned `sleep`) are gone
         assert rootfs_mounts(modes_image) == []
-        assert processes_with_cmdline(["sleep", "61.5"]) == []
+        assert processes_with_cmdline(["sleep", SLEEP_S]) == []
 
 
 def processes_with_cmdline(cmdline: list[str]) -> list[int]:
@@ -243,7 +248,7 @@ def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mo
     config_file.write_text(json.dumps(config))
     driver = shared_dir / "term-driver.py"
     driver.write_text(DRIVER.format(tests=str(TESTS), config=str(config_file)))
-    proc = subprocess.Popen([sys.executable, str(driver), mode, json.dumps(["sh", "-c", "echo started; sleep 61.5"]),
+    proc = subprocess.Popen([sys.executable, str(driver), mode, json.dumps(["sh", "-c", f"echo started; sleep {SLEEP_S}"]),
                              "1"], cwd=REPO_ROOT, stderr=subprocess.PIPE)
     marker = results / f"raw/argv/{mode}/1c/r1/copy0/stdout.log"
     deadline = time.time() + 90
@@ -255,7 +260,7 @@ def test_terminated_runner_cleans_up_before_it_exits(modes_image, shared_dir, mo
     assert proc.wait(timeout=60) != 0
     assert not (results / f"raw/argv/{mode}/1c/r1/run.json").exists()
     assert rootfs_mounts(modes_image) == []
-    assert processes_with_cmdline(["sleep", "61.5"]) == []
+    assert processes_with_cmdline(["sleep", SLEEP_S]) == []
     assert containers_left(mode, f"argv-{mode}-1c-r1", results) == []
 
 
@@ -428,7 +433,7 @@ def test_r5_kill_of_snakemake_alone_stops_its_job_and_the_rerun_loses_nothing(mo
         if _alive(runner_pid):
             os.kill(runner_pid, signal.SIGTERM)
     assert not (run_dir / "run.json").exists()  # stopped, not finished
-    assert processes_with_cmdline(["sleep", "61.5"]) == []
+    assert processes_with_cmdline(["sleep", SLEEP_S]) == []
     assert containers_left(mode, first_cell.run_id, results) == []
     assert rootfs_mounts(modes_image) == []
 

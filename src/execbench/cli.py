@@ -125,7 +125,14 @@ def _chain(args) -> int:
         return 2
     if config is None:
         return 2
-    record = run_chain(config, args.host)
+    from .runner import Terminated
+
+    try:
+        record = run_chain(config, args.host)
+    except Terminated as why:  # cleaned up already (terminate_on_sigterm); the next invocation resumes
+        print(f"chain stopped ({why}): its containers, guests and mounts are removed; finished runs are kept "
+              "and the next invocation resumes", file=sys.stderr)
+        return 143
     print(f"chain {record['chain']}: {len(record['runs'])} runs ({record['failed_runs']} failed) "
           f"in {record['wall_s'] / 60:.1f} min, {len(record['decisions'])} adaptive decision(s)")
     return 0

@@ -143,6 +143,9 @@ class _Terminated(BaseException):
     """SIGTERM (Snakemake stopping, Ctrl-C of the workflow): unwind so mounts and containers go."""
 
 
+Terminated = _Terminated  # the public name: the CLI turns it into one line, not a traceback
+
+
 def _raise_terminated(signum, frame):
     raise _Terminated(f"signal {signum}")
 
