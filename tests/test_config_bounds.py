@@ -141,6 +141,7 @@ BAD_FILES = [  # (what, bytes, words)
     ("a Python object tag", b"study: !!python/object/apply:os.system ['touch X']\n", "valid YAML"),
     ("a tab for indentation", b"study:\n\trepetitions: 2\n", "valid YAML"),
     ("not a mapping", b"- 1\n- 2\n", "a mapping of keys"),
+    ("a key twice", b"study:\n  repetitions: 2\n  repetitions: 5\n", "'repetitions' is already given on line 2"),
 ]
 
 

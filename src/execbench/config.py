@@ -339,6 +339,14 @@ def _check_nodes(node) -> None:
         if depth > MAX_DEPTH:
             raise ConfigError(f"(YAML line {current.start_mark.line + 1})", f"at most {MAX_DEPTH} levels of nesting")
         if isinstance(current, yaml.MappingNode):
+            seen: dict = {}
+            for key, _ in current.value:  # a key twice: YAML keeps the last silently, a typo's twin wins
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise ConfigError(f"(YAML line {key.start_mark.line + 1})",
+                                          f"each key once in a mapping: {key.value[:40]!r} is already given on "
+                                          f"line {seen[key.value]}")
+                    seen[key.value] = key.start_mark.line + 1
             stack.extend((part, depth + 1) for pair in current.value for part in pair)
         elif isinstance(current, yaml.SequenceNode):
             stack.extend((item, depth + 1) for item in current.value)
