@@ -155,3 +155,38 @@ def test_the_default_lock_is_host_local_where_only_root_creates_entries(monkeypa
     os.close(fd)
     mode = stat.S_IMODE(DEFAULT_LOCK.parent.stat().st_mode)
     assert not mode & 0o022 and DEFAULT_LOCK.parent.stat().st_uid == 0
+
+
+def test_an_older_checkouts_lock_is_held_too_so_their_benchmarks_never_overlap(tmp_path, monkeypatch):
+    import fcntl
+    import multiprocessing
+
+    from execbench import hostlock
+
+    legacy = tmp_path / "execbench-benchmark.lock"
+    legacy.write_text("")
+    monkeypatch.setattr(hostlock, "LEGACY_LOCKS", (tmp_path / "absent.lock", legacy))
+    fd = hostlock._legacy_lock(lambda line: None)
+    assert fd is not None
+
+    def try_lock(path, out):  # an older checkout's lockf, from another process
+        with open(path, "r+") as fh:
+            try:
+                fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                out.put("got it")
+            except OSError:
+                out.put("busy")
+
+    out = multiprocessing.Queue()
+    child = multiprocessing.Process(target=try_lock, args=(legacy, out))
+    child.start(), child.join(10)
+    assert out.get(timeout=5) == "busy"
+    os.close(fd)
+    child = multiprocessing.Process(target=try_lock, args=(legacy, out))
+    child.start(), child.join(10)
+    assert out.get(timeout=5) == "got it"
+    # a link where the old lock was is never followed
+    legacy.unlink()
+    legacy.symlink_to(tmp_path / "victim")
+    (tmp_path / "victim").write_text("")
+    assert hostlock._legacy_lock(lambda line: None) is None

@@ -210,6 +210,44 @@ def holder(fd: int) -> str:
     return text
 
 
+# Where checkouts before issue 13 took the slot (a world-writable file in /run/lock, lockf); a
+# site may run an older checkout beside this one while it upgrades.
+LEGACY_LOCKS = (Path("/run/lock/execbench-benchmark.lock"), Path("/tmp/execbench-benchmark.lock"))
+
+
+def _legacy_lock(report) -> int | None:
+    """Also hold an older checkout's lock file where one exists (never created, never followed
+    through a link, a regular file only; O_RDWR because lockf needs it): its benchmarks and ours
+    then never overlap. Waits for it as for the slot, at most wait_limit_s(), then raises
+    BenchmarkSlotBusy."""
+    for legacy in LEGACY_LOCKS:
+        try:
+            fd = os.open(legacy, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            continue
+        said, start = False, time.monotonic()
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    return None
+            if time.monotonic() - start >= wait_limit_s():
+                os.close(fd)
+                raise BenchmarkSlotBusy(f"an older execbench checkout holds {legacy}; gave up after "
+                                        f"{wait_limit_s():.0f} s ({WAIT_ENV} sets the wait)")
+            if not said:
+                report(f"execbench: waiting for an older execbench checkout's benchmark ({legacy} is held)")
+                said = True
+            time.sleep(POLL_S)
+    return None
+
+
 @contextlib.contextmanager
 def benchmark_slot(path: str | Path | None = None, *, note: dict | None = None, wait_s: float | None = None,
                    report=None):
@@ -241,6 +279,7 @@ def benchmark_slot(path: str | Path | None = None, *, note: dict | None = None, 
                        f"waited {waited:.0f} s of at most {wait_s:.0f} s")
                 next_report = waited + REPORT_EVERY_S
             time.sleep(POLL_S)
+        legacy = _legacy_lock(report)  # an older checkout's benchmark must not overlap this one either
         try:
             record = {"pid": os.getpid(), "host": socket.gethostname(), "since_utc": utc_now("seconds"),
                       "since_epoch": time.time(), **(note or {})}
@@ -249,6 +288,8 @@ def benchmark_slot(path: str | Path | None = None, *, note: dict | None = None, 
             _HELD.update(record)
             yield
         finally:
+            if legacy is not None:
+                os.close(legacy)  # releases its lockf
             _HELD.clear()
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
