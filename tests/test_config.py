@@ -70,6 +70,11 @@ BAD_CONFIGS = [
     ("adaptive unknown payload", "study.adaptive", {"payloads": ["hs07"]}, "study.adaptive.payloads[0]",
      "a registered payload"),
     ("adaptive unknown key", "study.adaptive", {"rounds": 3}, "study.adaptive.rounds", "no unknown key"),
+    ("results at /", "results", "/", "results", "not / nor under a system directory"),
+    ("results in /etc", "results", "/etc", "results", "not / nor under a system directory"),
+    ("results in the sources", "results", "src", "results", "not the checkout, its sources"),
+    ("results in the cache", "results", ".execbench/cache/x", "results", "nor the cache"),
+    ("results empty", "results", " ", "results", "a directory path (not empty)"),
 ]
 
 

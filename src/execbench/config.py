@@ -435,6 +435,26 @@ def _check_baseline(config: dict) -> None:
         )
 
 
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr")
+SOURCE_DIRS = ("src", "workflow", "config", "envs", "scripts", "profiles", "tests", "bench", "docs", ".git")
+
+
+def _check_results(config: dict) -> None:
+    """results: a directory of its own, never "/", a system directory or the checkout's own
+    sources (the workflow writes, seals and sets files aside there)."""
+    given = config["results"]
+    if not str(given).strip():
+        raise ConfigError("results", "a directory path (not empty)", given)
+    where = Path(os.path.abspath(os.path.join(REPO_ROOT, os.path.expanduser(str(given)))))
+    if where == Path("/") or any(where == Path(d) or Path(d) in where.parents for d in SYSTEM_DIRS):
+        raise ConfigError("results", "a directory of its own, not / nor under a system directory "
+                                     f"({', '.join(SYSTEM_DIRS)})", given)
+    mine = [REPO_ROOT / d for d in SOURCE_DIRS] + [Path(os.path.abspath(os.path.join(REPO_ROOT, config["cache"])))]
+    if where == REPO_ROOT or any(where == d or d in where.parents for d in mine):
+        raise ConfigError("results", "a directory of its own, not the checkout, its sources "
+                                     f"({', '.join(SOURCE_DIRS)}) nor the cache ({config['cache']})", given)
+
+
 def _check_names(config: dict) -> None:
     # a registered payload the study leaves out is fine (the mode runs nothing of it); a typo is not
     known = payloads_registry.PAYLOADS.names()
@@ -488,6 +508,7 @@ def load_config(source: str | Path | dict, *, source_name: str | None = None) ->
             raise _explain(errors[0])
         _check_baseline(data)
         _check_names(data)
+        _check_results(data)
         if not run_matrix(data):
             raise ConfigError("payloads/modes", "at least one enabled payload and one enabled mode (the matrix is empty)")
     except ConfigError as exc:
