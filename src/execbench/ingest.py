@@ -552,8 +552,10 @@ def ingest(manifest, results, skipped_path=None, reserved: frozenset | set = fro
                       and (runs[row.rel_dir_of(r)].first_row.host, runs[row.rel_dir_of(r)].first_row.label)
                       != (row.host, row.label)), None)
         if other is not None:
+            runs_word = "run" if count == 1 else f"{count} runs"
             skipped.append(_row_error(manifest, row.line, f"the host and label of line {other.line} ({other.host!r}, "
-                                                          f"{other.label!r}) for the runs its {count} runs share",
+                                                          f"{other.label!r}): this row's {runs_word} "
+                                                          f"({row.source.name}) fill repetitions that line fills too",
                                       input=str(row.source)))
             continue
         if clash:
