@@ -33,7 +33,8 @@ def _config(tmp_path, **study) -> dict:
     raw = {
         "results": str(tmp_path / "results"),
         "study": {"repetitions": 2, "copies": [1], **study},
-        "modes": {"podman": {"enabled": True}, "vm": {"enabled": False}, "bare-aa": {"enabled": False}},
+        "modes": {"podman": {"enabled": True}, "vm": {"enabled": False}, "bare-aa": {"enabled": False},
+                  "bare-quota": {"enabled": False}},
         "payloads": {"cpusuite": {"size": "standard"}, "db12": {}, "hepchain": {"enabled": False},
                      "fio": {"enabled": False}, "startup": {"enabled": False}, "stream": {"enabled": False}},
     }
@@ -64,7 +65,7 @@ def test_units_alternate_the_modes_with_bare_metal_in_the_middle(tmp_path):
 
 def test_a_mode_limited_to_some_payloads_runs_only_those(tmp_path):
     raw = {"results": str(tmp_path / "r"), "study": {"repetitions": 1, "copies": [1]},
-           "modes": {"vm": {"enabled": False}, "podman": {"enabled": False},
+           "modes": {"vm": {"enabled": False}, "podman": {"enabled": False}, "bare-quota": {"enabled": False},
                      "bare-aa": {"kind": "bare", "payloads": ["db12"], "control": "negative"}},
            "payloads": {"cpusuite": {}, "db12": {}, "hepchain": {"enabled": False}, "fio": {"enabled": False},
                         "startup": {"enabled": False}, "stream": {"enabled": False}}}

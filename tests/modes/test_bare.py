@@ -134,6 +134,15 @@ def test_bare_cpu_quota_is_the_positive_control_seen_inside_and_read_back(modes_
     first = sorted(os.sched_getaffinity(0))[0]
     assert outcome.copies[0].environment["visible_cpus"] == [first]
     assert outcome.factors["cpu_limit_applied"] == {"affinity": [first]}
+
+    # per_copy: the run's quota is cpus x copies (each copy gets its share at every copy count)
+    out = shared_dir / "bare-quota-per-copy"
+    settings = {"cpu_limit": {"kind": "quota", "cpus": 0.5, "per_copy": True}}
+    ctx = run_context(modes_image, "bare", ["true"], out, settings=settings, copies=2)
+    outcome = BareMode().run(ctx)
+    assert outcome.factors["cpu_limit_read_back"]["cpu_quota_us"] == 100_000  # 2 copies x 0.5 CPU
+
+
 # --- confinement (issue 13, R2) ---------------------------------------------------------
 
 # Run in bare mode by the image's python3: what a payload can see of the host's processes.

@@ -215,6 +215,10 @@ BARE_CPU_LIMIT_SETTING["description"] = (
     "launcher's affinity, as taskset: `cpuset`, or the first `cpus` usable cores); quota (a CFS quota of "
     "`cpus` CPUs per `period_us` on a cgroup made for the run: the study's positive control, a known "
     "slowdown that must be detected). cgroup v1 and v2; throttling read back per copy.")
+BARE_CPU_LIMIT_SETTING["properties"]["per_copy"] = {
+    "type": "boolean", "default": False,
+    "description": "quota: `cpus` is per copy (the run's quota is cpus x copies), so a positive control "
+                   "slows every copy count alike (e.g. cpus 0.95: each copy gets 95 % of a core)."}
 
 
 def _affinity(limit) -> set[int] | None:
@@ -316,7 +320,8 @@ class BareMode(Mode):
         if limit["kind"] != "quota":
             return self._run(ctx, None, affinity)
         try:
-            with QuotaCgroup(ctx.run_id, limit["cpus"], limit["period_us"]) as cgroup:
+            cpus = limit["cpus"] * (ctx.copies if limit.get("per_copy") else 1)
+            with QuotaCgroup(ctx.run_id, cpus, limit["period_us"]) as cgroup:
                 outcome = self._run(ctx, cgroup, affinity)
                 read_back = {**cgroup.limits(), "cpu_stat": cgroup.stat()}  # the kernel's, from the host
         except CpuLimitError as err:
