@@ -4,6 +4,7 @@ build -> push -> delete -> pull by digest -> run against the local registry."""
 import json
 import uuid
 from pathlib import Path
+from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
@@ -269,7 +270,10 @@ def test_small_image_is_built_pushed_and_pulled_back_by_digest(tmp_path):
             client.images.remove(record["reference"], force=True)
         except docker.errors.ImageNotFound:
             pass
-        registry_request("DELETE", f"/v2/{repo_path}/manifests/{record['digest']}")
+        try:
+            registry_request("DELETE", f"/v2/{repo_path}/manifests/{record['digest']}")
+        except HTTPError as err:  # setup's registry takes no deletes (issue 13): nothing to clean then
+            assert err.code == 405, err
 
 
 

@@ -96,7 +96,7 @@ def test_audit_in_bare_docker_and_podman_reads_the_hardening_back_from_the_engin
     table, html = build_report(results, parsed)
     [host] = table["hosts"]
     assert sorted(r["mode"] for r in host["runs"]) == ["bare", "docker", "podman"]
-    assert "<h2 id='audit'>Host audit" in html and "Hardening read back from the engine" in html
+    assert "<details id='audit'><summary><h2>Host audit" in html and "Hardening read back from the engine" in html
 
 
 def _run(*argv: str) -> str:
@@ -174,7 +174,7 @@ def test_audit_reproduces_32bit_eoverflow_on_a_real_xfs_inode64_loop_device(payl
     [host] = table["hosts"]
     assert sorted(b["mode"] for b in host["abi"]["broken"]) == ["bare", "docker"]
     assert host["abi"]["affected_runs"] == {"bare": ["startup-bare-1c-r1"], "docker": ["startup-docker-1c-r1"]}
-    first_screen = html[:html.index("<h2 id='answer'>")]
+    first_screen = html[:html.index("<details id='summary'>")]  # the first screen, before the folded sections
     assert 'class="audit-blocking"' in first_screen
     assert "32-bit ABI: run directory" in first_screen and "(bare, docker)" in first_screen
     assert "Breaks on the run dir (xfs, inode64) in bare, docker" in html
