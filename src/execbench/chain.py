@@ -95,6 +95,7 @@ class Chain:
         self.unit_seconds: list[float] = []  # measured per unit, for the ETA and the time budget
         self.order_index = 0
         self.clock = time.monotonic  # the extra rounds' time budget is measured on it
+        self._headlines: dict[Path, tuple[float, bool] | None] = {}  # finished run dir -> its headline
 
     # --- the rounds --------------------------------------------------------------------------
 
@@ -220,7 +221,9 @@ class Chain:
                 run_dir = layout.raw_dir(self.results, cell)
                 if not (run_dir / layout.RUN_JSON).exists():
                     continue
-                headline = _headline(parse_run_dir(run_dir))
+                if run_dir not in self._headlines:  # a finished run never changes: parsed once per chain
+                    self._headlines[run_dir] = _headline(parse_run_dir(run_dir))
+                headline = self._headlines[run_dir]
                 if headline is None:
                     continue
                 value, higher = headline

@@ -98,6 +98,15 @@ def _run(args) -> int:
     return 0
 
 
+def _config_source(p) -> None:
+    """The config arguments of a verb that needs the study (read by _validated_config)."""
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="study config (YAML or JSON), validated here")
+    source.add_argument("--validated-config", help="config JSON file, already validated")
+    source.add_argument("--validated-config-env", metavar="NAME",
+                        help="environment variable holding the config JSON the workflow validated (run.smk)")
+
+
 def _validated_config(args) -> dict | None:
     """The config of --config (validated here), --validated-config or --validated-config-env;
     None (with the reason on stderr) when the environment variable is not set."""
@@ -415,11 +424,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_build_image)
 
     p = verbs.add_parser("chain", help="one host's chain of runs (the study's run job)")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", help="study config (YAML or JSON), validated here")
-    source.add_argument("--validated-config", help="config JSON file, already validated")
-    source.add_argument("--validated-config-env", metavar="NAME",
-                        help="environment variable holding the config JSON the workflow validated (run.smk)")
+    _config_source(p)
     p.add_argument("--host", default=None, help="the cluster.hosts entry whose chain this is (fan-out)")
     p.set_defaults(func=_chain)
 
@@ -429,11 +434,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_redo)
 
     p = verbs.add_parser("run", help="run one cell of the matrix")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", help="study config (YAML or JSON), validated here")
-    source.add_argument("--validated-config", help="config JSON file, already validated")
-    source.add_argument("--validated-config-env", metavar="NAME",
-                        help="environment variable holding the config JSON the workflow validated (run.smk)")
+    _config_source(p)
     p.add_argument("--payload", required=True)
     p.add_argument("--mode", required=True)
     p.add_argument("--copies", type=int, required=True)
