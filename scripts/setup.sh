@@ -7,7 +7,7 @@
 # Each step first checks whether its work is already done, so a rerun takes
 # a fraction of a second (0.25 s measured). Steps:
 #   1. Debian packages from scripts/setup/debian-packages.txt (only the missing ones)
-#   2. the virtualenv .venv with `pip install -e '.[test]'`, and the cluster
+#   2. the virtualenv .venv with `pip install -e '.[test,bench]'`, and the cluster
 #      executor plugins of scripts/setup/cluster-plugins.txt in .venv/cluster-plugins,
 #      off the venv's default import path (again only when pyproject.toml or
 #      that list changed since the last install)
@@ -138,8 +138,8 @@ sys.exit(pathlib.Path(execbench.__file__).resolve().parents[2] != pathlib.Path(s
         say "venv: creating .venv with $("$PYTHON" -V 2>&1)"
         "$PYTHON" -m venv "$venv"
     fi
-    say "venv: pip install -e '.[test]' and the cluster executor plugins (log: $LOGS/pip-install.log)"
-    if ! "$venv/bin/python" -m pip install -e "$REPO[test]" >"$LOGS/pip-install.log" 2>&1; then
+    say "venv: pip install -e '.[test,bench]' and the cluster executor plugins (log: $LOGS/pip-install.log)"
+    if ! "$venv/bin/python" -m pip install -e "$REPO[test,bench]" >"$LOGS/pip-install.log" 2>&1; then
         tail -n 20 "$LOGS/pip-install.log" >&2
         die "pip install failed"
     fi
