@@ -4,7 +4,9 @@ comes out "significant" (the false-positive rate, nominal 5 %).
 
 The noise is this host's, measured: DB12 at smoke size (the payload the default study's negative
 control runs), copy A and copy B run back to back, alternating which goes first (ABBA), `pairs`
-times, timed inside the program (its own NORM). Then a replay: a study of n rounds draws n of the
+times, timed inside the program: its own NORM (DB12 as defined) and, from the same copy, its
+fastest-slice score (payloads/db12.py: the pace of its fastest 50,000-draw slice), each replayed
+on its own. Then a replay: a study of n rounds draws n of the
 measured A/B pairs (with replacement, each read A/B or B/A at random: A and B are the same
 program, so the null is exact), multiplies B by (1 - slowdown), and is judged by
 stats.paired_ratio exactly as relative_table judges a cell. The replay is faithful to the pair
@@ -27,30 +29,42 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from execbench import stats  # noqa: E402
+from execbench.payloads.db12 import fastest_slice_record  # noqa: E402
 
 DB12 = ROOT / "src" / "execbench" / "inimage" / "db12.py"
 
 
-def db12_once() -> float:
-    out = subprocess.run([sys.executable, str(DB12), "--size", "smoke"], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
+ESTIMATORS = ("db12", "db12_fastest_slice")
 
 
-def measure(pairs: int) -> list[tuple[float, float]]:
-    """`pairs` (A, B) DB12 scores, A and B back to back, the order alternated (ABBA)."""
-    out = []
+def db12_once() -> dict[str, float]:
+    """One DB12 smoke copy: its DB12 score and its fastest-slice score (payloads/db12.py)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        slices = Path(tmp) / "db12-slices.json"
+        out = subprocess.run([sys.executable, str(DB12), "--size", "smoke", "--slices", str(slices)],
+                             capture_output=True, text=True, check=True)
+        fastest = fastest_slice_record(slices, 0).value
+    return {"db12": float(out.stdout.strip()), "db12_fastest_slice": fastest}
+
+
+def measure(pairs: int) -> dict[str, list[tuple[float, float]]]:
+    """`pairs` (A, B) DB12 copies, A and B back to back, the order alternated (ABBA); per
+    estimator the list of (A, B) values."""
+    out = {name: [] for name in ESTIMATORS}
     for i in range(pairs):
         if i % 2 == 0:
             a, b = db12_once(), db12_once()
         else:
             b, a = db12_once(), db12_once()
-        out.append((a, b))
+        for name in ESTIMATORS:
+            out[name].append((a[name], b[name]))
         print(json.dumps({"pair": i + 1, "a": a, "b": b}), file=sys.stderr, flush=True)
     return out
 
@@ -89,16 +103,24 @@ def main() -> int:
     parser.add_argument("--save", type=Path, help="write the measured pairs here")
     parser.add_argument("--seed", type=int, default=2015)
     args = parser.parse_args()
-    pairs = [tuple(p) for p in json.loads(args.measured.read_text())] if args.measured else measure(args.pairs)
+    if args.measured:
+        loaded = json.loads(args.measured.read_text())
+        # an earlier file of this script: {estimator: pairs}, or a bare list of DB12 pairs
+        by_estimator = loaded if isinstance(loaded, dict) else {"db12": loaded}
+        by_estimator = {k: [tuple(p) for p in v] for k, v in by_estimator.items()}
+    else:
+        by_estimator = measure(args.pairs)
     if args.save:
-        args.save.write_text(json.dumps(pairs))
-    logs = [math.log(b / a) for a, b in pairs]
-    print(json.dumps({"measured_pairs": len(pairs), "a_cv_pct": 100 * statistics.stdev(a for a, _ in pairs)
-                      / statistics.fmean(a for a, _ in pairs),
-                      "pair_log_ratio_sd_pct": 100 * statistics.stdev(logs)}))
-    for rounds in args.rounds:
-        for slowdown in (0.0, 0.01, 0.02, 0.05):
-            print(json.dumps(replay(pairs, rounds, slowdown, args.studies, args.seed)), flush=True)
+        args.save.write_text(json.dumps(by_estimator))
+    for estimator, pairs in by_estimator.items():
+        logs = [math.log(b / a) for a, b in pairs]
+        print(json.dumps({"estimator": estimator, "measured_pairs": len(pairs),
+                          "a_cv_pct": 100 * statistics.stdev(a for a, _ in pairs) / statistics.fmean(a for a, _ in pairs),
+                          "pair_log_ratio_sd_pct": 100 * statistics.stdev(logs)}))
+        for rounds in args.rounds:
+            for slowdown in (0.0, 0.01, 0.02, 0.05):
+                print(json.dumps({"estimator": estimator, **replay(pairs, rounds, slowdown, args.studies, args.seed)}),
+                      flush=True)
     return 0
 
 

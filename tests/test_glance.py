@@ -193,3 +193,28 @@ def test_a_failed_a_a_control_makes_the_headline_say_the_study_is_not_to_be_trus
                                       "a difference in 1 cell where there is none.")
     assert not screen.answered and [b.mode for b in screen.blocks] == ["docker"]
     assert screen.controls.startswith("Controls: A/A bare vs bare: 1 of 1 cells significant")
+
+
+def test_db12_fastest_slice_is_shown_under_db12_and_not_tallied_as_a_comparison(tmp_path):
+    # DB12 itself noisy (-20 %..+20 % per round), its fastest-slice estimate steady at -1 %:
+    # the line keeps DB12's verdict and shows the robust estimate beneath it, one comparison
+    from synthetic_runs import _rec, _run, _write
+
+    paths, order = [], 0
+    db12 = {"bare": [30.0, 30.0, 30.0], "docker": [24.0, 36.0, 30.0]}
+    fastest = {"bare": [40.0, 40.4, 39.6], "docker": [39.6, 40.0, 39.2]}
+    for mode in ("bare", "docker"):
+        for rep in (1, 2, 3):
+            order += 1
+            run = _run("db12", mode, 1, rep, order=order)
+            records = [_rec("DB12", "db12", db12[mode][rep - 1], "DB12", True, "copy*/db12.json"),
+                       _rec("DB12", "db12_fastest_slice", fastest[mode][rep - 1], "DB12", True,
+                            "copy*/db12-slices.json")]
+            paths.append(_write(tmp_path / "parsed", run, records, []))
+    screen = _screen(tmp_path, paths)
+    [line] = _block(screen, "docker").lines
+    assert line.label == "DB12" and line.tone == "unclear"  # DB12 stays the headline
+    assert line.robust.startswith("at its fastest slices' pace") and "−1.0" in line.robust
+    assert "costs 1.0 %" in line.robust
+    assert screen.headline.endswith("Of 1 comparison, 1 is inconclusive.")
+    assert "DB12 at its fastest slices' pace" in glance.render_text(screen)

@@ -71,6 +71,12 @@ WORKLOAD_CLASSES = (
     WorkloadClass("io", "storage I/O", ("fio",)),
     WorkloadClass("startup", "start-up", (startup_cost.PAYLOAD,)),
 )
+# A payload's second estimate of the same comparison, shown under its line (never tallied as a
+# comparison of its own): (benchmark, metric) in relative.csv, and what it is in words.
+COMPANIONS = {
+    "db12": (("DB12", "db12_fastest_slice"),
+             "at its fastest slices' pace (robust to host noise, blind to a cost that comes and goes)"),
+}
 PAYLOAD_LABELS = {"hs06": "HS06", "hs06_32": "HS06 (32-bit)", "hs06_64": "HS06 (64-bit)",
                   "spec-cpu2006": "SPEC CPU2006", "spec2017": "SPEC CPU2017", "hepscore": "HEPscore",
                   "hepscore23": "HEPscore23", "kv": "ATLAS KitValidation", "kitvalidation": "ATLAS KitValidation"}
@@ -99,6 +105,7 @@ class Line:
     verdict: str  # plain words
     tone: str  # "ok" | "cost" | "faster" | "unclear" | "none" (no number) | "emulated"
     why: str = ""  # for a cell without a number
+    robust: str = ""  # the same cells by a noise-robust estimator of the payload's (COMPANIONS), if any
 
 
 @dataclass
@@ -344,7 +351,16 @@ def mode_blocks(tables) -> list[ModeBlock]:
                     rows = rel[(rel["payload"] == payload) & (rel["mode"] == mode) & (rel["benchmark"] == benchmark)
                                & (rel["metric"] == metric) & (rel["host"].astype(str) == str(host))]
                     if not rows.empty:
-                        block.lines.append(relative_line(rows, payload))
+                        line = relative_line(rows, payload)
+                        if payload in COMPANIONS:
+                            (c_bench, c_metric), words = COMPANIONS[payload]
+                            c_rows = rel[(rel["payload"] == payload) & (rel["mode"] == mode)
+                                         & (rel["benchmark"] == c_bench) & (rel["metric"] == c_metric)
+                                         & (rel["host"].astype(str) == str(host))]
+                            if not c_rows.empty:
+                                sub = relative_line(c_rows, payload)
+                                line.robust = f"{words}: {sub.text} — {sub.verdict}"
+                        block.lines.append(line)
                         continue
                 reason = why.get((payload, mode))
                 ran = any(p["payload"] == payload and mode in p["modes"] for p in (summary or {}).get("payloads", []))
@@ -518,6 +534,8 @@ def render_text(screen: FirstScreen) -> str:
         for line in block.lines:
             out.append(f"{title}: {line.label} {line.text} — {line.verdict}" if line.tone != "none"
                        else f"{title}: {line.label}: no number — {line.verdict}")
+            if line.robust:
+                out.append(f"{title}: {line.label} {line.robust}")
     out += screen.context
     out.append(screen.controls)
     return "\n".join(out) + "\n"

@@ -793,7 +793,9 @@ def glance_html(screen: glance.FirstScreen, notes: list[str] = ()) -> str:
             else:
                 items.append(f'<li class="tone-{_e(line.tone)}"><b>{_e(line.label)}</b>: '
                              f'<span class="verdict">{_e(line.verdict)}</span><br>'
-                             f'<span class="nums">{_e(line.text)}</span></li>')
+                             f'<span class="nums">{_e(line.text)}</span>'
+                             + (f'<br><span class="nums robust">{_e(line.robust)}</span>' if line.robust else "")
+                             + '</li>')
         out.append("<ul>" + "".join(items) + "</ul></div>" if items else
                    '<p class="empty">no payload compared</p></div>')
     out.append("</div>")

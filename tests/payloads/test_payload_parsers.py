@@ -217,3 +217,48 @@ def test_argv_shapes():
     assert err.value.key == "payloads.db12.size"
     assert math.isclose(payloads.get("db12").timeout_s(payload_settings("db12", timeout_s=12)), 12.0)
     assert math.isclose(payloads.get("db12").timeout_s(payload_settings("db12", size="standard")), 3600.0)
+
+
+# --- DB12's fastest-slice side log ---------------------------------------------------------------
+
+def db12_slices(cpu: list[float], draws: list[int] | None = None, **over) -> str:
+    data = {"format": "execbench-db12-slices/1", "size": "smoke", "iterations": 1,
+            "calibration_per_draw": 250.0 / 12_500_000, "clock": "process_time", "clock_resolution_s": 1e-9,
+            "slice_draws": draws or [50_000] * len(cpu), "slice_cpu_s": cpu}
+    data.update(over)
+    return json.dumps(data)
+
+
+def test_db12_fastest_slice_per_copy_and_summed(tmp_path):
+    run = write_run(tmp_path, "db12.json", ["20.0", "25.0"])
+    # copy 0: fastest full slice 50,000 draws in 0.04 s -> 250/12.5e6 * 50,000/0.04 = 25.0 DB12;
+    # the 0.01 s slice holds only 10,000 draws (a short last slice) and does not count
+    (run / "copy0" / "db12-slices.json").write_text(db12_slices([0.05, 0.04, 0.01], [50_000, 50_000, 10_000]))
+    # copy 1: 50,000 / 0.032 s -> 31.25 DB12
+    (run / "copy1" / "db12-slices.json").write_text(db12_slices([0.032, 0.08]))
+    got = {(r.metric, r.copy): r.value for r in payloads.get("db12").parse(run)}
+    assert got[("db12", None)] == pytest.approx(45.0)  # DB12 itself unchanged: the sum of the floats
+    assert got[("db12_fastest_slice", 0)] == pytest.approx(25.0)
+    assert got[("db12_fastest_slice", 1)] == pytest.approx(31.25)
+    assert got[("db12_fastest_slice", None)] == pytest.approx(56.25)
+
+
+def test_db12_without_side_log_has_no_fastest_slice(tmp_path):
+    run = write_run(tmp_path, "db12.json", ["20.0"])  # DIRAC's own output, or a run from before
+    metrics = {r.metric for r in payloads.get("db12").parse(run)}
+    assert metrics == {"db12"}
+
+
+@pytest.mark.parametrize("text, key", [
+    ("not json", "a JSON object"),
+    (db12_slices([0.04], format="other/1"), '"format"'),
+    (db12_slices([0.04, 0.05], [50_000]), '"slice_cpu_s" and "slice_draws"'),
+    (db12_slices([0.0, -1.0]), "at least one positive CPU time"),
+    (db12_slices([0.04], calibration_per_draw=0), '"calibration_per_draw"'),
+])
+def test_db12_malformed_side_log_names_file_and_key(tmp_path, text, key):
+    run = write_run(tmp_path, "db12.json", ["20.0"])
+    (run / "copy0" / "db12-slices.json").write_text(text)
+    with pytest.raises(ParseError) as err:
+        payloads.get("db12").parse(run)
+    assert "db12-slices.json" in str(err.value) and key in str(err.value)

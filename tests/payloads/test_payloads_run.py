@@ -34,6 +34,10 @@ def test_payload_smoke_runs_and_parses(payload_image, tmp_path, mode, payload_na
     assert machine and all(r.value > 0 for r in machine)
     if payload_name == "cpusuite":
         assert len({r.benchmark for r in records if r.metric == "ratio"}) == 9
+    if payload_name == "db12":  # the side log's fastest slice is at least the total's pace
+        by = {(r.metric, r.copy): r for r in records}
+        assert by[("db12_fastest_slice", 0)].extra["slices"] == 25
+        assert by[("db12_fastest_slice", None)].value >= by[("db12", None)].value
     if payload_name == "fio":  # data files are gone, fio's JSON stays
         assert not list((out / "copy0").glob("execbench-fio.*"))
         assert (out / "copy0" / "fio.json").is_file()
