@@ -122,7 +122,8 @@ def test_adaptive_rounds_go_on_for_the_wide_cells_only_until_they_are_narrow(tmp
 
 
 def test_adaptive_rounds_stop_at_max_repetitions_and_at_the_time_budget(tmp_path):
-    always_wide = {r: {("cpusuite", 1): {"docker": 9.0}, ("db12", 1): {"docker": 9.0}} for r in range(1, 10)}
+    # just above the target, so every cell could still reach it (not futile)
+    always_wide = {r: {("cpusuite", 1): {"docker": 2.5}, ("db12", 1): {"docker": 2.5}} for r in range(1, 10)}
     capped = _Scripted(_adaptive(tmp_path, max_repetitions=4), always_wide)
     capped.run()
     assert [r for r, _ in capped.rounds] == [1, 2, 3, 4]
@@ -229,3 +230,27 @@ def test_a_chain_whose_run_is_gone_is_due_again_and_redo_names_the_old_logs(tmp_
     said = drop_stale_records(results, [None])
     assert not record.exists() and len(said) == 1 and "1 of its runs are gone" in said[0] and key.rel_dir in said[0]
     assert set_aside_by_redo(results, key) == moved  # the next attempt's previous_attempt
+
+
+def test_a_cell_that_cannot_reach_the_target_within_the_cap_gets_no_more_rounds(tmp_path):
+    # after 2 rounds: cpusuite ±40 % (SD of its log ratios about 0.024 at best: about 10 rounds
+    # for ±2 %, over the cap of 6), db12 ±3 % (reachable): only db12 gets round 3, and the
+    # futile cell's decision says why
+    script = {r: {("cpusuite", 1): {"docker": 40.0}, ("db12", 1): {"docker": 3.0}} for r in range(1, 10)}
+    chain = _Scripted(_adaptive(tmp_path), script)
+    record = chain.run()
+    assert chain.rounds[2] == (3, [("db12", 1)])
+    futile = [d for d in record["decisions"] if "futile" in d["why"]]
+    assert futile and futile[0]["cells"] == ["cpusuite/1c"] and futile[0]["added"] is False
+    assert "rounds even at its best" in futile[0]["why"]
+
+
+def test_rounds_at_best_follows_the_half_width_and_the_rounds_so_far():
+    from execbench import stats
+
+    # ±40 % after 3 rounds: s = ln 1.4 * sqrt 3 / t(0.975, 2) = 0.1354; lower bound
+    # 0.1354 * sqrt(2 / 5.991) = 0.0782; ±2 % (ln 1.02 = 0.0198) then needs about 64 rounds
+    assert 55 <= stats.rounds_at_best(40.0, 3, 2.0) <= 70
+    assert stats.rounds_at_best(3.0, 3, 2.0) <= 4
+    with pytest.raises(ValueError):
+        stats.rounds_at_best(5.0, 1, 2.0)

@@ -137,12 +137,13 @@ def test_matrix_size_and_interleaving(raw_default):
     assert once == ["audit"]
     payloads = [p for p in config["payloads"] if p not in once]
 
-    def modes_of(payload):  # a mode limited to some payloads (the negative control) runs only those
-        return [m for m in modes if payload in (config["modes"][m]["payloads"] or [payload])]
+    def modes_of(payload, copies):  # a mode limited to some payloads or copies (the controls) runs only those
+        return [m for m in modes if payload in (config["modes"][m]["payloads"] or [payload])
+                and copies in (config["modes"][m]["copies"] or [copies])]
 
     def cells_of(names):
-        return sum(len(resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2)) * len(modes_of(p))
-                   for p in names)
+        return sum(len(modes_of(p, c)) for p in names
+                   for c in resolve_copies(config["payloads"][p].get("copies", [1, "all"]), 2))
 
     assert len(cells) == config["study"]["repetitions"] * cells_of(payloads) + cells_of(once)
     assert {c.mode for c in cells if c.payload not in ("db12", "cpusuite")} == set(modes) - {"bare-aa", "bare-quota"}
@@ -151,8 +152,10 @@ def test_matrix_size_and_interleaving(raw_default):
     reps = [c.repetition for c in cells]
     assert reps == sorted(reps)
     # Every (rep, payload, copies) block holds each mode exactly once, back to back.
-    for (_, payload, _), block in itertools.groupby(cells, key=lambda c: (c.repetition, c.payload, c.copies)):
-        assert sorted(c.mode for c in block) == sorted(modes_of(payload))
+    for (_, payload, copies), block in itertools.groupby(cells, key=lambda c: (c.repetition, c.payload, c.copies)):
+        assert sorted(c.mode for c in block) == sorted(modes_of(payload, copies))
+    # the controls run at 1 copy only (modes.<name>.copies)
+    assert {c.copies for c in cells if c.mode in ("bare-aa", "bare-quota")} == {1}
     assert len({c.run_id for c in cells}) == len(cells)
 
 
@@ -208,9 +211,9 @@ def test_cluster_defaults_to_no_fan_out(raw_default):
 
 def test_matrix_with_two_hosts_is_one_full_interleaved_chain_per_host(raw_default):
     single = run_matrix(load_config(raw_default), cores=2)
-    modes_of = {}  # payload -> its modes (the negative control runs DB12 only)
+    modes_of = {}  # (payload, copies) -> its modes (the controls run one payload each, at 1 copy)
     for c in single:
-        modes_of.setdefault(c.payload, set()).add(c.mode)
+        modes_of.setdefault((c.payload, c.copies), set()).add(c.mode)
     raw_default["cluster"] = {"hosts": ["wn001", "wn002"]}
     cells = run_matrix(load_config(raw_default), cores=2)
     assert len(cells) == 2 * len(single)
@@ -222,8 +225,8 @@ def test_matrix_with_two_hosts_is_one_full_interleaved_chain_per_host(raw_defaul
             (c.payload, c.mode, c.copies, c.repetition) for c in single)
         # interleaved as ever: repetitions in order, each (rep, payload, copies) block holds every mode once
         assert [c.repetition for c in chain] == sorted(c.repetition for c in chain)
-        for (_, payload, _), block in itertools.groupby(chain, key=lambda c: (c.repetition, c.payload, c.copies)):
-            assert sorted(c.mode for c in block) == sorted(modes_of[payload])
+        for (_, payload, copies), block in itertools.groupby(chain, key=lambda c: (c.repetition, c.payload, c.copies)):
+            assert sorted(c.mode for c in block) == sorted(modes_of[(payload, copies)])
         assert all(c.rel_dir == f"{c.payload}/{c.mode}/{c.copies}c/r{c.repetition}@{host}" for c in chain)
         assert all(c.run_id.endswith(f"-r{c.repetition}@{host}") for c in chain)
     # each host is shuffled with its own seed: the two chains do not share one mode order
@@ -407,3 +410,10 @@ def test_cpu_limit_settings_are_checked_per_kind():
     raw["modes"]["bare"]["cpu_limit"] = {"kind": "shares", "shares": 100}  # bare metal has nothing to share with
     with pytest.raises(ConfigError, match=r"modes\.bare\.cpu_limit\.kind"):
         load_config(raw)
+
+
+def test_the_baseline_runs_every_copy_count(raw_default):
+    raw_default["modes"]["bare"]["copies"] = [1]
+    with pytest.raises(ConfigError) as err:
+        load_config(raw_default)
+    assert err.value.key == "modes.bare.copies"

@@ -19,7 +19,10 @@ the paired half-width (stats.paired_ratio) of every targeted cell — each paylo
 at each copies count, every mode against bare metal — is computed from the runs so far. A
 (payload, copies) whose cells are wider than target_half_width_pct gets one more round, until
 max_repetitions, or until the extra rounds would exceed max_extra_minutes (estimated from the
-rounds so far). Every decision, and why, is logged in the chain record.
+rounds so far). A cell that could not reach the target within max_repetitions even if its true
+spread were at the lower 95 % bound of what its rounds show (stats.rounds_at_best) gets no more
+rounds: on a host too noisy for the target, extra rounds would buy nothing the report can use.
+Every decision, and why, is logged in the chain record.
 """
 
 from __future__ import annotations
@@ -201,14 +204,29 @@ class Chain:
         if not target:
             return set(), ""
         widths = self.half_widths(repetition - 1)
-        needing, why = set(), []
+        fixed = self.config["study"]["repetitions"]
+        max_rounds = max(fixed, int(self.adaptive.get("max_repetitions") or fixed))
+        needing, why, futile = set(), [], []
         for key in sorted(self._targeted()):
             cells = widths.get(key, {})
             wide = {mode: w for mode, w in cells.items() if w is None or w > target}
-            if wide:
-                needing.add(key)
-                why.append(f"{key[0]}/{key[1]}c " + ", ".join(
-                    f"{mode} ±{'?' if w is None else f'{w:.2f}'} %" for mode, w in sorted(wide.items())))
+            if not wide:
+                continue
+            label = f"{key[0]}/{key[1]}c " + ", ".join(
+                f"{mode} ±{'?' if w is None else f'{w:.2f}'} %" for mode, w in sorted(wide.items()))
+            if repetition - 1 >= 2 and all(w is not None for w in wide.values()):
+                best = [stats.rounds_at_best(w, repetition - 1, target, max_rounds=10 * max_rounds)
+                        for w in wide.values()]
+                if all(b is None or b > max_rounds for b in best):
+                    least = min((b for b in best if b is not None), default=None)
+                    futile.append((key, f"{label} (needs {'over ' + str(10 * max_rounds) if least is None else least}"
+                                        f" rounds even at its best)"))
+                    continue
+            needing.add(key)
+            why.append(label)
+        if futile:
+            self._decide(repetition, {key for key, _ in futile}, f"futile within max_repetitions ({max_rounds}): "
+                         + "; ".join(text for _, text in futile), added=False)
         return needing, f"half-width above {target:g} %: " + "; ".join(why)
 
     def half_widths(self, rounds: int) -> dict:

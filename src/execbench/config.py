@@ -69,6 +69,10 @@ COMMON_MODE_SETTINGS = {
                  "uniqueItems": True, "default": None,
                  "description": "Run this mode for these payloads only (null: every enabled payload); e.g. "
                                 "the controls for the CPU-bound payloads only."},
+    "copies": {"type": ["array", "null"], "items": {"type": "integer", "minimum": 1, "maximum": 4096},
+               "maxItems": 64, "uniqueItems": True, "default": None,
+               "description": "Run this mode at these copy counts only (null: every copy count of the payload); "
+                              "e.g. the controls at 1 copy, where they cost least."},
     "control": {"enum": ["none", "negative", "positive"], "default": "none",
                 "description": "A control of the study's resolving power rather than an answer: negative = a "
                                "second label of bare metal (A/A), which must come out not significant at the "
@@ -465,6 +469,9 @@ def _check_names(config: dict) -> None:
     if config["modes"][BASELINE_MODE].get("payloads") is not None:
         raise ConfigError(f"modes.{BASELINE_MODE}.payloads", "null: the baseline runs every payload",
                           config["modes"][BASELINE_MODE]["payloads"])
+    if config["modes"][BASELINE_MODE].get("copies") is not None:
+        raise ConfigError(f"modes.{BASELINE_MODE}.copies", "null: the baseline runs every copy count",
+                          config["modes"][BASELINE_MODE]["copies"])
     adaptive = config["study"].get("adaptive") or {}
     for i, payload in enumerate(adaptive.get("payloads") or []):
         if payload not in known:
@@ -686,9 +693,10 @@ def mode_order(config: dict, repetition: int, payload: str, copies: int, host: s
     moved to the middle so every mode runs next to it or one away: the two halves of a pair are
     close in time. The same order is reversed every other round and `turn` (a payload's units):
     A B C, then C B A (the ABBA design), so a drift that is linear in time cancels over two. Modes
-    limited to other payloads (modes.<name>.payloads) are left out."""
+    limited to other payloads or copy counts (modes.<name>.payloads, .copies) are left out."""
     names = [m for m in enabled(config["modes"])
-             if payload in (config["modes"][m].get("payloads") or [payload])]
+             if payload in (config["modes"][m].get("payloads") or [payload])
+             and copies in (config["modes"][m].get("copies") or [copies])]
     seed = f"{config['study']['seed']}/{payload}/{copies}" + (f"/{host}" if host else "")
     random.Random(seed).shuffle(names)
     if BASELINE_MODE in names:

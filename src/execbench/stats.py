@@ -267,6 +267,21 @@ def paired_difference(mode_by_round: dict, bare_by_round: dict, confidence: floa
     return PairedDifference(len(ds), mean, lo, hi, verdict)
 
 
+def rounds_at_best(half_width_pct: float, n: int, target_half_width_pct: float, confidence: float = CONFIDENCE,
+                   max_rounds: int = 1000) -> int | None:
+    """Rounds a paired cell would need for the target even if its true spread were as small as the
+    data allow: the SD of its log ratios recovered from its half-width after n rounds
+    (s = ln(1 + hw/100) sqrt(n) / t), lowered to the one-sided 95 % confidence bound of a normal
+    SD (s sqrt((n-1) / chi2_0.95(n-1)), SciPy's chi2), then rounds_for. None if not within
+    max_rounds; ValueError for n < 2 (no spread without two rounds). The adaptive rounds' futility
+    rule: a cell that cannot reach the target within the cap even then gets no more rounds."""
+    if n < 2:
+        raise ValueError(f"n = {n}: a spread needs at least 2 rounds")
+    sd = math.log1p(half_width_pct / 100.0) * math.sqrt(n) / t_quantile(0.5 + confidence / 2.0, n - 1)
+    sd_low = sd * math.sqrt((n - 1) / sp.chi2.ppf(0.95, n - 1))
+    return rounds_for(sd_low, target_half_width_pct, confidence, max_rounds)
+
+
 def rounds_for(sd_log: float, target_half_width_pct: float, confidence: float = CONFIDENCE,
                max_rounds: int = 1000) -> int | None:
     """Smallest number of rounds whose expected half-width (t * sd / sqrt(n), log scale) meets the
