@@ -120,6 +120,7 @@ def test_a_scratch_disk_is_a_fresh_sparse_ext4_of_the_qemu_user_and_nobody_else(
     assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (user.pw_uid, user.pw_gid, 0o600)
     assert st.st_size == size == made["size_bytes"] and st.st_blocks * 512 < size // 2  # sparse
     assert made["fs"] == "ext4" and "has_journal" in made["features"] and made["block_size"] == 4096
+    assert made["journal_size"]  # e.g. "16M"
     stat_root = subprocess.run(["debugfs", "-R", "stat /", str(disk)], capture_output=True, text=True).stdout
     assert "User: 10001" in stat_root  # the payload user's, so copies can make their dirs
     label = subprocess.run(["e2label", str(disk)], capture_output=True, text=True).stdout.strip()

@@ -357,5 +357,5 @@ def scratch_disk(path: Path, size_bytes: int, owner_uid: int | None, owner_gid: 
     return {"size_bytes": size_bytes, "fs": "ext4", "label": SCRATCH_LABEL, "serial": SCRATCH_SERIAL,
             "features": fields.get("Filesystem features", "").split(),
             "block_size": int(fields.get("Block size", "0").strip() or 0),
-            "journal_size": fields.get("Journal size", "").strip() or None,
+            "journal_size": (fields.get("Total journal size") or fields.get("Journal size") or "").strip() or None,
             "mkfs_s": round(time.monotonic() - t0, 3)}
