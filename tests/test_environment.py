@@ -61,3 +61,20 @@ def test_failed_runs_and_hosts_without_bare_metal_give_no_difference():
     table = environment.environment_table(environment.copy_fingerprints(_run("docker", [_fingerprint(seccomp=2)])))
     assert not table["differs"].any() and set(table["bare_value"]) == {""}
     assert environment.environment_markdown(table) == "No differences from bare metal seen.\n"
+
+
+def test_a_vm_copy_on_a_9p_share_differs_from_bare_in_the_file_system_it_measured_and_not_in_its_path():
+    def fs(statfs_type, fstype, directory):
+        return {"directory": directory, "fstype": fstype, "source": "run", "mount_point": directory,
+                "options": "rw", "statfs_magic": "0x1", "statfs_type": statfs_type, "device": "0:42"}
+
+    bare = _run("bare", [_fingerprint(scratch_fs=fs("overlayfs", "overlay", "/execbench/run"))])
+    docker = _run("docker", [_fingerprint(scratch_fs=fs("overlayfs", "overlay", "/somewhere/else"))])
+    # over 9P2000.L the guest's statfs says the host's file system: only the mount type tells 9p
+    vm_9p = _run("vm", [_fingerprint(scratch_fs=fs("overlayfs", "9p", "/execbench/run"))])
+    vm_disk = _run("vm-disk", [_fingerprint(scratch_fs=fs("ext2/ext3/ext4", "ext4", "/execbench/scratch"))])
+    rows = sum((environment.copy_fingerprints(r) for r in (bare, docker, vm_9p, vm_disk)), [])
+    diffs = environment.differences(environment.environment_table(rows))
+    assert diffs[("h1", "vm")] == ["scratch_fs.fstype 9p (bare: overlay)"]
+    assert diffs[("h1", "vm-disk")] == ["scratch_fs.fstype ext4 (bare: overlay)"]
+    assert ("h1", "docker") not in diffs  # another path on the same kind of file system is no difference

@@ -69,6 +69,8 @@ def test_every_payload_keeps_the_contract(name, tmp_path):
     argv = payload.argv(settings)
     assert argv and all(isinstance(a, str) for a in argv)
     assert payload.timeout_s(settings) > 0
+    scratch = payload.scratch_bytes(settings)  # None, or the bytes a copy's data need (sizes a VM scratch disk)
+    assert scratch is None or (isinstance(scratch, int) and scratch > 0)
     if not cls.host_driven:
         assert cls.log_file and cls.parser_format in parsers.PARSERS
     # a run whose copy left no log: a failed record naming why, never an exception

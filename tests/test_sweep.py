@@ -183,3 +183,21 @@ def test_a_leftover_guest_of_this_results_dir_is_killed_and_anothers_is_not(shar
             if guest.poll() is None:
                 guest.kill()
                 guest.wait()
+
+
+def test_a_killed_vm_runs_scratch_disk_is_removed_and_a_live_runs_and_anothers_are_not(tmp_path):
+    """A VM run removes its scratch disk when it ends; one killed hard leaves it, named like its guest."""
+    from execbench import sweep as sweep_module
+    from execbench.modes import vmimage
+
+    results, other = tmp_path / "results", tmp_path / "other"
+    tag, other_tag = instance_tag(results), instance_tag(other)
+    base = vmimage.scratch_dir(tmp_path / "cache")
+    left = base / f"execbench-{tag}-fio-vm-1c-r1.img"
+    live = base / f"execbench-{tag}-fio-vm-1c-r2_h1.img"  # run fio/vm/1c/r2@h1, spelt as its guest's name
+    another = base / f"execbench-{other_tag}-fio-vm-1c-r1.img"
+    for disk in (left, live, another):
+        disk.write_bytes(b"")
+    said = sweep_module._scratch_disks(tmp_path / "cache", tag, live="fio-vm-1c-r2@h1")
+    assert said == [f"removed VM scratch disk {left}"]
+    assert not left.exists() and live.exists() and another.exists()

@@ -9,6 +9,9 @@ differing keys beside each comparison with bare metal, since each can explain a 
 (a seccomp filter: moby/moby#41389; a CFS quota: kubernetes/kubernetes#67577; a lost TSC
 clocksource: madgraph5/madgraph4gpu#116).
 
+The file system a copy's I/O lands on (`scratch_fs`) is compared by kind only (its mount type:
+a VM's 9p share is not its virtio disk, kata-containers/runtime#2138).
+
 Values are normalised so that "no limit" reads the same wherever it is spelled: a v1 quota of -1,
 v2's "max", the default CPU shares (1024) or weight (100), a cpuset holding every CPU, and no
 cgroup file system at all (bare chroot) are all "none". Measured values (the cost of one
@@ -31,6 +34,12 @@ CLOCK_FACTOR = 2.0
 MEASURED = ("clock_gettime_ns", "cpu_throttling.nr_throttled", "cpu_throttling.throttled_s")
 # recorded in run.json, not compared: the host's own, the same in every mode by construction
 NOT_COMPARED = ("cgroup.version", "cpu_count", "cgroup.cpu_period_us")
+# of the file system a copy's I/O lands on (scratch_fs), its type in the mount table the copy
+# sees is compared: a VM's 9p share or virtio disk against bare metal's run dir. Not statfs's
+# f_type: over 9P2000.L a guest's statfs returns the host's file system type (v9fs passes the
+# server's on), so a 9p share reads as the host's ext4 or xfs. Paths, devices, options and the
+# statfs type are in run.json only
+SCRATCH_FS_COMPARED = ("fstype",)
 
 
 def _cpu_list(text: str) -> set[int]:
@@ -70,6 +79,10 @@ def flatten(environment: dict, throttling: dict | None = None) -> dict[str, obje
         flat[f"rlimit.{name}"] = "/".join("unlimited" if v is None else str(v) for v in pair)
     for name, line in (env.pop("vulnerabilities", None) or {}).items():
         flat[f"vulnerability.{name}"] = line
+    scratch = env.pop("scratch_fs", None) or {}
+    for name in SCRATCH_FS_COMPARED:
+        if name in scratch:
+            flat[f"scratch_fs.{name}"] = scratch[name]
     if cpus and env.get("visible_cpus") and set(env["visible_cpus"]) == set(range(cpus)):
         env["visible_cpus"] = "all"
     for key, value in env.items():

@@ -34,6 +34,9 @@ from .errors import ExecbenchError
 from .fsutil import atomic_write_json, file_lock
 
 RUN_MOUNT = "/execbench/run"  # where the run's own directory appears in every environment
+# where a mode that gives the copies a scratch file system of their own mounts it (the VM's
+# `scratch: virtio-disk`); an empty mount point elsewhere
+SCRATCH_MOUNT = "/execbench/scratch"
 DEVICES = ("null", "zero", "random", "urandom")
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -165,7 +168,7 @@ def export_rootfs(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
         finally:
             container.remove(force=True)
         # mount points and the few device paths the environment provides
-        for sub in (RUN_MOUNT.lstrip("/"), "proc", "sys", "dev/shm"):
+        for sub in (RUN_MOUNT.lstrip("/"), SCRATCH_MOUNT.lstrip("/"), "proc", "sys", "dev/shm"):
             (partial / sub).mkdir(parents=True, exist_ok=True)
         for name in DEVICES:
             dev = partial / "dev" / name

@@ -363,7 +363,8 @@ class RunInProgress:
         return RunContext(mode=self.mode_ctx, run_id=self.cell.run_id, image_ref=self.image_ref,
                           payload=self.cell.payload, copies=self.cell.copies, repetition=self.cell.repetition,
                           argv=self.payload.argv(self.payload_settings, unit), timeout_s=self.timeout_s,
-                          out_dir=unit_dir(self.out_dir, unit), needs_network=self.payload.needs_network)
+                          out_dir=unit_dir(self.out_dir, unit), needs_network=self.payload.needs_network,
+                          scratch_bytes=self.payload.scratch_bytes(self.payload_settings))
 
     def _harness_error(self, err: Exception) -> None:
         self.ready = False

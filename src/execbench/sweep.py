@@ -3,7 +3,8 @@
 A run killed hard (SIGKILL of Snakemake or of its process group, a node losing its job) can
 leave its environment behind (issue 13, R13): a Docker container that finishes and stays
 Exited, a rootless-Podman container, a qemu guest (the parent-death signal normally ends it),
-bare mode's mounts under the exported rootfs and processes chrooted there. Each mode already
+bare mode's mounts under the exported rootfs and processes chrooted there, a VM run's scratch
+disk (<cache>/vm/scratch/<guest name>.img, which the run removes when it ends). Each mode already
 removes the leftovers of the run it is about to redo; `sweep` removes all of them for one
 results dir, whichever run they belong to, and says what it removed. The workflow calls it
 (`python -m execbench sweep`) when it starts running jobs (run.smk's onstart).
@@ -19,6 +20,7 @@ results dir).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from . import layout
@@ -98,6 +100,20 @@ def _guests(tag: str, live: str | None) -> list[str]:
     return said
 
 
+def _scratch_disks(cache: Path, tag: str, live: str | None) -> list[str]:
+    """A killed VM run's scratch disk (modes/vm.py: named like its guest) is removed; a live
+    run's is left alone."""
+    base = Path(cache).resolve() / "vm" / "scratch"
+    prefix = f"execbench-{tag}-"
+    said = []
+    for disk in sorted(base.glob(f"{prefix}*.img")) if base.is_dir() else []:
+        if live and disk.name[:-len(".img")] == re.sub(r"[^a-zA-Z0-9_.-]", "_", f"{prefix}{live}"):
+            continue  # spelt as modes.common.environment_name spells the guest's name
+        disk.unlink(missing_ok=True)
+        said.append(f"removed VM scratch disk {disk}")
+    return said
+
+
 def _bare(cache: Path) -> list[str]:
     from .rootfs import _mount_points, kill_chrooted, unmount_below
 
@@ -123,7 +139,7 @@ def _bare(cache: Path) -> list[str]:
 
 def sweep(results: str | Path, cache: str | Path, podman_users: list[str] | tuple = ()) -> list[str]:
     """Remove this results dir's leftovers on this host (module docstring); one line per thing
-    removed or skipped, in the order docker, podman, guests, bare mounts."""
+    removed or skipped, in the order docker, podman, guests, VM scratch disks, bare mounts."""
     results = Path(results).resolve()
     tag = layout.instance_tag(results)
     live = live_run(results)
@@ -131,5 +147,6 @@ def sweep(results: str | Path, cache: str | Path, podman_users: list[str] | tupl
     said += _docker(tag, live)
     said += _podman(tag, live, list(dict.fromkeys(podman_users)))
     said += _guests(tag, live)
+    said += _scratch_disks(Path(cache), tag, live)
     said += _bare(Path(cache))
     return said

@@ -82,6 +82,37 @@ def test_container_groups_and_launcher_argv():
     assert argv[argv.index("--copy") + 1] == "1" and argv[argv.index("--pin") + 1] == "per-copy"
     assert argv[argv.index("--") + 1:] == ["python3", "run.py", "--copy", "{copy}"]
 
+def test_launcher_scratch_gives_each_copy_its_own_scratch_dir_and_records_its_file_system(tmp_path):
+    """--scratch (the VM's virtio disk): copy i gets <scratch>/copy<i> as EXECBENCH_SCRATCH, made
+    for it, while its logs stay in its copy dir; the fingerprint names the scratch's file system
+    (statfs, as the kernel sees it) and without --scratch the run dir's."""
+    run_dir, scratch = tmp_path / "run", Path("/dev/shm") / f"execbench-test-scratch-{os.getpid()}"
+    scratch.mkdir()
+    try:
+        proc = launch(run_dir, "--copies", "2", "--timeout", "10", "--scratch", str(scratch), "--",
+                      "sh", "-c", 'echo "$EXECBENCH_SCRATCH"; touch "$EXECBENCH_SCRATCH/data"')
+        assert proc.returncode == 0, proc.stderr
+        for i in (0, 1):
+            assert (run_dir / f"copy{i}" / "stdout.log").read_text() == f"{scratch}/copy{i}\n"
+            assert (scratch / f"copy{i}" / "data").is_file()
+            info = launch_json(run_dir, i)
+            assert info["scratch_dir"] == f"{scratch}/copy{i}"
+            seen = info["environment"]["scratch_fs"]
+            assert seen["directory"] == str(scratch) and seen["statfs_type"] == "tmpfs"
+            assert seen["statfs_magic"] == "0x1021994" and seen["fstype"] == "tmpfs" and seen["mount_point"] == "/dev/shm"
+            assert seen["device"] == f"{os.major(scratch.stat().st_dev)}:{os.minor(scratch.stat().st_dev)}"
+    finally:
+        import shutil
+        shutil.rmtree(scratch)
+    plain = tmp_path / "plain"
+    assert launch(plain, "--copies", "1", "--timeout", "10", "--", "sh", "-c", 'echo "${EXECBENCH_SCRATCH-unset}"'
+                  ).returncode == 0
+    assert (plain / "copy0" / "stdout.log").read_text() == "unset\n"
+    assert launch_json(plain, 0)["environment"]["scratch_fs"]["directory"] == str(plain.resolve())
+    argv = common.launcher_argv(spec(), [0, 1], 1.0, pin=False, scratch="/execbench/scratch")
+    assert argv[argv.index("--scratch") + 1] == "/execbench/scratch" and argv.index("--scratch") < argv.index("--")
+
+
 def test_collect_names_a_copy_without_launch_json(tmp_path):
     (tmp_path / "copy0").mkdir()
     (tmp_path / "copy0" / "launch.json").write_text(json.dumps(

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from execbench.config import RunCell, mode_settings
 from execbench.layout import instance_tag
 from execbench.modes import vm, vmimage
 from execbench.modes.base import ModeError
+from execbench.paths import INIMAGE
 from execbench.runner import run_cell
 
 PVM_HOST = Path("/sys/module/kvm_pvm").exists()
@@ -73,6 +75,80 @@ def test_qemu_command_has_no_network_a_read_only_disk_and_only_the_run_dir_share
     assert argv[argv.index("-smp") + 1] == "2" and argv[argv.index("-m") + 1] == "512"
     assert "-S" in argv  # paused until the vCPU threads are pinned
     assert argv[argv.index("-sandbox") + 1].startswith("on,") and "elevateprivileges=deny" in argv[argv.index("-sandbox") + 1]
+
+
+def test_a_scratch_disk_is_attached_read_write_by_its_serial_and_the_root_disk_stays_first_and_read_only(tmp_path):
+    argv = vm.qemu_argv(name="t", kernel="/k", initrd="/i", cmdline="console=ttyS0", accel="tcg",
+                        cpu_model="host", vcpus=1, memory_mb=512, console=tmp_path / "c.log",
+                        disk=tmp_path / "d.ext4", share=tmp_path / "run", scratch=tmp_path / "s,1.img")
+    drives = [argv[i + 1] for i, a in enumerate(argv) if a == "-drive"]
+    assert drives == [f"file={tmp_path / 'd.ext4'},format=raw,if=virtio,readonly=on",
+                      f"file={tmp_path / 's,,1.img'},format=raw,if=none,id=scratch,cache=none"]
+    assert argv[argv.index("-device") + 1] == "virtio-blk-pci,drive=scratch,serial=execbench-scratch,addr=0x10"
+    writeback = vm.qemu_argv(name="t", kernel="/k", initrd="/i", cmdline="", accel="tcg", cpu_model="host", vcpus=1,
+                             memory_mb=512, console=tmp_path / "c.log", scratch=tmp_path / "s.img",
+                             scratch_cache="writeback")
+    assert f"file={tmp_path / 's.img'},format=raw,if=none,id=scratch,cache=writeback" in writeback
+    plain = vm.qemu_argv(name="t", kernel="/k", initrd="/i", cmdline="", accel="tcg", cpu_model="host", vcpus=1,
+                         memory_mb=512, console=tmp_path / "c.log", disk=tmp_path / "d.ext4")
+    assert "-device" not in plain and not any("id=scratch" in a for a in plain)
+    assert "execbench.scratch=execbench-scratch" in vm.kernel_cmdline("run", {"argv": []}, "execbench-scratch").split()
+    assert "execbench.scratch" not in vm.kernel_cmdline("run", {"argv": []})
+
+
+def test_the_scratch_disk_fits_every_copys_data_with_room_for_ext4():
+    mib = 1 << 20
+    assert vmimage.scratch_size_bytes(16 * mib, 1) == 20 * mib + vmimage.SCRATCH_SLACK_BYTES
+    assert vmimage.scratch_size_bytes(1 << 30, 2) == 2560 * mib + vmimage.SCRATCH_SLACK_BYTES
+    assert vmimage.scratch_size_bytes(1, 1) % mib == 0 and vmimage.scratch_size_bytes(1, 1) > vmimage.SCRATCH_SLACK_BYTES
+    from execbench.payloads.fio import Fio
+    assert Fio().scratch_bytes({"size": "smoke", "buffered": False}) == 16 * mib  # fio_run.SIZES: one 16M file
+    assert Fio().scratch_bytes({"size": "standard", "buffered": False}) == 1 << 30
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="makes a file for the qemu user (chown needs root)")
+def test_a_scratch_disk_is_a_fresh_sparse_ext4_of_the_qemu_user_and_nobody_else(tmp_path):
+    user = vm_user()
+    base = vmimage.scratch_dir(tmp_path / "cache")
+    assert base.stat().st_mode & 0o7777 == 0o711 and base.stat().st_uid == 0  # only root makes entries
+    disk = base / "execbench-x-fio-vm-1c-r1.img"
+    disk.symlink_to(tmp_path / "victim")  # an earlier attempt's leftover, or a planted link: replaced, never followed
+    size = vmimage.scratch_size_bytes(16 << 20, 1)
+    made = vmimage.scratch_disk(disk, size, user.pw_uid, user.pw_gid)
+    st = disk.lstat()
+    assert not (tmp_path / "victim").exists() and not disk.is_symlink()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (user.pw_uid, user.pw_gid, 0o600)
+    assert st.st_size == size == made["size_bytes"] and st.st_blocks * 512 < size // 2  # sparse
+    assert made["fs"] == "ext4" and "has_journal" in made["features"] and made["block_size"] == 4096
+    assert made["journal_size"]  # e.g. "16M"
+    stat_root = subprocess.run(["debugfs", "-R", "stat /", str(disk)], capture_output=True, text=True).stdout
+    assert "User: 10001" in stat_root  # the payload user's, so copies can make their dirs
+    label = subprocess.run(["e2label", str(disk)], capture_output=True, text=True).stdout.strip()
+    assert label == vmimage.SCRATCH_LABEL
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="makes a file for the qemu user (chown needs root)")
+def test_scratch_applies_only_as_configured_and_only_to_a_payload_with_scratch_needs(tmp_path):
+    from helpers import run_context
+
+    def context(scratch, scratch_bytes):
+        ctx = run_context({"reference": ""}, "vm", ["true"], tmp_path / "run",
+                          settings={"allow_emulation": True, "scratch": scratch}, cache=tmp_path / "cache")
+        return replace(ctx, scratch_bytes=scratch_bytes)
+
+    mode = vm.VmMode()
+    assert mode._scratch(context("9p", 16 << 20), "n", vm_user()) == (None, {"scratch_applied": "9p"})
+    path, factors = mode._scratch(context("virtio-disk", None), "n", vm_user())
+    assert path is None and factors["scratch_applied"] == "9p" and "declares no scratch space" in factors["scratch_note"]
+    ctx = context("virtio-disk", 16 << 20)
+    assert mode.factors(ctx)["scratch"] == "virtio-disk"
+    path, factors = mode._scratch(ctx, "execbench-t-probe", vm_user())
+    with vm.scratch_removed(path):
+        assert path == tmp_path.resolve() / "cache/vm/scratch/execbench-t-probe.img" and path.is_file()
+        disk = factors["scratch_disk"]
+        assert factors["scratch_applied"] == "virtio-disk" and disk["per_copy_bytes"] == 16 << 20
+        assert disk["cache"] in ("none", "writeback") and disk["mount_point"] == "/execbench/scratch"
+    assert not path.exists()  # removed when the run ends
 
 
 def test_kernel_command_line_over_the_kernel_limit_is_refused():
@@ -168,6 +244,62 @@ def test_tcg_guest_runs_the_launcher_in_the_image_rootfs_and_logs_come_back(mode
     console = (run_dir / "console.log").read_text()
     assert vmimage.READY_LINE in console and "EXECBENCH-DONE rc=0" in console
     assert json.loads((run_dir / "vm.json").read_text())["guest_exit"] == 0
+    # the default scratch: the copy's own dir on the 9p share, and the copy says so from inside
+    assert factors["scratch"] == "9p" and factors["scratch_applied"] == "9p" and "scratch_disk" not in factors
+    seen = record["copies_result"][0]["environment"]["scratch_fs"]
+    assert (seen["fstype"], seen["source"], seen["mount_point"]) == ("9p", "run", "/execbench/run")
+    # over 9P2000.L the guest's statfs passes the host's file system type on: the mount type tells 9p
+    sys.path.insert(0, str(INIMAGE))
+    try:
+        from execbench_launch import filesystem_of
+    finally:
+        sys.path.remove(str(INIMAGE))
+    assert seen["statfs_magic"] == filesystem_of(str(run_dir))["statfs_magic"]
+
+
+class ScratchProbe(ArgvPayload):
+    """An I/O payload's shape: data into $EXECBENCH_SCRATCH, its own log into its copy dir."""
+
+    def scratch_bytes(self, settings) -> int:
+        return 8 << 20
+
+
+SCRATCH_PROBE = ("import json, os; d = os.environ['EXECBENCH_SCRATCH']; fd = os.open(d + '/data', "
+                 "os.O_WRONLY | os.O_CREAT); os.write(fd, b'x' * (4 << 20)); os.fsync(fd); os.close(fd); "
+                 "open('probe.json', 'w').write(json.dumps({'scratch': d, 'cwd': os.getcwd(), "
+                 "'owner': os.stat(d).st_uid, 'data_bytes': os.stat(d + '/data').st_size}))")
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not PVM_HOST, reason="boots a TCG guest (only TCG boots on this kind of host)")
+def test_tcg_guest_with_scratch_virtio_disk_gives_copies_an_ext4_disk_and_each_copy_records_it(
+        modes_image, shared_dir, vm_cache):
+    """scratch: virtio-disk: the copy's data go to a fresh ext4 virtio disk (/dev/vdb, the root
+    disk stays /dev/vda), its log comes back over the share, the copy's fingerprint names the
+    file system it wrote to, run.json says configured and applied, and the disk file is gone."""
+    config = _vm_config(shared_dir, "vm-scratch", modes_image, vm_cache)
+    config["modes"]["vm"]["scratch"] = "virtio-disk"
+    record = run_cell(config, RunCell("argv", "vm", 1, 1), payload=ScratchProbe(["python3", "-c", SCRATCH_PROBE]))
+    run_dir = Path(config["results"]) / "raw" / "argv" / "vm" / "1c" / "r1"
+
+    assert record["status"] == "ok", record["reason"]
+    assert record["emulated"] is True and record["factors"]["accel"] == "tcg"
+    factors = record["factors"]
+    assert record["mode_settings"]["scratch"] == factors["scratch"] == factors["scratch_applied"] == "virtio-disk"
+    disk = factors["scratch_disk"]
+    assert disk["size_bytes"] == vmimage.scratch_size_bytes(8 << 20, 1) and disk["fs"] == "ext4"
+    assert "execbench.scratch=execbench-scratch" in factors["kernel_cmdline"]
+    assert not Path(disk["path"]).exists()  # removed when the run ended
+    probe = json.loads((run_dir / "copy0" / "probe.json").read_text())
+    assert probe == {"scratch": "/execbench/scratch/copy0", "cwd": "/execbench/run/copy0", "owner": 10001,
+                     "data_bytes": 4 << 20}
+    seen = record["copies_result"][0]["environment"]["scratch_fs"]
+    assert (seen["statfs_type"], seen["statfs_magic"], seen["fstype"]) == ("ext2/ext3/ext4", "0xef53", "ext4")
+    assert seen["mount_point"] == "/execbench/scratch" and seen["source"].startswith("/dev/vd")
+    assert seen["source"] != "/dev/vda" and "nosuid" in seen["options"] and "nodev" in seen["options"]
+    launch = json.loads((run_dir / "copy0" / "launch.json").read_text())
+    assert launch["scratch_dir"] == "/execbench/scratch/copy0" and launch["exit_code"] == 0
+    assert "EXECBENCH-DONE rc=0" in (run_dir / "console.log").read_text()
 
 
 @pytest.mark.docker

@@ -262,3 +262,34 @@ def test_db12_malformed_side_log_names_file_and_key(tmp_path, text, key):
     with pytest.raises(ParseError) as err:
         payloads.get("db12").parse(run)
     assert "db12-slices.json" in str(err.value) and key in str(err.value)
+
+def test_fio_records_carry_the_file_system_each_copy_measured(tmp_path):
+    """scratch.json (fio_run.py, from inside the environment) -> every record's extra: a VM copy on
+    its virtio scratch disk says ext4 where a copy on the 9p share says 9p."""
+    fixture = (Path(__file__).parents[1] / "fixtures" / "logs" / "fio" / "fio_ok.json").read_text()
+    run = write_run(tmp_path, "fio.json", [fixture])
+    (run / "copy0" / "scratch.json").write_text(json.dumps({
+        "directory": "/execbench/scratch/copy0", "fstype": "ext4", "source": "/dev/vdb",
+        "mount_point": "/execbench/scratch", "options": "rw,nosuid,nodev,relatime", "statfs_magic": "0xef53",
+        "statfs_type": "ext2/ext3/ext4", "device": "254:16"}))
+    records = payloads.get("fio").parse(run)
+    assert records and {(r.extra["scratch_fstype"], r.extra.get("scratch_statfs")) for r in records} >= {
+        ("ext4", "ext2/ext3/ext4")}
+    assert {r.extra["scratch_mount"] for r in records if r.copy == 0} == {"/execbench/scratch"}
+
+
+def test_fio_job_puts_its_data_in_the_scratch_dir_it_is_given():
+    import sys
+
+    from execbench.paths import INIMAGE
+
+    sys.path.insert(0, str(INIMAGE))
+    try:
+        import fio_run
+    finally:
+        sys.path.remove(str(INIMAGE))
+    job = fio_run.job_file("smoke", direct=True, directory="/execbench/scratch/copy0").splitlines()
+    assert "directory=/execbench/scratch/copy0" in job and "direct=1" in job
+    assert "directory=." in fio_run.job_file("smoke", direct=True)
+    assert r"directory=/a\:b" in fio_run.job_file("smoke", direct=False, directory="/a:b").splitlines()
+    assert fio_run.file_bytes("smoke") == 16 << 20

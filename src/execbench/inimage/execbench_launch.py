@@ -6,16 +6,20 @@ python3 (>= 3.11, stdlib only). The host never times the payload: container
 start-up and tear-down would leak into the numbers. Usage:
 
   python3 execbench_launch.py --run-dir /execbench/run --copies N [--copy i]
-      --start-at EPOCH --timeout S [--pin per-copy] -- ARGV...
+      --start-at EPOCH --timeout S [--pin per-copy] [--scratch DIR] -- ARGV...
 
 Every copy starts at --start-at (a barrier, so copies overlap even when their
 containers were started one after the other), in RUN_DIR/copy<i>/, with
 stdout/stderr in stdout.log/stderr.log there, and leaves copy<i>/launch.json.
-A literal "{copy}" in ARGV is replaced by the copy index.
+A literal "{copy}" in ARGV is replaced by the copy index. With --scratch (a mode that gives
+the copies a scratch file system of their own: the VM's virtio disk), copy i also gets
+DIR/copy<i>/, made here, named in its environment as EXECBENCH_SCRATCH: an I/O payload puts
+its data there and its logs in its copy dir as always.
 
 launch.json also holds `environment`: what the copy's process tree sees of its environment,
 taken here, inside it (environment_fingerprint; the host compares it with bare metal), and
-`cpu_throttling`: the CFS throttling counters of the environment's own cgroup over the run
+`scratch_fs` in it is the file system a copy's I/O lands on (filesystem_of: the scratch dir, else
+the run dir), `cpu_throttling`: the CFS throttling counters of the environment's own cgroup over the run
 (cgroup_cpu_stat), where the environment has a cgroup of its own.
 """
 
@@ -194,6 +198,66 @@ def cgroup_limits() -> dict:
     return out
 
 
+# statfs(2) f_type values (linux/magic.h) of the file systems a payload's directory may be on
+FS_MAGIC = {
+    0xEF53: "ext2/ext3/ext4", 0x01021997: "v9fs", 0x794C7630: "overlayfs", 0x01021994: "tmpfs",
+    0x58465342: "xfs", 0x9123683E: "btrfs", 0x6969: "nfs", 0x65735546: "fuse", 0x73717368: "squashfs",
+    0x2FC12FC1: "zfs", 0x00C36400: "ceph", 0x0BD00BD0: "lustre", 0x47504653: "gpfs", 0x6A656A63: "virtiofs",
+    0x858458F6: "ramfs",
+}
+
+
+def _statfs_type(path: str) -> int | None:
+    """statfs(2)'s f_type of `path` (the first field of struct statfs, a C long on Linux), or None."""
+    try:
+        import ctypes
+        import struct
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(256)  # sizeof(struct statfs) is 120 on x86_64
+        if libc.statfs(os.fsencode(path), buf) != 0:
+            return None
+        return struct.unpack_from("l", buf.raw)[0] & 0xFFFFFFFF
+    except Exception:  # no ctypes in this image
+        return None
+
+
+def filesystem_of(path: str) -> dict:
+    """The file system holding `path`, as this process sees it: {directory, fstype, source,
+    mount_point, options} from the longest matching mount in /proc/self/mounts (octal escapes
+    undone, fstab(5)), the kernel's own statfs(2) f_type (`statfs_magic`, and its name from
+    linux/magic.h in `statfs_type`: ext2/ext3/ext4 for an ext4 disk),
+    and st_dev as `device` "major:minor". None where unreadable. The mount type is the one that
+    tells a 9p share: over 9P2000.L the guest's statfs returns the host's f_type (v9fs passes
+    the server's on), so a share on the host's ext4 reads as ext4 there."""
+    real = os.path.realpath(path)
+    out = {"directory": real, "fstype": None, "source": None, "mount_point": None, "options": None,
+           "statfs_magic": None, "statfs_type": None, "device": None}
+    try:
+        with open("/proc/self/mounts") as fh:
+            mounts = [line.split() for line in fh]
+    except OSError:
+        mounts = []
+    for fields in mounts:
+        if len(fields) < 4:
+            continue
+        point = fields[1].encode().decode("unicode_escape")
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(out["mount_point"] or ""):
+            out.update(mount_point=point, fstype=fields[2], source=fields[0].encode().decode("unicode_escape"),
+                       options=fields[3])
+    magic = _statfs_type(real)
+    if magic is not None:
+        out["statfs_magic"] = f"0x{magic:x}"
+        out["statfs_type"] = FS_MAGIC.get(magic, "unknown")
+    try:
+        st = os.stat(real)
+        out["device"] = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    except OSError:
+        pass
+    return out
+
+
 def clock_gettime_ns(batches: int = 5, calls: int = 5000) -> float:
     """Nanoseconds one clock_gettime(CLOCK_MONOTONIC) costs from Python: the median over batches
     of (loop calling it - the same loop calling a no-op builtin) / calls. The interpreter's own
@@ -213,13 +277,14 @@ def clock_gettime_ns(batches: int = 5, calls: int = 5000) -> float:
     return sorted(per_call)[len(per_call) // 2]
 
 
-def environment_fingerprint() -> dict:
+def environment_fingerprint(work_dir: str = ".") -> dict:
     """What a process started here sees of its environment (issue 18): seccomp and the
     speculative-store-bypass mitigation it got (/proc/self/status; a seccomp filter turned SSB
     mitigation on before Linux 5.16, opencontainers/runc#2430), cgroup limits, /dev/shm size,
     rlimits, transparent huge pages, NUMA policy, visible CPUs, clocksource and the cost of
     one clock_gettime, the vsyscall page, the kernel and the CPU flags (the host turns them
-    into an ISA level with execbench.isa). Values are None where the environment does not show
+    into an ISA level with execbench.isa), and `scratch_fs`: the file system of `work_dir`, where
+    the copies' I/O goes (filesystem_of). Values are None where the environment does not show
     them (a bare chroot has no cgroup file system)."""
     status = {}
     for line in (_read("/proc/self/status") or "").splitlines():
@@ -273,14 +338,16 @@ def environment_fingerprint() -> dict:
         "kernel": os.uname().release,
         "vulnerabilities": vulnerabilities or None,
         "cpu_flags": flags,
+        "scratch_fs": filesystem_of(work_dir),
     }
 
 
 class Copy:
-    def __init__(self, index: int, argv: list[str], run_dir: str, cpu: int | None):
+    def __init__(self, index: int, argv: list[str], run_dir: str, cpu: int | None, scratch: str | None = None):
         self.index = index
         self.argv = [arg.replace("{copy}", str(index)) for arg in argv]
         self.dir = os.path.join(run_dir, f"copy{index}")
+        self.scratch = os.path.join(scratch, f"copy{index}") if scratch else None
         self.cpu = cpu
         self.proc: subprocess.Popen | None = None
         self.result: dict = {"copy": index, "argv": self.argv, "cpu": cpu}
@@ -293,6 +360,11 @@ class Copy:
 
     def start(self) -> None:
         os.makedirs(self.dir, exist_ok=True)
+        env = None
+        if self.scratch:
+            os.makedirs(self.scratch, exist_ok=True)
+            env = dict(os.environ, EXECBENCH_SCRATCH=self.scratch)
+            self.result["scratch_dir"] = self.scratch
         self.stdout = open(os.path.join(self.dir, "stdout.log"), "wb")
         self.stderr = open(os.path.join(self.dir, "stderr.log"), "wb")
         self.t0_wall = time.time()
@@ -301,6 +373,7 @@ class Copy:
             self.proc = subprocess.Popen(
                 self.argv,
                 cwd=self.dir,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=self.stdout,
                 stderr=self.stderr,
@@ -349,6 +422,8 @@ def main(args: list[str] | None = None) -> int:
     parser.add_argument("--start-at", type=float, default=0.0, help="epoch seconds (barrier)")
     parser.add_argument("--timeout", type=float, required=True, help="seconds per copy")
     parser.add_argument("--pin", choices=("none", "per-copy"), default="none")
+    parser.add_argument("--scratch", help="a scratch file system for the copies' data: copy i gets "
+                                          "SCRATCH/copy<i>/ as EXECBENCH_SCRATCH")
     parser.add_argument("argv", nargs=argparse.REMAINDER)
     opts = parser.parse_args(args)
     argv = opts.argv[1:] if opts.argv[:1] == ["--"] else opts.argv
@@ -357,12 +432,12 @@ def main(args: list[str] | None = None) -> int:
     indices = opts.copy if opts.copy else list(range(opts.copies))
     cpus = sorted(os.sched_getaffinity(0))
     copies = [
-        Copy(i, argv, opts.run_dir, cpus[i % len(cpus)] if opts.pin == "per-copy" else None)
+        Copy(i, argv, opts.run_dir, cpus[i % len(cpus)] if opts.pin == "per-copy" else None, opts.scratch)
         for i in indices
     ]
 
     try:
-        environment = environment_fingerprint()
+        environment = environment_fingerprint(opts.scratch or opts.run_dir)
     except Exception as err:  # a fingerprint must never cost the run
         environment = {"error": f"{type(err).__name__}: {err}"}
     throttling_start = cgroup_cpu_stat()

@@ -155,6 +155,9 @@ class RunContext:
     timeout_s: float  # per copy
     out_dir: Path
     needs_network: bool = False
+    # bytes one copy writes at most at once in its scratch dir (Payload.scratch_bytes); None: no
+    # I/O payload. A mode that gives copies a scratch file system of their own sizes it from this.
+    scratch_bytes: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "argv", tuple(self.argv))

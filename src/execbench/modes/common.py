@@ -97,12 +97,16 @@ def start_barrier(n_environments: int, per_environment_s: float, base_s: float =
 
 
 def launcher_argv(ctx: RunContext, copies: list[int], start_at: float, *, pin: bool, python: str = "python3",
-                  launcher: str = LAUNCHER, run_dir: str = RUN_MOUNT, payload_argv=None) -> list[str]:
+                  launcher: str = LAUNCHER, run_dir: str = RUN_MOUNT, payload_argv=None,
+                  scratch: str | None = None) -> list[str]:
     """The in-environment launcher's command line starting `copies` of the run's argv (or
-    `payload_argv`) at epoch `start_at`."""
+    `payload_argv`) at epoch `start_at`; `scratch`: the scratch file system's mount point inside
+    the environment, where copy i gets <scratch>/copy<i> (the launcher's --scratch)."""
     argv = [python, launcher, "--run-dir", run_dir, "--copies", str(ctx.copies),
             "--start-at", f"{start_at:.6f}", "--timeout", f"{ctx.timeout_s:g}",
             "--pin", "per-copy" if pin else "none"]
+    if scratch is not None:
+        argv += ["--scratch", scratch]
     if copies != list(range(ctx.copies)):
         for i in copies:
             argv += ["--copy", str(i)]

@@ -9,7 +9,20 @@ line, the results come back through the share, and the serial console is kept in
 
 Tuning factors (config `modes.<name>`): vcpus (default: the run's copies), cpu_model
 (host = passthrough), pin_vcpus (each vCPU thread pinned to one host core, done over
-QMP while the guest is still paused), memory_mb.
+QMP while the guest is still paused), memory_mb, scratch.
+
+`scratch` says where an I/O payload's data go (issue 18; I/O through a 9p share is not I/O
+through a virtio disk, kata-containers/runtime#2138, so a fio ratio over 9p is not comparable
+with published KVM numbers): `9p` (default) = the copies' directories on the 9p share, as
+every other payload; `virtio-disk` = a fresh ext4 scratch disk per run (vmimage.scratch_disk,
+sized from the payload's Payload.scratch_bytes for all copies), attached read-write as a
+virtio-blk device with cache=none (host O_DIRECT, the usual setting for a KVM guest's data
+disk; writeback where the host file system refuses O_DIRECT, recorded), mounted by the guest
+at SCRATCH_MOUNT and handed to copy i as SCRATCH_MOUNT/copy<i> ($EXECBENCH_SCRATCH, the
+launcher's --scratch). Logs still go to the copy dirs on the share, so they reach the run dir
+as the payload writes them. A payload that declares no scratch needs gets no disk (recorded
+as scratch_applied 9p, with why). The disk file is removed when the run ends, whatever its
+status; after a hard kill the run's next attempt replaces it and `execbench sweep` removes it.
 
 qemu never runs as root (issue 13, R11): it is started as the unprivileged host user
 `qemu_user` (default execbench-vm, made by scripts/setup.sh; in /dev/kvm's group where that
@@ -47,7 +60,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..fsutil import atomic_write_json, atomic_write_text, file_lock, utc_now
-from ..rootfs import image_environment
+from ..rootfs import SCRATCH_MOUNT, image_environment
 from . import vmimage
 from .base import Availability, Mode, ModeContext, ModeError, RunContext, RunOutcome, StartupSample
 from .common import (HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RUN_MOUNT, check_reachable, collect,
@@ -87,6 +100,11 @@ DEFAULT_QEMU_USER = "execbench-vm"
 # affinity changes by qemu itself (the host pins vCPU threads from outside, over QMP's thread ids)
 SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 NINE_P_SECURITY_MODEL = "mapped-xattr"
+SCRATCH_CHOICES = ("9p", "virtio-disk")
+# the scratch disk's PCI slot: above every slot qemu assigns by itself here, so the kernel
+# enumerates it after the root disk, which stays /dev/vda (the -drive if=virtio devices are
+# created after the -device ones and would otherwise get the lower slot)
+SCRATCH_PCI_ADDR = "0x10"
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 
 
@@ -198,8 +216,10 @@ def cpu_args(accel: str, cpu_model: str) -> list[str]:
     return ["-accel", "tcg", "-cpu", "max" if cpu_model == "host" else cpu_model]
 
 
-def kernel_cmdline(mode: str, guest_command: dict | None = None) -> str:
+def kernel_cmdline(mode: str, guest_command: dict | None = None, scratch_serial: str | None = None) -> str:
     args = KERNEL_ARGS + [f"execbench.mode={mode}"]
+    if scratch_serial is not None:
+        args.append(f"execbench.scratch={scratch_serial}")
     if guest_command is not None:
         encoded = base64.b64encode(json.dumps(guest_command, separators=(",", ":")).encode()).decode()
         args.append(f"execbench.cmd={encoded}")
@@ -211,7 +231,7 @@ def kernel_cmdline(mode: str, guest_command: dict | None = None) -> str:
 
 def qemu_argv(*, name: str, kernel: str, initrd: str, cmdline: str, accel: str, cpu_model: str, vcpus: int,
               memory_mb: int, console: Path, qmp: Path | None = None, disk: Path | None = None,
-              share: Path | None = None) -> list[str]:
+              share: Path | None = None, scratch: Path | None = None, scratch_cache: str = "none") -> list[str]:
     # -kernel, -initrd and -append take their value whole; every path inside a key=value option
     # string has its commas doubled (qemu_opt)
     argv = [QEMU, "-name", qemu_opt(name), "-nodefaults", "-no-user-config", "-display", "none",
@@ -222,6 +242,9 @@ def qemu_argv(*, name: str, kernel: str, initrd: str, cmdline: str, accel: str, 
             "-nic", "none", "-no-reboot"]  # a guest reboot or panic ends qemu
     if disk is not None:
         argv += ["-drive", f"file={qemu_opt(disk)},format=raw,if=virtio,readonly=on"]
+    if scratch is not None:  # read-write, found by the guest by its serial (vmimage.GUEST_INIT)
+        argv += ["-drive", f"file={qemu_opt(scratch)},format=raw,if=none,id=scratch,cache={scratch_cache}",
+                 "-device", f"virtio-blk-pci,drive=scratch,serial={vmimage.SCRATCH_SERIAL},addr={SCRATCH_PCI_ADDR}"]
     if share is not None:
         argv += ["-virtfs", f"local,path={qemu_opt(share)},mount_tag=run,security_model={NINE_P_SECURITY_MODEL}"]
     if qmp is not None:  # paused (-S) until the vCPUs are pinned
@@ -439,6 +462,16 @@ def qemu_version() -> str:
     return out.splitlines()[0].strip() if out else "unknown"
 
 
+@contextlib.contextmanager
+def scratch_removed(path: Path | None):
+    """The scratch disk is removed when the run ends, whatever its outcome (a SIGTERM included)."""
+    try:
+        yield path
+    finally:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
 class VmMode(Mode):
     kind = "vm"
     description = "qemu/KVM guest booted from the same image (its rootfs as a read-only disk)"
@@ -453,6 +486,12 @@ class VmMode(Mode):
                       "description": "Guest memory in MiB."},
         "vcpus": {"type": ["integer", "null"], "minimum": 1, "maximum": 1024, "default": None,
                   "description": "Virtual CPUs (default: the run's copies)."},
+        "scratch": {"type": "string", "enum": list(SCRATCH_CHOICES), "default": "9p",
+                    "description": "Where an I/O payload's data go (fio): 9p = the copies' directories on the "
+                                   "run dir's 9p share; virtio-disk = a fresh ext4 disk per run, sized from the "
+                                   "payload, attached as virtio-blk (cache=none) and mounted at /execbench/scratch "
+                                   "(logs still go to the run dir over 9p; the disk file is removed when the run "
+                                   "ends). Each copy records the file system it measured."},
         "qemu_user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*$", "maxLength": 32, "default": DEFAULT_QEMU_USER,
                       "description": "The unprivileged host user qemu runs as (never root; scripts/setup.sh "
                                      "creates execbench-vm). It needs /dev/kvm read-write for KVM guests."},
@@ -507,7 +546,8 @@ class VmMode(Mode):
 
     def factors(self, ctx: RunContext) -> dict:
         """Configured factors; run()'s outcome adds what was applied (accelerator, pinning map,
-        kernel, disk, qemu command, kernel command line, boot/shutdown times)."""
+        kernel, disk, scratch_applied and the scratch disk, qemu command, kernel command line,
+        boot/shutdown times)."""
         opts = ctx.settings
         return {
             "vcpus": int(opts["vcpus"] or ctx.copies),
@@ -521,6 +561,7 @@ class VmMode(Mode):
             "qemu_sandbox": SANDBOX,
             "rootfs": "image rootfs as a read-only ext4 virtio disk; /tmp and /dev/shm tmpfs",
             "share": f"run dir over virtio-9p at {RUN_MOUNT}, security_model={NINE_P_SECURITY_MODEL}",
+            "scratch": opts["scratch"],
             "copies_per_container": "all copies in one guest",
             "startup_samples": "startup payload: one fresh guest per copy and sample, 1 vCPU unless vcpus "
                                "is set, not pinned",
@@ -535,6 +576,28 @@ class VmMode(Mode):
         disk, disk_meta = vmimage.disk_image(ctx.image_ref, cache_dir)
         return kern, initrd, initrd_meta, disk, disk_meta
 
+    def _scratch(self, ctx: RunContext, name: str, user: pwd.struct_passwd) -> tuple[Path | None, dict]:
+        """The run's scratch disk (module docstring), made now when `scratch: virtio-disk` and the
+        payload declares scratch needs: (its path or None, the factors saying what was applied)."""
+        if ctx.settings["scratch"] != "virtio-disk":
+            return None, {"scratch_applied": "9p"}
+        if ctx.scratch_bytes is None:
+            return None, {"scratch_applied": "9p", "scratch_note": (
+                f"payload {ctx.payload!r} declares no scratch space (Payload.scratch_bytes): no disk attached, "
+                "its copies work on the 9p share")}
+        path = vmimage.scratch_dir(ctx.mode.cache_dir) / f"{name}.img"
+        made = vmimage.scratch_disk(path, vmimage.scratch_size_bytes(ctx.scratch_bytes, ctx.copies),
+                                    user.pw_uid, user.pw_gid)
+        cache, why = "none", "host O_DIRECT (cache=none)"
+        try:
+            os.close(os.open(path, os.O_RDONLY | os.O_DIRECT))
+        except OSError as err:  # e.g. tmpfs before Linux 6.6: qemu could not open it with cache=none
+            cache, why = "writeback", f"the host file system refuses O_DIRECT ({err.strerror}): host page cache"
+        return path, {"scratch_applied": "virtio-disk", "scratch_disk": dict(
+            made, path=str(path), per_copy_bytes=ctx.scratch_bytes, mount_point=SCRATCH_MOUNT,
+            device=f"virtio-blk-pci serial={vmimage.SCRATCH_SERIAL} addr={SCRATCH_PCI_ADDR}", cache=cache,
+            cache_why=why, kept="no: removed when the run ends")}
+
     def run(self, ctx: RunContext) -> RunOutcome:
         if ctx.needs_network:
             raise ModeError("vm mode gives guests no network device; this payload needs one")
@@ -547,45 +610,48 @@ class VmMode(Mode):
         prepare_run_dir(out_dir, user.pw_uid, user.pw_gid)  # qemu writes the share as this user
         check_reachable(user, out_dir)
         kern, initrd, initrd_meta, disk, disk_meta = self._artefacts(ctx)
-        copies = list(range(ctx.copies))
-        guest_command = {
-            # start-at 0 is a placeholder: the guest sets it from its own clock (GUEST_BARRIER_S)
-            "argv": launcher_argv(ctx, copies, 0.0, pin=False),
-            "env": image_environment(disk_meta, path=GUEST_PATH),
-            "cwd": RUN_MOUNT, "uid": PAYLOAD_UID, "gid": PAYLOAD_GID,
-            "log": f"{RUN_MOUNT}/launcher-0.log", "start_in_s": GUEST_BARRIER_S[availability.accel],
-        }
-        cmdline = kernel_cmdline("run", guest_command)
-        out = out_dir.resolve()
-        with tempfile.TemporaryDirectory(prefix="execbench-vm-") as tmp:
-            qmp = give_to(Path(tmp), user) / "qmp.sock" if factors["pin_vcpus"] else None
-            argv = qemu_argv(name=name, kernel=kern.vmlinuz, initrd=str(initrd),
-                             cmdline=cmdline, accel=availability.accel, cpu_model=factors["cpu_model"],
-                             vcpus=factors["vcpus"], memory_mb=factors["memory_mb"], console=out / CONSOLE_LOG,
-                             qmp=qmp, disk=disk, share=out)
+        scratch, scratch_factors = self._scratch(ctx, name, user)
+        with scratch_removed(scratch):
+            copies = list(range(ctx.copies))
+            guest_command = {
+                # start-at 0 is a placeholder: the guest sets it from its own clock (GUEST_BARRIER_S)
+                "argv": launcher_argv(ctx, copies, 0.0, pin=False, scratch=SCRATCH_MOUNT if scratch else None),
+                "env": image_environment(disk_meta, path=GUEST_PATH),
+                "cwd": RUN_MOUNT, "uid": PAYLOAD_UID, "gid": PAYLOAD_GID,
+                "log": f"{RUN_MOUNT}/launcher-0.log", "start_in_s": GUEST_BARRIER_S[availability.accel],
+            }
+            cmdline = kernel_cmdline("run", guest_command, vmimage.SCRATCH_SERIAL if scratch else None)
+            out = out_dir.resolve()
+            with tempfile.TemporaryDirectory(prefix="execbench-vm-") as tmp:
+                qmp = give_to(Path(tmp), user) / "qmp.sock" if factors["pin_vcpus"] else None
+                argv = qemu_argv(name=name, kernel=kern.vmlinuz, initrd=str(initrd),
+                                 cmdline=cmdline, accel=availability.accel, cpu_model=factors["cpu_model"],
+                                 vcpus=factors["vcpus"], memory_mb=factors["memory_mb"], console=out / CONSOLE_LOG,
+                                 qmp=qmp, disk=disk, share=out, scratch=scratch,
+                                 scratch_cache=scratch_factors.get("scratch_disk", {}).get("cache", "none"))
+                factors.update(
+                    accel=availability.accel, emulated=availability.emulated,
+                    cpu_model_applied=cpu_args(availability.accel, factors["cpu_model"])[-1],
+                    kernel=kern.record(), initramfs={k: initrd_meta[k] for k in ("key", "sha256", "size_bytes", "modules")},
+                    disk={"digest": disk_meta["digest"], "size_bytes": disk_meta["size_bytes"],
+                          "format": "raw ext4, read-only"},
+                    kernel_cmdline=cmdline, guest_command=guest_command,
+                    qemu_command=argv, **scratch_factors)
+                outcome = boot_guest(argv, out / CONSOLE_LOG, out / QEMU_LOG, qmp=qmp,
+                                     ready_timeout_s=BOOT_TIMEOUT_S, run_timeout_s=ctx.timeout_s + HOST_GRACE_S,
+                                     user=user)
+            factors["leftover_guests_killed"] = left
             factors.update(
-                accel=availability.accel, emulated=availability.emulated,
-                cpu_model_applied=cpu_args(availability.accel, factors["cpu_model"])[-1],
-                kernel=kern.record(), initramfs={k: initrd_meta[k] for k in ("key", "sha256", "size_bytes", "modules")},
-                disk={"digest": disk_meta["digest"], "size_bytes": disk_meta["size_bytes"],
-                      "format": "raw ext4, read-only"},
-                kernel_cmdline=cmdline, guest_command=guest_command,
-                qemu_command=argv)
-            outcome = boot_guest(argv, out / CONSOLE_LOG, out / QEMU_LOG, qmp=qmp,
-                                 ready_timeout_s=BOOT_TIMEOUT_S, run_timeout_s=ctx.timeout_s + HOST_GRACE_S,
-                                 user=user)
-        factors["leftover_guests_killed"] = left
-        factors.update(
-            vcpu_pinning={"done": outcome.pinning is not None, "map": outcome.pinning or {}},
-            boot_to_ready_s=outcome.boot_to_ready_s, shutdown_s=outcome.shutdown_s, guest_run_s=outcome.run_s,
-            guest_exit=outcome.guest_rc, guest_failure=outcome.failure, killed_by_host=outcome.killed)
-        atomic_write_text(out / DETAIL_FILE, json.dumps(factors, indent=1, default=str) + "\n")
-        killed = set(copies) if outcome.killed else set()
-        results = collect(out_dir, ctx.copies, {i: outcome.guest_rc for i in copies}, killed)
-        if outcome.failure:
-            results = [replace(r, detail=f"{r.detail}; {outcome.failure}"[:1500])
-                       if r.exit_code is None or r.timed_out else r for r in results]
-        return RunOutcome(results, factors, emulated=availability.emulated)
+                vcpu_pinning={"done": outcome.pinning is not None, "map": outcome.pinning or {}},
+                boot_to_ready_s=outcome.boot_to_ready_s, shutdown_s=outcome.shutdown_s, guest_run_s=outcome.run_s,
+                guest_exit=outcome.guest_rc, guest_failure=outcome.failure, killed_by_host=outcome.killed)
+            atomic_write_text(out / DETAIL_FILE, json.dumps(factors, indent=1, default=str) + "\n")
+            killed = set(copies) if outcome.killed else set()
+            results = collect(out_dir, ctx.copies, {i: outcome.guest_rc for i in copies}, killed)
+            if outcome.failure:
+                results = [replace(r, detail=f"{r.detail}; {outcome.failure}"[:1500])
+                           if r.exit_code is None or r.timed_out else r for r in results]
+            return RunOutcome(results, factors, emulated=availability.emulated)
 
     def startup_sample(self, ctx: RunContext, argv: list[str]) -> StartupSample:
         """Boot a fresh guest, run argv in it as uid 10001, power it off: host seconds from

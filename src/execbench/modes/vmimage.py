@@ -11,6 +11,11 @@
 - disk/: the image's root filesystem (exported by digest exactly as bare mode does,
   <cache>/rootfs/<digest-hex>/) as a raw ext4 file, attached read-only to every guest:
   the base never changes, like a container's read-only rootfs.
+- scratch/: per-run scratch disks (the mode's `scratch: virtio-disk`, scratch_disk below): a
+  sparse raw file with a fresh ext4, the qemu user's and 0600, in a directory only root
+  writes in; attached read-write as a virtio-blk device with serial SCRATCH_SERIAL and mounted
+  by /init at SCRATCH_MOUNT. The run removes it when it ends; a killed run's is replaced by its
+  next attempt and removed by `execbench sweep`.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..fsutil import atomic_write_json, file_lock, sha256_file
-from ..rootfs import digest_hex, export_rootfs
+from ..rootfs import SCRATCH_MOUNT, digest_hex, export_rootfs
 from .base import ModeError
 from .common import PAYLOAD_UID
 
@@ -39,12 +44,19 @@ BUSYBOX = "/bin/busybox"  # from Debian's busybox-static (a static binary: no li
 GUEST_MODULES = ["virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "9pnet_virtio", "9p"]
 READY_LINE = "EXECBENCH-READY"
 DONE_LINE = "EXECBENCH-DONE"
+# the disk layout: 2 = the rootfs holds SCRATCH_MOUNT (disks built before are rebuilt)
+DISK_LAYOUT = 2
+SCRATCH_SERIAL = "execbench-scratch"  # virtio-blk serial of the scratch disk, how /init finds it
+SCRATCH_LABEL = "execbench-io"  # ext4 labels hold at most 16 bytes
+SCRATCH_SLACK_BYTES = 128 << 20  # ext4's journal and inode tables, and room to spare
 
 # Runs as PID 1 in the guest. Kernel command-line keys (all ours start with execbench.):
 #   execbench.mode=ready  print the ready line, power off (readiness check)
 #   execbench.mode=run    mount /dev/vda (ro) + the 9p share `run`, print the ready line,
 #                         run execbench.cmd (base64 JSON, see vm.guest_command) through
 #                         /stage2.py with the image's python3, print the done line, power off
+#   execbench.scratch=S   (run) also mount the ext4 virtio disk whose serial is S read-write
+#                         at SCRATCH_MOUNT (nosuid,nodev), unmounted before the done line
 #   execbench.mode=exec   as run, without the 9p share (startup-latency samples)
 GUEST_INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -73,15 +85,27 @@ if [ "$mode" = run ]; then
     || fail "mount 9p run"
   # mapped-xattr share: the guest-side owner lives in an xattr (the host dir is the qemu user's)
   chown @PAYLOAD_ID@:@PAYLOAD_ID@ $R/execbench/run || fail "chown the run dir"
+  scratch=$(arg execbench.scratch)
+  if [ -n "$scratch" ]; then
+    dev=
+    for i in $(seq 100); do
+      for d in /sys/block/vd*; do [ "$(cat $d/serial 2>/dev/null)" = "$scratch" ] && dev=/dev/${d##*/}; done
+      [ -n "$dev" ] && [ -b "$dev" ] && break
+      sleep 0.1
+    done
+    [ -n "$dev" ] || fail "no virtio disk with serial $scratch"
+    mount -t ext4 -o nosuid,nodev "$dev" $R@SCRATCH@ || fail "mount scratch disk $dev at @SCRATCH@"
+  fi
 fi
 echo "EXECBENCH-READY $(cut -d' ' -f1 /proc/uptime)"
 chroot $R /usr/bin/python3 -c "$(cat /stage2.py)" "$(arg execbench.cmd)"
 rc=$?
 sync
+[ -n "$scratch" ] && umount $R@SCRATCH@
 [ "$mode" = run ] && umount $R/execbench/run
 echo "EXECBENCH-DONE rc=$rc $(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
-""".replace("@PAYLOAD_ID@", str(PAYLOAD_UID))
+""".replace("@PAYLOAD_ID@", str(PAYLOAD_UID)).replace("@SCRATCH@", SCRATCH_MOUNT)
 
 # Runs with the image's python3, as root in the chroot, then drops to the payload user with
 # no new privileges.
@@ -255,10 +279,14 @@ def disk_image(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
     disk, meta_file = base / f"{hexdigest}.ext4", base / f"{hexdigest}.json"
     with file_lock(base / f"{hexdigest}.lock"):
         if disk.is_file() and meta_file.is_file():
-            return disk, json.loads(meta_file.read_text())
+            meta = json.loads(meta_file.read_text())
+            if meta.get("layout") == DISK_LAYOUT:
+                return disk, meta
         t0 = time.monotonic()
         rootfs, rootfs_meta = export_rootfs(reference, cache_dir)
         export_s = time.monotonic() - t0
+        # the scratch disk's mount point (trees exported before it was one lack it)
+        (rootfs / SCRATCH_MOUNT.lstrip("/")).mkdir(parents=True, exist_ok=True)
         used = int(_run(["du", "-s", "--block-size=1", str(rootfs)]).stdout.split()[0])
         # room for ext4's own metadata (inode tables, ~+15 %) and 64 MiB of slack
         size_mib = int(used * 1.2) // (1 << 20) + 64
@@ -268,10 +296,66 @@ def disk_image(reference: str, cache_dir: str | Path) -> tuple[Path, dict]:
         _run(["mkfs.ext4", "-q", "-F", "-L", "execbench-root", "-O", "^has_journal,^metadata_csum",
               "-E", "root_owner=0:0", "-d", str(rootfs), str(partial), f"{size_mib}M"])
         partial.rename(disk)
-        meta = {"reference": reference, "digest": f"sha256:{hexdigest}", "rootfs": str(rootfs),
+        meta = {"reference": reference, "digest": f"sha256:{hexdigest}", "rootfs": str(rootfs), "layout": DISK_LAYOUT,
                 "env": rootfs_meta.get("env", []), "size_bytes": disk.stat().st_size,
                 "rootfs_bytes": used, "mkfs_s": round(time.monotonic() - t1, 3),
                 "export_s": round(export_s, 3),
                 "built_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         atomic_write_json(meta_file, meta)
         return disk, meta
+
+
+def scratch_size_bytes(per_copy_bytes: int, copies: int) -> int:
+    """The scratch disk's size for `copies` copies that each hold at most `per_copy_bytes` at once:
+    a quarter more per copy (block rounding, fio's own files) plus SCRATCH_SLACK_BYTES for
+    ext4's journal and inode tables, in whole MiB. The file is sparse: only what the guest
+    writes takes host space."""
+    need = copies * per_copy_bytes * 5 // 4 + SCRATCH_SLACK_BYTES
+    return -(-need // (1 << 20)) << 20
+
+
+def scratch_dir(cache_dir: str | Path) -> Path:
+    """<cache>/vm/scratch: root's, 0711 (the qemu user opens its own disk by name, lists nothing,
+    creates nothing: only root makes and removes entries, so no link can be swapped in)."""
+    path = Path(cache_dir).resolve() / "vm" / "scratch"
+    path.mkdir(mode=0o711, parents=True, exist_ok=True)
+    st = path.lstat()
+    if not os.path.isdir(path) or os.path.islink(path) or st.st_uid != os.geteuid():
+        raise ModeError(f"{path} is not a directory of uid {os.geteuid()}: scratch disks must live where "
+                        "only this user creates entries")
+    if st.st_mode & 0o7777 != 0o711:
+        path.chmod(0o711)
+    return path
+
+
+def scratch_disk(path: Path, size_bytes: int, owner_uid: int | None, owner_gid: int | None) -> dict:
+    """Make a fresh scratch disk at `path` (an earlier one there is replaced): a sparse raw file
+    of `size_bytes`, the owner's and 0600 (never world-readable or -writable), with an ext4 of
+    the host's mke2fs defaults (the journal included, as a KVM guest's data disk has) and 4 KiB
+    blocks whatever its size (mke2fs's "small" type would give 1 KiB blocks below 512 MiB, which
+    no VM data disk has), its root directory the payload user's. Inode tables and journal are written now, not lazily by the
+    guest kernel (lazy_itable_init=0, lazy_journal_init=0): ext4lazyinit would otherwise write
+    in the background while fio measures. Returns what was made (size, label, features, seconds)."""
+    t0 = time.monotonic()
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.ftruncate(fd, size_bytes)
+        if owner_uid is not None and os.geteuid() == 0:
+            os.fchown(fd, owner_uid, owner_gid)
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    try:
+        _run(["mkfs.ext4", "-q", "-F", "-L", SCRATCH_LABEL, "-b", "4096", "-E",
+              f"root_owner={PAYLOAD_UID}:{PAYLOAD_UID},lazy_itable_init=0,lazy_journal_init=0", str(path)])
+        header = _run(["dumpe2fs", "-h", str(path)]).stdout
+    except ModeError:
+        path.unlink(missing_ok=True)
+        raise
+    fields = dict(line.split(":", 1) for line in header.splitlines() if ":" in line)
+    return {"size_bytes": size_bytes, "fs": "ext4", "label": SCRATCH_LABEL, "serial": SCRATCH_SERIAL,
+            "features": fields.get("Filesystem features", "").split(),
+            "block_size": int(fields.get("Block size", "0").strip() or 0),
+            "journal_size": (fields.get("Total journal size") or fields.get("Journal size") or "").strip() or None,
+            "mkfs_s": round(time.monotonic() - t0, 3)}

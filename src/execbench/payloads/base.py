@@ -79,6 +79,13 @@ class Payload:
         default = self.default_timeout_s
         return float(default[settings["size"]] if isinstance(default, Mapping) else default)
 
+    def scratch_bytes(self, settings: Mapping) -> int | None:
+        """Bytes of data one copy writes at most at once into its scratch directory
+        ($EXECBENCH_SCRATCH when the mode gives one, else its copy dir); None (the default): the
+        payload is no I/O payload and puts no bulk data there. A mode that gives copies a scratch
+        file system of their own (the VM's `scratch: virtio-disk`) sizes it from this."""
+        return None
+
     def threads_per_copy(self, settings: Mapping) -> int | None:
         """Threads one copy runs (copies x threads must fit the usable cores); None: the payload's
         runtime sizes itself from the CPUs it sees. The count it really used is in its own log."""
