@@ -385,7 +385,8 @@ def test_no_config_file_is_the_default_study_and_config_values_go_over_it():
     assert [s.kind for s in sources] == ["default", "--config"]
 
 
-@pytest.mark.parametrize("example", ["htcondor-docker-universe", "kubernetes-quota", "factors-study"])
+@pytest.mark.parametrize("example", ["htcondor-docker-universe", "kubernetes-quota", "factors-study",
+                                     "podman-rootless-site"])
 def test_site_factor_examples_are_valid_studies(example):
     """The site-factor examples (docs/factors.md) load over the default config and set what they say."""
     from snakemake.utils import update_config
@@ -396,7 +397,8 @@ def test_site_factor_examples_are_valid_studies(example):
     limits = {name: m.get("cpu_limit", {}).get("kind") for name, m in loaded["modes"].items() if m["enabled"]}
     expected = {"htcondor-docker-universe": {"docker-condor-defaults": "shares", "docker-condor-pinned": "cpuset"},
                 "kubernetes-quota": {"docker-k8s-limits": "quota"},
-                "factors-study": {"docker-quota1": "quota", "docker-cpuset1": "cpuset", "bare-quota": "quota"}}[example]
+                "factors-study": {"docker-quota1": "quota", "docker-cpuset1": "cpuset", "bare-quota": "quota"},
+                "podman-rootless-site": {"podman-hepscore": "none", "podman-slot-pinned": "cpuset"}}[example]
     assert {k: limits[k] for k in expected} == expected
     assert run_matrix(loaded, cores=2)
 

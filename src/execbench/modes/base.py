@@ -24,7 +24,8 @@ CPUSET_SETTING = {"enum": ["none", "per-copy"], "default": "none",
 NETWORK_SETTING = {"enum": ["none", "host", "bridge"], "default": "none",
                    "description": "Container network; none unless a payload needs one."}
 # Site factors (issue 18): what a batch system or kernel sets around a job. One spelling each;
-# modes/docker.py applies them (site_factor_kwargs), bare mode the quota (cpulimit.py).
+# modes/common.py resolves them (site_factors), docker and podman spell them for their engine,
+# bare mode applies the quota (cpulimit.py).
 CPU_LIMIT_KINDS = ("none", "cpuset", "quota", "shares")
 CPU_LIMIT_SETTING = {
     "type": "object", "additionalProperties": False, "default": {"kind": "none"},

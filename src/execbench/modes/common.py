@@ -3,16 +3,18 @@ reading the launcher's per-copy launch.json back, and the hardening we apply."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..isa import cpu_flags, isa_level
 from ..layout import instance_tag, results_of_run_dir
 from ..rootfs import RUN_MOUNT
-from .base import CopyResult, RunContext
+from .base import CopyResult, ModeError, RunContext
 
 LAUNCHER = "/opt/execbench/execbench_launch.py"
 PAYLOAD_UID = PAYLOAD_GID = 10001  # user `execbench` inside the image
@@ -51,6 +53,93 @@ def engine_readback(attrs: dict) -> dict:
     return {"container": (attrs.get("Name") or "").lstrip("/"), "user": (attrs.get("Config") or {}).get("User"),
             **{key: host_config.get(key) for key in READBACK_HOST_CONFIG},
             **{key: attrs.get(key) for key in READBACK_TOP if key in attrs}, "mounts": mounts}
+
+
+# Site factors (issue 18, docs/factors.md): the settings' meaning is the same in docker and
+# podman; each engine module only spells them (SDK arguments / command-line options).
+@dataclass(frozen=True)
+class SiteFactors:
+    """The site factors of one run, resolved and engine-neutral.
+
+    seccomp: None (the engine's own profile), "unconfined", or a site profile's resolved path
+    (its JSON text in seccomp_profile); cpu: the container's CPU limit in the engine's HostConfig
+    terms ({} | {cpuset_cpus} | {cpu_period, cpu_quota} (us) | {cpu_shares}); shm_size: "1g" or
+    None; ulimits: {name: {soft, hard}}; record: what run.json's factors say was configured."""
+
+    seccomp: str | None
+    seccomp_profile: str | None
+    cpu: dict
+    shm_size: str | None
+    ulimits: dict
+    record: dict = field(default_factory=dict)
+
+
+def first_cpus(n: float) -> str:
+    """The first n usable cores as a cpuset list. ModeError for a fractional n or more than usable."""
+    usable = sorted(os.sched_getaffinity(0))
+    if n > len(usable) or n != int(n):
+        raise ModeError(f"cpu_limit kind cpuset: cpus must be a whole number <= {len(usable)} usable cores, got {n}")
+    return ",".join(str(c) for c in usable[:int(n)])
+
+
+def site_factors(settings) -> SiteFactors:
+    """Resolve a container mode's seccomp, cpu_limit, shm_size and ulimits settings (schemas in
+    modes/base.py). Limits apply per container. A site seccomp profile is read and checked as
+    JSON here and recorded by path and sha256. ModeError naming the setting for a profile that
+    is not readable JSON, a cpuset without cores, or a cpuset that would fight per-copy pinning."""
+    setting = settings["seccomp"]
+    profile_text = None
+    if setting == "default":
+        seccomp, record = None, {"seccomp": "engine default"}
+    elif setting == "unconfined":
+        seccomp, record = "unconfined", {"seccomp": "unconfined"}
+    else:
+        path = Path(setting)
+        try:
+            profile_text = path.read_text()
+            json.loads(profile_text)
+        except (OSError, ValueError) as err:
+            raise ModeError(f"seccomp profile {path.resolve()}: not a readable JSON file ({err})") from None
+        seccomp = str(path.resolve())
+        record = {"seccomp": {"profile": seccomp, "sha256": hashlib.sha256(profile_text.encode()).hexdigest()}}
+    limit = dict(settings["cpu_limit"])
+    kind, cpu = limit["kind"], {}
+    if kind == "cpuset":
+        if settings["cpuset"] == "per-copy" and settings["copies_per_container"] == "one":
+            raise ModeError("cpu_limit kind cpuset and cpuset per-copy with one container per copy both set "
+                            "the container's cpuset: choose one")
+        if not limit.get("cpuset") and not limit.get("cpus"):
+            raise ModeError("cpu_limit kind cpuset needs `cpuset` (a cpu list) or `cpus` (how many cores)")
+        cpu["cpuset_cpus"] = limit.get("cpuset") or first_cpus(limit["cpus"])
+    elif kind == "quota":
+        cpu["cpu_period"] = int(limit["period_us"])
+        cpu["cpu_quota"] = max(1000, int(round(limit["cpus"] * limit["period_us"])))
+    elif kind == "shares":
+        cpu["cpu_shares"] = int(limit["shares"])
+    ulimits = {name: dict(value) for name, value in sorted(settings["ulimits"].items())}
+    record.update(cpu_limit={"kind": kind, **cpu}, shm_size=settings["shm_size"] or "engine default",
+                  ulimits=ulimits or "engine default")
+    return SiteFactors(seccomp, profile_text, cpu, settings["shm_size"], ulimits, record)
+
+
+# The HostConfig fields of an inspect record that hold the site factors (docker and podman spell
+# them alike); a seccomp profile's JSON in SecurityOpt is shortened to its sha256.
+SITE_READ_BACK = ("SecurityOpt", "CpuQuota", "CpuPeriod", "NanoCpus", "CpusetCpus", "CpuShares", "ShmSize", "Memory",
+                  "Ulimits", "PidsLimit")
+
+
+def site_factor_read_back(attrs: dict) -> dict:
+    """The site factors as the engine holds them in one container's inspect record."""
+    host_config = attrs.get("HostConfig") or {}
+    out = {key: host_config.get(key) for key in SITE_READ_BACK}
+    opts = []
+    for opt in out["SecurityOpt"] or []:
+        value = opt.partition("=")[2]
+        if opt.startswith("seccomp=") and value != "unconfined" and value.lstrip().startswith("{"):
+            opt = "seccomp=sha256:" + hashlib.sha256(value.encode()).hexdigest()
+        opts.append(opt)
+    out["SecurityOpt"] = opts
+    return out
 
 
 # Labels on every container (and the parts of every guest's name) that say whose it is: the run,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from pathlib import Path
@@ -13,7 +11,7 @@ from .base import (COPIES_PER_CONTAINER_SETTING, CPU_LIMIT_SETTING, CPUSET_SETTI
                    ModeContext, ModeError, RunContext, RunOutcome, StartupSample)
 from .common import (BARRIER_BASE_S, HARDENING, HOST_GRACE_S, PAYLOAD_GID, PAYLOAD_UID, RESULTS_LABEL, RUN_LABEL,
                      RUN_MOUNT, collect, container_groups, effective_network, engine_readback, environment_name,
-                     labels, launcher_argv, prepare_run_dir, start_barrier)
+                     labels, launcher_argv, prepare_run_dir, site_factor_read_back, site_factors, start_barrier)
 
 # Container create+start takes ~0.3-1 s here; the barrier leaves room for each.
 START_S_PER_CONTAINER = 0.5  # docker run of a pulled image: ~0.3 s here (startup payload)
@@ -47,80 +45,30 @@ def hardened_kwargs(ctx: RunContext, out_dir: Path | None) -> dict:
     return kwargs
 
 
-def _first_cpus(n: float) -> str:
-    usable = sorted(os.sched_getaffinity(0))
-    if n > len(usable) or n != int(n):
-        raise ModeError(f"cpu_limit kind cpuset: cpus must be a whole number <= {len(usable)} usable cores, got {n}")
-    return ",".join(str(c) for c in usable[:int(n)])
-
-
-def seccomp_option(setting: str) -> tuple[list[str], dict]:
-    """security_opt entries and the record of a `seccomp` setting. A site profile's JSON is sent
-    as its content (what `docker run --security-opt seccomp=FILE` does: the engine API takes the
-    profile, not a path), recorded by path and sha256."""
-    if setting == "default":
-        return [], {"seccomp": "engine default"}
-    if setting == "unconfined":
-        return ["seccomp=unconfined"], {"seccomp": "unconfined"}
-    path = Path(setting)
-    try:
-        text = path.read_text()
-        json.loads(text)
-    except (OSError, ValueError) as err:
-        raise ModeError(f"seccomp profile {path.resolve()}: not a readable JSON file ({err})") from None
-    return [f"seccomp={text}"], {"seccomp": {"profile": str(path.resolve()),
-                                             "sha256": hashlib.sha256(text.encode()).hexdigest()}}
-
-
 def site_factor_kwargs(ctx: RunContext) -> tuple[dict, dict]:
-    """containers.create() arguments for the site factors (seccomp, cpu_limit, shm_size, ulimits;
-    memory_limit_mb is applied by hardened_kwargs) and their record. Limits apply per container."""
+    """containers.create() arguments for the site factors (modes/common.py: site_factors;
+    memory_limit_mb is applied by hardened_kwargs) and their record. A site seccomp profile is
+    sent as its content (what `docker run --security-opt seccomp=FILE` does: the engine API
+    takes the profile, not a path)."""
     import docker
 
-    settings = ctx.settings
-    security, record = seccomp_option(settings["seccomp"])
-    kwargs: dict = {"security_opt": security}
-    limit = dict(settings["cpu_limit"])
-    kind = limit["kind"]
-    if kind == "cpuset":
-        if settings["cpuset"] == "per-copy" and settings["copies_per_container"] == "one":
-            raise ModeError("cpu_limit kind cpuset and cpuset per-copy with one container per copy both set "
-                            "the container's cpuset: choose one")
-        if not limit.get("cpuset") and not limit.get("cpus"):
-            raise ModeError("cpu_limit kind cpuset needs `cpuset` (a cpu list) or `cpus` (how many cores)")
-        kwargs["cpuset_cpus"] = limit.get("cpuset") or _first_cpus(limit["cpus"])
-    elif kind == "quota":
-        kwargs["cpu_period"] = int(limit["period_us"])
-        kwargs["cpu_quota"] = max(1000, int(round(limit["cpus"] * limit["period_us"])))
-    elif kind == "shares":
-        kwargs["cpu_shares"] = int(limit["shares"])
-    record["cpu_limit"] = {"kind": kind, **{k: v for k, v in kwargs.items() if k.startswith("cpu")}}
-    if settings["shm_size"]:
-        kwargs["shm_size"] = settings["shm_size"]
-    if settings["ulimits"]:
+    factors = site_factors(ctx.settings)
+    kwargs: dict = {"security_opt": [], **factors.cpu}
+    if factors.seccomp == "unconfined":
+        kwargs["security_opt"] = ["seccomp=unconfined"]
+    elif factors.seccomp is not None:
+        kwargs["security_opt"] = [f"seccomp={factors.seccomp_profile}"]
+    if factors.shm_size:
+        kwargs["shm_size"] = factors.shm_size
+    if factors.ulimits:
         kwargs["ulimits"] = [docker.types.Ulimit(name=name, soft=v["soft"], hard=v["hard"])
-                             for name, v in sorted(settings["ulimits"].items())]
-    record.update(shm_size=settings["shm_size"] or "engine default",
-                  ulimits=dict(settings["ulimits"]) or "engine default")
-    return kwargs, record
-
-
-READ_BACK = ("SecurityOpt", "CpuQuota", "CpuPeriod", "NanoCpus", "CpusetCpus", "CpuShares", "ShmSize", "Memory",
-             "Ulimits", "PidsLimit")
+                             for name, v in factors.ulimits.items()]
+    return kwargs, factors.record
 
 
 def engine_read_back(client, container) -> dict:
-    """The site factors as the engine holds them for `container` (docker inspect HostConfig);
-    a seccomp profile's JSON is shortened to its sha256."""
-    host_config = client.api.inspect_container(container.id)["HostConfig"]
-    out = {key: host_config.get(key) for key in READ_BACK}
-    opts = []
-    for opt in out["SecurityOpt"] or []:
-        if opt.startswith("seccomp=") and opt != "seccomp=unconfined":
-            opt = "seccomp=sha256:" + hashlib.sha256(opt[len("seccomp="):].encode()).hexdigest()
-        opts.append(opt)
-    out["SecurityOpt"] = opts
-    return out
+    """The site factors as the engine holds them for `container` (docker inspect HostConfig)."""
+    return site_factor_read_back(client.api.inspect_container(container.id))
 
 
 def with_site_factors(kwargs: dict, site_kwargs: dict) -> dict:
@@ -128,6 +76,8 @@ def with_site_factors(kwargs: dict, site_kwargs: dict) -> dict:
     out = dict(kwargs, **{k: v for k, v in site_kwargs.items() if k != "security_opt"})
     out["security_opt"] = list(kwargs.get("security_opt", [])) + list(site_kwargs.get("security_opt", []))
     return out
+
+
 def _read_back(container) -> dict:
     """The engine's record of what the (exited) container got: inspect after the run, so the
     payload's time is never touched."""
