@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import ensure_test_image, payload_image_record
+from helpers import ensure_test_image, payload_image_record, run_payload
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +32,24 @@ def modes_image(shared_dir):
 def payload_image():
     """Image record of the real payload image of config/config.yaml."""
     return payload_image_record()
+
+
+@pytest.fixture(scope="session")
+def smoke_run(payload_image, tmp_path_factory):
+    """smoke_run(mode, payload) -> (run dir, copies' results, payload): that payload run once per
+    session through `mode` with the default config's settings (helpers.run_payload), for every
+    test that asserts on that same run (tests/payloads/test_payloads_run.py and the native runs
+    of test_isa_masking.py): a CPU suite or HEP chain run takes tens of seconds on 2 cores.
+    A test that changes the run (its argv, settings or inputs) runs its own."""
+    done = {}
+
+    def run(mode: str, payload_name: str):
+        if (mode, payload_name) not in done:
+            out = tmp_path_factory.mktemp(f"smoke-{payload_name}-{mode}") / "run"
+            done[mode, payload_name] = (out, *run_payload(payload_image, mode, payload_name, out))
+        return done[mode, payload_name]
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_payload
-from execbench import isa
+from helpers import DEFAULT_CONFIG, run_payload
+from execbench import isa, payloads
 
 pytestmark = pytest.mark.docker
 
@@ -69,14 +69,21 @@ def cpusuite_answers(run_dir: Path) -> dict:
     return {name: b["iterations"][0] for name, b in data["benchmarks"].items()}
 
 
-def test_cpusuite_validates_at_every_level_with_the_same_answers(payload_image, tmp_path, levels):
+def native_or_masked(payload_image, smoke_run, tmp_path, payload_name, level, extra=()):
+    """The payload's run at smoke size in docker: natively the session's run of it (the one
+    test_payloads_run.py asserts on, same command), else its command masked to `level`."""
+    if level is None:
+        return smoke_run("docker", payload_name)
+    out = tmp_path / level
+    argv = [*payloads.get(payload_name).argv(DEFAULT_CONFIG["payloads"][payload_name]), *extra]
+    return (out, *run_payload(payload_image, "docker", payload_name, out, argv=masked(argv, level)))
+
+
+def test_cpusuite_validates_at_every_level_with_the_same_answers(payload_image, smoke_run, tmp_path, levels):
     answers = {}
     for level in levels:
-        out = tmp_path / (level or "native")
-        argv = ["python3", "/opt/execbench/cpusuite.py", "--size", "smoke", "--copy", "{copy}"]
-        if level:
-            argv += ["--x264-asm", isa.x264_asm(level)]
-        results, payload = run_payload(payload_image, "docker", "cpusuite", out, argv=masked(argv, level))
+        out, results, payload = native_or_masked(payload_image, smoke_run, tmp_path, "cpusuite", level,
+                                                 ["--x264-asm", isa.x264_asm(level)] if level else [])
         iterations = cpusuite_answers(out)
         failed = {n: f"{it['status']}: {it['reason']}" for n, it in iterations.items() if it["status"] != "S"}
         assert not failed, f"at {level or 'native ' + HOST_LEVEL}: {failed}"
@@ -91,11 +98,9 @@ def test_cpusuite_validates_at_every_level_with_the_same_answers(payload_image, 
         assert set(got["456.hmmer"]["hits"]) == set(native["456.hmmer"]["hits"]), level
 
 
-def test_hepchain_validates_at_every_level(payload_image, tmp_path, levels):
+def test_hepchain_validates_at_every_level(payload_image, smoke_run, tmp_path, levels):
     for level in levels:
-        out = tmp_path / (level or "native")
-        argv = ["/opt/execbench/venv/bin/python", "/opt/execbench/hepchain.py", "--size", "smoke", "--copy", "{copy}"]
-        results, payload = run_payload(payload_image, "docker", "hepchain", out, argv=masked(argv, level))
+        out, results, payload = native_or_masked(payload_image, smoke_run, tmp_path, "hepchain", level)
         log = (out / "copy0" / "hepchain.log").read_text()
         assert [r.exit_code for r in results] == [0], f"at {level or 'native'}:\n{log[-1500:]}"
         chain = [r for r in payload.parse(out) if r.metric == "events_per_s" and r.copy is None]

@@ -19,9 +19,8 @@ pytestmark = pytest.mark.docker
 
 @pytest.mark.parametrize("mode", ["bare", "docker"])
 @pytest.mark.parametrize("payload_name", ["cpusuite", "hepchain", "db12", "stream", "fio", "syscost"])
-def test_payload_smoke_runs_and_parses(payload_image, tmp_path, mode, payload_name):
-    out = tmp_path / "run"
-    results, payload = run_payload(payload_image, mode, payload_name, out)
+def test_payload_smoke_runs_and_parses(smoke_run, mode, payload_name):
+    out, results, payload = smoke_run(mode, payload_name)  # the run test_isa_masking.py takes as native
     logs = {p.name: p.read_text(errors="replace")[-2000:] for p in (out / "copy0").glob("*.log")}
     assert [r.exit_code for r in results] == [0], logs
     records = payload.parse(out)
