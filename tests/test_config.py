@@ -388,11 +388,9 @@ def test_no_config_file_is_the_default_study_and_config_values_go_over_it():
 @pytest.mark.parametrize("example", ["htcondor-docker-universe", "kubernetes-quota", "factors-study",
                                      "podman-rootless-site"])
 def test_site_factor_examples_are_valid_studies(example):
-    """The site-factor examples (docs/factors.md) load over the default config and set what they say."""
-    from snakemake.utils import update_config
-
-    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
-    update_config(config, yaml.safe_load((REPO_ROOT / f"config/examples/{example}.yaml").read_text()))
+    """The site-factor examples (docs/factors.md) load as `run.sh --configfile <example>` loads
+    them (compose_config: the file and its `extends`) and set what they say."""
+    config, _ = compose_config([REPO_ROOT / f"config/examples/{example}.yaml"])
     loaded = load_config(config)
     limits = {name: m.get("cpu_limit", {}).get("kind") for name, m in loaded["modes"].items() if m["enabled"]}
     expected = {"htcondor-docker-universe": {"docker-condor-defaults": "shares", "docker-condor-pinned": "cpuset"},
@@ -401,6 +399,14 @@ def test_site_factor_examples_are_valid_studies(example):
                 "podman-rootless-site": {"podman-hepscore": "none", "podman-slot-pinned": "cpuset"}}[example]
     assert {k: limits[k] for k in expected} == expected
     assert run_matrix(loaded, cores=2)
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (REPO_ROOT / "config" / "examples").glob("*.yaml")))
+def test_every_example_loads_as_its_documented_command_loads_it(example):
+    # each example's header says `bash scripts/run.sh --configfile config/examples/<it>`: that is
+    # compose_config over that one file, whatever it extends
+    config, _ = compose_config([REPO_ROOT / "config" / "examples" / example])
+    assert run_matrix(load_config(config), cores=2)
 
 
 def test_cpu_limit_settings_are_checked_per_kind():
