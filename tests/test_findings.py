@@ -143,8 +143,10 @@ def test_check_report_screenshots_the_audit_section_alone(two_hosts, tmp_path, c
     whole = browser.check_report(index, tmp_path / "whole.png")
     part = browser.section_screenshot(index, "audit", tmp_path / "audit.png")
     assert part["found"] and part["screenshot"] and (tmp_path / "audit.png").read_bytes()[:4] == b"\x89PNG"
-    # the section alone: shorter than the page, and more than its heading
-    assert 300 < part["height"] < whole["page_height"]
+    # the section alone and unfolded (the whole page shows it folded): more than its heading,
+    # no other folded section left
+    assert part["folded_sections"] == {"audit": True}
+    assert 300 < part["height"] <= browser.SCREENSHOT_MAX_PX and whole["page_height"] > 300
     missing = browser.section_screenshot(index, "no-such-section", tmp_path / "none.png")
     assert not missing["found"] and not (tmp_path / "none.png").exists()
     assert main(["check-report", str(index), "--section", "audit", "--section", "no-such-section"]) == 1

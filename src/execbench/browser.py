@@ -61,16 +61,21 @@ SCREENSHOT_MAX_PX = 16000  # Chromium's largest window side that still renders r
 
 # Keeps one section of the page: the element with the id, widened to the block it heads (while it
 # is its parent's first child), then everything before that block and everything from the next
-# heading of the same level on is removed; style elements stay.
+# heading of the same level on (for a folded <details> section: the next <details>) is removed;
+# style elements stay, and the section is shown unfolded.
 SECTION_ONLY = """<script>
 document.addEventListener("DOMContentLoaded", function () {
   var el = document.getElementById(%s);
   if (!el) { document.body.dataset.section = "missing"; return; }
   var level = /^H[1-6]$/.test(el.tagName) ? +el.tagName[1] : 6;
+  // a folded section (<details id=...>) is opened, and ends where the next folded one starts
+  var folded = el.tagName === "DETAILS";
+  for (var d = el; d; d = d.parentElement) { if (d.tagName === "DETAILS") d.open = true; }
   var block = el;
   while (block.parentNode !== document.body && block.parentNode.firstElementChild === block) block = block.parentNode;
   var keep = function (n) { return n.nodeName === "STYLE" || n.nodeName === "SCRIPT"; };
-  var heads = function (n) { return n.nodeType === 1 && /^H[1-6]$/.test(n.tagName) && +n.tagName[1] <= level; };
+  var heads = function (n) { return n.nodeType === 1 && ((/^H[1-6]$/.test(n.tagName) && +n.tagName[1] <= level)
+                                                         || (folded && n.tagName === "DETAILS")); };
   for (var node = block; node !== document.body; node = node.parentNode) {
     for (var before = node.previousSibling; before; ) { var prev = before.previousSibling;
                                                        if (!keep(before)) before.parentNode.removeChild(before); before = prev; }
@@ -154,8 +159,10 @@ def check_report(index_html: Path, screenshot: Path | None = None, timeout_s: fl
 
 def section_screenshot(index_html: Path, section_id: str, screenshot: Path, timeout_s: float = 120) -> dict:
     """A screenshot of one section of the report (SECTION_ONLY), as tall as the section (up to
-    SCREENSHOT_MAX_PX). Returns {"section", "found", "height", "screenshot"}; found is False (and
-    nothing is written) when the page has no element with that id."""
+    SCREENSHOT_MAX_PX). Returns {"section", "found", "height", "screenshot", "folded_sections"};
+    found is False (and nothing is written) when the page has no element with that id;
+    folded_sections: the ids of the <details> sections left on the trimmed page, each with whether
+    it is shown open (a folded section asked for: only itself, open)."""
     html = Path(index_html).resolve().read_text()
     trimmed = html.replace("</body>", SECTION_ONLY % json.dumps(section_id) + "</body>", 1)
     chromium = find_chromium()
@@ -166,7 +173,9 @@ def section_screenshot(index_html: Path, section_id: str, screenshot: Path, time
                               "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=timeout_s)
         match = re.search(r'<pre id="execbench-probe">(.*?)</pre>', dom.stdout, re.S)
         found = bool(match) and 'data-section="missing"' not in dom.stdout
-        out = {"section": section_id, "found": found, "height": None, "screenshot": None}
+        folded = {m.group(2): m.group(1) is not None or " open" in m.group(0)
+                  for m in re.finditer(r'<details( open="")? id="([^"]+)"[^>]*>', dom.stdout)}
+        out = {"section": section_id, "found": found, "height": None, "screenshot": None, "folded_sections": folded}
         if not found:
             return out
         height = max(300, min(int(json.loads(match.group(1).replace("&quot;", '"'))["page_height"]), SCREENSHOT_MAX_PX))
