@@ -24,8 +24,13 @@ from pathlib import Path
 
 def plan(repo: Path, hosts: int, repetitions: int, results: Path) -> dict:
     config = results.parent / "scale.yaml"
-    config.write_text(json.dumps({"cluster": {"hosts": [f"wn{i:03d}" for i in range(hosts)]},
-                                  "study": {"repetitions": repetitions}, "results": str(results)}))
+    study = {"cluster": {"hosts": [f"wn{i:03d}" for i in range(hosts)]},
+             "study": {"repetitions": repetitions}, "results": str(results)}
+    # over the default study: a checkout that composes configs (`extends`) reads a --configfile
+    # as the whole study otherwise; older ones merged it over the default themselves
+    if "extends" in (repo / "workflow" / "schemas" / "config.schema.yaml").read_text():
+        study["extends"] = "default"
+    config.write_text(json.dumps(study))
     snakemake = repo / ".venv" / "bin" / "snakemake"
     if not snakemake.exists():  # an older checkout without its own venv: this one's Snakemake
         snakemake = Path(sys.executable).parent / "snakemake"

@@ -218,3 +218,20 @@ def test_db12_fastest_slice_is_shown_under_db12_and_not_tallied_as_a_comparison(
     assert "costs 1.0 %" in line.robust
     assert screen.headline.endswith("Of 1 comparison, 1 is inconclusive.")
     assert "DB12 at its fastest slices' pace" in glance.render_text(screen)
+
+
+def test_a_missed_positive_control_makes_the_headline_say_the_study_cannot_resolve_it(tmp_path):
+    # bare-quota is a known slowdown; here it comes out within the noise (not significant):
+    # the study cannot see an effect of that size, and the first screen must not read as answered
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host", {
+        "bare": [10.0, 10.2, 9.8], "docker": [9.4, 9.59, 9.21], "bare-quota": [9.0, 11.0, 9.6]})
+    for path in paths:
+        doc = json.loads(path.read_text())
+        doc["run"]["mode_settings"]["control"] = "positive" if doc["run"]["mode"] == "bare-quota" else "none"
+        path.write_text(json.dumps(doc))
+    screen = _screen(tmp_path, paths)
+    assert screen.headline.startswith("Not resolving enough: the known slowdown (positive control) was not "
+                                      "detected in 1 of 1 cell")
+    assert not screen.answered  # even though docker's line shows a cost
+    assert _block(screen, "docker").lines[0].tone == "cost"
+    assert "detected in 0 of 1 cells" in screen.controls and "NOT as it must" in screen.controls

@@ -238,12 +238,16 @@ def relative_line(rows: pd.DataFrame, payload: str) -> Line:
         mde = _finite(getattr(r, "mde_pct", None))
         w, tone = verdict_words(effect, lo, hi, r.verdict, bool(r.emulated), mde, getattr(r, "rounds_needed", None))
         if w.startswith("inconclusive") and mde is not None and mde > RESOLVED_PERCENT:
-            unresolved.append(mde)
+            unresolved.append((int(r.copies), mde))
         words.append((int(r.copies), w))
         tones.append(tone)
     verdict = _joined(words, tones)
-    if unresolved:  # once per line: why an inconclusive cell cannot say "no cost"
-        verdict += f" (this study detects only effects above {min(unresolved):.1f} % here)"
+    if unresolved:  # once per line: why an inconclusive cell cannot say "no cost" (each cell its own)
+        if len(unresolved) == 1:
+            verdict += f" (this study detects only effects above {unresolved[0][1]:.1f} % here)"
+        else:
+            verdict += (" (this study detects only effects above "
+                        + ", ".join(f"{mde:.1f} % at {_copies_text(c)}" for c, mde in unresolved) + " here)")
     return Line(_label(payload), "; ".join(parts), verdict, _worst(tones))
 
 
@@ -455,7 +459,8 @@ def controls_line(controls: dict | None, relative: pd.DataFrame, tables=None) ->
         sizes = "".join(" " + signed_percent(x) for x in injected[:1]) + "".join(", " + signed_percent(x) for x in injected[1:])
         effects = [p["effect_percent"] for p in found if p.get("effect_percent") is not None]
         measured = (f", measured {signed_percent(min(effects))} to {signed_percent(max(effects))}" if effects else "")
-        parts.append(f"known slowdown{sizes} detected in {len(found)} of {len(positive)} cells{measured}")
+        parts.append(f"known slowdown{sizes} detected in {len(found)} of {len(positive)} cells{measured}"
+                     + ("" if len(found) == len(positive) else ", NOT as it must"))
     resolving = [r["mde_percent"] for r in controls.get("resolving") or [] if r.get("mde_percent") is not None]
     if resolving:
         parts.append(f"smallest detectable effect {min(resolving):.1f}–{max(resolving):.1f} % per cell")
@@ -473,8 +478,9 @@ def first_screen(tables) -> FirstScreen:
     measured = [line.tone for b in blocks for line in b.lines if line.tone not in ("none", "emulated")]
     firm = any(t in ("cost", "faster", "ok") for t in measured)
     kinds = control_modes(tables)
-    aa_failed = [c for c in _controls_from_tables(tables, kinds).get("negative", [])
-                 if c["verdict"] in ("slower", "faster")]
+    controls = _controls_from_tables(tables, kinds)
+    aa_failed = [c for c in controls.get("negative", []) if c["verdict"] in ("slower", "faster")]
+    missed = [c for c in controls.get("positive", []) if c["verdict"] != "slower"]
     if runs is None:
         headline = "Tables without a study summary (made by an older execbench)."
     else:
@@ -483,6 +489,11 @@ def first_screen(tables) -> FirstScreen:
         elif aa_failed:  # bare metal against itself came out different: no verdict here can be trusted
             answer = (f"Not to be trusted yet: the A/A control (bare metal against itself) found a difference in "
                       f"{len(aa_failed)} cell{'s' if len(aa_failed) != 1 else ''} where there is none.")
+            firm = False
+        elif missed:  # a known slowdown went unseen: "inconclusive" and "no cost" below cannot be relied on
+            answer = (f"Not resolving enough: the known slowdown (positive control) was not detected in "
+                      f"{len(missed)} of {len(controls['positive'])} cell{'s' if len(controls['positive']) != 1 else ''}, "
+                      f"so this host hides effects of that size; read every verdict below with that in mind.")
             firm = False
         elif measured and not firm:  # every cell has a number, yet no interval says anything
             answer = "No firm answer yet: no comparison is resolved."

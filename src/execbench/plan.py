@@ -245,8 +245,13 @@ def render(config: dict, sources: list[ConfigSource], estimates: list[RunEstimat
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     payloads, modes = len(by_payload), len({e.cell.mode for e in estimates})
     copies_all = sorted({e.cell.copies for e in estimates})
-    lines += ["", f"matrix: {runs} runs = {payloads} payloads x {modes} modes x copies {copies_all} "
-                  f"x {reps} repetitions (per-payload copies as above) on {len(hosts)} host(s): {', '.join(hosts)}"]
+    product = payloads * modes * len(copies_all) * reps
+    # a product only when it is the count: payloads with their own copies, modes limited to some
+    # payloads or copies, and the audit's one round make the matrix smaller than the product
+    shape = "=" if product == runs else "of at most"
+    lines += ["", f"matrix: {runs} runs {shape} {payloads} payloads x {modes} modes x copies {copies_all} "
+                  f"x {reps} repetitions (each payload's copies and modes as above) on {len(hosts)} host(s): "
+                  f"{', '.join(hosts)}"]
     known = [e.wall_s for e in estimates if e.wall_s is not None]
     unknown = runs - len(known)
     total = sum(known) + runs * PER_RUN_OVERHEAD_S + STUDY_OVERHEAD_S + (image_build_s or 0)
