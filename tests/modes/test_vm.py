@@ -549,3 +549,19 @@ def test_sigterm_of_the_harness_kills_its_guest_and_writes_no_run_json(modes_ima
     assert _qemu_processes("-argv-vm-1c-r1") == []  # killed by the harness itself, not left to a sweep
     assert not (run_dir / "run.json").exists()
     assert marker.read_text() == "started\n"
+
+
+def test_the_kvm_hint_follows_the_device_mode(tmp_path):
+    # joining the device's group helps only when that group may read and write it
+    from execbench.modes.vm import kvm_access_hint
+
+    device = tmp_path / "kvm"
+    device.write_text("")
+    os.chown(device, 0, 65534)
+    os.chmod(device, 0o660)
+    assert kvm_access_hint("user execbench-vm", str(device)).endswith("add execbench-vm to group nogroup")
+    os.chown(device, 0, 0)
+    os.chmod(device, 0o600)
+    hint = kvm_access_hint("user execbench-vm", str(device))
+    assert "(-rw-------, group root)" in hint and "give the device a group that may read and write it" in hint
+    assert kvm_access_hint("user execbench-vm", str(tmp_path / "none")).startswith("missing")

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import grp
 import json
 import os
 import pwd
@@ -53,6 +54,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -400,6 +402,26 @@ def _tail(path: Path, limit: int = 400) -> str:
 
 # --- readiness -----------------------------------------------------------------------
 
+def kvm_access_hint(who: str, device: str = "/dev/kvm") -> str:
+    """Why `who` cannot use the KVM device and what would fix it, from the device's own mode:
+    joining its group helps only when the group may read and write it (Debian's udev rule makes
+    it root:kvm 0660; a bare container or a minimal host may leave it root:root 0600)."""
+    try:
+        st = os.stat(device)
+    except OSError:
+        return "missing (no KVM on this host: the module is not loaded, or a VM without nested virtualisation)"
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    mode = stat.filemode(st.st_mode)
+    name = who[len("user "):] if who.startswith("user ") else "the user qemu runs as"
+    if st.st_mode & 0o060 == 0o060 and st.st_gid != 0:
+        return f"not read-writable by {who} ({mode}, group {group}): add {name} to group {group}"
+    return (f"not read-writable by {who} ({mode}, group {group}): give the device a group that may read and write "
+            f"it (Debian: root:kvm 0660 by udev's rule) and add {name} to that group")
+
+
 def readiness(cache_dir: str | Path, accel: str, cpu_model: str, user: pwd.struct_passwd | None) -> dict:
     """Can a guest boot with this accelerator here, started as `user`? Boots the tiny guest once
     per host boot, kernel, CPU model and user; the verdict is kept in <cache>/vm/readiness.json."""
@@ -424,8 +446,7 @@ def readiness(cache_dir: str | Path, accel: str, cpu_model: str, user: pwd.struc
         if accel == "kvm" and not (user_can_use("/dev/kvm", user) if user is not None
                                    else os.access("/dev/kvm", os.R_OK | os.W_OK)):
             who = f"user {user.pw_name}" if user is not None else "this process"
-            verdict = {"ok": False, "seconds": 0.0, "reason": f"/dev/kvm missing or not read-writable by {who} "
-                                                               "(add it to /dev/kvm's group, e.g. kvm)"}
+            verdict = {"ok": False, "seconds": 0.0, "reason": f"/dev/kvm {kvm_access_hint(who)}"}
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             try:
