@@ -57,3 +57,19 @@ def test_redo_sets_a_finished_run_aside_and_makes_its_chain_run_again(tmp_path, 
     kept = list((results / "raw" / ".incomplete").rglob("db12.log"))
     assert [p.read_text() for p in kept] == ["DB12 score 12.3\n"]  # never deleted
     assert main(["redo", "--results", str(results), "db12/docker/one/r2"]) == 2
+
+
+def test_plan_names_what_the_config_was_made_of_and_hints_extends_only_for_a_whole_study(tmp_path, capsys):
+    extended = tmp_path / "extended.yaml"
+    extended.write_text("extends: default\nstudy: {repetitons: 5}\n")
+    assert main(["plan", "--configfile", str(extended)]) != 0
+    err = capsys.readouterr().err
+    # the typo is in the file that extends the default study: name both, and no "add extends" hint
+    assert f"config/config.yaml (the default study), extended by {extended} (study): key 'study.repetitons'" in err
+    assert "add `extends: default`" not in err
+    whole = tmp_path / "whole.yaml"
+    whole.write_text("study: {repetitions: 2}\n")
+    assert main(["plan", "--configfile", str(whole)]) != 0
+    err = capsys.readouterr().err
+    assert f"{whole} (the whole study: config/config.yaml is not read): key" in err
+    assert "add `extends: default` to it" in err

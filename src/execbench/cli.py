@@ -307,15 +307,20 @@ def _study_config(args, verb: str):
     printing why not."""
     from snakemake.cli import parse_config
 
-    from .config import compose_config, load_config
+    from .config import compose_config, describe_sources, load_config
+    from .errors import ConfigError
 
+    sources = []
     try:
         raw, sources = compose_config(args.configfile, parse_config(args.config))
-        return load_config(raw, source_name=sources[0].name if sources else "config"), sources
+        # the error names what the config was made of, as the workflow's does
+        return load_config(raw, source_name=describe_sources(sources) if sources else "config"), sources
     except (ExecbenchError, ValueError) as err:
         hint = ""
-        if args.configfile and "extends" not in str(err):
-            hint = (f"\n({args.configfile[0]} is the whole study: the default study is not read; to build on "
+        # a key the study lacks may be one the default study has: say so when the first file
+        # is the whole study (no `extends`), and only for a key's error, not a file's syntax
+        if isinstance(err, ConfigError) and sources and sources[0].kind == "file" and "extends" not in str(err):
+            hint = (f"\n({sources[0].name} is the whole study: the default study is not read; to build on "
                     "config/config.yaml instead, add `extends: default` to it)")
         print(f"{verb}: {err}{hint}", file=sys.stderr)
         return None
