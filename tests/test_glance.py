@@ -235,3 +235,17 @@ def test_a_missed_positive_control_makes_the_headline_say_the_study_cannot_resol
     assert not screen.answered  # even though docker's line shows a cost
     assert _block(screen, "docker").lines[0].tone == "cost"
     assert "detected in 0 of 1 cells" in screen.controls and "NOT as it must" in screen.controls
+
+
+def test_the_host_audit_is_no_comparison_line_and_not_tallied(tmp_path):
+    from synthetic_runs import _rec, _run, _write
+
+    paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host",
+                                                  {"bare": [10.0, 10.2, 9.8], "docker": [9.4, 9.59, 9.21]})
+    for order, mode in enumerate(("bare", "docker"), start=100):
+        run = _run("audit", mode, 1, 1, order=order)
+        paths.append(_write(tmp_path / "parsed", run, [_rec("audit", "findings", 0.0, "findings", False,
+                                                             "copy0/audit.json")], []))
+    screen = _screen(tmp_path, paths)
+    assert [line.label for line in _block(screen, "docker").lines] == ["CPU suite (HS06-like)"]
+    assert screen.headline.endswith("Of 1 comparison, 1 shows a cost.")

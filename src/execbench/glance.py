@@ -322,6 +322,14 @@ def _baseline_modes(summary: dict | None) -> set[str]:
     return {m for p in summary["payloads"] for m, c in p["modes"].items() if c.get("baseline")} or {"bare"}
 
 
+def _compared(payload: str) -> bool:
+    """Whether a payload's runs are compared with bare metal (Payload.compared_with_bare); an
+    ingested tool's name that is no registered payload is."""
+    from . import payloads as registry
+
+    return payload not in registry.PAYLOADS.names() or registry.PAYLOADS.load(payload).compared_with_bare
+
+
 def mode_blocks(tables) -> list[ModeBlock]:
     """Per host (when several) and mode, the first screen's lines (see the module docstring)."""
     rel, meta, summary = tables.relative, tables.relative_meta, tables.summary
@@ -344,6 +352,8 @@ def mode_blocks(tables) -> list[ModeBlock]:
                 blocks.append(block)
                 continue
             for payload in payloads:
+                if not _compared(payload):  # the host audit: its findings have their own line, not a comparison
+                    continue
                 if payload == startup_cost.PAYLOAD:
                     rows = startup[(startup["mode"] == mode) & (startup["host"].astype(str) == str(host))
                                    & (startup["metric"] == startup_cost.METRIC)]
