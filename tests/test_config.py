@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import itertools
 from pathlib import Path
 
@@ -425,3 +426,87 @@ def test_the_baseline_runs_every_copy_count(raw_default):
     with pytest.raises(ConfigError) as err:
         load_config(raw_default)
     assert err.value.key == "modes.bare.copies"
+
+
+# --- results and cache: no other local user can redirect them (issue 13's threat model) ----------
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def shared_tmp(tmp_path: Path) -> Path:
+    """A sticky world-writable directory of root's, like /tmp, for another user's links."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    return shared
+
+
+def _refused(raw: dict, key: str, value: str) -> ConfigError:
+    raw[key] = value
+    with pytest.raises(ConfigError) as info:
+        load_config(raw)
+    assert info.value.key == key and f"key '{key}'" in str(info.value)
+    return info.value
+
+
+@pytest.mark.parametrize("key", ["results", "cache"])
+def test_a_link_planted_by_another_user_is_refused(raw_default, shared_tmp, tmp_path, key):
+    target = tmp_path / "root-only"
+    target.mkdir(mode=0o700)
+    link = shared_tmp / "res-evil"
+    # another user's link (made here and handed to nobody with lchown: pytest's tmp dirs are 0700,
+    # so nobody could not reach the shared dir to run ln itself); fs.protected_symlinks=0 lets root follow it
+    link.symlink_to(target)
+    os.lchown(link, NOBODY, NOBODY)
+    assert link.lstat().st_uid == NOBODY
+    error = _refused(raw_default, key, str(link))
+    assert f"{link} is a symbolic link owned by uid {NOBODY}" in str(error)
+    assert "expected a directory no other user can redirect" in str(error)
+    assert list(target.iterdir()) == []
+
+
+def test_a_directory_of_another_user_is_refused(raw_default, shared_tmp):
+    theirs = shared_tmp / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, NOBODY, NOBODY)
+    error = _refused(raw_default, "results", str(theirs / "results"))
+    assert f"{theirs} sits in {shared_tmp}" in str(error) and f"owned by uid {NOBODY}" in str(error)
+
+
+def test_a_final_directory_of_another_user_is_refused(raw_default, tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, NOBODY, NOBODY)
+    error = _refused(raw_default, "results", str(theirs))
+    assert f"{theirs} is owned by uid {NOBODY} (nobody), not by root" in str(error)
+
+
+def test_a_results_dir_still_to_be_made_in_a_shared_directory_is_refused(raw_default, shared_tmp):
+    error = _refused(raw_default, "results", str(shared_tmp / "new"))
+    assert f"{shared_tmp / 'new'} does not exist yet and {shared_tmp} is writable by other users" in str(error)
+
+
+def test_a_link_resolving_into_a_system_directory_is_refused(raw_default, tmp_path):
+    link = tmp_path / "res-evil2"
+    link.symlink_to("/usr/share/doc")
+    error = _refused(raw_default, "results", str(link))
+    assert "not / nor under a system directory" in str(error) and "resolves to /usr/share/doc" in str(error)
+
+
+def test_a_results_path_that_is_a_file_is_refused(raw_default, tmp_path):
+    file = tmp_path / "results"
+    file.write_text("not a directory\n")
+    error = _refused(raw_default, "results", str(file))
+    assert f"{file} is a regular file; expected a directory" in str(error)
+
+
+def test_a_root_owned_link_and_new_dirs_are_accepted(raw_default, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (tmp_path / "work").symlink_to(data)  # as /work -> /data on a site's node
+    raw_default["results"] = str(tmp_path / "work" / "results" / "new")
+    raw_default["cache"] = str(tmp_path / "work" / "cache")
+    assert load_config(raw_default)["results"] == str(tmp_path / "work" / "results" / "new")
+    raw_default["results"], raw_default["cache"] = "results", ".execbench/cache"  # relative, in the checkout
+    assert load_config(raw_default)["results"] == "results"

@@ -25,7 +25,9 @@ import ipaddress
 import json
 import math
 import os
+import pwd
 import random
+import stat
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -443,20 +445,120 @@ SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/pr
 SOURCE_DIRS = ("src", "workflow", "config", "envs", "scripts", "profiles", "tests", "bench", "docs", ".git")
 
 
-def _check_results(config: dict) -> None:
-    """results: a directory of its own, never "/", a system directory or the checkout's own
-    sources (the workflow writes, seals and sets files aside there)."""
-    given = config["results"]
+def _trusted_owner(uid: int) -> bool:
+    return uid in (0, os.geteuid())
+
+
+def _owner(uid: int) -> str:
+    try:
+        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _kind(mode: int) -> str:
+    return ("a regular file" if stat.S_ISREG(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a directory")
+
+
+def _unsafe_component(where: str) -> str | None:
+    """Why another local user could redirect root's writes to `where` (absolute, as typed), or None.
+
+    The threat model of hostlock (issue 13, R1): execbench runs as root on nodes other users
+    share, and fs.protected_symlinks may be 0. The path is walked as the kernel resolves it,
+    one component at a time (a link's target spliced in, `..` taken after the link), and
+    refused when an existing component is a symbolic link owned by neither root nor the caller,
+    when an existing component sits in a world-writable directory its owner or anyone could
+    swap it in (no sticky bit, or owned by another user), when the final directory is another
+    user's or writable by all, or when a component still to be created sits in a directory
+    other users can write (they could plant a link there before the workflow makes it)."""
+    parts = [p for p in where.split("/") if p]
+    current, links = "/", 0
+    while parts:
+        name = parts.pop(0)
+        if name == ".":
+            continue
+        if name == "..":
+            current = os.path.dirname(current)
+            continue
+        parent = os.lstat(current)
+        path = os.path.join(current, name)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            if parent.st_mode & stat.S_IWOTH or not _trusted_owner(parent.st_uid):
+                return (f"{path} does not exist yet and {current} is writable by other users "
+                        f"(mode {stat.S_IMODE(parent.st_mode):04o}, owner {_owner(parent.st_uid)}): anyone could "
+                        f"plant a link there before the workflow creates it; create {path} first as root, "
+                        "or use a directory only root can write")
+            return None  # the rest is made by root (mkdir -p) below a directory no one else can write
+        except OSError as err:
+            return f"{path}: {err.strerror}"
+        if stat.S_ISLNK(st.st_mode) and not _trusted_owner(st.st_uid):
+            return (f"{path} is a symbolic link owned by {_owner(st.st_uid)}, not root: another user "
+                    "chooses where it points; expected a real directory or a link owned by root")
+        if parent.st_mode & stat.S_IWOTH and (not parent.st_mode & stat.S_ISVTX or not _trusted_owner(parent.st_uid)
+                                              or not _trusted_owner(st.st_uid)):
+            return (f"{path} sits in {current}, writable by other users (mode {stat.S_IMODE(parent.st_mode):04o}, "
+                    f"owner {_owner(parent.st_uid)}), and is owned by {_owner(st.st_uid)}: another user could "
+                    "replace it with a link; expected every component owned by root in a directory only root "
+                    "can write, or in a sticky directory of root's")
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > 40:
+                return f"{path}: too many levels of symbolic links"
+            target = os.readlink(path)
+            parts = [p for p in target.split("/") if p] + parts
+            current = "/" if target.startswith("/") else current
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            return f"{path} is {_kind(st.st_mode)}; expected a directory"
+        current = path
+    st = os.lstat(current)
+    if not _trusted_owner(st.st_uid):
+        return (f"{current} is owned by {_owner(st.st_uid)}, not by root (uid {os.geteuid()} runs execbench): "
+                "its owner could plant links in it; expected a directory of root's own")
+    if st.st_mode & stat.S_IWOTH:
+        return (f"{current} is writable by other users (mode {stat.S_IMODE(st.st_mode):04o}): anyone could plant "
+                "links in it; expected a directory only root can write")
+    return None
+
+
+def _check_place(key: str, given: object) -> Path:
+    """`given` (results or cache, relative to the checkout) as an absolute path, checked: not "/"
+    nor a system directory, neither as typed nor where it resolves, and no other user able to
+    redirect it (_unsafe_component). Raises ConfigError naming the key, the path and the component."""
     if not str(given).strip():
-        raise ConfigError("results", "a directory path (not empty)", given)
-    where = Path(os.path.abspath(os.path.join(REPO_ROOT, os.path.expanduser(str(given)))))
-    if where == Path("/") or any(where == Path(d) or Path(d) in where.parents for d in SYSTEM_DIRS):
-        raise ConfigError("results", "a directory of its own, not / nor under a system directory "
-                                     f"({', '.join(SYSTEM_DIRS)})", given)
-    mine = [REPO_ROOT / d for d in SOURCE_DIRS] + [Path(os.path.abspath(os.path.join(REPO_ROOT, config["cache"])))]
-    if where == REPO_ROOT or any(where == d or d in where.parents for d in mine):
-        raise ConfigError("results", "a directory of its own, not the checkout, its sources "
-                                     f"({', '.join(SOURCE_DIRS)}) nor the cache ({config['cache']})", given)
+        raise ConfigError(key, "a directory path (not empty)", given)
+    typed = os.path.join(REPO_ROOT, os.path.expanduser(str(given)))
+    where = Path(os.path.abspath(typed))
+    for candidate in (where, Path(os.path.realpath(typed))):
+        if candidate == Path("/") or any(candidate == Path(d) or Path(d) in candidate.parents for d in SYSTEM_DIRS):
+            resolved = "" if candidate == where else f" (it resolves to {candidate})"
+            raise ConfigError(key, f"a directory of its own, not / nor under a system directory "
+                                   f"({', '.join(SYSTEM_DIRS)}){resolved}", given)
+    why = _unsafe_component(typed)
+    if why:
+        raise ConfigError(key, f"a directory no other user can redirect: {why}", given)
+    return where
+
+
+def _check_results(config: dict) -> None:
+    """results and cache: directories of their own, never "/", a system directory (as typed or
+    resolved) or a place another user could redirect (_check_place); results is neither the
+    checkout's own sources nor the cache (the workflow writes, seals and sets files aside there)."""
+    given = config["results"]
+    where = _check_place("results", given)
+    cache = _check_place("cache", config["cache"])
+    resolved = Path(os.path.realpath(where))
+    mine = [REPO_ROOT / d for d in SOURCE_DIRS] + [cache]
+    mine += [Path(os.path.realpath(d)) for d in mine]
+    root = {REPO_ROOT, Path(os.path.realpath(REPO_ROOT))}
+    for candidate in (where, resolved):
+        if candidate in root or any(candidate == d or d in candidate.parents for d in mine):
+            raise ConfigError("results", "a directory of its own, not the checkout, its sources "
+                                         f"({', '.join(SOURCE_DIRS)}) nor the cache ({config['cache']})", given)
 
 
 def _check_names(config: dict) -> None:
