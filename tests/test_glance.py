@@ -17,6 +17,14 @@ def _screen(tmp_path, paths, controls=None):
     return glance.first_screen(tables.read_tables(tmp_path / "tables"))
 
 
+def _mark_control(paths, mode, kind):
+    """Make `mode`'s parsed runs a control of `kind` (modes.<name>.control), the others answers."""
+    for path in paths:
+        doc = json.loads(path.read_text())
+        doc["run"]["mode_settings"]["control"] = kind if doc["run"]["mode"] == mode else "none"
+        path.write_text(json.dumps(doc))
+
+
 def _block(screen, mode):
     return next(b for b in screen.blocks if b.mode == mode)
 
@@ -184,10 +192,7 @@ def test_a_failed_a_a_control_makes_the_headline_say_the_study_is_not_to_be_trus
     # between the two labels, so no verdict of this study can be trusted
     paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host", {
         "bare": [10.0, 10.2, 9.8], "docker": [9.4, 9.6, 9.2], "bare-aa": [9.5, 9.69, 9.31]})
-    for path in paths:
-        doc = json.loads(path.read_text())
-        doc["run"]["mode_settings"]["control"] = "negative" if doc["run"]["mode"] == "bare-aa" else "none"
-        path.write_text(json.dumps(doc))
+    _mark_control(paths, "bare-aa", "negative")
     screen = _screen(tmp_path, paths)
     assert screen.headline.startswith("Not to be trusted yet: the A/A control (bare metal against itself) found "
                                       "a difference in 1 cell where there is none.")
@@ -225,10 +230,7 @@ def test_a_missed_positive_control_makes_the_headline_say_the_study_cannot_resol
     # the study cannot see an effect of that size, and the first screen must not read as answered
     paths = synthetic_runs.write_fixed_value_runs(tmp_path / "parsed", "synth-host", {
         "bare": [10.0, 10.2, 9.8], "docker": [9.4, 9.59, 9.21], "bare-quota": [9.0, 11.0, 9.6]})
-    for path in paths:
-        doc = json.loads(path.read_text())
-        doc["run"]["mode_settings"]["control"] = "positive" if doc["run"]["mode"] == "bare-quota" else "none"
-        path.write_text(json.dumps(doc))
+    _mark_control(paths, "bare-quota", "positive")
     screen = _screen(tmp_path, paths)
     assert screen.headline.startswith("Not resolving enough: the known slowdown (positive control) was not "
                                       "detected in 1 of 1 cell")

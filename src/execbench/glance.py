@@ -322,6 +322,12 @@ def _baseline_modes(summary: dict | None) -> set[str]:
     return {m for p in summary["payloads"] for m, c in p["modes"].items() if c.get("baseline")} or {"bare"}
 
 
+def _cell_rows(rel: pd.DataFrame, payload: str, mode: str, host, benchmark: str, metric: str) -> pd.DataFrame:
+    """relative.csv's rows of one number of one payload in one mode on one host (one per copies)."""
+    return rel[(rel["payload"] == payload) & (rel["mode"] == mode) & (rel["benchmark"] == benchmark)
+               & (rel["metric"] == metric) & (rel["host"].astype(str) == str(host))]
+
+
 def _compared(payload: str) -> bool:
     """Whether a payload's runs are compared with bare metal (Payload.compared_with_bare); an
     ingested tool's name that is no registered payload is."""
@@ -361,16 +367,12 @@ def mode_blocks(tables) -> list[ModeBlock]:
                         block.lines.append(startup_line(rows))
                         continue
                 elif payload in headline:
-                    benchmark, metric = headline[payload]
-                    rows = rel[(rel["payload"] == payload) & (rel["mode"] == mode) & (rel["benchmark"] == benchmark)
-                               & (rel["metric"] == metric) & (rel["host"].astype(str) == str(host))]
+                    rows = _cell_rows(rel, payload, mode, host, *headline[payload])
                     if not rows.empty:
                         line = relative_line(rows, payload)
                         if payload in COMPANIONS:
                             (c_bench, c_metric), words = COMPANIONS[payload]
-                            c_rows = rel[(rel["payload"] == payload) & (rel["mode"] == mode)
-                                         & (rel["benchmark"] == c_bench) & (rel["metric"] == c_metric)
-                                         & (rel["host"].astype(str) == str(host))]
+                            c_rows = _cell_rows(rel, payload, mode, host, c_bench, c_metric)
                             if not c_rows.empty:
                                 sub = relative_line(c_rows, payload)
                                 line.robust = f"{words}: {sub.text} — {sub.verdict}"
